@@ -288,10 +288,7 @@ impl CloudConfig {
         for file in &self.write_files {
             file.validate()?;
         }
-        let body = serde_saphyr::to_string(self).map_err(|source| Error::Serialize {
-            what: "cloud-config",
-            source,
-        })?;
+        let body = crate::yaml::to_string(self, "cloud-config")?;
         Ok(format!("#cloud-config\n{body}"))
     }
 }

@@ -259,12 +259,7 @@ fn items_yaml<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
     if items.is_empty() {
         return Ok(None);
     }
-    serde_saphyr::to_string(&items)
-        .map(Some)
-        .map_err(|source| Error::Serialize {
-            what: "cloud-config additions",
-            source,
-        })
+    crate::yaml::to_string(&items, "cloud-config additions").map(Some)
 }
 
 /// A column-0 line that starts a new top-level key (not a comment, not a sequence item).

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::inputs::{ClusterSpec, JoinDiscovery, NodeIdentity, NodeRole};
 use crate::version::KubernetesVersion;
 
@@ -304,10 +304,7 @@ pub fn kubeadm_config(input: &KubeadmInput<'_>) -> Result<String> {
 }
 
 fn to_yaml<T: Serialize>(value: &T) -> Result<String> {
-    serde_saphyr::to_string(value).map_err(|source| Error::Serialize {
-        what: "kubeadm configuration",
-        source,
-    })
+    crate::yaml::to_string(value, "kubeadm configuration")
 }
 
 #[cfg(test)]

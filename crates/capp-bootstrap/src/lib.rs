@@ -62,6 +62,7 @@ pub mod matrix;
 pub mod template;
 pub mod userdata;
 pub mod version;
+mod yaml;
 
 pub use cloudinit::{
     BOOTSTRAP_SENTINEL, CloudConfig, FileContent, METAL_USERDATA_LIMIT, RunCmd, WriteFile,

@@ -1,0 +1,169 @@
+//! Shared helpers for tests that need external tools (`cloud-init`, Python with PyYAML) and
+//! for the fixed, clearly fake inputs of the golden tests.
+//!
+//! A missing tool skips the test with a loud message, except under `CI=true`, where it fails.
+
+#![allow(dead_code, reason = "each test binary uses a different subset of these helpers")]
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use capp_bootstrap::{
+    ApiEndpoint, CertificateAuthority, ClusterSpec, InitMaterial, JoinDiscovery, NodeRole,
+    ServiceAccountKeys,
+};
+
+/// Whether the tool is usable. Prints a loud skip message when it is not; panics under
+/// `CI=true`.
+pub(crate) fn available(what: &str, program: &str, args: &[&str]) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    let hint = format!(
+        "{what} is not available (`{program} {}` failed); install it (`apt-get install -y cloud-init python3-yaml`)",
+        args.join(" ")
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: {hint}");
+    eprintln!("\n!!!!!!!! SKIPPING: {hint} !!!!!!!!\n");
+    false
+}
+
+/// `cloud-init` is installed.
+pub(crate) fn cloud_init_available() -> bool {
+    available("cloud-init", "cloud-init", &["--version"])
+}
+
+/// Python 3 with PyYAML (the YAML 1.1 parser cloud-init uses) is installed.
+pub(crate) fn pyyaml_available() -> bool {
+    available("PyYAML", "python3", &["-c", "import yaml"])
+}
+
+/// Runs `cloud-init schema --config-file <path>`; returns the combined output on failure.
+pub(crate) fn cloud_init_schema(path: &Path) -> Result<(), String> {
+    let out = Command::new("cloud-init")
+        .args(["schema", "--config-file"])
+        .arg(path)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() && text.contains("Valid cloud-config") {
+        Ok(())
+    } else {
+        Err(text)
+    }
+}
+
+/// Reads each input with PyYAML `safe_load` (YAML 1.1, as cloud-init does) and returns the
+/// result as JSON. Values JSON cannot hold (dates, bytes, ...) come back as
+/// `{"!python": "<type>: <repr>"}`, so they never compare equal to a string.
+///
+/// With `multi`, each input is read with `safe_load_all` and a list of documents is returned.
+pub(crate) fn pyyaml_load(inputs: &[String], multi: bool) -> Vec<serde_json::Value> {
+    const SCRIPT: &str = r#"
+import json, sys, yaml
+def default(o):
+    return {"!python": type(o).__name__ + ": " + repr(o)}
+out = []
+for text in json.load(sys.stdin)["inputs"]:
+    if sys.argv[1] == "multi":
+        out.append(list(yaml.safe_load_all(text)))
+    else:
+        out.append(yaml.safe_load(text))
+json.dump(out, sys.stdout, default=default)
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT, if multi { "multi" } else { "single" }])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    let input = serde_json::json!({ "inputs": inputs }).to_string();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "PyYAML could not read the YAML: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The fixed fake CA public-key hash of the golden tests.
+pub(crate) const FAKE_CA_HASH: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000fa4e00";
+/// The fixed fake bootstrap token of the golden tests.
+pub(crate) const FAKE_TOKEN: &str = "fake00.fakefakefakefake";
+/// The fixed fake certificate key of the golden tests.
+pub(crate) const FAKE_CERTIFICATE_KEY: &str =
+    "fa4efa4efa4efa4efa4efa4efa4efa4efa4efa4efa4efa4efa4efa4efa4efa4e";
+
+fn fake_pem(label: &str, what: &str) -> String {
+    // The base64 body decodes to an ASCII note, not to key material.
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD
+        .encode(format!("FAKE {what} FOR CAPP-BOOTSTRAP GOLDEN TESTS - NOT A REAL KEY"));
+    format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+}
+
+fn fake_ca(what: &str) -> CertificateAuthority {
+    CertificateAuthority {
+        cert_pem: fake_pem("CERTIFICATE", &format!("{what} CERTIFICATE")),
+        key_pem: fake_pem("EC PRIVATE KEY", &format!("{what} PRIVATE KEY")).into(),
+    }
+}
+
+/// The fake cluster: `golden` behind the TEST-NET-3 address 203.0.113.10:6443.
+pub(crate) fn fake_cluster() -> ClusterSpec {
+    ClusterSpec::new(
+        "golden",
+        ApiEndpoint {
+            host: "203.0.113.10".to_owned(),
+            port: 6443,
+        },
+    )
+}
+
+/// Fake discovery: [`FAKE_TOKEN`] and [`FAKE_CA_HASH`].
+pub(crate) fn fake_discovery() -> JoinDiscovery {
+    JoinDiscovery {
+        token: FAKE_TOKEN.to_owned().into(),
+        ca_cert_hashes: vec![FAKE_CA_HASH.to_owned()],
+    }
+}
+
+/// The three roles, with fake PKI material for init.
+pub(crate) fn fake_roles() -> Vec<NodeRole> {
+    vec![
+        NodeRole::ControlPlaneInit(Box::new(InitMaterial {
+            certificate_key: FAKE_CERTIFICATE_KEY.to_owned().into(),
+            ca: fake_ca("CLUSTER CA"),
+            etcd_ca: fake_ca("ETCD CA"),
+            front_proxy_ca: fake_ca("FRONT PROXY CA"),
+            service_account: ServiceAccountKeys {
+                public_pem: fake_pem("PUBLIC KEY", "SERVICE ACCOUNT PUBLIC KEY"),
+                private_pem: fake_pem("PRIVATE KEY", "SERVICE ACCOUNT PRIVATE KEY").into(),
+            },
+        })),
+        NodeRole::ControlPlaneJoin {
+            certificate_key: FAKE_CERTIFICATE_KEY.to_owned().into(),
+        },
+        NodeRole::Worker,
+    ]
+}
