@@ -1,0 +1,385 @@
+//! The library API: start a server, get clients and kubeconfigs, install CRDs, inspect the
+//! store, shut down.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use capp_pki::secrecy::{ExposeSecret as _, SecretString};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::server::Server;
+use crate::status::ApiError;
+use crate::store::{State, WriteOpts};
+use crate::tls::Pki;
+use crate::{Error, Result, util};
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Serve HTTPS with a generated CA (default `true`). When `false`, plain HTTP is served
+    /// and only bearer tokens authenticate callers.
+    pub tls: bool,
+    /// Authorize every request through the stored RBAC objects (default `false`). Identities
+    /// in `system:masters` (such as [`Identity::admin`]) always pass.
+    pub rbac: bool,
+    /// How many events the watch history keeps (default 10 000). A watch from a
+    /// resourceVersion older than the kept history gets `410 Gone`.
+    pub watch_history: usize,
+    /// How often watches that set `allowWatchBookmarks=true` get a BOOKMARK (default 1 s).
+    pub bookmark_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { tls: true, rbac: false, watch_history: 10_000, bookmark_interval: Duration::from_secs(1) }
+    }
+}
+
+impl Config {
+    /// Serve HTTPS (`true`) or plain HTTP (`false`).
+    #[must_use]
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Enable or disable RBAC enforcement.
+    #[must_use]
+    pub fn with_rbac(mut self, rbac: bool) -> Self {
+        self.rbac = rbac;
+        self
+    }
+
+    /// Sets the number of events kept for watch replay.
+    #[must_use]
+    pub fn with_watch_history(mut self, events: usize) -> Self {
+        self.watch_history = events;
+        self
+    }
+
+    /// Sets the BOOKMARK interval.
+    #[must_use]
+    pub fn with_bookmark_interval(mut self, every: Duration) -> Self {
+        self.bookmark_interval = every;
+        self
+    }
+}
+
+/// Who a client is: a user name and groups, as the real server's `UserInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// User name (`kubernetes-admin`, `system:serviceaccount:ns:name`...).
+    pub username: String,
+    /// Groups, including `system:authenticated` for authenticated callers.
+    pub groups: Vec<String>,
+}
+
+impl Identity {
+    /// The cluster admin (`kubernetes-admin`, group `system:masters`): always authorized.
+    #[must_use]
+    pub fn admin() -> Self {
+        Self {
+            username: "kubernetes-admin".to_owned(),
+            groups: vec!["system:masters".to_owned(), "system:authenticated".to_owned()],
+        }
+    }
+
+    /// A user with the given groups (`system:authenticated` is added).
+    #[must_use]
+    pub fn user(name: impl Into<String>, groups: &[&str]) -> Self {
+        let mut groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        if !groups.iter().any(|g| g == "system:authenticated") {
+            groups.push("system:authenticated".to_owned());
+        }
+        Self { username: name.into(), groups }
+    }
+
+    /// The service account `namespace/name` (`system:serviceaccount:<ns>:<name>`, groups
+    /// `system:serviceaccounts`, `system:serviceaccounts:<ns>`, `system:authenticated`).
+    #[must_use]
+    pub fn service_account(namespace: &str, name: &str) -> Self {
+        Self {
+            username: format!("system:serviceaccount:{namespace}:{name}"),
+            groups: vec![
+                "system:serviceaccounts".to_owned(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".to_owned(),
+            ],
+        }
+    }
+
+    /// An unauthenticated caller.
+    pub(crate) fn anonymous() -> Self {
+        Self { username: "system:anonymous".to_owned(), groups: vec!["system:unauthenticated".to_owned()] }
+    }
+
+    fn is_service_account(&self) -> bool {
+        self.username.starts_with("system:serviceaccount:")
+    }
+}
+
+/// A group/version/resource, to inspect stored objects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Gvr {
+    /// API group (empty for the core group).
+    pub group: String,
+    /// Version (`v1`, `v1beta1`...).
+    pub version: String,
+    /// Resource plural (`configmaps`).
+    pub resource: String,
+}
+
+impl Gvr {
+    /// A group/version/resource.
+    #[must_use]
+    pub fn new(group: &str, version: &str, resource: &str) -> Self {
+        Self { group: group.to_owned(), version: version.to_owned(), resource: resource.to_owned() }
+    }
+}
+
+/// A running in-process Kubernetes API server.
+///
+/// Dropping it stops the server and removes its temporary directory (kubeconfigs);
+/// [`TestEnv::shutdown`] does the same and waits for the accept loop to end.
+pub struct TestEnv {
+    server: Arc<Server>,
+    url: String,
+    pki: Option<Pki>,
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    admin_token: SecretString,
+    shutdown: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for TestEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestEnv").field("url", &self.url).field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl TestEnv {
+    /// Starts a server on `127.0.0.1:0` and writes an admin kubeconfig.
+    pub async fn start(config: Config) -> Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.map_err(Error::Bind)?;
+        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let pki = if config.tls { Some(Pki::generate()?) } else { None };
+        let scheme = if config.tls { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}");
+        let dir = std::env::temp_dir().join(format!("capp-testenv-{}", util::random_suffix(12)));
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        let (tx, rx) = watch::channel(false);
+        let server = Arc::new(Server {
+            state: tokio::sync::Mutex::new(State::new(config.watch_history)),
+            tokens: Mutex::new(std::collections::HashMap::new()),
+            rbac: config.rbac,
+            bookmark_interval: config.bookmark_interval,
+            shutdown: rx.clone(),
+            address: addr.to_string(),
+        });
+        let task = tokio::spawn(crate::server::serve(listener, server.clone(), pki.as_ref().map(|p| p.server_config.clone()), rx));
+        let admin_token = util::token();
+        server.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(admin_token.clone(), Identity::admin());
+        let env = Self {
+            server,
+            url,
+            pki,
+            kubeconfig: dir.join("kubeconfig"),
+            dir,
+            admin_token: SecretString::from(admin_token),
+            shutdown: tx,
+            task: Mutex::new(Some(task)),
+        };
+        env.write_kubeconfig(&env.kubeconfig, &Identity::admin())?;
+        Ok(env)
+    }
+
+    /// The server URL (`https://127.0.0.1:<port>`).
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The CA certificate (PEM) clients must trust, when serving HTTPS.
+    #[must_use]
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.pki.as_ref().map(|p| p.ca.cert_pem())
+    }
+
+    /// The admin kubeconfig written at start.
+    #[must_use]
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// Mints a bearer token for an identity.
+    #[must_use]
+    pub fn token_for(&self, identity: &Identity) -> SecretString {
+        let token = util::token();
+        self.server.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(token.clone(), identity.clone());
+        SecretString::from(token)
+    }
+
+    /// Writes a kubeconfig for `identity` to `path`. Over HTTPS users authenticate with a
+    /// client certificate (CN = user, O = groups) and service accounts with a token; over
+    /// HTTP everyone uses a token.
+    pub fn write_kubeconfig(&self, path: &Path, identity: &Identity) -> Result<()> {
+        let yaml = match &self.pki {
+            Some(pki) if !identity.is_service_account() => {
+                let cert = pki.client_certificate(identity)?;
+                capp_pki::Kubeconfig::with_client_certificate("capp-testenv", &identity.username, &self.url, pki.ca.certificate(), &cert)
+                    .to_yaml()
+                    .map_err(Error::Pki)?
+                    .expose()
+                    .to_owned()
+            }
+            Some(pki) => {
+                let token = self.token_for(identity);
+                capp_pki::Kubeconfig::with_token("capp-testenv", &identity.username, &self.url, pki.ca.certificate(), capp_pki::SecretValue::new(token.expose_secret()))
+                    .to_yaml()
+                    .map_err(Error::Pki)?
+                    .expose()
+                    .to_owned()
+            }
+            None => {
+                let token = self.token_for(identity);
+                let user = &identity.username;
+                let v = json!({
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "capp-testenv", "cluster": {"server": self.url}}],
+                    "users": [{"name": user, "user": {"token": token.expose_secret()}}],
+                    "contexts": [{"name": format!("{user}@capp-testenv"), "context": {"cluster": "capp-testenv", "user": user}}],
+                    "current-context": format!("{user}@capp-testenv"),
+                });
+                serde_saphyr::to_string(&v).map_err(|e| Error::Kubeconfig(e.to_string()))?
+            }
+        };
+        write_private(path, yaml.as_bytes())
+    }
+
+    /// Writes a kubeconfig for `identity` into the server's temporary directory and returns
+    /// its path (removed when the server is dropped).
+    pub fn kubeconfig_for(&self, identity: &Identity) -> Result<PathBuf> {
+        let safe: String = identity.username.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let path = self.dir.join(format!("kubeconfig-{safe}-{}", util::random_suffix(4)));
+        self.write_kubeconfig(&path, identity)?;
+        Ok(path)
+    }
+
+    /// A `kube::Client` authenticated as the admin.
+    pub fn client(&self) -> Result<kube::Client> {
+        self.client_with_token(self.admin_token.clone())
+    }
+
+    /// A `kube::Client` authenticated (by bearer token) as `identity`.
+    pub fn client_for(&self, identity: &Identity) -> Result<kube::Client> {
+        self.client_with_token(self.token_for(identity))
+    }
+
+    fn client_with_token(&self, token: SecretString) -> Result<kube::Client> {
+        let url = self.url.parse().map_err(|e: http::uri::InvalidUri| Error::Kubeconfig(e.to_string()))?;
+        let mut config = kube::Config::new(url);
+        if let Some(pki) = &self.pki {
+            config.root_cert = Some(vec![pki.ca.certificate().der().to_vec()]);
+        }
+        config.auth_info.token = Some(token);
+        kube::Client::try_from(config).map_err(Error::Client)
+    }
+
+    /// Installs (creates or replaces) CustomResourceDefinitions and checks they are served.
+    /// Accepts `k8s_openapi` `CustomResourceDefinition`s or `serde_json::Value`s.
+    pub async fn install_crds<T: Serialize>(&self, crds: &[T]) -> Result<()> {
+        let mut state = self.server.state.lock().await;
+        let Some(def) = state.find_def("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
+            return Err(Error::Kubeconfig("the CRD resource is not served".to_owned()));
+        };
+        let opts = WriteOpts { field_manager: "capp-testenv".to_owned(), ..WriteOpts::default() };
+        for crd in crds {
+            let mut v = serde_json::to_value(crd).map_err(Error::Serialize)?;
+            let name = v["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let stored = match state.get_raw(&def, "", &name).cloned() {
+                None => state.create(&def, "", v, &opts),
+                Some(existing) => {
+                    v["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"].clone();
+                    state.update(&def, "", &name, v, &opts, None, true)
+                }
+            }
+            .map_err(|source| Error::CrdRejected { name: name.clone(), source })?;
+            let established = stored.object["status"]["conditions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+            if !established {
+                return Err(Error::CrdNotEstablished { name, message: stored.object["status"]["conditions"].to_string() });
+            }
+        }
+        Ok(())
+    }
+
+    /// A stored object (as served at `gvr`), if it exists.
+    pub async fn get_object(&self, gvr: &Gvr, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let state = self.server.state.lock().await;
+        let def = state.find_def(&gvr.group, &gvr.version, &gvr.resource)?;
+        state.get(&def, namespace.unwrap_or_default(), name).ok()
+    }
+
+    /// Stored objects of a resource, in one namespace or all.
+    pub async fn list_objects(&self, gvr: &Gvr, namespace: Option<&str>) -> Vec<Value> {
+        let state = self.server.state.lock().await;
+        let Some(def) = state.find_def(&gvr.group, &gvr.version, &gvr.resource) else { return Vec::new() };
+        state.list(&def, namespace, &|_| true, None, None).map(|p| p.items).unwrap_or_default()
+    }
+
+    /// Creates an object directly in the store (as the admin), returning it as stored.
+    pub async fn create_object(&self, gvr: &Gvr, namespace: Option<&str>, object: Value) -> Result<Value, ApiError> {
+        let mut state = self.server.state.lock().await;
+        let def = state
+            .find_def(&gvr.group, &gvr.version, &gvr.resource)
+            .ok_or_else(|| ApiError::no_route(&format!("{}/{}/{}", gvr.group, gvr.version, gvr.resource)))?;
+        let opts = WriteOpts { field_manager: "capp-testenv".to_owned(), ..WriteOpts::default() };
+        state.create(&def, namespace.unwrap_or_default(), object, &opts).map(|w| w.object)
+    }
+
+    /// The current global resourceVersion.
+    pub async fn resource_version(&self) -> u64 {
+        self.server.state.lock().await.rv()
+    }
+
+    /// Stops the server, ends open watches and waits for the accept loop to finish.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Writes a file readable only by the owner (it holds credentials).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    let mut f = opts.open(path).map_err(io)?;
+    f.write_all(bytes).map_err(io)
+}

@@ -1,0 +1,94 @@
+//! An in-process Kubernetes API test server (envtest) that kube-rs and real kubectl accept.
+//!
+//! [`TestEnv::start`] binds `127.0.0.1:0` and serves the Kubernetes REST API over HTTPS (a
+//! CA and serving certificate are generated per server) or plain HTTP. Objects live in memory;
+//! watches stream; CRDs are served as soon as they are created and their objects are admitted
+//! through their `openAPIV3Schema` (pruning, defaulting, validation, CEL).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use capp_testenv::{Config, Identity, TestEnv};
+//!
+//! let env = TestEnv::start(Config::default()).await?;
+//! let client = env.client()?; // a kube::Client, authenticated as the admin
+//! let kubeconfig = env.kubeconfig_path(); // for `kubectl --kubeconfig`
+//! let sa = env.kubeconfig_for(&Identity::service_account("default", "manager"))?;
+//! # let _ = (client, kubeconfig, sa);
+//! env.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What is and is not emulated is listed in `docs/testenv.md`.
+
+mod compat;
+mod env;
+mod openapi;
+mod registry;
+mod selector;
+mod server;
+pub mod status;
+mod store;
+mod table;
+mod tls;
+mod util;
+mod watch;
+
+pub use env::{Config, Gvr, Identity, TestEnv};
+pub use status::ApiError;
+
+/// Errors from starting and driving a [`TestEnv`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Binding or inspecting the loopback listener failed.
+    #[error("failed to bind the test server to 127.0.0.1")]
+    Bind(#[source] std::io::Error),
+    /// Generating the CA, serving or client certificate, or rendering a kubeconfig with
+    /// them failed.
+    #[error("failed to generate TLS material")]
+    Pki(#[source] capp_pki::Error),
+    /// Building the rustls server configuration failed.
+    #[error("failed to configure TLS: {0}")]
+    Tls(String),
+    /// Creating a file or directory under the server's temporary directory failed.
+    #[error("failed to write {path}")]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Rendering a kubeconfig or client configuration failed.
+    #[error("failed to build a client configuration: {0}")]
+    Kubeconfig(String),
+    /// Building a `kube::Client` failed.
+    #[error("failed to build a kube client")]
+    Client(#[source] kube::Error),
+    /// An object given to [`TestEnv::install_crds`] could not be serialised to JSON.
+    #[error("the CustomResourceDefinition could not be serialised to JSON")]
+    Serialize(#[source] serde_json::Error),
+    /// The server rejected a CustomResourceDefinition.
+    #[error("the server rejected CustomResourceDefinition {name}")]
+    CrdRejected {
+        /// The CRD name.
+        name: String,
+        /// The API error (422 Invalid with causes, usually).
+        #[source]
+        source: ApiError,
+    },
+    /// A CustomResourceDefinition was stored but is not established (for example a name
+    /// conflict).
+    #[error("CustomResourceDefinition {name} is not established: {message}")]
+    CrdNotEstablished {
+        /// The CRD name.
+        name: String,
+        /// Its conditions.
+        message: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub mod schema;

@@ -1,0 +1,632 @@
+//! The HTTP(S) front: connection handling, authentication, authorization, routing and the
+//! REST handlers.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::compat;
+use crate::env::Identity;
+use crate::registry::{self, ResourceDef};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::store::{DeleteOpts, FieldValidation, PatchType, State, WriteOpts};
+
+/// The response body type.
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// The largest request body accepted (the real server's limit is 3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Shared server state.
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub(crate) state: tokio::sync::Mutex<State>,
+    pub(crate) tokens: Mutex<HashMap<String, Identity>>,
+    pub(crate) rbac: bool,
+    pub(crate) bookmark_interval: Duration,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) address: String,
+}
+
+/// The parsed location of a resource request.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Target {
+    pub(crate) group: String,
+    pub(crate) version: String,
+    pub(crate) resource: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) subresource: Option<String>,
+    pub(crate) watch_path: bool,
+}
+
+/// Decoded query parameters.
+pub(crate) type Query = HashMap<String, String>;
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+pub(crate) fn parse_query(q: Option<&str>) -> Query {
+    q.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// Parses `/api/v1/...` and `/apis/<group>/<version>/...` resource paths.
+pub(crate) fn parse_target(segs: &[&str]) -> Option<Target> {
+    let (group, version, mut rest) = match segs {
+        ["api", v, rest @ ..] if !rest.is_empty() => (String::new(), (*v).to_owned(), rest),
+        ["apis", g, v, rest @ ..] if !rest.is_empty() => ((*g).to_owned(), (*v).to_owned(), rest),
+        _ => return None,
+    };
+    let mut t = Target { group, version, ..Target::default() };
+    if rest.first() == Some(&"watch") {
+        t.watch_path = true;
+        rest = &rest[1..];
+    }
+    match rest {
+        ["namespaces", ns, tail @ ..] if !tail.is_empty() && !matches!(tail[0], "status" | "finalize") => {
+            t.namespace = Some((*ns).to_owned());
+            t.resource = (*tail.first()?).to_owned();
+            t.name = tail.get(1).map(|s| (*s).to_owned());
+            t.subresource = tail.get(2).map(|s| (*s).to_owned());
+            if tail.len() > 3 {
+                return None;
+            }
+        }
+        [res, tail @ ..] => {
+            t.resource = (*res).to_owned();
+            t.name = tail.first().map(|s| (*s).to_owned());
+            t.subresource = tail.get(1).map(|s| (*s).to_owned());
+            if tail.len() > 2 {
+                return None;
+            }
+        }
+        [] => return None,
+    }
+    Some(t)
+}
+
+/// A JSON response.
+pub(crate) fn json_response(code: u16, body: &Value, warnings: &[String]) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Cache-Control", "no-cache, private");
+    for w in warnings {
+        b = b.header("Warning", format!("299 - {}", serde_json::to_string(w).unwrap_or_default()));
+    }
+    b.body(Full::new(Bytes::from(bytes)).boxed_unsync())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync()))
+}
+
+/// A response with a custom content type.
+fn typed_response(content_type: &str, body: &Value) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from(bytes)).boxed_unsync())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync()))
+}
+
+/// The error response for an [`ApiError`].
+pub(crate) fn error_response(e: &ApiError) -> Response<Body> {
+    json_response(e.code, &e.to_status(), &[])
+}
+
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').next().is_some_and(|first| first.contains("as=Table")))
+}
+
+fn wants_aggregated(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let params: Vec<&str> = range.split(';').map(str::trim).collect();
+            params.contains(&"as=APIGroupDiscoveryList") && params.contains(&"v=v2")
+        })
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Parses a request body as JSON, or YAML for YAML content types.
+fn parse_body(ct: &str, body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    if ct.contains("yaml") {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::bad_request("the request body is not valid UTF-8"))?;
+        serde_saphyr::from_str::<Value>(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+    } else if ct.contains("protobuf") {
+        Err(ApiError::unsupported_media_type(ct))
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding the request body as JSON: {e}")))
+    }
+}
+
+fn query_flag(q: &Query, k: &str) -> bool {
+    matches!(q.get(k).map(String::as_str), Some("true" | "1"))
+}
+
+fn write_opts(q: &Query, headers: &HeaderMap, body_opts: Option<&Value>) -> Result<WriteOpts, ApiError> {
+    let field_validation = match q.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        Some("Strict") => FieldValidation::Strict,
+        Some("Ignore") => FieldValidation::Ignore,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation {other} is not a valid value: must be one of Ignore, Warn or Strict"
+            )));
+        }
+    };
+    let default_manager = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .unwrap_or("unknown")
+        .to_owned();
+    let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
+        || body_opts.is_some_and(|o| o["dryRun"].as_array().is_some_and(|a| a.iter().any(|v| v == "All")));
+    Ok(WriteOpts {
+        dry_run,
+        field_manager: q.get("fieldManager").cloned().unwrap_or(default_manager),
+        field_validation,
+        force: query_flag(q, "force"),
+    })
+}
+
+impl Server {
+    /// Handles one HTTP request.
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        cert_identity: Option<Identity>,
+    ) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return error_response(&ApiError::new(413, "RequestEntityTooLarge", "the request body is too large or was interrupted"));
+            }
+        };
+        let identity = match self.authenticate(&parts.headers, cert_identity) {
+            Ok(i) => i,
+            Err(e) => return error_response(&e),
+        };
+        let resp = self.route(&parts.method, parts.uri.path(), parts.uri.query(), &parts.headers, &body, &identity).await;
+        let resp = resp.unwrap_or_else(|e| error_response(&e));
+        tracing::debug!(method = %parts.method, uri = %parts.uri, user = %identity.username, status = resp.status().as_u16(), "Handled request");
+        resp
+    }
+
+    fn authenticate(&self, headers: &HeaderMap, cert: Option<Identity>) -> Result<Identity, ApiError> {
+        if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+            let token = auth.strip_prefix("Bearer ").map(str::trim).ok_or_else(ApiError::unauthorized)?;
+            let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+            return tokens.get(token).cloned().ok_or_else(ApiError::unauthorized);
+        }
+        Ok(cert.unwrap_or_else(Identity::anonymous))
+    }
+
+    async fn authorize(&self, identity: &Identity, action: &compat::Action) -> Result<(), ApiError> {
+        if !self.rbac || identity.groups.iter().any(|g| g == "system:masters") {
+            return Ok(());
+        }
+        let state = self.state.lock().await;
+        let collect = |plural: &str| -> Vec<Value> {
+            state.objects_of("rbac.authorization.k8s.io", plural, None).map(|(_, v)| v.clone()).collect()
+        };
+        let caller = compat::Caller { username: identity.username.clone(), groups: identity.groups.clone() };
+        let ok = compat::authorize(&collect("roles"), &collect("clusterroles"), &collect("rolebindings"), &collect("clusterrolebindings"), &caller, action);
+        if ok {
+            return Ok(());
+        }
+        Err(compat::forbidden(&caller, action))
+    }
+
+    #[allow(clippy::too_many_lines, reason = "the route table reads best in one place")]
+    async fn route(
+        self: &Arc<Self>,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+        identity: &Identity,
+    ) -> Result<Response<Body>, ApiError> {
+        let q = parse_query(query);
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        // Non-resource paths.
+        match segs.as_slice() {
+            ["healthz" | "readyz" | "livez", ..] => {
+                return Ok(Response::builder()
+                    .header(header::CONTENT_TYPE, "text/plain")
+                    .body(Full::new(Bytes::from_static(b"ok")).boxed_unsync())
+                    .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync())));
+            }
+            ["version"] => return Ok(json_response(200, &version(), &[])),
+            ["api"] => {
+                let state = self.state.lock().await;
+                if wants_aggregated(headers) {
+                    return Ok(typed_response(
+                        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+                        &registry::aggregated(state.defs(), true),
+                    ));
+                }
+                return Ok(json_response(200, &json!({
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.address}],
+                }), &[]));
+            }
+            ["apis"] => {
+                let state = self.state.lock().await;
+                if wants_aggregated(headers) {
+                    return Ok(typed_response(
+                        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+                        &registry::aggregated(state.defs(), false),
+                    ));
+                }
+                return Ok(json_response(200, &registry::group_list(state.defs()), &[]));
+            }
+            ["api", v] => {
+                let state = self.state.lock().await;
+                if state.defs().iter().any(|d| d.group.is_empty() && d.version == *v) {
+                    return Ok(json_response(200, &registry::resource_list(state.defs(), "", v), &[]));
+                }
+                return Err(ApiError::no_route(path));
+            }
+            ["apis", g] => {
+                let state = self.state.lock().await;
+                let groups = registry::groups(state.defs());
+                return match groups.iter().find(|(name, _)| name == g) {
+                    Some((name, versions)) => Ok(json_response(200, &registry::group_json(name, versions), &[])),
+                    None => Err(ApiError::no_route(path)),
+                };
+            }
+            ["apis", g, v] => {
+                let state = self.state.lock().await;
+                if state.defs().iter().any(|d| d.group == *g && d.version == *v) {
+                    return Ok(json_response(200, &registry::resource_list(state.defs(), g, v), &[]));
+                }
+                return Err(ApiError::no_route(path));
+            }
+            ["openapi", "v2"] => {
+                let state = self.state.lock().await;
+                return Ok(json_response(200, &crate::openapi::v2(state.defs()), &[]));
+            }
+            ["openapi", "v3"] => {
+                let state = self.state.lock().await;
+                return Ok(json_response(200, &crate::openapi::v3_root(state.defs()), &[]));
+            }
+            ["openapi", "v3", rest @ ..] => {
+                let state = self.state.lock().await;
+                return crate::openapi::v3_group_version(state.defs(), rest)
+                    .map(|doc| json_response(200, &doc, &[]))
+                    .ok_or_else(|| ApiError::no_route(path));
+            }
+            _ => {}
+        }
+        let Some(t) = parse_target(&segs) else { return Err(ApiError::no_route(path)) };
+        let def = {
+            let state = self.state.lock().await;
+            state.find_def(&t.group, &t.version, &t.resource)
+        };
+        let Some(def) = def else { return Err(ApiError::no_route(path)) };
+        if let Some(sub) = &t.subresource
+            && !(sub == "status" && (def.status_subresource || def.plural == "namespaces"))
+        {
+            return Err(ApiError::no_route(path));
+        }
+        let ns = if def.namespaced { t.namespace.clone().unwrap_or_default() } else { String::new() };
+        if !def.namespaced && t.namespace.is_some() {
+            return Err(ApiError::no_route(path));
+        }
+        let is_watch = t.watch_path || query_flag(&q, "watch");
+        let verb = match (method, &t.name) {
+            (&Method::GET | &Method::HEAD, None) if is_watch => "watch",
+            (&Method::GET | &Method::HEAD, None) => "list",
+            (&Method::GET | &Method::HEAD, Some(_)) if is_watch => "watch",
+            (&Method::GET | &Method::HEAD, Some(_)) => "get",
+            (&Method::POST, None) => "create",
+            (&Method::PUT, Some(_)) => "update",
+            (&Method::PATCH, Some(_)) => "patch",
+            (&Method::DELETE, Some(_)) => "delete",
+            (&Method::DELETE, None) => "deletecollection",
+            _ => return Err(ApiError::method_not_allowed(method.as_str())),
+        };
+        let action = compat::Action {
+            verb: verb.to_owned(),
+            api_group: def.group.clone(),
+            resource: def.plural.clone(),
+            subresource: t.subresource.clone().unwrap_or_default(),
+            namespace: ns.clone(),
+            name: t.name.clone().unwrap_or_default(),
+            path: path.to_owned(),
+        };
+        self.authorize(identity, &action).await?;
+        let table = wants_table(headers);
+        let name = t.name.clone().unwrap_or_default();
+        let sub = t.subresource.as_deref();
+        match verb {
+            "watch" => {
+                let mut q = q;
+                if let Some(n) = &t.name {
+                    q.insert("fieldSelector".into(), format!("metadata.name={n}"));
+                }
+                crate::watch::watch(self.clone(), def, t.namespace.clone(), &q, table).await
+            }
+            "list" => self.list(&def, t.namespace.as_deref(), &q, table).await,
+            "get" => {
+                let state = self.state.lock().await;
+                let obj = state.get(&def, &ns, &name)?;
+                if table {
+                    let include = q.get("includeObject").map_or("PartialObjectMetadata", String::as_str);
+                    return Ok(json_response(200, &crate::table::table(&def, &[obj], json!({"resourceVersion": state.rv().to_string()}), include), &[]));
+                }
+                Ok(json_response(200, &obj, &[]))
+            }
+            "create" => {
+                let obj = parse_body(&content_type(headers), body)?;
+                let opts = write_opts(&q, headers, None)?;
+                let mut state = self.state.lock().await;
+                let w = state.create(&def, &ns, obj, &opts)?;
+                Ok(json_response(201, &w.object, &w.warnings))
+            }
+            "update" => {
+                let obj = parse_body(&content_type(headers), body)?;
+                let opts = write_opts(&q, headers, None)?;
+                let mut state = self.state.lock().await;
+                let w = state.update(&def, &ns, &name, obj, &opts, sub, true)?;
+                Ok(json_response(200, &w.object, &w.warnings))
+            }
+            "patch" => {
+                let ct = content_type(headers);
+                let ptype = match ct.as_str() {
+                    "application/json-patch+json" => PatchType::Json,
+                    "application/merge-patch+json" => PatchType::Merge,
+                    "application/strategic-merge-patch+json" => PatchType::Strategic,
+                    "application/apply-patch+yaml" | "application/apply-patch+json" | "application/apply-patch+cbor" => PatchType::Apply,
+                    other => return Err(ApiError::unsupported_media_type(other)),
+                };
+                let patch = parse_body(if ptype == PatchType::Apply { "yaml" } else { "json" }, body)?;
+                let mut opts = write_opts(&q, headers, None)?;
+                if ptype == PatchType::Apply {
+                    opts.field_manager = q.get("fieldManager").cloned().unwrap_or_default();
+                } else if opts.force {
+                    return Err(ApiError::bad_request("force is only allowed for apply patches"));
+                }
+                let mut state = self.state.lock().await;
+                let w = state.patch(&def, &ns, &name, ptype, &patch, &opts, sub)?;
+                Ok(json_response(if w.created { 201 } else { 200 }, &w.object, &w.warnings))
+            }
+            "delete" => {
+                let opts = delete_opts(&q, &parse_body("json", body)?);
+                let mut state = self.state.lock().await;
+                let obj = state.delete(&def, &ns, &name, &opts)?;
+                Ok(json_response(200, &obj, &[]))
+            }
+            "deletecollection" => {
+                let opts = delete_opts(&q, &parse_body("json", body)?);
+                let matcher = matcher(&q)?;
+                let mut state = self.state.lock().await;
+                let page = state.list(&def, t.namespace.as_deref(), &|o| matcher(o), None, None)?;
+                let mut deleted = Vec::new();
+                for item in &page.items {
+                    let item_ns = item["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
+                    let item_name = item["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+                    if let Ok(o) = state.delete(&def, &item_ns, &item_name, &opts) {
+                        deleted.push(o);
+                    }
+                }
+                Ok(json_response(200, &json!({
+                    "kind": def.list_kind, "apiVersion": def.api_version(),
+                    "metadata": {"resourceVersion": state.rv().to_string()}, "items": deleted,
+                }), &[]))
+            }
+            _ => Err(ApiError::method_not_allowed(method.as_str())),
+        }
+    }
+
+    async fn list(&self, def: &Arc<ResourceDef>, ns: Option<&str>, q: &Query, table: bool) -> Result<Response<Body>, ApiError> {
+        let matcher = matcher(q)?;
+        let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok());
+        let state = self.state.lock().await;
+        let page = state.list(def, ns, &|o| matcher(o), limit, q.get("continue").map(String::as_str))?;
+        let mut list_meta = json!({"resourceVersion": page.rv.to_string()});
+        if let Some(c) = &page.continue_token {
+            list_meta["continue"] = json!(c);
+            list_meta["remainingItemCount"] = json!(page.remaining);
+        }
+        if table {
+            let include = q.get("includeObject").map_or("PartialObjectMetadata", String::as_str);
+            return Ok(json_response(200, &crate::table::table(def, &page.items, list_meta, include), &[]));
+        }
+        Ok(json_response(200, &json!({
+            "kind": def.list_kind,
+            "apiVersion": def.api_version(),
+            "metadata": list_meta,
+            "items": page.items,
+        }), &[]))
+    }
+}
+
+/// Builds the label+field selector predicate from the query.
+pub(crate) fn matcher(q: &Query) -> Result<impl Fn(&Value) -> bool + Send + Sync + 'static, ApiError> {
+    let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
+    let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str))?;
+    Ok(move |o: &Value| labels.matches(o) && fields.matches(o))
+}
+
+fn delete_opts(q: &Query, body: &Value) -> DeleteOpts {
+    let orphan = body["orphanDependents"].as_bool().or_else(|| q.get("orphanDependents").map(|v| v == "true"));
+    let propagation = body["propagationPolicy"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| q.get("propagationPolicy").cloned())
+        .or_else(|| orphan.map(|o| if o { "Orphan".to_owned() } else { "Background".to_owned() }));
+    DeleteOpts {
+        propagation,
+        uid: body["preconditions"]["uid"].as_str().map(str::to_owned),
+        resource_version: body["preconditions"]["resourceVersion"].as_str().map(str::to_owned),
+        dry_run: q.get("dryRun").is_some_and(|v| v == "All")
+            || body["dryRun"].as_array().is_some_and(|a| a.iter().any(|v| v == "All")),
+    }
+}
+
+/// The `/version` document.
+fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.0-capp-testenv",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-21T00:00:00Z",
+        "goVersion": "n/a (capp-testenv is written in Rust)",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH }),
+    })
+}
+
+/// Accept loop: serves connections until `shutdown` flips to true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    server: Arc<Server>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                conns.spawn(serve_connection(stream, server.clone(), tls.clone()));
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    server: Arc<Server>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
+    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    match tls {
+        Some(cfg) => {
+            let Ok(tls_stream) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await else {
+                return;
+            };
+            let identity = tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| crate::tls::identity_from_cert(c.as_ref()));
+            let svc = hyper::service::service_fn(move |req| {
+                let server = server.clone();
+                let identity = identity.clone();
+                async move { Ok::<_, Infallible>(server.handle(req, identity).await) }
+            });
+            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls_stream), svc).await;
+        }
+        None => {
+            let svc = hyper::service::service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(server.handle(req, None).await) }
+            });
+            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_paths_are_parsed_like_the_apiserver() {
+        let t = parse_target(&["api", "v1", "namespaces", "default", "configmaps", "a"]).unwrap();
+        assert_eq!((t.namespace.as_deref(), t.resource.as_str(), t.name.as_deref()), (Some("default"), "configmaps", Some("a")));
+        let t = parse_target(&["api", "v1", "namespaces", "foo", "status"]).unwrap();
+        assert_eq!((t.resource.as_str(), t.name.as_deref(), t.subresource.as_deref()), ("namespaces", Some("foo"), Some("status")));
+        let t = parse_target(&["api", "v1", "namespaces", "foo"]).unwrap();
+        assert_eq!((t.resource.as_str(), t.name.as_deref()), ("namespaces", Some("foo")));
+        let t = parse_target(&["apis", "apps", "v1", "watch", "namespaces", "x", "deployments"]).unwrap();
+        assert!(t.watch_path);
+        assert_eq!(t.resource, "deployments");
+        assert!(parse_target(&["apis", "apps"]).is_none());
+    }
+
+    #[test]
+    fn query_strings_are_percent_decoded() {
+        let q = parse_query(Some("labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=1"));
+        assert_eq!(q["labelSelector"], "app=web,tier in (a)");
+        assert_eq!(q["watch"], "1");
+    }
+}
