@@ -1,0 +1,184 @@
+//! Property tests: matrix selection returns exactly one entry or the precise error, and any
+//! string survives YAML serialisation as the same string (serde-saphyr parse-back for every
+//! case, PyYAML — the YAML 1.1 parser cloud-init uses — for a large sample).
+
+#[path = "support/tools.rs"]
+mod tools;
+
+use capp_bootstrap::{
+    CloudConfig, Error, KubernetesVersion, MachineConfigMatrix, MachineQuery, RunCmd, WriteFile,
+};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+
+const IMAGES: [&str; 3] = ["ubuntu_22_04", "ubuntu_24_04", "debian_12"];
+const PATTERNS: [&str; 6] = ["1.30.x", "1.31.x", "1.31.2", "1.31.5", "1.32.x", "1.32.0"];
+const VERSIONS: [&str; 5] = ["1.30.1", "1.31.2", "1.31.5", "1.32.0", "1.33.3"];
+const RUNTIMES: [&str; 2] = ["containerd", "containerd=1.7.12-0ubuntu4"];
+
+#[derive(Debug, Clone)]
+struct Params {
+    image: usize,
+    kubelet: usize,
+    control_plane: Option<usize>,
+    runtime: usize,
+}
+
+fn params() -> impl Strategy<Value = Params> {
+    (0..IMAGES.len(), 0..PATTERNS.len(), proptest::option::of(0..PATTERNS.len()), 0..RUNTIMES.len())
+        .prop_map(|(image, kubelet, control_plane, runtime)| Params { image, kubelet, control_plane, runtime })
+}
+
+fn matrix_yaml(entries: &[Vec<Params>]) -> String {
+    let mut yaml = String::from("items:\n");
+    for (i, params) in entries.iter().enumerate() {
+        yaml.push_str(&format!("- name: entry-{i}\n  machineParams:\n"));
+        for p in params {
+            yaml.push_str(&format!("  - image: {}\n    versions:\n      kubelet: {}\n", IMAGES[p.image], PATTERNS[p.kubelet]));
+            if let Some(cp) = p.control_plane {
+                yaml.push_str(&format!("      controlPlane: {}\n", PATTERNS[cp]));
+            }
+            yaml.push_str(&format!("    containerRuntime: {}\n", RUNTIMES[p.runtime]));
+        }
+        yaml.push_str("  userdata: echo {{runtime_package}}\n");
+    }
+    yaml
+}
+
+/// The specification of selection, written independently of the implementation.
+fn pattern_matches(pattern: &str, version: &str) -> bool {
+    match pattern.strip_suffix(".x") {
+        Some(minor) => version.starts_with(&format!("{minor}.")),
+        None => pattern == version,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn selection_returns_exactly_one_entry_or_a_precise_error(
+        entries in proptest::collection::vec(proptest::collection::vec(params(), 1..4), 1..5),
+        image in 0..IMAGES.len() + 1,
+        kubelet in 0..VERSIONS.len(),
+        control_plane in proptest::option::of(0..VERSIONS.len()),
+    ) {
+        let matrix = MachineConfigMatrix::from_yaml(&matrix_yaml(&entries)).unwrap();
+        let image_name = IMAGES.get(image).copied().unwrap_or("flatcar_stable");
+        let query = MachineQuery {
+            image: image_name.to_owned(),
+            kubelet: VERSIONS[kubelet].parse::<KubernetesVersion>().unwrap(),
+            control_plane: control_plane.map(|c| VERSIONS[c].parse().unwrap()),
+        };
+        let matching: Vec<(usize, Vec<&Params>)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, ps)| {
+                (i, ps.iter().filter(|p| {
+                    p.image == image
+                        && pattern_matches(PATTERNS[p.kubelet], VERSIONS[kubelet])
+                        && match (p.control_plane, control_plane) {
+                            (None, None) => true,
+                            (Some(pat), Some(v)) => pattern_matches(PATTERNS[pat], VERSIONS[v]),
+                            _ => false,
+                        }
+                }).collect())
+            })
+            .filter(|(_, ps): &(usize, Vec<&Params>)| !ps.is_empty())
+            .collect();
+        let result = matrix.select(&query);
+        match matching.as_slice() {
+            [] => {
+                let Err(Error::NoMatchingMachineConfig { available, .. }) = result else {
+                    panic!("expected no match, got {result:?}")
+                };
+                let offered: usize = entries.iter().map(Vec::len).sum();
+                prop_assert_eq!(available.len(), offered, "every combination is listed");
+            }
+            [(index, ps)] if ps.iter().all(|p| p.runtime == ps[0].runtime) => {
+                let selection = result.unwrap();
+                prop_assert_eq!(&selection.entry.name, &format!("entry-{index}"));
+                prop_assert_eq!(&selection.params.container_runtime, RUNTIMES[ps[0].runtime]);
+            }
+            [(index, _)] => {
+                let Err(Error::AmbiguousMachineConfig { entries: names, .. }) = result else {
+                    panic!("expected ambiguity inside entry-{index}, got {result:?}")
+                };
+                let prefix = format!("entry-{index} (");
+                prop_assert!(names.iter().all(|n| n.starts_with(&prefix)), "{:?}", names);
+            }
+            several => {
+                let Err(Error::AmbiguousMachineConfig { entries: names, .. }) = result else {
+                    panic!("expected ambiguity, got {result:?}")
+                };
+                let expected: Vec<String> = several.iter().map(|(i, _)| format!("entry-{i}")).collect();
+                prop_assert_eq!(names, expected);
+            }
+        }
+    }
+}
+
+/// Strings that YAML 1.1 readers would turn into something else unless quoted, plus random
+/// printable text, whitespace and line structure.
+fn tricky_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "yes", "no", "on", "off", "y", "n", "Y", "N", "YES", "No", "True", "FALSE", "0755",
+            "1.30", "~", "null", "Null", "012", "0x1F", "0o17", "1e3", "1_000", "12:30:45",
+            "190:20:30", "2001-12-14", "2001-12-14t21:59:43.10-05:00", ".inf", "-.INF", ".NaN",
+            "=", "<<", "-", "", " ", "#", "- a", "a: b", "? x", "!tag", "&a", "*a", "%x",
+            "@x", "`x", "|", ">", "'", "\"", "{", "[", "x #c", "\t", "0b101", "+12", "-0",
+            "0.", ".5", "1:2", "---", "...",
+        ])
+        .prop_map(str::to_owned),
+        "[ -~]{0,40}",
+        "[ -~\n\t]{0,60}",
+        "\\PC{0,30}",
+        "( |\n)?[a-z0-9:#-]{0,10}(\n| )*",
+    ]
+}
+
+fn document(strings: &[String]) -> CloudConfig {
+    CloudConfig {
+        packages: strings.to_vec(),
+        write_files: strings
+            .iter()
+            .map(|s| WriteFile::text("/etc/capp/test", "0644", s.clone()))
+            .collect(),
+        runcmd: strings
+            .iter()
+            .map(|s| RunCmd::Argv(vec!["echo".to_owned(), s.clone()]))
+            .collect(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn any_string_reads_back_as_the_same_string(strings in proptest::collection::vec(tricky_string(), 1..6)) {
+        let config = document(&strings);
+        let yaml = config.to_userdata().unwrap();
+        let back: CloudConfig = serde_saphyr::from_str(&yaml).unwrap();
+        prop_assert_eq!(back, config);
+    }
+}
+
+#[test]
+fn a_sample_of_random_strings_reads_back_as_strings_in_pyyaml() {
+    if !tools::pyyaml_available() {
+        return;
+    }
+    let mut runner = TestRunner::deterministic();
+    let strategy = proptest::collection::vec(tricky_string(), 1..6);
+    let samples: Vec<Vec<String>> = (0..400)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect();
+    let texts: Vec<String> = samples.iter().map(|s| document(s).to_userdata().unwrap()).collect();
+    let parsed = tools::pyyaml_load(&texts, false);
+    for ((strings, text), doc) in samples.iter().zip(&texts).zip(&parsed) {
+        let intended = serde_json::to_value(document(strings)).unwrap();
+        assert_eq!(doc, &intended, "PyYAML reads this differently:\n{text}");
+    }
+}
