@@ -115,8 +115,12 @@ impl WriteFile {
 
     /// The mode as a number (`0644` → `0o644`), after validation.
     pub fn mode(&self) -> Result<u32> {
-        let digits = self.permissions.strip_prefix("0o").unwrap_or(&self.permissions);
-        let valid = (3..=4).contains(&digits.len()) && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
+        let digits = self
+            .permissions
+            .strip_prefix("0o")
+            .unwrap_or(&self.permissions);
+        let valid =
+            (3..=4).contains(&digits.len()) && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
         if !valid {
             return Err(Error::InvalidInput {
                 field: "write_files.permissions",
@@ -149,18 +153,27 @@ impl WriteFile {
         if !path_ok {
             return Err(Error::InvalidInput {
                 field: "write_files.path",
-                reason: format!("`{}` is not a clean absolute path", self.path.escape_debug()),
+                reason: format!(
+                    "`{}` is not a clean absolute path",
+                    self.path.escape_debug()
+                ),
             });
         }
         let owner_ok = !self.owner.is_empty()
             && self.owner.split(':').count() <= 2
             && self.owner.split(':').all(|p| {
-                !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
             });
         if !owner_ok {
             return Err(Error::InvalidInput {
                 field: "write_files.owner",
-                reason: format!("`{}` of `{}` is not `user` or `user:group`", self.owner.escape_debug(), self.path),
+                reason: format!(
+                    "`{}` of `{}` is not `user` or `user:group`",
+                    self.owner.escape_debug(),
+                    self.path
+                ),
             });
         }
         self.mode().map(drop)
@@ -299,7 +312,26 @@ mod tests {
 
     #[test]
     fn yaml_1_1_lookalike_strings_are_quoted() {
-        let tricky = ["yes", "no", "on", "off", "0755", "1.30", "~", "null", "012", "y", "n", "True", "0x1F", "1e3", "12:30:45", "2001-12-14", ".inf", "1_000"];
+        let tricky = [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "0755",
+            "1.30",
+            "~",
+            "null",
+            "012",
+            "y",
+            "n",
+            "True",
+            "0x1F",
+            "1e3",
+            "12:30:45",
+            "2001-12-14",
+            ".inf",
+            "1_000",
+        ];
         let config = CloudConfig {
             packages: tricky.iter().map(|&s| s.to_owned()).collect(),
             ..CloudConfig::default()
@@ -329,10 +361,17 @@ mod tests {
     #[test]
     fn binary_files_are_base64_with_the_encoding_set() {
         let file = WriteFile::binary("/opt/blob", "0600", vec![0, 159, 146, 150, 255]);
-        let config = CloudConfig { write_files: vec![file.clone()], ..CloudConfig::default() };
+        let config = CloudConfig {
+            write_files: vec![file.clone()],
+            ..CloudConfig::default()
+        };
         let yaml = config.to_userdata().unwrap();
-        assert!(yaml.contains("  encoding: b64\n  content: AJ+Slv8=\n"), "{yaml}");
-        let back: CloudConfig = serde_saphyr::from_str(yaml.trim_start_matches("#cloud-config\n")).unwrap();
+        assert!(
+            yaml.contains("  encoding: b64\n  content: AJ+Slv8=\n"),
+            "{yaml}"
+        );
+        let back: CloudConfig =
+            serde_saphyr::from_str(yaml.trim_start_matches("#cloud-config\n")).unwrap();
         assert_eq!(back.write_files, vec![file]);
     }
 
@@ -343,9 +382,18 @@ mod tests {
             (WriteFile::text("/etc/x", "0855", ""), "permissions"),
             (WriteFile::text("etc/x", "0644", ""), "path"),
             (WriteFile::text("/etc/../x", "0644", ""), "path"),
-            (WriteFile { owner: "root root".to_owned(), ..WriteFile::text("/x", "0644", "") }, "owner"),
+            (
+                WriteFile {
+                    owner: "root root".to_owned(),
+                    ..WriteFile::text("/x", "0644", "")
+                },
+                "owner",
+            ),
         ] {
-            let config = CloudConfig { write_files: vec![file], ..CloudConfig::default() };
+            let config = CloudConfig {
+                write_files: vec![file],
+                ..CloudConfig::default()
+            };
             let err = config.to_userdata().unwrap_err().to_string();
             assert!(err.contains(field), "{err}");
         }
@@ -354,7 +402,11 @@ mod tests {
 
     #[test]
     fn file_content_is_not_in_debug_output() {
-        let file = WriteFile::text("/etc/kubernetes/pki/ca.key", "0600", "-----BEGIN PRIVATE KEY-----secret");
+        let file = WriteFile::text(
+            "/etc/kubernetes/pki/ca.key",
+            "0600",
+            "-----BEGIN PRIVATE KEY-----secret",
+        );
         let debug = format!("{file:?}");
         assert!(!debug.contains("secret"), "{debug}");
         assert!(debug.contains("ca.key"), "{debug}");
@@ -370,6 +422,9 @@ mod tests {
 
     #[test]
     fn argv_commands_become_quoted_shell_lines() {
-        assert_eq!(RunCmd::argv(&["echo", "a b", "c"]).to_shell(), "echo 'a b' c");
+        assert_eq!(
+            RunCmd::argv(&["echo", "a b", "c"]).to_shell(),
+            "echo 'a b' c"
+        );
     }
 }

@@ -95,8 +95,15 @@ impl PacketAdditions {
     #[must_use]
     pub fn metal_kubelet_identity(format: BootstrapFormat) -> Self {
         Self {
-            files: vec![WriteFile::text(METAL_IDENTITY_SCRIPT_PATH, "0700", METAL_IDENTITY_SCRIPT)],
-            commands: vec![RunCmd::argv(&[METAL_IDENTITY_SCRIPT_PATH, "--kubelet-extra-args"])],
+            files: vec![WriteFile::text(
+                METAL_IDENTITY_SCRIPT_PATH,
+                "0700",
+                METAL_IDENTITY_SCRIPT,
+            )],
+            commands: vec![RunCmd::argv(&[
+                METAL_IDENTITY_SCRIPT_PATH,
+                "--kubelet-extra-args",
+            ])],
             packages: match format {
                 BootstrapFormat::CloudConfig => vec!["curl".to_owned(), "jq".to_owned()],
                 BootstrapFormat::Ignition => Vec::new(),
@@ -205,7 +212,7 @@ fn compose_cloud_config(payload: &str, additions: &PacketAdditions) -> Result<St
         .filter(|p| !listed.contains(p.as_str()))
         .collect();
 
-    let mut text = body.clone();
+    let mut text = body;
     let mut expected = original.clone();
     let edits: [(&str, Option<String>, Place); 3] = [
         ("write_files", items_yaml(&additions.files)?, Place::After),
@@ -215,7 +222,8 @@ fn compose_cloud_config(payload: &str, additions: &PacketAdditions) -> Result<St
     for (key, items, place) in edits {
         let Some(items) = items else { continue };
         text = insert_items(&text, key, &items, place, original.contains_key(key))?;
-        let ours: Vec<Value> = serde_saphyr::from_str(&items).map_err(|_| cc_error("generated items do not parse back"))?;
+        let ours: Vec<Value> = serde_saphyr::from_str(&items)
+            .map_err(|_| cc_error("generated items do not parse back"))?;
         let entry = expected.entry(key.to_owned()).or_insert(Value::Null);
         let mut existing = match entry.take() {
             Value::Array(items) => items,
@@ -377,7 +385,9 @@ fn compose_ignition(payload: &str, additions: &PacketAdditions) -> Result<String
     if !additions.packages.is_empty() {
         return Err(Error::InvalidInput {
             field: "additions.packages",
-            reason: "Ignition cannot install packages; leave `packages` empty for ignition payloads".to_owned(),
+            reason:
+                "Ignition cannot install packages; leave `packages` empty for ignition payloads"
+                    .to_owned(),
         });
     }
     let mut doc: Value = serde_json::from_str(payload).map_err(|_| ign_error("it is not JSON"))?;
@@ -389,9 +399,15 @@ fn compose_ignition(payload: &str, additions: &PacketAdditions) -> Result<String
     let major = match version.split('.').next() {
         Some("2") => 2,
         Some("3") => 3,
-        _ => return Err(ign_error(format!("spec version `{version}` is not 2.x or 3.x"))),
+        _ => {
+            return Err(ign_error(format!(
+                "spec version `{version}` is not 2.x or 3.x"
+            )));
+        }
     };
-    let root = doc.as_object_mut().ok_or_else(|| ign_error("it is not a JSON object"))?;
+    let root = doc
+        .as_object_mut()
+        .ok_or_else(|| ign_error("it is not a JSON object"))?;
 
     let mut files = additions.files.clone();
     let unit = (!additions.commands.is_empty()).then(|| {
@@ -409,14 +425,20 @@ fn compose_ignition(payload: &str, additions: &PacketAdditions) -> Result<String
     let storage = object_at(root, "storage")?;
     let list = array_at(storage, "files")?;
     for file in &files {
-        if list.iter().any(|f| f.get("path").and_then(Value::as_str) == Some(&file.path)) {
+        if list
+            .iter()
+            .any(|f| f.get("path").and_then(Value::as_str) == Some(&file.path))
+        {
             return Err(Error::CompositionConflict {
                 format: "ignition",
                 what: "file",
                 name: file.path.clone(),
             });
         }
-        let (user, group) = file.owner.split_once(':').unwrap_or((&file.owner, &file.owner));
+        let (user, group) = file
+            .owner
+            .split_once(':')
+            .unwrap_or((&file.owner, &file.owner));
         let mut entry = json!({
             "path": file.path,
             "mode": file.mode()?,
@@ -436,7 +458,10 @@ fn compose_ignition(payload: &str, additions: &PacketAdditions) -> Result<String
     if let Some(contents) = unit {
         let systemd = object_at(root, "systemd")?;
         let units = array_at(systemd, "units")?;
-        if units.iter().any(|u| u.get("name").and_then(Value::as_str) == Some(ADDITIONS_UNIT)) {
+        if units
+            .iter()
+            .any(|u| u.get("name").and_then(Value::as_str) == Some(ADDITIONS_UNIT))
+        {
             return Err(Error::CompositionConflict {
                 format: "ignition",
                 what: "systemd unit",
@@ -448,7 +473,10 @@ fn compose_ignition(payload: &str, additions: &PacketAdditions) -> Result<String
     serde_json::to_string(&doc).map_err(|_| ign_error("it cannot be serialised again"))
 }
 
-fn object_at<'a>(parent: &'a mut serde_json::Map<String, Value>, key: &str) -> Result<&'a mut serde_json::Map<String, Value>> {
+fn object_at<'a>(
+    parent: &'a mut serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut serde_json::Map<String, Value>> {
     parent
         .entry(key.to_owned())
         .or_insert_with(|| json!({}))
@@ -456,7 +484,10 @@ fn object_at<'a>(parent: &'a mut serde_json::Map<String, Value>, key: &str) -> R
         .ok_or_else(|| ign_error(format!("`{key}` is not an object")))
 }
 
-fn array_at<'a>(parent: &'a mut serde_json::Map<String, Value>, key: &str) -> Result<&'a mut Vec<Value>> {
+fn array_at<'a>(
+    parent: &'a mut serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut Vec<Value>> {
     parent
         .entry(key.to_owned())
         .or_insert_with(|| json!([]))

@@ -90,14 +90,21 @@ impl ClusterSpec {
             ));
         }
         let host = &self.control_plane_endpoint.host;
-        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)) {
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+        {
             return Err(invalid(
                 "cluster.control_plane_endpoint.host",
                 format!("`{host}` is not a DNS name or IP address"),
             ));
         }
         if self.control_plane_endpoint.port == 0 {
-            return Err(invalid("cluster.control_plane_endpoint.port", "port 0 is not usable".to_owned()));
+            return Err(invalid(
+                "cluster.control_plane_endpoint.port",
+                "port 0 is not usable".to_owned(),
+            ));
         }
         for (field, cidr) in [
             ("cluster.pod_subnet", &self.pod_subnet),
@@ -106,9 +113,15 @@ impl ClusterSpec {
             check_cidrs(field, cidr)?;
         }
         if self.dns_domain.is_empty()
-            || !self.dns_domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            || !self
+                .dns_domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         {
-            return Err(invalid("cluster.dns_domain", format!("`{}` is not a DNS domain", self.dns_domain)));
+            return Err(invalid(
+                "cluster.dns_domain",
+                format!("`{}` is not a DNS domain", self.dns_domain),
+            ));
         }
         Ok(())
     }
@@ -116,7 +129,12 @@ impl ClusterSpec {
 
 /// Accepts one CIDR or a comma-separated dual-stack pair (`10.0.0.0/16,fd00::/108`).
 fn check_cidrs(field: &'static str, text: &str) -> Result<()> {
-    let bad = || invalid(field, format!("`{text}` is not a CIDR such as `10.96.0.0/12`"));
+    let bad = || {
+        invalid(
+            field,
+            format!("`{text}` is not a CIDR such as `10.96.0.0/12`"),
+        )
+    };
     if text.is_empty() {
         return Err(bad());
     }
@@ -148,7 +166,9 @@ impl JoinDiscovery {
     pub(crate) fn validate(&self) -> Result<()> {
         let token = self.token.expose_secret();
         let ok = |s: &str, n: usize| {
-            s.len() == n && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         };
         let token_ok = token
             .split_once('.')
@@ -168,7 +188,10 @@ impl JoinDiscovery {
         }
         for hash in &self.ca_cert_hashes {
             let hex_ok = hash.strip_prefix("sha256:").is_some_and(|hex| {
-                hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                hex.len() == 64
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
             });
             if !hex_ok {
                 return Err(invalid(
@@ -265,7 +288,11 @@ impl NodeRole {
     pub(crate) fn validate(&self) -> Result<()> {
         if let Some(key) = self.certificate_key() {
             let key = key.expose_secret();
-            if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if key.len() != 64
+                || !key
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
                 return Err(invalid(
                     "role.certificate_key",
                     "must be 64 lowercase hex digits (32 random bytes), as `kubeadm certs certificate-key` prints".to_owned(),
@@ -278,14 +305,29 @@ impl NodeRole {
                 ("role.ca.key_pem", init.ca.key_pem.expose_secret()),
                 ("role.etcd_ca.cert_pem", init.etcd_ca.cert_pem.as_str()),
                 ("role.etcd_ca.key_pem", init.etcd_ca.key_pem.expose_secret()),
-                ("role.front_proxy_ca.cert_pem", init.front_proxy_ca.cert_pem.as_str()),
-                ("role.front_proxy_ca.key_pem", init.front_proxy_ca.key_pem.expose_secret()),
-                ("role.service_account.public_pem", init.service_account.public_pem.as_str()),
-                ("role.service_account.private_pem", init.service_account.private_pem.expose_secret()),
+                (
+                    "role.front_proxy_ca.cert_pem",
+                    init.front_proxy_ca.cert_pem.as_str(),
+                ),
+                (
+                    "role.front_proxy_ca.key_pem",
+                    init.front_proxy_ca.key_pem.expose_secret(),
+                ),
+                (
+                    "role.service_account.public_pem",
+                    init.service_account.public_pem.as_str(),
+                ),
+                (
+                    "role.service_account.private_pem",
+                    init.service_account.private_pem.expose_secret(),
+                ),
             ];
             for (field, pem) in pems {
                 if !pem.trim_start().starts_with("-----BEGIN ") {
-                    return Err(invalid(field, "is not PEM (no `-----BEGIN` line)".to_owned()));
+                    return Err(invalid(
+                        field,
+                        "is not PEM (no `-----BEGIN` line)".to_owned(),
+                    ));
                 }
             }
         }
@@ -333,7 +375,9 @@ impl NodeIdentity {
     pub(crate) fn validate(&self) -> Result<()> {
         if let Self::Static { device_id, .. } = self
             && (device_id.is_empty()
-                || !device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+                || !device_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         {
             return Err(invalid(
                 "identity.device_id",
@@ -383,7 +427,10 @@ mod tests {
 
     #[test]
     fn a_malformed_token_is_rejected_without_echoing_it() {
-        let err = discovery("ABCDEF.0123456789abcdef", HASH).validate().unwrap_err().to_string();
+        let err = discovery("ABCDEF.0123456789abcdef", HASH)
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("discovery.token"), "{err}");
         assert!(!err.contains("ABCDEF"), "{err}");
     }
@@ -394,8 +441,16 @@ mod tests {
         d.ca_cert_hashes.clear();
         let err = d.validate().unwrap_err().to_string();
         assert!(err.contains("ca_cert_hashes"), "{err}");
-        assert!(discovery("abcdef.0123456789abcdef", "sha256:XYZ").validate().is_err());
-        assert!(discovery("abcdef.0123456789abcdef", HASH).validate().is_ok());
+        assert!(
+            discovery("abcdef.0123456789abcdef", "sha256:XYZ")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            discovery("abcdef.0123456789abcdef", HASH)
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -404,7 +459,9 @@ mod tests {
         let role = NodeRole::ControlPlaneJoin {
             certificate_key: SecretString::from("f".repeat(64)),
         };
-        let token = MetalApiTokenOptIn { token: SecretString::from("metal-token-value".to_owned()) };
+        let token = MetalApiTokenOptIn {
+            token: SecretString::from("metal-token-value".to_owned()),
+        };
         let debug = format!("{d:?} {role:?} {token:?}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
         assert!(!debug.contains("ffffffff"), "{debug}");
@@ -414,13 +471,22 @@ mod tests {
 
     #[test]
     fn ipv6_endpoints_are_bracketed() {
-        let e = ApiEndpoint { host: "2001:db8::1".to_owned(), port: 6443 };
+        let e = ApiEndpoint {
+            host: "2001:db8::1".to_owned(),
+            port: 6443,
+        };
         assert_eq!(e.to_string(), "[2001:db8::1]:6443");
     }
 
     #[test]
     fn bad_cluster_settings_name_the_field() {
-        let mut c = ClusterSpec::new("demo", ApiEndpoint { host: "203.0.113.10".to_owned(), port: 6443 });
+        let mut c = ClusterSpec::new(
+            "demo",
+            ApiEndpoint {
+                host: "203.0.113.10".to_owned(),
+                port: 6443,
+            },
+        );
         assert!(c.validate().is_ok());
         c.pod_subnet = "192.168.0.0".to_owned();
         let err = c.validate().unwrap_err().to_string();
@@ -428,6 +494,11 @@ mod tests {
         c.pod_subnet = "10.244.0.0/16,fd00:10:244::/56".to_owned();
         assert!(c.validate().is_ok());
         c.name = "Demo Cluster".to_owned();
-        assert!(c.validate().unwrap_err().to_string().contains("cluster.name"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("cluster.name")
+        );
     }
 }

@@ -279,7 +279,11 @@ pub fn kubeadm_config(input: &KubeadmInput<'_>) -> Result<String> {
                     cert_sans: vec![cluster.control_plane_endpoint.host.clone()],
                 },
             };
-            Ok(format!("{}---\n{}", to_yaml(&init_doc)?, to_yaml(&cluster_doc)?))
+            Ok(format!(
+                "{}---\n{}",
+                to_yaml(&init_doc)?,
+                to_yaml(&cluster_doc)?
+            ))
         }
         NodeRole::ControlPlaneJoin { .. } | NodeRole::Worker => {
             let control_plane = input.role.certificate_key().map(|key| JoinControlPlane {
@@ -314,7 +318,13 @@ mod tests {
     use secrecy::SecretString;
 
     fn cluster() -> ClusterSpec {
-        ClusterSpec::new("demo", ApiEndpoint { host: "203.0.113.10".to_owned(), port: 6443 })
+        ClusterSpec::new(
+            "demo",
+            ApiEndpoint {
+                host: "203.0.113.10".to_owned(),
+                port: 6443,
+            },
+        )
     }
 
     fn discovery() -> JoinDiscovery {
@@ -326,8 +336,12 @@ mod tests {
 
     fn ca() -> CertificateAuthority {
         CertificateAuthority {
-            cert_pem: "-----BEGIN CERTIFICATE-----\nZmFrZQ==\n-----END CERTIFICATE-----\n".to_owned(),
-            key_pem: SecretString::from("-----BEGIN EC PRIVATE KEY-----\nZmFrZQ==\n-----END EC PRIVATE KEY-----\n".to_owned()),
+            cert_pem: "-----BEGIN CERTIFICATE-----\nZmFrZQ==\n-----END CERTIFICATE-----\n"
+                .to_owned(),
+            key_pem: SecretString::from(
+                "-----BEGIN EC PRIVATE KEY-----\nZmFrZQ==\n-----END EC PRIVATE KEY-----\n"
+                    .to_owned(),
+            ),
         }
     }
 
@@ -338,8 +352,11 @@ mod tests {
             etcd_ca: ca(),
             front_proxy_ca: ca(),
             service_account: ServiceAccountKeys {
-                public_pem: "-----BEGIN PUBLIC KEY-----\nZmFrZQ==\n-----END PUBLIC KEY-----\n".to_owned(),
-                private_pem: SecretString::from("-----BEGIN PRIVATE KEY-----\nZmFrZQ==\n-----END PRIVATE KEY-----\n".to_owned()),
+                public_pem: "-----BEGIN PUBLIC KEY-----\nZmFrZQ==\n-----END PUBLIC KEY-----\n"
+                    .to_owned(),
+                private_pem: SecretString::from(
+                    "-----BEGIN PRIVATE KEY-----\nZmFrZQ==\n-----END PRIVATE KEY-----\n".to_owned(),
+                ),
             },
         }))
     }
@@ -381,7 +398,10 @@ mod tests {
     #[test]
     fn v1beta3_kubelet_args_are_a_map() {
         let yaml = render("1.30.4", &NodeRole::Worker, &static_identity());
-        assert!(yaml.starts_with("apiVersion: kubeadm.k8s.io/v1beta3\n"), "{yaml}");
+        assert!(
+            yaml.starts_with("apiVersion: kubeadm.k8s.io/v1beta3\n"),
+            "{yaml}"
+        );
         assert!(yaml.contains(
             "  kubeletExtraArgs:\n    cloud-provider: external\n    node-ip: \"10.70.1.5\"\n    provider-id: equinixmetal://6f0c2b4e-1111-4222-8333-944455556666\n"
         ), "{yaml}");
@@ -390,17 +410,34 @@ mod tests {
     #[test]
     fn worker_join_discovers_the_cluster_by_ca_hash_and_has_no_control_plane() {
         let yaml = render("1.33.0", &NodeRole::Worker, &NodeIdentity::FromMetadata);
-        assert!(yaml.contains("    apiServerEndpoint: 203.0.113.10:6443\n"), "{yaml}");
-        assert!(yaml.contains("    token: abcdef.0123456789abcdef\n"), "{yaml}");
-        assert!(yaml.contains(&format!("    caCertHashes:\n    - sha256:{}\n", "0f".repeat(32))), "{yaml}");
+        assert!(
+            yaml.contains("    apiServerEndpoint: 203.0.113.10:6443\n"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("    token: abcdef.0123456789abcdef\n"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains(&format!(
+                "    caCertHashes:\n    - sha256:{}\n",
+                "0f".repeat(32)
+            )),
+            "{yaml}"
+        );
         assert!(!yaml.contains("controlPlane"), "{yaml}");
         assert!(!yaml.contains("unsafe"), "{yaml}");
-        assert!(yaml.contains("equinixmetal://__CAPP_METAL_DEVICE_ID__"), "{yaml}");
+        assert!(
+            yaml.contains("equinixmetal://__CAPP_METAL_DEVICE_ID__"),
+            "{yaml}"
+        );
     }
 
     #[test]
     fn control_plane_join_sets_the_local_endpoint_and_certificate_key() {
-        let role = NodeRole::ControlPlaneJoin { certificate_key: SecretString::from("d".repeat(64)) };
+        let role = NodeRole::ControlPlaneJoin {
+            certificate_key: SecretString::from("d".repeat(64)),
+        };
         let yaml = render("1.32.1", &role, &static_identity());
         assert!(yaml.contains(&format!(
             "controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: \"10.70.1.5\"\n    bindPort: 6443\n  certificateKey: {}\n",
@@ -413,9 +450,18 @@ mod tests {
         let yaml = render("1.34.1", &init(), &static_identity());
         let (init_doc, cluster_doc) = yaml.split_once("---\n").unwrap();
         assert!(init_doc.contains("kind: InitConfiguration\n"));
-        assert!(init_doc.contains("- token: abcdef.0123456789abcdef\n"), "{init_doc}");
-        assert!(init_doc.contains("- system:bootstrappers:kubeadm:default-node-token\n"), "{init_doc}");
-        assert!(init_doc.contains(&format!("certificateKey: {}\n", "c".repeat(64))), "{init_doc}");
+        assert!(
+            init_doc.contains("- token: abcdef.0123456789abcdef\n"),
+            "{init_doc}"
+        );
+        assert!(
+            init_doc.contains("- system:bootstrappers:kubeadm:default-node-token\n"),
+            "{init_doc}"
+        );
+        assert!(
+            init_doc.contains(&format!("certificateKey: {}\n", "c".repeat(64))),
+            "{init_doc}"
+        );
         assert!(cluster_doc.contains("kind: ClusterConfiguration\n"));
         assert!(cluster_doc.contains("clusterName: demo\n"));
         assert!(cluster_doc.contains("kubernetesVersion: v1.34.1\n"));

@@ -13,7 +13,7 @@
 //! - [`cloudinit`]: `#cloud-config` with `write_files`, `runcmd`, the CAPI bootstrap sentinel,
 //!   YAML 1.1-safe quoting and the userdata size limit;
 //! - [`userdata`]: the whole pipeline for one node ([`render_userdata`]);
-//! - [`compose`]: adding the Packet specifics to a payload from another CAPI bootstrap
+//! - [`compose`](mod@compose): adding the Packet specifics to a payload from another CAPI bootstrap
 //!   provider (`cloud-config` or `ignition`) without breaking it.
 //!
 //! The Equinix Metal API token is never written to userdata unless the caller passes

@@ -170,9 +170,7 @@ fn pattern(entry: &str, index: usize, field: &str, text: &str) -> Result<Version
     text.parse().map_err(|_| {
         entry_error(
             entry,
-            format!(
-                "machineParams[{index}].versions.{field} `{text}` is not `1.31.4` or `1.31.x`"
-            ),
+            format!("machineParams[{index}].versions.{field} `{text}` is not `1.31.4` or `1.31.x`"),
         )
     })
 }
@@ -197,15 +195,24 @@ impl MachineConfigMatrix {
                 ));
             }
             if !names.insert(name.clone()) {
-                return Err(entry_error(&name, "the name is used by more than one entry"));
+                return Err(entry_error(
+                    &name,
+                    "the name is used by more than one entry",
+                ));
             }
             if item.machine_params.is_empty() {
-                return Err(entry_error(&name, "`machineParams` is empty; list what it serves"));
+                return Err(entry_error(
+                    &name,
+                    "`machineParams` is empty; list what it serves",
+                ));
             }
             let mut params = Vec::with_capacity(item.machine_params.len());
             for (index, raw) in item.machine_params.into_iter().enumerate() {
                 if raw.image.trim().is_empty() {
-                    return Err(entry_error(&name, format!("machineParams[{index}].image is empty")));
+                    return Err(entry_error(
+                        &name,
+                        format!("machineParams[{index}].image is empty"),
+                    ));
                 }
                 if raw.container_runtime.trim().is_empty() {
                     return Err(entry_error(
@@ -272,7 +279,10 @@ impl MachineConfigMatrix {
             }),
             [(entry, params)] => {
                 let first = params[0];
-                if params.iter().any(|p| p.container_runtime != first.container_runtime) {
+                if params
+                    .iter()
+                    .any(|p| p.container_runtime != first.container_runtime)
+                {
                     return Err(Error::AmbiguousMachineConfig {
                         query: query.to_string(),
                         entries: params
@@ -333,7 +343,9 @@ items:
     #[test]
     fn a_control_plane_request_selects_params_with_both_versions() {
         let m = MachineConfigMatrix::from_yaml(TWO_ENTRIES).unwrap();
-        let s = m.select(&query("ubuntu_22_04", "1.31.2", Some("1.31.2"))).unwrap();
+        let s = m
+            .select(&query("ubuntu_22_04", "1.31.2", Some("1.31.2")))
+            .unwrap();
         assert_eq!(s.entry.name, "jammy");
         assert!(s.params.control_plane.is_some());
     }
@@ -341,16 +353,27 @@ items:
     #[test]
     fn an_unserved_request_lists_what_the_matrix_offers() {
         let m = MachineConfigMatrix::from_yaml(TWO_ENTRIES).unwrap();
-        let err = m.select(&query("debian_12", "1.31.2", None)).unwrap_err().to_string();
+        let err = m
+            .select(&query("debian_12", "1.31.2", None))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("image debian_12, kubelet 1.31.2"), "{err}");
-        assert!(err.contains("jammy: ubuntu_22_04 kubelet 1.31.x controlPlane 1.31.x"), "{err}");
-        assert!(err.contains("jammy-pinned: ubuntu_22_04 kubelet 1.31.4"), "{err}");
+        assert!(
+            err.contains("jammy: ubuntu_22_04 kubelet 1.31.x controlPlane 1.31.x"),
+            "{err}"
+        );
+        assert!(
+            err.contains("jammy-pinned: ubuntu_22_04 kubelet 1.31.4"),
+            "{err}"
+        );
     }
 
     #[test]
     fn overlapping_entries_are_reported_by_name() {
         let m = MachineConfigMatrix::from_yaml(TWO_ENTRIES).unwrap();
-        let err = m.select(&query("ubuntu_22_04", "1.31.4", None)).unwrap_err();
+        let err = m
+            .select(&query("ubuntu_22_04", "1.31.4", None))
+            .unwrap_err();
         match err {
             Error::AmbiguousMachineConfig { entries, .. } => {
                 assert_eq!(entries, ["jammy", "jammy-pinned"]);
@@ -362,21 +385,34 @@ items:
     #[test]
     fn duplicate_entry_names_are_rejected() {
         let yaml = TWO_ENTRIES.replace("jammy-pinned", "jammy");
-        let err = MachineConfigMatrix::from_yaml(&yaml).unwrap_err().to_string();
-        assert!(err.contains("`jammy`") && err.contains("more than one entry"), "{err}");
+        let err = MachineConfigMatrix::from_yaml(&yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`jammy`") && err.contains("more than one entry"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_bare_minor_version_in_the_matrix_is_rejected_with_the_fix() {
         let yaml = TWO_ENTRIES.replace("kubelet: 1.31.4", "kubelet: 1.31");
-        let err = MachineConfigMatrix::from_yaml(&yaml).unwrap_err().to_string();
-        assert!(err.contains("machineParams[0].versions.kubelet `1.31`"), "{err}");
+        let err = MachineConfigMatrix::from_yaml(&yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("machineParams[0].versions.kubelet `1.31`"),
+            "{err}"
+        );
         assert!(err.contains("1.31.x"), "{err}");
     }
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let yaml = TWO_ENTRIES.replace("containerRuntime: containerd\n", "containerRuntim: containerd\n");
+        let yaml = TWO_ENTRIES.replace(
+            "containerRuntime: containerd\n",
+            "containerRuntim: containerd\n",
+        );
         assert!(matches!(
             MachineConfigMatrix::from_yaml(&yaml),
             Err(Error::MatrixSyntax(_))
@@ -386,7 +422,9 @@ items:
     #[test]
     fn a_template_that_does_not_parse_names_its_entry() {
         let yaml = TWO_ENTRIES.replace("echo pinned", "echo {{#if}}");
-        let err = MachineConfigMatrix::from_yaml(&yaml).unwrap_err().to_string();
+        let err = MachineConfigMatrix::from_yaml(&yaml)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`jammy-pinned`"), "{err}");
     }
 

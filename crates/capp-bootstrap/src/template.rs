@@ -58,7 +58,9 @@ impl HelperDef for ShellQuote {
             serde_json::Value::Null => String::new(),
             other => other.to_string(),
         };
-        Ok(ScopedJson::Derived(serde_json::Value::String(shell_quote(&text))))
+        Ok(ScopedJson::Derived(serde_json::Value::String(shell_quote(
+            &text,
+        ))))
     }
 }
 
@@ -119,8 +121,11 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_an_error_naming_it() {
-        let err = render("v={{kubernetes.verison}}", &json!({"kubernetes": {"version": "1"}}))
-            .unwrap_err();
+        let err = render(
+            "v={{kubernetes.verison}}",
+            &json!({"kubernetes": {"version": "1"}}),
+        )
+        .unwrap_err();
         match &err {
             Error::MissingTemplateVariable { entry, variable } => {
                 assert_eq!(entry, "t");
@@ -148,10 +153,16 @@ mod tests {
 
     #[test]
     fn shell_quote_makes_hostile_values_one_inert_word() {
-        let out = render("apt-get install -y {{shell_quote p}}", &json!({"p": "x; rm -rf / #'"}))
-            .unwrap();
+        let out = render(
+            "apt-get install -y {{shell_quote p}}",
+            &json!({"p": "x; rm -rf / #'"}),
+        )
+        .unwrap();
         assert_eq!(out, r"apt-get install -y 'x; rm -rf / #'\'''");
-        assert_eq!(shell_quote("containerd=1.7.12-0ubuntu2"), "containerd=1.7.12-0ubuntu2");
+        assert_eq!(
+            shell_quote("containerd=1.7.12-0ubuntu2"),
+            "containerd=1.7.12-0ubuntu2"
+        );
         assert_eq!(shell_quote("a b"), "'a b'");
     }
 }

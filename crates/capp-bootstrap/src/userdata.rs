@@ -182,27 +182,60 @@ pub fn render_userdata(
     })?;
     let api = KubeadmApiVersion::for_kubernetes(&request.kubernetes_version);
     let selection = matrix.select(&request.query())?;
-    let context = template_context(request, &selection.entry.name, &selection.params.container_runtime, api);
+    let context = template_context(
+        request,
+        &selection.entry.name,
+        &selection.params.container_runtime,
+        api,
+    );
     let setup_script = matrix.render(&selection.entry.name, &context)?;
 
     let mut write_files = Vec::new();
     if let NodeRole::ControlPlaneInit(init) = &request.role {
         let pki = "/etc/kubernetes/pki";
-        for (name, ca) in [("ca", &init.ca), ("etcd/ca", &init.etcd_ca), ("front-proxy-ca", &init.front_proxy_ca)] {
-            write_files.push(WriteFile::text(format!("{pki}/{name}.crt"), "0644", ca.cert_pem.clone()));
-            write_files.push(WriteFile::text(format!("{pki}/{name}.key"), "0600", ca.key_pem.expose_secret()));
+        for (name, ca) in [
+            ("ca", &init.ca),
+            ("etcd/ca", &init.etcd_ca),
+            ("front-proxy-ca", &init.front_proxy_ca),
+        ] {
+            write_files.push(WriteFile::text(
+                format!("{pki}/{name}.crt"),
+                "0644",
+                ca.cert_pem.clone(),
+            ));
+            write_files.push(WriteFile::text(
+                format!("{pki}/{name}.key"),
+                "0600",
+                ca.key_pem.expose_secret(),
+            ));
         }
         let sa = &init.service_account;
-        write_files.push(WriteFile::text(format!("{pki}/sa.pub"), "0644", sa.public_pem.clone()));
-        write_files.push(WriteFile::text(format!("{pki}/sa.key"), "0600", sa.private_pem.expose_secret()));
+        write_files.push(WriteFile::text(
+            format!("{pki}/sa.pub"),
+            "0644",
+            sa.public_pem.clone(),
+        ));
+        write_files.push(WriteFile::text(
+            format!("{pki}/sa.key"),
+            "0600",
+            sa.private_pem.expose_secret(),
+        ));
     }
     if let Some(token) = &request.metal_api_token {
-        write_files.push(WriteFile::text(MetalApiTokenOptIn::PATH, "0600", token.token.expose_secret()));
+        write_files.push(WriteFile::text(
+            MetalApiTokenOptIn::PATH,
+            "0600",
+            token.token.expose_secret(),
+        ));
     }
     write_files.push(WriteFile::text(SETUP_SCRIPT_PATH, "0700", setup_script));
     let from_metadata = request.identity == NodeIdentity::FromMetadata;
     if from_metadata {
-        write_files.push(WriteFile::text(METAL_IDENTITY_SCRIPT_PATH, "0700", METAL_IDENTITY_SCRIPT));
+        write_files.push(WriteFile::text(
+            METAL_IDENTITY_SCRIPT_PATH,
+            "0700",
+            METAL_IDENTITY_SCRIPT,
+        ));
     }
     write_files.push(WriteFile::text(KUBEADM_CONFIG_PATH, "0600", kubeadm_yaml));
 
@@ -211,9 +244,13 @@ pub fn render_userdata(
         runcmd.push(RunCmd::argv(&[METAL_IDENTITY_SCRIPT_PATH]));
     }
     runcmd.push(match &request.role {
-        NodeRole::ControlPlaneInit(_) => {
-            RunCmd::argv(&["kubeadm", "init", "--config", KUBEADM_CONFIG_PATH, "--upload-certs"])
-        }
+        NodeRole::ControlPlaneInit(_) => RunCmd::argv(&[
+            "kubeadm",
+            "init",
+            "--config",
+            KUBEADM_CONFIG_PATH,
+            "--upload-certs",
+        ]),
         NodeRole::ControlPlaneJoin { .. } | NodeRole::Worker => {
             RunCmd::argv(&["kubeadm", "join", "--config", KUBEADM_CONFIG_PATH])
         }

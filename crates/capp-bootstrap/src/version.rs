@@ -176,7 +176,17 @@ mod tests {
 
     #[test]
     fn malformed_versions_are_rejected_with_the_accepted_forms() {
-        for bad in ["", "1.31", "1.31.x", "1.31.4.1", "v", "1.031.4", "1.31.-4", " 1.31.4", "1.31.4-rc.1"] {
+        for bad in [
+            "",
+            "1.31",
+            "1.31.x",
+            "1.31.4.1",
+            "v",
+            "1.031.4",
+            "1.31.-4",
+            " 1.31.4",
+            "1.31.4-rc.1",
+        ] {
             let err = bad.parse::<KubernetesVersion>().unwrap_err().to_string();
             assert!(err.contains("1.31.4"), "{bad:?}: {err}");
         }

@@ -2,6 +2,12 @@
 //! CABPK-style cloud-config (Jinja header, 4-space `write_files`, indented `runcmd`) and
 //! CABPK-style Ignition (spec 3.x and 2.x).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests: a failed unwrap is a failed test"
+)]
+
 #[path = "support/tools.rs"]
 mod tools;
 
@@ -75,8 +81,12 @@ const CABPK_IGNITION_V3: &str = r#"{"ignition":{"config":{"replace":{"verificati
 
 fn additions() -> PacketAdditions {
     let mut additions = PacketAdditions::metal_kubelet_identity(BootstrapFormat::CloudConfig);
-    additions.files.push(WriteFile::text("/etc/capp/role", "0644", "on\n"));
-    additions.commands.push(RunCmd::Shell("echo packet additions done".to_owned()));
+    additions
+        .files
+        .push(WriteFile::text("/etc/capp/role", "0644", "on\n"));
+    additions
+        .commands
+        .push(RunCmd::Shell("echo packet additions done".to_owned()));
     additions.packages.push("yes".to_owned());
     additions
 }
@@ -88,20 +98,38 @@ fn lines_are_a_subsequence(needle: &str, haystack: &str) -> bool {
 }
 
 fn list(v: &Value, key: &str) -> Vec<Value> {
-    v.get(key).and_then(Value::as_array).cloned().unwrap_or_default()
+    v.get(key)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[test]
 fn a_cabpk_cloud_config_keeps_every_original_line_and_header() {
-    let composed = compose(CABPK_WORKER, BootstrapFormat::CloudConfig, &additions(), METAL_USERDATA_LIMIT).unwrap();
-    assert!(composed.starts_with("## template: jinja\n#cloud-config\n"), "{composed}");
-    assert!(lines_are_a_subsequence(CABPK_WORKER, &composed), "{composed}");
+    let composed = compose(
+        CABPK_WORKER,
+        BootstrapFormat::CloudConfig,
+        &additions(),
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap();
+    assert!(
+        composed.starts_with("## template: jinja\n#cloud-config\n"),
+        "{composed}"
+    );
+    assert!(
+        lines_are_a_subsequence(CABPK_WORKER, &composed),
+        "{composed}"
+    );
     // Our commands come first so that they run before kubeadm join.
     let identity = composed.find(METAL_IDENTITY_SCRIPT_PATH).unwrap();
     let runcmd = composed.find("runcmd:\n").unwrap();
     let swapoff = composed.find("  - \"swapoff -a\"").unwrap();
     assert!(runcmd < identity || composed[runcmd..].contains(METAL_IDENTITY_SCRIPT_PATH));
-    assert!(composed[runcmd..swapoff].contains("--kubelet-extra-args"), "{composed}");
+    assert!(
+        composed[runcmd..swapoff].contains("--kubelet-extra-args"),
+        "{composed}"
+    );
 }
 
 #[test]
@@ -110,7 +138,13 @@ fn pyyaml_reads_the_composed_cloud_config_as_the_original_plus_the_additions() {
         return;
     }
     let extra = additions();
-    let composed = compose(CABPK_WORKER, BootstrapFormat::CloudConfig, &extra, METAL_USERDATA_LIMIT).unwrap();
+    let composed = compose(
+        CABPK_WORKER,
+        BootstrapFormat::CloudConfig,
+        &extra,
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap();
     let docs = tools::pyyaml_load(&[CABPK_WORKER.to_owned(), composed], false);
     let (original, merged) = (&docs[0], &docs[1]);
     let ours = serde_json::to_value(&extra.files).unwrap();
@@ -118,11 +152,19 @@ fn pyyaml_reads_the_composed_cloud_config_as_the_original_plus_the_additions() {
 
     let mut files = list(original, "write_files");
     files.extend(ours.as_array().unwrap().iter().cloned());
-    assert_eq!(list(merged, "write_files"), files, "files: original order, ours appended");
+    assert_eq!(
+        list(merged, "write_files"),
+        files,
+        "files: original order, ours appended"
+    );
 
     let mut cmds: Vec<Value> = ours_cmds.as_array().unwrap().clone();
     cmds.extend(list(original, "runcmd"));
-    assert_eq!(list(merged, "runcmd"), cmds, "commands: ours first, original order kept");
+    assert_eq!(
+        list(merged, "runcmd"),
+        cmds,
+        "commands: ours first, original order kept"
+    );
 
     assert_eq!(
         list(merged, "packages"),
@@ -133,8 +175,14 @@ fn pyyaml_reads_the_composed_cloud_config_as_the_original_plus_the_additions() {
         assert_eq!(merged[key], original[key], "{key} untouched");
     }
     // The original's unquoted-looking content is still what it was.
-    assert_eq!(list(merged, "write_files")[1]["content"], Value::from("yes\n0755\n"));
-    assert_eq!(list(merged, "write_files")[0]["permissions"], Value::from("0644"));
+    assert_eq!(
+        list(merged, "write_files")[1]["content"],
+        Value::from("yes\n0755\n")
+    );
+    assert_eq!(
+        list(merged, "write_files")[0]["permissions"],
+        Value::from("0644")
+    );
 }
 
 #[test]
@@ -142,7 +190,13 @@ fn the_composed_cloud_config_passes_cloud_init_schema_validation() {
     if !tools::cloud_init_available() {
         return;
     }
-    let composed = compose(CABPK_WORKER, BootstrapFormat::CloudConfig, &additions(), METAL_USERDATA_LIMIT).unwrap();
+    let composed = compose(
+        CABPK_WORKER,
+        BootstrapFormat::CloudConfig,
+        &additions(),
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap();
     // cloud-init renders the Jinja header away before it validates; `schema` does not, so
     // validate what follows the header (the `{{ }}` expressions are plain strings to YAML).
     let body = composed.strip_prefix("## template: jinja\n").unwrap();
@@ -161,7 +215,13 @@ fn a_payload_without_runcmd_or_write_files_gets_new_lists_at_the_end() {
         commands: vec![RunCmd::argv(&["echo", "hi"])],
         packages: vec![],
     };
-    let composed = compose(payload, BootstrapFormat::CloudConfig, &extra, METAL_USERDATA_LIMIT).unwrap();
+    let composed = compose(
+        payload,
+        BootstrapFormat::CloudConfig,
+        &extra,
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap();
     assert_eq!(
         composed,
         "#cloud-config\nhostname: node-0\nbootcmd:\n- echo boot\nwrite_files:\n- path: /etc/x\n  owner: root:root\n  permissions: \"0644\"\n  content: |\n    x\nruncmd:\n- - echo\n  - hi\n"
@@ -171,16 +231,35 @@ fn a_payload_without_runcmd_or_write_files_gets_new_lists_at_the_end() {
 #[test]
 fn a_flow_style_runcmd_is_refused_rather_than_rewritten() {
     let payload = "#cloud-config\nruncmd: [\"kubeadm join\"]\n";
-    let err = compose(payload, BootstrapFormat::CloudConfig, &additions(), METAL_USERDATA_LIMIT).unwrap_err();
-    assert!(matches!(err, Error::InvalidBootstrapPayload { .. }), "{err}");
+    let err = compose(
+        payload,
+        BootstrapFormat::CloudConfig,
+        &additions(),
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidBootstrapPayload { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("block list"), "{err}");
 }
 
 #[test]
 fn an_existing_file_is_never_overwritten() {
     let mut extra = additions();
-    extra.files.push(WriteFile::text("/run/cluster-api/placeholder", "0644", "mine"));
-    let err = compose(CABPK_WORKER, BootstrapFormat::CloudConfig, &extra, METAL_USERDATA_LIMIT).unwrap_err();
+    extra.files.push(WriteFile::text(
+        "/run/cluster-api/placeholder",
+        "0644",
+        "mine",
+    ));
+    let err = compose(
+        CABPK_WORKER,
+        BootstrapFormat::CloudConfig,
+        &extra,
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, Error::CompositionConflict { name, .. } if name == "/run/cluster-api/placeholder"),
         "{err}"
@@ -190,25 +269,53 @@ fn an_existing_file_is_never_overwritten() {
 #[test]
 fn jinja_delimiters_in_additions_are_refused_for_jinja_payloads() {
     let mut extra = additions();
-    extra.commands.push(RunCmd::Shell("echo {{ v1.instance_id }}".to_owned()));
-    let err = compose(CABPK_WORKER, BootstrapFormat::CloudConfig, &extra, METAL_USERDATA_LIMIT).unwrap_err();
+    extra
+        .commands
+        .push(RunCmd::Shell("echo {{ v1.instance_id }}".to_owned()));
+    let err = compose(
+        CABPK_WORKER,
+        BootstrapFormat::CloudConfig,
+        &extra,
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("Jinja"), "{err}");
     // Without the Jinja header the same text is just text.
     let plain = CABPK_WORKER.strip_prefix("## template: jinja\n").unwrap();
-    assert!(compose(plain, BootstrapFormat::CloudConfig, &extra, METAL_USERDATA_LIMIT).is_ok());
+    assert!(
+        compose(
+            plain,
+            BootstrapFormat::CloudConfig,
+            &extra,
+            METAL_USERDATA_LIMIT
+        )
+        .is_ok()
+    );
 }
 
 #[test]
 fn a_payload_that_is_not_cloud_config_is_rejected() {
     for payload in ["#!/bin/bash\necho hi\n", "runcmd:\n- x\n", ""] {
-        let err = compose(payload, BootstrapFormat::CloudConfig, &additions(), METAL_USERDATA_LIMIT).unwrap_err();
+        let err = compose(
+            payload,
+            BootstrapFormat::CloudConfig,
+            &additions(),
+            METAL_USERDATA_LIMIT,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("#cloud-config"), "{err}");
     }
 }
 
 #[test]
 fn a_composed_payload_over_the_limit_is_an_error_not_a_truncation() {
-    let err = compose(CABPK_WORKER, BootstrapFormat::CloudConfig, &additions(), 4096).unwrap_err();
+    let err = compose(
+        CABPK_WORKER,
+        BootstrapFormat::CloudConfig,
+        &additions(),
+        4096,
+    )
+    .unwrap_err();
     match err {
         Error::UserdataTooLarge { size, limit } => {
             assert!(size > 4096);
@@ -220,21 +327,39 @@ fn a_composed_payload_over_the_limit_is_an_error_not_a_truncation() {
 
 fn decode_data_url(source: &str) -> String {
     let b64 = source.strip_prefix("data:;base64,").unwrap();
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap()
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn an_ignition_v3_payload_gains_files_and_a_unit_and_keeps_everything_else() {
     let extra = PacketAdditions::metal_kubelet_identity(BootstrapFormat::Ignition);
-    let composed = compose(CABPK_IGNITION_V3, BootstrapFormat::Ignition, &extra, METAL_USERDATA_LIMIT).unwrap();
+    let composed = compose(
+        CABPK_IGNITION_V3,
+        BootstrapFormat::Ignition,
+        &extra,
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap();
     let original: Value = serde_json::from_str(CABPK_IGNITION_V3).unwrap();
     let merged: Value = serde_json::from_str(&composed).unwrap();
 
-    assert_eq!(merged["ignition"], original["ignition"], "version and config untouched");
+    assert_eq!(
+        merged["ignition"], original["ignition"],
+        "version and config untouched"
+    );
     assert_eq!(merged["passwd"], original["passwd"]);
     let files = merged["storage"]["files"].as_array().unwrap();
     let original_files = original["storage"]["files"].as_array().unwrap();
-    assert_eq!(&files[..original_files.len()], &original_files[..], "original files first, unchanged");
+    assert_eq!(
+        &files[..original_files.len()],
+        &original_files[..],
+        "original files first, unchanged"
+    );
     let added: Vec<&str> = files[original_files.len()..]
         .iter()
         .map(|f| f["path"].as_str().unwrap())
@@ -243,10 +368,15 @@ fn an_ignition_v3_payload_gains_files_and_a_unit_and_keeps_everything_else() {
     let script = &files[original_files.len() + 1];
     assert_eq!(script["mode"], 0o700);
     assert_eq!(script["user"]["name"], "root");
-    assert!(script.get("filesystem").is_none(), "3.x has no filesystem field");
+    assert!(
+        script.get("filesystem").is_none(),
+        "3.x has no filesystem field"
+    );
     assert_eq!(
         decode_data_url(script["contents"]["source"].as_str().unwrap()),
-        format!("#!/bin/bash\n# Written by capp-bootstrap: Equinix Metal node additions.\nset -euo pipefail\n{METAL_IDENTITY_SCRIPT_PATH} --kubelet-extra-args\n")
+        format!(
+            "#!/bin/bash\n# Written by capp-bootstrap: Equinix Metal node additions.\nset -euo pipefail\n{METAL_IDENTITY_SCRIPT_PATH} --kubelet-extra-args\n"
+        )
     );
 
     let units = merged["systemd"]["units"].as_array().unwrap();
@@ -254,9 +384,18 @@ fn an_ignition_v3_payload_gains_files_and_a_unit_and_keeps_everything_else() {
     assert_eq!(units[1]["name"], ADDITIONS_UNIT);
     assert_eq!(units[1]["enabled"], true);
     let contents = units[1]["contents"].as_str().unwrap();
-    assert!(contents.contains("Before=kubeadm.service kubelet.service\n"), "{contents}");
-    assert!(contents.contains("RequiredBy=kubeadm.service\n"), "{contents}");
-    assert!(contents.contains(&format!("ExecStart={ADDITIONS_SCRIPT_PATH}\n")), "{contents}");
+    assert!(
+        contents.contains("Before=kubeadm.service kubelet.service\n"),
+        "{contents}"
+    );
+    assert!(
+        contents.contains("RequiredBy=kubeadm.service\n"),
+        "{contents}"
+    );
+    assert!(
+        contents.contains(&format!("ExecStart={ADDITIONS_SCRIPT_PATH}\n")),
+        "{contents}"
+    );
 }
 
 #[test]
@@ -267,40 +406,93 @@ fn an_ignition_v2_payload_gets_v2_shaped_files() {
         commands: vec![],
         packages: vec![],
     };
-    let composed = compose(payload, BootstrapFormat::Ignition, &extra, METAL_USERDATA_LIMIT).unwrap();
+    let composed = compose(
+        payload,
+        BootstrapFormat::Ignition,
+        &extra,
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap();
     let merged: Value = serde_json::from_str(&composed).unwrap();
     assert_eq!(merged["ignition"]["version"], "2.3.0");
     let file = &merged["storage"]["files"][0];
     assert_eq!(file["filesystem"], "root");
     assert_eq!(file["mode"], 0o600);
     assert_eq!(file["contents"]["source"], "data:;base64,AAEC/w==");
-    assert_eq!(merged["systemd"]["units"].as_array().unwrap().len(), 1, "no commands, no unit");
+    assert_eq!(
+        merged["systemd"]["units"].as_array().unwrap().len(),
+        1,
+        "no commands, no unit"
+    );
 }
 
 #[test]
 fn ignition_payloads_refuse_packages_conflicts_and_unknown_versions() {
     let mut with_packages = PacketAdditions::metal_kubelet_identity(BootstrapFormat::Ignition);
     with_packages.packages.push("jq".to_owned());
-    let err = compose(CABPK_IGNITION_V3, BootstrapFormat::Ignition, &with_packages, METAL_USERDATA_LIMIT).unwrap_err();
+    let err = compose(
+        CABPK_IGNITION_V3,
+        BootstrapFormat::Ignition,
+        &with_packages,
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("packages"), "{err}");
 
     let conflict = PacketAdditions {
         files: vec![WriteFile::text("/etc/kubeadm.sh", "0700", "#!/bin/sh\n")],
         ..PacketAdditions::default()
     };
-    let err = compose(CABPK_IGNITION_V3, BootstrapFormat::Ignition, &conflict, METAL_USERDATA_LIMIT).unwrap_err();
-    assert!(matches!(&err, Error::CompositionConflict { name, .. } if name == "/etc/kubeadm.sh"), "{err}");
+    let err = compose(
+        CABPK_IGNITION_V3,
+        BootstrapFormat::Ignition,
+        &conflict,
+        METAL_USERDATA_LIMIT,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::CompositionConflict { name, .. } if name == "/etc/kubeadm.sh"),
+        "{err}"
+    );
 
-    for payload in [r#"{"ignition":{"version":"1.0.0"}}"#, r#"{"storage":{}}"#, "not json"] {
-        let err = compose(payload, BootstrapFormat::Ignition, &PacketAdditions::default(), METAL_USERDATA_LIMIT).unwrap_err();
-        assert!(matches!(err, Error::InvalidBootstrapPayload { format: "ignition", .. }), "{err}");
+    for payload in [
+        r#"{"ignition":{"version":"1.0.0"}}"#,
+        r#"{"storage":{}}"#,
+        "not json",
+    ] {
+        let err = compose(
+            payload,
+            BootstrapFormat::Ignition,
+            &PacketAdditions::default(),
+            METAL_USERDATA_LIMIT,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidBootstrapPayload {
+                    format: "ignition",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }
 
 #[test]
 fn the_secret_format_key_selects_the_composition() {
-    assert_eq!(BootstrapFormat::from_secret_format(None).unwrap(), BootstrapFormat::CloudConfig);
-    assert_eq!(BootstrapFormat::from_secret_format(Some("")).unwrap(), BootstrapFormat::CloudConfig);
-    assert_eq!(BootstrapFormat::from_secret_format(Some("ignition")).unwrap(), BootstrapFormat::Ignition);
+    assert_eq!(
+        BootstrapFormat::from_secret_format(None).unwrap(),
+        BootstrapFormat::CloudConfig
+    );
+    assert_eq!(
+        BootstrapFormat::from_secret_format(Some("")).unwrap(),
+        BootstrapFormat::CloudConfig
+    );
+    assert_eq!(
+        BootstrapFormat::from_secret_format(Some("ignition")).unwrap(),
+        BootstrapFormat::Ignition
+    );
     assert!(BootstrapFormat::from_secret_format(Some("mime")).is_err());
 }

@@ -2,6 +2,12 @@
 //! byte (`UPDATE_GOLDEN=1` regenerates), validated by `cloud-init schema` and read back by
 //! PyYAML (YAML 1.1, as cloud-init reads it) with the intended types.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests: a failed unwrap is a failed test"
+)]
+
 #[path = "support/tools.rs"]
 mod tools;
 
@@ -30,7 +36,13 @@ fn render_all() -> Vec<(String, RenderedUserdata)> {
         for version in VERSIONS {
             let version: KubernetesVersion = version.parse().unwrap();
             for role in tools::fake_roles() {
-                let name = format!("{}-v{}.{}-{}.yaml", entry.name, version.major, version.minor, role.name());
+                let name = format!(
+                    "{}-v{}.{}-{}.yaml",
+                    entry.name,
+                    version.major,
+                    version.minor,
+                    role.name()
+                );
                 let request = UserdataRequest::new(
                     image.clone(),
                     version,
@@ -80,7 +92,7 @@ fn golden_userdata_matches_byte_for_byte() {
     let on_disk: BTreeSet<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".yaml"))
+        .filter(|n| Path::new(n).extension().is_some_and(|e| e == "yaml"))
         .collect();
     for stale in on_disk.difference(&expected_names) {
         mismatches.push(format!("{stale} is not rendered by any entry (stale)"));
@@ -108,7 +120,11 @@ fn every_golden_userdata_passes_cloud_init_schema_validation() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(failures.is_empty(), "cloud-init schema rejected:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "cloud-init schema rejected:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Asserts every scalar under `value` is a string, except integers at keys in `int_keys`.
@@ -136,14 +152,20 @@ fn pyyaml_reads_every_golden_userdata_with_the_intended_types() {
         return;
     }
     let rendered = render_all();
-    let texts: Vec<String> = rendered.iter().map(|(_, u)| u.as_str().to_owned()).collect();
+    let texts: Vec<String> = rendered
+        .iter()
+        .map(|(_, u)| u.as_str().to_owned())
+        .collect();
     let parsed = tools::pyyaml_load(&texts, false);
     let mut kubeadm_texts = Vec::new();
     for ((name, userdata), doc) in rendered.iter().zip(&parsed) {
         // The whole document reads back exactly as the typed structure we serialised: every
         // path, owner, mode ("0600", not 384) and content is the same string.
         let intended = serde_json::to_value(&userdata.cloud_config).unwrap();
-        assert_eq!(doc, &intended, "{name}: PyYAML reads something else than intended");
+        assert_eq!(
+            doc, &intended,
+            "{name}: PyYAML reads something else than intended"
+        );
         assert_strings(doc, "", &[], name);
         let kubeadm = userdata
             .cloud_config
@@ -175,7 +197,10 @@ fn golden_userdata_never_skips_ca_verification_nor_carries_the_metal_token() {
         let text = userdata.as_str();
         assert!(!text.contains("unsafe"), "{name}");
         if !name.ends_with("control-plane-init.yaml") {
-            assert!(text.contains(tools::FAKE_CA_HASH), "{name}: joins discover by CA hash");
+            assert!(
+                text.contains(tools::FAKE_CA_HASH),
+                "{name}: joins discover by CA hash"
+            );
         }
         assert!(!text.contains("metal-api-token"), "{name}");
         assert!(

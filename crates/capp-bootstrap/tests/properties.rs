@@ -2,6 +2,12 @@
 //! string survives YAML serialisation as the same string (serde-saphyr parse-back for every
 //! case, PyYAML — the YAML 1.1 parser cloud-init uses — for a large sample).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests: a failed unwrap is a failed test"
+)]
+
 #[path = "support/tools.rs"]
 mod tools;
 
@@ -26,20 +32,36 @@ struct Params {
 }
 
 fn params() -> impl Strategy<Value = Params> {
-    (0..IMAGES.len(), 0..PATTERNS.len(), proptest::option::of(0..PATTERNS.len()), 0..RUNTIMES.len())
-        .prop_map(|(image, kubelet, control_plane, runtime)| Params { image, kubelet, control_plane, runtime })
+    (
+        0..IMAGES.len(),
+        0..PATTERNS.len(),
+        proptest::option::of(0..PATTERNS.len()),
+        0..RUNTIMES.len(),
+    )
+        .prop_map(|(image, kubelet, control_plane, runtime)| Params {
+            image,
+            kubelet,
+            control_plane,
+            runtime,
+        })
 }
 
 fn matrix_yaml(entries: &[Vec<Params>]) -> String {
+    use std::fmt::Write as _;
     let mut yaml = String::from("items:\n");
     for (i, params) in entries.iter().enumerate() {
-        yaml.push_str(&format!("- name: entry-{i}\n  machineParams:\n"));
+        writeln!(yaml, "- name: entry-{i}\n  machineParams:").unwrap();
         for p in params {
-            yaml.push_str(&format!("  - image: {}\n    versions:\n      kubelet: {}\n", IMAGES[p.image], PATTERNS[p.kubelet]));
+            let (image, kubelet) = (IMAGES[p.image], PATTERNS[p.kubelet]);
+            writeln!(
+                yaml,
+                "  - image: {image}\n    versions:\n      kubelet: {kubelet}"
+            )
+            .unwrap();
             if let Some(cp) = p.control_plane {
-                yaml.push_str(&format!("      controlPlane: {}\n", PATTERNS[cp]));
+                writeln!(yaml, "      controlPlane: {}", PATTERNS[cp]).unwrap();
             }
-            yaml.push_str(&format!("    containerRuntime: {}\n", RUNTIMES[p.runtime]));
+            writeln!(yaml, "    containerRuntime: {}", RUNTIMES[p.runtime]).unwrap();
         }
         yaml.push_str("  userdata: echo {{runtime_package}}\n");
     }
@@ -124,12 +146,66 @@ proptest! {
 fn tricky_string() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "yes", "no", "on", "off", "y", "n", "Y", "N", "YES", "No", "True", "FALSE", "0755",
-            "1.30", "~", "null", "Null", "012", "0x1F", "0o17", "1e3", "1_000", "12:30:45",
-            "190:20:30", "2001-12-14", "2001-12-14t21:59:43.10-05:00", ".inf", "-.INF", ".NaN",
-            "=", "<<", "-", "", " ", "#", "- a", "a: b", "? x", "!tag", "&a", "*a", "%x",
-            "@x", "`x", "|", ">", "'", "\"", "{", "[", "x #c", "\t", "0b101", "+12", "-0",
-            "0.", ".5", "1:2", "---", "...",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "Y",
+            "N",
+            "YES",
+            "No",
+            "True",
+            "FALSE",
+            "0755",
+            "1.30",
+            "~",
+            "null",
+            "Null",
+            "012",
+            "0x1F",
+            "0o17",
+            "1e3",
+            "1_000",
+            "12:30:45",
+            "190:20:30",
+            "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00",
+            ".inf",
+            "-.INF",
+            ".NaN",
+            "=",
+            "<<",
+            "-",
+            "",
+            " ",
+            "#",
+            "- a",
+            "a: b",
+            "? x",
+            "!tag",
+            "&a",
+            "*a",
+            "%x",
+            "@x",
+            "`x",
+            "|",
+            ">",
+            "'",
+            "\"",
+            "{",
+            "[",
+            "x #c",
+            "\t",
+            "0b101",
+            "+12",
+            "-0",
+            "0.",
+            ".5",
+            "1:2",
+            "---",
+            "...",
         ])
         .prop_map(str::to_owned),
         "[ -~]{0,40}",
@@ -175,7 +251,10 @@ fn a_sample_of_random_strings_reads_back_as_strings_in_pyyaml() {
     let samples: Vec<Vec<String>> = (0..400)
         .map(|_| strategy.new_tree(&mut runner).unwrap().current())
         .collect();
-    let texts: Vec<String> = samples.iter().map(|s| document(s).to_userdata().unwrap()).collect();
+    let texts: Vec<String> = samples
+        .iter()
+        .map(|s| document(s).to_userdata().unwrap())
+        .collect();
     let parsed = tools::pyyaml_load(&texts, false);
     for ((strings, text), doc) in samples.iter().zip(&texts).zip(&parsed) {
         let intended = serde_json::to_value(document(strings)).unwrap();

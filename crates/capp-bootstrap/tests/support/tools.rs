@@ -3,7 +3,15 @@
 //!
 //! A missing tool skips the test with a loud message, except under `CI=true`, where it fails.
 
-#![allow(dead_code, reason = "each test binary uses a different subset of these helpers")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of these helpers"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure here is a test failure"
+)]
 
 use std::io::Write as _;
 use std::path::Path;
@@ -30,7 +38,10 @@ pub(crate) fn available(what: &str, program: &str, args: &[&str]) -> bool {
         "{what} is not available (`{program} {}` failed); install it (`apt-get install -y cloud-init python3-yaml`)",
         args.join(" ")
     );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: {hint}");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true: {hint}"
+    );
     eprintln!("\n!!!!!!!! SKIPPING: {hint} !!!!!!!!\n");
     false
 }
@@ -117,8 +128,9 @@ pub(crate) const FAKE_CERTIFICATE_KEY: &str =
 fn fake_pem(label: &str, what: &str) -> String {
     // The base64 body decodes to an ASCII note, not to key material.
     use base64::Engine as _;
-    let body = base64::engine::general_purpose::STANDARD
-        .encode(format!("FAKE {what} FOR CAPP-BOOTSTRAP GOLDEN TESTS - NOT A REAL KEY"));
+    let body = base64::engine::general_purpose::STANDARD.encode(format!(
+        "FAKE {what} FOR CAPP-BOOTSTRAP GOLDEN TESTS - NOT A REAL KEY"
+    ));
     format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
 }
 
