@@ -1,0 +1,142 @@
+//! Typed Cluster API (`cluster.x-k8s.io` v1beta1) kinds and contract helpers for kube-rs.
+//!
+//! - Kinds, one module each, generated with `#[derive(CustomResource)]` from the fields of
+//!   upstream CAPI v1.10: [`cluster::Cluster`], [`machine::Machine`],
+//!   [`machine_set::MachineSet`], [`machine_deployment::MachineDeployment`], the kubeadm
+//!   bootstrap kinds in [`bootstrap`] and the kubeadm control plane kinds in [`control_plane`].
+//!   Optional fields are `Option`s and empty lists are omitted, so objects read from the API
+//!   server serialise back without gaining or losing fields.
+//! - Contract helpers, all pure functions (no API calls, no clock reads): label and annotation
+//!   names ([`labels`]), [`is_paused`] and friends ([`predicates`]), owner lookup
+//!   ([`owner`]), v1beta1 conditions with severity and the `Ready` summary ([`conditions`]),
+//!   [`addresses`], [`failure_domains`] and Equinix Metal provider IDs ([`provider_id`]).
+//! - [`crds`] returns every CRD this crate defines, e.g. for test environments.
+//!
+//! ```
+//! use capi_types::conditions::{Conditions, Severity, INFRASTRUCTURE_READY, READY};
+//! use capi_types::machine::Machine;
+//! use capi_types::owner::owner_cluster;
+//!
+//! let machine: Machine = serde_json::from_value(serde_json::json!({
+//!     "apiVersion": "cluster.x-k8s.io/v1beta1",
+//!     "kind": "Machine",
+//!     "metadata": {
+//!         "name": "prod-md-0-abcde",
+//!         "namespace": "default",
+//!         "ownerReferences": [{
+//!             "apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster",
+//!             "name": "prod", "uid": "6b1c3e0a"
+//!         }]
+//!     },
+//!     "spec": {
+//!         "clusterName": "prod",
+//!         "bootstrap": {"dataSecretName": "prod-md-0-abcde"},
+//!         "infrastructureRef": {
+//!             "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+//!             "kind": "PacketMachine", "name": "prod-md-0-abcde"
+//!         },
+//!         "version": "v1.32.3"
+//!     }
+//! }))?;
+//! assert_eq!(owner_cluster(&machine)?.map(|r| r.name.as_str()), Some("prod"));
+//! assert_eq!(machine.bootstrap_data_secret_name(), Some("prod-md-0-abcde"));
+//!
+//! let now: jiff::Timestamp = "2025-01-01T00:00:00Z".parse()?;
+//! let mut status = machine.status.clone().unwrap_or_default();
+//! status.mark_false(INFRASTRUCTURE_READY, "WaitingForDevice", Severity::Info, "device is provisioning", now);
+//! status.set_summary(now);
+//! assert!(status.is_false(READY));
+//! assert_eq!(status.reason(READY), "WaitingForDevice");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+pub mod addresses;
+pub mod bootstrap;
+pub mod cluster;
+pub mod common;
+pub mod conditions;
+pub mod control_plane;
+pub mod failure_domains;
+pub mod labels;
+pub mod machine;
+pub mod machine_deployment;
+pub mod machine_set;
+pub mod owner;
+pub mod predicates;
+pub mod provider_id;
+pub mod structural;
+
+pub use predicates::is_paused;
+
+/// Errors from this crate's parsers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `spec.providerID` value is not `equinixmetal://<device-id>` (or legacy
+    /// `packet://<device-id>`).
+    #[error("invalid providerID {value:?}: {problem}")]
+    InvalidProviderId {
+        /// The rejected value.
+        value: String,
+        /// What is wrong and how to fix it.
+        problem: &'static str,
+    },
+    /// An ownerReference `apiVersion` has more than one `/` (it must be `group/version` or
+    /// `version`).
+    #[error("invalid ownerReference apiVersion {api_version:?}: expected group/version")]
+    InvalidApiVersion {
+        /// The rejected apiVersion.
+        api_version: String,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The CRDs of the core kinds (`cluster.x-k8s.io`): Cluster, Machine, MachineSet,
+/// MachineDeployment.
+#[must_use]
+pub fn core_crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        cluster::Cluster::crd(),
+        machine::Machine::crd(),
+        machine_set::MachineSet::crd(),
+        machine_deployment::MachineDeployment::crd(),
+    ]
+}
+
+/// The CRDs of the kubeadm bootstrap kinds (`bootstrap.cluster.x-k8s.io`).
+#[must_use]
+pub fn bootstrap_crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        bootstrap::KubeadmConfig::crd(),
+        bootstrap::KubeadmConfigTemplate::crd(),
+    ]
+}
+
+/// The CRDs of the kubeadm control plane kinds (`controlplane.cluster.x-k8s.io`).
+#[must_use]
+pub fn control_plane_crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        control_plane::KubeadmControlPlane::crd(),
+        control_plane::KubeadmControlPlaneTemplate::crd(),
+    ]
+}
+
+/// Every CRD this crate defines, core first, then bootstrap, then control plane.
+///
+/// ```
+/// let names: Vec<_> = capi_types::crds().into_iter().filter_map(|c| c.metadata.name).collect();
+/// assert!(names.contains(&"machines.cluster.x-k8s.io".to_owned()));
+/// assert!(names.contains(&"kubeadmcontrolplanes.controlplane.cluster.x-k8s.io".to_owned()));
+/// ```
+#[must_use]
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    let mut all = core_crds();
+    all.extend(bootstrap_crds());
+    all.extend(control_plane_crds());
+    all
+}
