@@ -1,0 +1,498 @@
+//! The HTTP/1.1 server: accept loop, per-request pipeline (faults, auth, body limits,
+//! routing, logging) and graceful shutdown.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::api::{self, ApiRequest, BodyUse, Matched, Reply};
+use crate::clock::Clock;
+use crate::faults::{Action, Faults, RateInfo};
+use crate::metadata;
+use crate::observe::{Observer, RequestRecord};
+use crate::state::State;
+
+/// The API prefix every route lives under.
+pub(crate) const API_PREFIX: &str = "/metal/v1";
+
+/// The real API's 500 text.
+const OH_SNAP: &str = "Oh snap, something went wrong! We've logged the error and will take a look - please reach out to us if you continue having trouble.";
+
+/// Everything a request needs, shared by all connections and the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    pub(crate) clock: Clock,
+    pub(crate) faults: Faults,
+    pub(crate) observer: Observer,
+    pub(crate) fault_rng: Mutex<StdRng>,
+    pub(crate) token: String,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) root_url: String,
+}
+
+impl Shared {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn rng(&self) -> MutexGuard<'_, StdRng> {
+        self.fault_rng.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub(crate) fn fault_rng(seed: u64) -> Mutex<StdRng> {
+    Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_fa17))
+}
+
+/// A response body that can be cut short to simulate a truncated transfer.
+#[derive(Debug)]
+pub(crate) struct SimBody {
+    data: Option<Bytes>,
+    /// Announced length when truncating (larger than what is sent).
+    announced: Option<u64>,
+    fail_after_data: bool,
+}
+
+impl SimBody {
+    fn full(data: impl Into<Bytes>) -> Self {
+        Self {
+            data: Some(data.into()),
+            announced: None,
+            fail_after_data: false,
+        }
+    }
+
+    fn empty() -> Self {
+        Self {
+            data: None,
+            announced: None,
+            fail_after_data: false,
+        }
+    }
+
+    /// Sends the first half of `data` after announcing its full length, then fails.
+    fn truncated(data: &Bytes) -> Self {
+        let half = data.slice(0..data.len() / 2);
+        Self {
+            data: Some(half),
+            announced: Some(data.len() as u64),
+            fail_after_data: true,
+        }
+    }
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Some(data) = this.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        if this.fail_after_data {
+            this.fail_after_data = false;
+            return Poll::Ready(Some(Err(std::io::Error::other(
+                "capp-sim: simulated truncated response",
+            ))));
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && !self.fail_after_data
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (self.announced, &self.data) {
+            (Some(n), _) => SizeHint::with_exact(n),
+            (None, Some(d)) => SizeHint::with_exact(d.len() as u64),
+            (None, None) => SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// The error a service returns to make hyper drop the connection without a response.
+#[derive(Debug)]
+pub(crate) struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("capp-sim: simulated dropped connection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Runs the accept loop until `shutdown` flips to `true`, then lets open connections finish.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _peer)) = accepted else {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = Arc::clone(&shared);
+                let mut stop = shutdown.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| {
+                        let shared = Arc::clone(&shared);
+                        async move { handle(&shared, req).await }
+                    });
+                    let conn = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        () = async { let _ = stop.wait_for(|s| *s).await; } => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                        }
+                    }
+                });
+                // Reap finished connections so the set does not grow without bound.
+                while connections.try_join_next().is_some() {}
+            }
+            () = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+type Resp = Response<SimBody>;
+
+async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let raw_query = req.uri().query().unwrap_or("").to_owned();
+    let mut record = RequestRecord {
+        seq: 0,
+        method: method.to_string(),
+        path: path.clone(),
+        query: raw_query.clone(),
+        operation: None,
+        status: 0,
+        body: None,
+        fault: None,
+    };
+
+    if let Some(rest) = path.strip_prefix("/metadata/") {
+        let response = if method == Method::GET {
+            let now = shared.clock.now();
+            let reply = metadata::handle(&mut shared.state(), rest, now, &shared.root_url);
+            text_response(reply.status, reply.content_type, reply.body)
+        } else {
+            json_response(405, &json!({"error": "the metadata service only answers GET"}))
+        };
+        record.status = response.status().as_u16();
+        shared.observer.record(record);
+        return Ok(response);
+    }
+
+    let Some(api_path) = path.strip_prefix(API_PREFIX).filter(|p| p.is_empty() || p.starts_with('/')) else {
+        let response = json_response(404, &json!({"errors": ["Not found"]}));
+        record.status = 404;
+        shared.observer.record(record);
+        return Ok(response);
+    };
+    let matched = api::find_route(&method, api_path);
+    let operation = match &matched {
+        Matched::Route(route, _) => Some(route.operation),
+        _ => None,
+    };
+    record.operation = operation.map(str::to_owned);
+
+    let decision = shared.faults.decide(operation, &mut *shared.rng());
+    if !decision.latency.is_zero() {
+        tokio::time::sleep(decision.latency).await;
+    }
+    let rate = decision.rate;
+    let mut no_capacity = false;
+    let mut post_fault = None;
+    match decision.action {
+        Action::Handle => {}
+        Action::Drop => {
+            record.fault = Some("drop".to_owned());
+            shared.observer.record(record);
+            return Err(Dropped);
+        }
+        Action::RateLimited => {
+            let info = rate.unwrap_or(RateInfo {
+                limit: 1,
+                remaining: 0,
+                reset_unix: unix_now() + 1,
+                retry_after: 1,
+            });
+            let mut response = json_response(
+                429,
+                &json!({"errors": [format!("Rate limit exceeded; retry after {} seconds", info.retry_after)]}),
+            );
+            rate_headers(&mut response, Some(info));
+            set_header(&mut response, header::RETRY_AFTER, &info.retry_after.to_string());
+            record.fault = Some("rate limited".to_owned());
+            record.status = 429;
+            shared.observer.record(record);
+            return Ok(response);
+        }
+        Action::Status(code) => {
+            let mut response = fault_response(code);
+            rate_headers(&mut response, rate);
+            record.fault = Some(format!("status {code}"));
+            record.status = response.status().as_u16();
+            shared.observer.record(record);
+            return Ok(response);
+        }
+        Action::NoCapacity if operation == Some("createDevice") => {
+            record.fault = Some("no capacity".to_owned());
+            no_capacity = true;
+        }
+        Action::NoCapacity => {
+            let mut response = fault_response(503);
+            rate_headers(&mut response, rate);
+            record.fault = Some("status 503".to_owned());
+            record.status = 503;
+            shared.observer.record(record);
+            return Ok(response);
+        }
+        Action::Truncate => post_fault = Some(Action::Truncate),
+        Action::Garbage => post_fault = Some(Action::Garbage),
+    }
+
+    let authorized = req
+        .headers()
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t == shared.token);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+
+    let (route, params) = match matched {
+        _ if !authorized => {
+            let mut response =
+                json_response(401, &json!({"error": "Invalid authentication token"}));
+            rate_headers(&mut response, rate);
+            return Ok(finish(shared, record, response, None));
+        }
+        Matched::Route(route, params) => (route, params),
+        Matched::WrongMethod(allowed) => {
+            let mut response = json_response(
+                405,
+                &json!({"errors": [format!("{method} is not allowed here; use {}", allowed.join(", "))]}),
+            );
+            set_header(&mut response, header::ALLOW, &allowed.join(", "));
+            rate_headers(&mut response, rate);
+            return Ok(finish(shared, record, response, None));
+        }
+        Matched::NotFound => {
+            let mut response = json_response(404, &json!({"errors": ["Not found"]}));
+            rate_headers(&mut response, rate);
+            return Ok(finish(shared, record, response, None));
+        }
+    };
+
+    // Read the body (bounded), whatever the route, so the connection stays usable.
+    let bytes = match Limited::new(req.into_body(), shared.max_body_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            let too_big = error.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+            let mut response = if too_big {
+                json_response(
+                    413,
+                    &json!({"errors": [format!("request body exceeds {} bytes", shared.max_body_bytes)]}),
+                )
+            } else {
+                json_response(400, &json!({"errors": ["the request body could not be read"]}))
+            };
+            rate_headers(&mut response, rate);
+            return Ok(finish(shared, record, response, None));
+        }
+    };
+    let mut body = None;
+    if route.body != BodyUse::None && !bytes.iter().all(u8::is_ascii_whitespace) {
+        if let Some(ct) = &content_type
+            && !ct.starts_with("application/json")
+        {
+            let mut response = json_response(
+                415,
+                &json!({"errors": [format!("Content-Type {ct} is not supported; send application/json")]}),
+            );
+            rate_headers(&mut response, rate);
+            return Ok(finish(shared, record, response, None));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(value) => body = Some(value),
+            Err(error) => {
+                let mut response = json_response(
+                    422,
+                    &json!({"errors": [format!("request body is not valid JSON: {error}")]}),
+                );
+                rate_headers(&mut response, rate);
+                return Ok(finish(shared, record, response, None));
+            }
+        }
+    }
+    record.body.clone_from(&body);
+
+    let request = ApiRequest {
+        params,
+        query: api::parse_query(&raw_query),
+        body,
+        now: shared.clock.now(),
+        no_capacity,
+    };
+    let reply = {
+        let mut state = shared.state();
+        api::dispatch(route, &mut state, &request)
+    };
+    let mut response = match reply {
+        Reply::Json(status, value) => json_response(status, &value),
+        Reply::Empty(status) => empty_response(status),
+    };
+    rate_headers(&mut response, rate);
+    Ok(finish(shared, record, response, post_fault))
+}
+
+/// Records the request and applies a post-handling fault (truncation, garbage).
+fn finish(shared: &Shared, mut record: RequestRecord, response: Resp, post: Option<Action>) -> Resp {
+    record.status = response.status().as_u16();
+    let response = match post {
+        Some(Action::Truncate) => {
+            record.fault = Some("truncate".to_owned());
+            let (parts, body) = response.into_parts();
+            let data = body.data.unwrap_or_default();
+            Response::from_parts(parts, SimBody::truncated(&data))
+        }
+        Some(Action::Garbage) => {
+            record.fault = Some("garbage".to_owned());
+            record.status = 200;
+            let (mut parts, body) = response.into_parts();
+            let data = body.data.unwrap_or_else(|| Bytes::from_static(b"{}"));
+            let cut = data.slice(0..data.len() / 2);
+            let mut garbage = cut.to_vec();
+            garbage.extend_from_slice(b"\x00<html>");
+            parts.status = StatusCode::OK;
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            Response::from_parts(parts, SimBody::full(garbage))
+        }
+        _ => response,
+    };
+    shared.observer.record(record);
+    response
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn base_response(code: u16, body: SimBody) -> Resp {
+    let mut response = Response::new(body);
+    *response.status_mut() = status(code);
+    static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = crate::ids::stable_uuid(&format!("request:{n}"));
+    set_header(&mut response, "x-request-id", &id);
+    response
+}
+
+pub(crate) fn json_response(code: u16, value: &Value) -> Resp {
+    let mut response = base_response(code, SimBody::full(value.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+fn text_response(code: u16, content_type: &'static str, body: String) -> Resp {
+    let mut response = base_response(code, SimBody::full(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn empty_response(code: u16) -> Resp {
+    base_response(code, SimBody::empty())
+}
+
+/// What an injected server error looks like: JSON from the API for 500/503, HTML from the
+/// intermediary (varnish) for 502/504.
+fn fault_response(code: u16) -> Resp {
+    let mut response = match code {
+        500 => json_response(500, &json!({"errors": [OH_SNAP]})),
+        503 => json_response(
+            503,
+            &json!({"errors": ["Service Unavailable: the API is temporarily overloaded, please retry"]}),
+        ),
+        502 | 504 => {
+            let reason = status(code).canonical_reason().unwrap_or("Error");
+            text_response(
+                code,
+                "text/html; charset=utf-8",
+                format!("<html><body><h1>{code} {reason}</h1>\nThe server is temporarily unable to service your request.\n</body></html>\n"),
+            )
+        }
+        other => json_response(other, &json!({"errors": ["simulated fault"]})),
+    };
+    set_header(&mut response, "via", "1.1 varnish");
+    response
+}
+
+fn rate_headers(response: &mut Resp, rate: Option<RateInfo>) {
+    if let Some(info) = rate {
+        set_header(response, "x-ratelimit-limit", &info.limit.to_string());
+        set_header(response, "x-ratelimit-remaining", &info.remaining.to_string());
+        set_header(response, "x-ratelimit-reset", &info.reset_unix.to_string());
+    }
+}
+
+fn set_header<K: header::IntoHeaderName>(response: &mut Resp, name: K, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, v);
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

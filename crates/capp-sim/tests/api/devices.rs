@@ -1,0 +1,225 @@
+//! Devices: create (both forms), get, list with pagination, update, delete, lifecycle.
+
+use serde_json::json;
+
+use super::support::*;
+
+#[tokio::test]
+async fn a_created_device_is_queued_then_active_and_can_be_found_again() {
+    let (sim, api) = start().await;
+    let project = sim.default_project_id().to_owned();
+    let resp = api
+        .post(&format!("/projects/{project}/devices"), device_body("node-1"))
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let created = resp.json();
+    assert_eq!(created["state"], "queued");
+    assert_eq!(created["hostname"], "node-1");
+    assert_eq!(created["metro"]["code"], "da");
+    assert_eq!(created["facility"]["code"], "da11");
+    assert_eq!(created["plan"]["slug"], "c3.small.x86");
+    assert_eq!(created["ip_addresses"], json!([]));
+    let id = created["id"].as_str().unwrap();
+
+    let got = api.get(&format!("/devices/{id}")).await;
+    assert_eq!(got.status, 200);
+    let got = got.json();
+    assert_eq!(got["state"], "active");
+    let addresses = got["ip_addresses"].as_array().unwrap();
+    assert_eq!(addresses.len(), 3);
+    assert_eq!(addresses[0]["address_family"], 4);
+    assert_eq!(addresses[0]["public"], true);
+    assert_eq!(addresses[0]["cidr"], 31);
+    assert_eq!(addresses[1]["address_family"], 6);
+    assert_eq!(addresses[1]["cidr"], 127);
+    assert_eq!(addresses[2]["public"], false);
+    assert_eq!(addresses[2]["cidr"], 31);
+    assert_eq!(addresses[2]["parent_block"]["cidr"], 25);
+    assert!(addresses.iter().all(|a| a["gateway"].is_string()));
+    assert_eq!(sim.devices().len(), 1);
+}
+
+#[tokio::test]
+async fn the_facility_form_places_the_device_in_the_first_facility_with_capacity() {
+    let (sim, api) = start().await;
+    sim.set_capacity("sv", "m3.small.x86", 0);
+    let project = sim.default_project_id();
+    let body = json!({
+        "facility": ["sv15", "ny5"],
+        "plan": "m3.small.x86",
+        "operating_system": "debian_12",
+    });
+    let resp = api.post(&format!("/projects/{project}/devices"), body).await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_eq!(resp.json()["facility"]["code"], "ny5");
+    assert_eq!(resp.json()["metro"]["code"], "ny");
+}
+
+#[tokio::test]
+async fn listing_devices_pages_through_every_device_with_meta_links() {
+    let (sim, api) = start().await;
+    let project = sim.default_project_id().to_owned();
+    for n in 0..25 {
+        create_device(&api, &project, device_body(&format!("n{n}"))).await;
+    }
+    let first = api
+        .get(&format!("/projects/{project}/devices?per_page=10"))
+        .await
+        .json();
+    assert_eq!(first["devices"].as_array().unwrap().len(), 10);
+    assert_eq!(first["meta"]["total"], 25);
+    assert_eq!(first["meta"]["current_page"], 1);
+    assert_eq!(first["meta"]["last_page"], 3);
+    assert!(first["meta"].get("previous").is_none());
+    let next = first["meta"]["next"]["href"].as_str().unwrap();
+    assert!(next.contains("page=2"), "{next}");
+
+    let mut seen = Vec::new();
+    let mut page = 1;
+    loop {
+        let body = api
+            .get(&format!("/projects/{project}/devices?per_page=10&page={page}"))
+            .await
+            .json();
+        for d in body["devices"].as_array().unwrap() {
+            seen.push(d["hostname"].as_str().unwrap().to_owned());
+        }
+        if body["meta"]["current_page"] == body["meta"]["last_page"] {
+            assert!(body["meta"].get("next").is_none());
+            break;
+        }
+        page += 1;
+    }
+    let expected: Vec<String> = (0..25).map(|n| format!("n{n}")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn the_default_page_size_is_ten() {
+    let (sim, api) = start().await;
+    let project = sim.default_project_id().to_owned();
+    for n in 0..12 {
+        create_device(&api, &project, device_body(&format!("n{n}"))).await;
+    }
+    let body = api.get(&format!("/projects/{project}/devices")).await.json();
+    assert_eq!(body["devices"].as_array().unwrap().len(), 10);
+    assert_eq!(body["meta"]["last_page"], 2);
+}
+
+#[tokio::test]
+async fn the_tag_filter_returns_only_devices_with_that_exact_tag() {
+    let (sim, api) = start().await;
+    let project = sim.default_project_id().to_owned();
+    let mut tagged = device_body("a");
+    tagged["tags"] = json!(["capp:cluster-id:one", "role:cp"]);
+    let mut other = device_body("b");
+    other["tags"] = json!(["capp:cluster-id:two"]);
+    create_device(&api, &project, tagged).await;
+    create_device(&api, &project, other).await;
+    let body = api
+        .get(&format!("/projects/{project}/devices?tag=capp%3Acluster-id%3Aone"))
+        .await
+        .json();
+    let names: Vec<&str> = body["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a"]);
+    assert_eq!(body["meta"]["total"], 1);
+}
+
+#[tokio::test]
+async fn deleting_a_provisioning_device_without_force_is_rejected() {
+    let (sim, api) = start_with(SimConfig::for_tests().with_timings(capp_sim::Timings {
+        queued: std::time::Duration::ZERO,
+        provisioning: std::time::Duration::from_secs(60),
+        deprovisioning: std::time::Duration::from_secs(10),
+    }))
+    .await;
+    let project = sim.default_project_id().to_owned();
+    let id = create_device(&api, &project, device_body("p")).await;
+    let resp = api.delete(&format!("/devices/{id}")).await;
+    assert_eq!(resp.status, 422);
+    assert_eq!(
+        resp.json(),
+        json!({"errors": ["Cannot delete a device while it is provisioning"]})
+    );
+    let forced = api.delete(&format!("/devices/{id}?force_delete=true")).await;
+    assert_eq!(forced.status, 204);
+    assert!(forced.body.is_empty());
+    assert_eq!(api.get(&format!("/devices/{id}")).await.json()["state"], "deprovisioning");
+    sim.advance(std::time::Duration::from_secs(10));
+    assert_eq!(api.get(&format!("/devices/{id}")).await.status, 404);
+    assert!(sim.devices().is_empty());
+}
+
+#[tokio::test]
+async fn provisioning_percentage_grows_on_the_simulated_clock() {
+    let (sim, api) = start_with(SimConfig::for_tests().with_timings(capp_sim::Timings {
+        queued: std::time::Duration::from_secs(5),
+        provisioning: std::time::Duration::from_secs(70),
+        deprovisioning: std::time::Duration::ZERO,
+    }))
+    .await;
+    let project = sim.default_project_id().to_owned();
+    let id = create_device(&api, &project, device_body("p")).await;
+    let path = format!("/devices/{id}");
+    let get = || api.get(&path);
+    assert_eq!(get().await.json()["state"], "queued");
+    sim.advance(std::time::Duration::from_secs(5));
+    let early = get().await.json();
+    assert_eq!(early["state"], "provisioning");
+    assert_eq!(early["provisioning_percentage"], 0.0);
+    sim.advance(std::time::Duration::from_secs(40));
+    let later = get().await.json();
+    let pct = later["provisioning_percentage"].as_f64().unwrap();
+    assert!(pct > 50.0 && pct < 100.0, "{pct}");
+    sim.advance(std::time::Duration::from_secs(30));
+    let done = get().await.json();
+    assert_eq!(done["state"], "active");
+    assert!(done.get("provisioning_percentage").is_none());
+}
+
+#[tokio::test]
+async fn updating_a_device_changes_tags_description_and_hostname() {
+    let (sim, api) = start().await;
+    let project = sim.default_project_id().to_owned();
+    let id = create_device(&api, &project, device_body("old")).await;
+    let resp = api
+        .put(
+            &format!("/devices/{id}"),
+            json!({"hostname": "new", "description": "d", "tags": ["x"]}),
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let body = resp.json();
+    assert_eq!(body["hostname"], "new");
+    assert_eq!(body["description"], "d");
+    assert_eq!(body["tags"], json!(["x"]));
+    assert_eq!(sim.device(&id).unwrap().tags, ["x"]);
+}
+
+#[tokio::test]
+async fn a_failed_on_demand_device_vanishes_and_answers_403() {
+    let (sim, api) = start_with(SimConfig::for_tests().with_timings(capp_sim::Timings {
+        queued: std::time::Duration::ZERO,
+        provisioning: std::time::Duration::from_secs(60),
+        deprovisioning: std::time::Duration::ZERO,
+    }))
+    .await;
+    let project = sim.default_project_id().to_owned();
+    sim.faults().fail_next_provisioning(1);
+    let id = create_device(&api, &project, device_body("doomed")).await;
+    assert_eq!(api.get(&format!("/devices/{id}")).await.json()["state"], "provisioning");
+    sim.advance(std::time::Duration::from_secs(60));
+    let resp = api.get(&format!("/devices/{id}")).await;
+    assert_eq!(resp.status, 403);
+    assert_eq!(
+        resp.json(),
+        json!({"errors": ["You are not authorized to view this device"]})
+    );
+    assert!(sim.devices().is_empty());
+    assert_eq!(sim.vanished_devices(), [id]);
+}
