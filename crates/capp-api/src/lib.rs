@@ -1,0 +1,190 @@
+//! PacketCluster, PacketMachine, PacketMachineTemplate and PacketClusterTemplate CRD types
+//! (`infrastructure.cluster.x-k8s.io/v1beta1`), the Cluster API infrastructure provider kinds
+//! for Equinix Metal (formerly Packet).
+//!
+//! Every kind is a wire-compatible superset of the Go provider's v0.9.0 CRDs
+//! (cluster-api-provider-packet): each property path of those CRDs exists here with the same
+//! type, enum values and default, so manifests written for the Go provider parse unchanged.
+//! On top of that:
+//!
+//! - fields the Go provider declared but never honoured are documented as working
+//!   (`sshKeys`, `tags`, every `hardwareReservationID` form);
+//! - new optional fields close known gaps: per-cluster credentials
+//!   ([`cluster::PacketClusterSpec::credentials_ref`]), an Elastic IP reclaim policy
+//!   ([`cluster::ReclaimPolicy`]), failure domains from metros
+//!   ([`cluster::PacketClusterSpec::failure_domains`]) and spot market options
+//!   ([`machine::PacketMachineSpec::spot_instance`]);
+//! - status carries both contracts' readiness (`ready` for v1beta1,
+//!   `initialization.provisioned` for v1beta2), v1beta1 conditions with severity, and
+//!   `v1beta2.conditions`;
+//! - immutability is enforced by the API server itself through `x-kubernetes-validations`
+//!   transition rules, so no admission webhook is needed;
+//! - [`PacketClusterTemplate`] makes the provider usable with ClusterClass.
+//!
+//! [`crds()`] returns the four CustomResourceDefinitions; they are structural (checked by
+//! [`capi_types::structural::check_crd`] in this crate's tests) and carry the contract label
+//! `cluster.x-k8s.io/v1beta1: v1beta1`.
+//!
+//! ```
+//! use capp_api::{PacketMachine, cluster::VipManager, PacketCluster};
+//!
+//! let cluster: PacketCluster = serde_json::from_value(serde_json::json!({
+//!     "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+//!     "kind": "PacketCluster",
+//!     "metadata": {"name": "prod", "namespace": "default"},
+//!     "spec": {"projectID": "2b2b0c5e-8c2e-4b5f-9d55-0d8a1f3b6c11", "metro": "da"}
+//! }))?;
+//! assert_eq!(cluster.spec.vip_manager, VipManager::Cpem);
+//!
+//! let machine: PacketMachine = serde_json::from_value(serde_json::json!({
+//!     "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+//!     "kind": "PacketMachine",
+//!     "metadata": {"name": "prod-cp-0"},
+//!     "spec": {
+//!         "os": "ubuntu_24_04", "machineType": "c3.small.x86", "billingCycle": "hourly",
+//!         "providerID": "equinixmetal://1b2c3d4e-0000-4000-8000-000000000001"
+//!     }
+//! }))?;
+//! assert_eq!(machine.device_id(), Some("1b2c3d4e-0000-4000-8000-000000000001"));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
+use kube::CustomResourceExt;
+
+pub mod cluster;
+pub mod cluster_template;
+pub mod common;
+pub mod conditions;
+pub mod machine;
+pub mod machine_template;
+
+pub use cluster::{PacketCluster, PacketClusterSpec, PacketClusterStatus};
+pub use cluster_template::{PacketClusterTemplate, PacketClusterTemplateSpec};
+pub use machine::{PacketMachine, PacketMachineSpec, PacketMachineStatus};
+pub use machine_template::{PacketMachineTemplate, PacketMachineTemplateSpec};
+
+/// The API group of every kind in this crate.
+pub const GROUP: &str = "infrastructure.cluster.x-k8s.io";
+
+/// The API version of every kind in this crate.
+pub const VERSION: &str = "v1beta1";
+
+/// `apiVersion` of every kind in this crate (`infrastructure.cluster.x-k8s.io/v1beta1`).
+pub const API_VERSION: &str = "infrastructure.cluster.x-k8s.io/v1beta1";
+
+/// The CRD label that tells Cluster API which contract a CRD implements and which of its
+/// versions implement it (`cluster.x-k8s.io/v1beta1: v1beta1`). Without it core controllers
+/// cannot resolve references to these kinds.
+pub const CONTRACT_LABEL: (&str, &str) = ("cluster.x-k8s.io/v1beta1", "v1beta1");
+
+/// Errors from the helpers on these types.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// `spec.hardwareReservationID` is neither a reservation ID, a comma-separated list of
+    /// IDs, nor `next-available` (for example an empty entry in `"id1,,id2"`).
+    #[error(
+        "invalid spec.hardwareReservationID {value:?}: use one reservation ID, a comma-separated \
+         list of IDs, or next-available"
+    )]
+    InvalidHardwareReservation {
+        /// The rejected value.
+        value: String,
+    },
+    /// `spec.providerID` does not start with `equinixmetal://` (or the legacy `packet://`)
+    /// followed by a device ID.
+    #[error("invalid spec.providerID {value:?}: expected equinixmetal://<device-id>")]
+    InvalidProviderId {
+        /// The rejected value.
+        value: String,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The four CustomResourceDefinitions of this crate: PacketCluster, PacketMachine,
+/// PacketMachineTemplate and PacketClusterTemplate, in that order, each generated by
+/// `CustomResourceExt::crd()` and completed by [`complete_crd`].
+///
+/// Use these rather than `PacketCluster::crd()` and friends when installing the CRDs.
+///
+/// ```
+/// let names: Vec<String> = capp_api::crds().into_iter().filter_map(|c| c.metadata.name).collect();
+/// assert_eq!(names, [
+///     "packetclusters.infrastructure.cluster.x-k8s.io",
+///     "packetmachines.infrastructure.cluster.x-k8s.io",
+///     "packetmachinetemplates.infrastructure.cluster.x-k8s.io",
+///     "packetclustertemplates.infrastructure.cluster.x-k8s.io",
+/// ]);
+/// ```
+#[must_use]
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        complete_crd(PacketCluster::crd()),
+        complete_crd(PacketMachine::crd()),
+        complete_crd(PacketMachineTemplate::crd()),
+        complete_crd(PacketClusterTemplate::crd()),
+    ]
+}
+
+/// The one post-processing step applied to the CRDs kube-derive generates, so they match
+/// what controller-gen produced for the Go provider:
+///
+/// - the root schema gets explicit `apiVersion`, `kind` (strings) and `metadata` (object)
+///   properties with the standard descriptions (the API server implies them, but the Go
+///   CRDs list them and `kubectl explain` shows them);
+/// - the root `title` schemars adds (the Rust type name) is dropped;
+/// - `names.listKind` is set to `<Kind>List`.
+///
+/// Everything else (descriptions, defaults, enums, CEL rules, printer columns, labels) comes
+/// from the Rust types.
+#[must_use]
+pub fn complete_crd(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
+    for version in &mut crd.spec.versions {
+        let Some(root) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        else {
+            continue;
+        };
+        root.title = None;
+        let props = root.properties.get_or_insert_with(Default::default);
+        props.insert(
+            "apiVersion".to_owned(),
+            string_prop(API_VERSION_DESCRIPTION),
+        );
+        props.insert("kind".to_owned(), string_prop(KIND_DESCRIPTION));
+        props.insert(
+            "metadata".to_owned(),
+            JSONSchemaProps {
+                type_: Some("object".to_owned()),
+                ..JSONSchemaProps::default()
+            },
+        );
+    }
+    crd
+}
+
+const API_VERSION_DESCRIPTION: &str = "APIVersion defines the versioned schema of this \
+    representation of an object.\nServers should convert recognized schemas to the latest \
+    internal value, and\nmay reject unrecognized values.\nMore info: \
+    https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources";
+
+const KIND_DESCRIPTION: &str = "Kind is a string value representing the REST resource this \
+    object represents.\nServers may infer this from the endpoint the client submits requests \
+    to.\nCannot be updated.\nIn CamelCase.\nMore info: \
+    https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds";
+
+fn string_prop(description: &str) -> JSONSchemaProps {
+    JSONSchemaProps {
+        description: Some(description.to_owned()),
+        type_: Some("string".to_owned()),
+        ..JSONSchemaProps::default()
+    }
+}
