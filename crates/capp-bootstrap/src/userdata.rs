@@ -33,6 +33,7 @@
 //! | `kubeadm.api_version` / `.config_path` | `kubeadm.k8s.io/v1beta4` / `/run/kubeadm/kubeadm.yaml` |
 //! | `cluster.name`, `cluster.pod_subnet`, `cluster.service_subnet`, `cluster.dns_domain` | |
 //! | `cluster.endpoint.host` / `.port` / `.address` | `203.0.113.10` / `6443` / `203.0.113.10:6443` |
+//! | `cluster.endpoint.is_ipv4` | `true` when the host is an IPv4 address |
 //! | `node.identity` | `metadata` or `static` |
 //! | `node.provider_id` / `node.ip` | the values or the on-node placeholders |
 //! | `vars.*` | [`UserdataRequest::template_vars`] |
@@ -307,6 +308,7 @@ fn template_context(
                 "host": cluster.control_plane_endpoint.host,
                 "port": cluster.control_plane_endpoint.port,
                 "address": cluster.control_plane_endpoint.to_string(),
+                "is_ipv4": cluster.control_plane_endpoint.host.parse::<std::net::Ipv4Addr>().is_ok(),
             },
         },
         "node": {
@@ -320,3 +322,6 @@ fn template_context(
         "vars": request.template_vars,
     })
 }
+
+#[cfg(test)]
+mod tests;
