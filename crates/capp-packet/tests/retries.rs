@@ -1,0 +1,163 @@
+//! Retries as the simulator's request log sees them: idempotent calls are retried with
+//! backoff on 5xx, 429 and dropped connections; a device-creating POST is sent exactly once;
+//! the client-side rate limiter is shared by clones.
+
+#[path = "support/sim.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use capp_packet::{CreateDevice, Location, Metal, MetalClient, RateLimit, StatusClass};
+use capp_sim::Fault;
+
+fn device_request(machine: &str) -> CreateDevice {
+    let mut r = CreateDevice::new(Location::Metro("da".into()), "c3.small.x86", "ubuntu_24_04");
+    r.hostname = Some(machine.to_owned());
+    r.tags = support::tags(machine);
+    r
+}
+
+fn statuses(sim: &capp_sim::Simulator, operation: &str) -> Vec<u16> {
+    sim.request_log()
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some(operation))
+        .map(|r| r.status)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_get_is_retried_through_server_errors_until_it_succeeds() {
+    let (sim, client) = support::start().await;
+    let d = client
+        .create_device(sim.default_project_id(), &device_request("r-0"))
+        .await
+        .unwrap();
+    sim.faults()
+        .inject_for("findDeviceById", Fault::Status(503), 1);
+    sim.faults()
+        .inject_for("findDeviceById", Fault::Status(502), 1);
+    let read = client.get_device(&d.id).await.unwrap();
+    assert_eq!(read.id, d.id);
+    assert_eq!(statuses(&sim, "findDeviceById"), [503, 502, 200]);
+    let stats = client.stats();
+    assert_eq!(stats.retries, 2);
+    assert_eq!(stats.count("findDeviceById", StatusClass::ServerError), 2);
+    assert_eq!(stats.count("findDeviceById", StatusClass::Success), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_on_a_list_is_retried() {
+    let (sim, client) = support::start().await;
+    sim.faults().inject_for("findMetros", Fault::Drop, 1);
+    assert!(!client.list_metros().await.unwrap().is_empty());
+    assert_eq!(statuses(&sim, "findMetros"), [0, 200]);
+    assert_eq!(
+        client.stats().count("findMetros", StatusClass::Transport),
+        1
+    );
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_configured_attempts() {
+    let (sim, client) = support::start().await;
+    sim.faults()
+        .inject_for("findMetros", Fault::Status(500), 10);
+    let e = client.list_metros().await.unwrap_err();
+    assert!(e.is_server_error());
+    assert_eq!(
+        statuses(&sim, "findMetros"),
+        [500, 500, 500, 500],
+        "4 attempts in total"
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_the_servers_retry_after() {
+    let (sim, client) = support::start().await;
+    sim.faults().inject_for("findMetros", Fault::RateLimited, 1);
+    let started = Instant::now();
+    client.list_metros().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(statuses(&sim, "findMetros"), [429, 200]);
+    // The sim says Retry-After >= 1 s; the fast test backoff alone would be 5 ms.
+    assert!(took >= Duration::from_millis(950), "waited only {took:?}");
+}
+
+#[tokio::test]
+async fn a_device_create_is_not_retried_after_a_server_error() {
+    let (sim, client) = support::start().await;
+    sim.faults()
+        .inject_for("createDevice", Fault::Status(500), 1);
+    let e = client
+        .create_device(sim.default_project_id(), &device_request("once-0"))
+        .await
+        .unwrap_err();
+    assert!(e.is_server_error());
+    assert!(
+        e.may_have_been_applied(),
+        "a 500 may have created the server"
+    );
+    assert_eq!(statuses(&sim, "createDevice"), [500], "sent exactly once");
+    assert_eq!(client.stats().retries, 0);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_cut_is_found_by_tags_instead_of_created_twice() {
+    let (sim, client) = support::start().await;
+    let project = sim.default_project_id().to_owned();
+    let request = device_request("cut-0");
+    sim.faults().inject_for("createDevice", Fault::Truncate, 1);
+    let e = client.create_device(&project, &request).await.unwrap_err();
+    assert!(e.may_have_been_applied(), "{e}");
+    assert_eq!(statuses(&sim, "createDevice").len(), 1, "sent exactly once");
+
+    // What the documentation tells the caller to do:
+    let found = client
+        .devices_with_tags(&project, &request.tags)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(sim.devices().len(), 1, "no duplicate server");
+}
+
+#[tokio::test]
+async fn a_create_on_a_dropped_connection_is_reported_as_maybe_applied() {
+    let (sim, client) = support::start().await;
+    sim.faults().inject_for("createDevice", Fault::Drop, 1);
+    let e = client
+        .create_device(sim.default_project_id(), &device_request("drop-0"))
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable());
+    assert!(
+        e.may_have_been_applied(),
+        "the request was written before the drop: {e}"
+    );
+    assert_eq!(statuses(&sim, "createDevice"), [0]);
+}
+
+#[tokio::test]
+async fn clones_share_one_rate_limiter() {
+    let (sim, _) = support::start().await;
+    let config = support::config_for(&sim).with_rate_limit(Some(RateLimit {
+        per_second: 20.0,
+        burst: 2,
+    }));
+    let client = MetalClient::new(config).unwrap();
+    let started = Instant::now();
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.list_metros().await.map(|m| m.len()) })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    let took = started.elapsed();
+    // 2 at once, then 8 more at 20/s: at least 0.4 s for the ten together.
+    assert!(took >= Duration::from_millis(380), "{took:?}");
+    let stats = client.stats();
+    assert_eq!(stats.throttled, 8, "{stats:?}");
+    assert_eq!(sim.operation_count("findMetros"), 10);
+}
