@@ -3,20 +3,20 @@ use serde_json::json;
 
 use super::*;
 
-fn cluster(spec: serde_json::Value) -> PacketCluster {
+fn cluster(spec: &serde_json::Value) -> PacketCluster {
     serde_json::from_value(json!({
         "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
         "kind": "PacketCluster",
         "metadata": {"name": "prod", "namespace": "default",
                      "labels": {"cluster.x-k8s.io/cluster-name": "prod"}},
-        "spec": spec
+        "spec": spec.clone()
     }))
     .expect("valid PacketCluster")
 }
 
 #[test]
 fn a_missing_vip_manager_defaults_to_cpem_like_the_go_provider() {
-    let c = cluster(json!({"projectID": "p", "metro": "da"}));
+    let c = cluster(&json!({"projectID": "p", "metro": "da"}));
     assert_eq!(c.spec.vip_manager, VipManager::Cpem);
     assert!(c.spec.vip_manager.uses_elastic_ip());
     assert_eq!(c.spec.elastic_ip_reclaim_policy, ReclaimPolicy::Retain);
@@ -29,7 +29,7 @@ fn vip_managers_use_the_go_wire_spelling() {
         ("KUBE_VIP", VipManager::KubeVip),
         ("EMLB", VipManager::Emlb),
     ] {
-        let c = cluster(json!({"projectID": "p", "vipManager": wire}));
+        let c = cluster(&json!({"projectID": "p", "vipManager": wire}));
         assert_eq!(c.spec.vip_manager, value);
         assert_eq!(value.as_str(), wire);
         assert_eq!(serde_json::to_value(&c.spec).unwrap()["vipManager"], wire);
@@ -49,7 +49,7 @@ fn an_unknown_vip_manager_is_rejected_naming_the_allowed_values() {
 
 #[test]
 fn a_cluster_metro_is_its_single_control_plane_failure_domain() {
-    let c = cluster(json!({"projectID": "p", "metro": "da", "facility": "dc13"}));
+    let c = cluster(&json!({"projectID": "p", "metro": "da", "facility": "dc13"}));
     let fds = c.spec.desired_failure_domains();
     assert_eq!(fds.names().collect::<Vec<_>>(), ["da"]);
     let da = fds.get("da").unwrap();
@@ -62,7 +62,7 @@ fn a_cluster_metro_is_its_single_control_plane_failure_domain() {
 
 #[test]
 fn a_facility_only_cluster_gets_a_facility_failure_domain() {
-    let c = cluster(json!({"projectID": "p", "facility": "dc13"}));
+    let c = cluster(&json!({"projectID": "p", "facility": "dc13"}));
     let fds = c.spec.desired_failure_domains();
     let dc13 = fds.get("dc13").unwrap();
     assert_eq!(
@@ -74,7 +74,7 @@ fn a_facility_only_cluster_gets_a_facility_failure_domain() {
 
 #[test]
 fn listed_failure_domains_replace_the_cluster_location_and_keep_their_control_plane_flag() {
-    let c = cluster(json!({
+    let c = cluster(&json!({
         "projectID": "p", "metro": "da",
         "failureDomains": [{"name": "da"}, {"name": "sv", "controlPlane": false}]
     }));
@@ -90,7 +90,7 @@ fn listed_failure_domains_replace_the_cluster_location_and_keep_their_control_pl
 
 #[test]
 fn a_cluster_without_any_location_has_no_failure_domains() {
-    let c = cluster(json!({"projectID": "p", "metro": ""}));
+    let c = cluster(&json!({"projectID": "p", "metro": ""}));
     assert!(c.spec.desired_failure_domains().is_empty());
 }
 
@@ -124,7 +124,7 @@ fn provisioning_sets_both_contracts_and_initialization_never_goes_back() {
 
 #[test]
 fn a_v1beta2_only_status_counts_as_provisioned() {
-    let mut c = cluster(json!({"projectID": "p"}));
+    let mut c = cluster(&json!({"projectID": "p"}));
     assert!(!c.is_provisioned());
     c.status =
         Some(serde_json::from_value(json!({"initialization": {"provisioned": true}})).unwrap());
@@ -134,17 +134,18 @@ fn a_v1beta2_only_status_counts_as_provisioned() {
 #[test]
 fn the_cluster_name_comes_from_the_cluster_api_label() {
     assert_eq!(
-        cluster(json!({"projectID": "p"})).cluster_name(),
+        cluster(&json!({"projectID": "p"})).cluster_name(),
         Some("prod")
     );
 }
 
 #[test]
 fn only_a_usable_control_plane_endpoint_is_returned() {
-    let unset = cluster(json!({"projectID": "p", "controlPlaneEndpoint": {"host": "", "port": 0}}));
+    let unset =
+        cluster(&json!({"projectID": "p", "controlPlaneEndpoint": {"host": "", "port": 0}}));
     assert_eq!(unset.control_plane_endpoint(), None);
     let set = cluster(
-        json!({"projectID": "p", "controlPlaneEndpoint": {"host": "1.2.3.4", "port": 6443}}),
+        &json!({"projectID": "p", "controlPlaneEndpoint": {"host": "1.2.3.4", "port": 6443}}),
     );
     assert_eq!(
         set.control_plane_endpoint()
@@ -156,7 +157,7 @@ fn only_a_usable_control_plane_endpoint_is_returned() {
 
 #[test]
 fn credentials_default_to_the_api_key_entry() {
-    let c = cluster(json!({"projectID": "p", "credentialsRef": {"name": "metal"}}));
+    let c = cluster(&json!({"projectID": "p", "credentialsRef": {"name": "metal"}}));
     let creds = c.spec.credentials_ref.unwrap();
     assert_eq!(creds.key_or_default(), "apiKey");
     let custom = CredentialsReference {

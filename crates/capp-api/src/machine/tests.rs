@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::*;
 
-fn spec(extra: serde_json::Value) -> PacketMachineSpec {
+fn spec(extra: &serde_json::Value) -> PacketMachineSpec {
     let mut base = json!({"os": "ubuntu_24_04", "machineType": "c3.small.x86"});
     base.as_object_mut()
         .unwrap()
@@ -14,7 +14,7 @@ fn spec(extra: serde_json::Value) -> PacketMachineSpec {
     serde_json::from_value(base).expect("valid PacketMachineSpec")
 }
 
-fn machine(extra: serde_json::Value) -> PacketMachine {
+fn machine(extra: &serde_json::Value) -> PacketMachine {
     PacketMachine::new("prod-cp-0", spec(extra))
 }
 
@@ -26,7 +26,7 @@ fn cluster(spec: serde_json::Value, status: Option<serde_json::Value>) -> Packet
 
 #[test]
 fn a_single_reservation_id_is_used_as_is() {
-    let s = spec(json!({"hardwareReservationID": " 2f1c "}));
+    let s = spec(&json!({"hardwareReservationID": " 2f1c "}));
     assert_eq!(
         s.hardware_reservation(),
         Ok(Some(HardwareReservation::Id("2f1c".into())))
@@ -35,7 +35,7 @@ fn a_single_reservation_id_is_used_as_is() {
 
 #[test]
 fn a_comma_separated_reservation_list_keeps_its_order() {
-    let s = spec(json!({"hardwareReservationID": "b2,a1 , c3"}));
+    let s = spec(&json!({"hardwareReservationID": "b2,a1 , c3"}));
     assert_eq!(
         s.hardware_reservation(),
         Ok(Some(HardwareReservation::AnyOf(vec![
@@ -48,7 +48,7 @@ fn a_comma_separated_reservation_list_keeps_its_order() {
 
 #[test]
 fn next_available_picks_any_reservation() {
-    let s = spec(json!({"hardwareReservationID": "next-available"}));
+    let s = spec(&json!({"hardwareReservationID": "next-available"}));
     assert_eq!(
         s.hardware_reservation(),
         Ok(Some(HardwareReservation::NextAvailable))
@@ -57,9 +57,9 @@ fn next_available_picks_any_reservation() {
 
 #[test]
 fn a_blank_or_missing_reservation_means_on_demand() {
-    assert_eq!(spec(json!({})).hardware_reservation(), Ok(None));
+    assert_eq!(spec(&json!({})).hardware_reservation(), Ok(None));
     assert_eq!(
-        spec(json!({"hardwareReservationID": "  "})).hardware_reservation(),
+        spec(&json!({"hardwareReservationID": "  "})).hardware_reservation(),
         Ok(None)
     );
 }
@@ -67,7 +67,7 @@ fn a_blank_or_missing_reservation_means_on_demand() {
 #[test]
 fn a_reservation_list_with_an_empty_entry_or_next_available_is_rejected_with_the_fix() {
     for bad in ["a1,,b2", "a1,", "a1,next-available"] {
-        let err = spec(json!({"hardwareReservationID": bad}))
+        let err = spec(&json!({"hardwareReservationID": bad}))
             .hardware_reservation()
             .unwrap_err();
         assert_eq!(err, Error::InvalidHardwareReservation { value: bad.into() });
@@ -78,7 +78,7 @@ fn a_reservation_list_with_an_empty_entry_or_next_available_is_rejected_with_the
 
 #[test]
 fn the_device_id_is_read_from_both_provider_id_spellings() {
-    let m = machine(json!({"providerID": "equinixmetal://8d1a"}));
+    let m = machine(&json!({"providerID": "equinixmetal://8d1a"}));
     assert_eq!(m.provider_id(), Some("equinixmetal://8d1a"));
     assert_eq!(m.device_id(), Some("8d1a"));
     assert_eq!(parse_provider_id("packet://8d1a"), Ok("8d1a"));
@@ -87,11 +87,11 @@ fn the_device_id_is_read_from_both_provider_id_spellings() {
 
 #[test]
 fn a_malformed_or_missing_provider_id_has_no_device_id() {
-    assert_eq!(machine(json!({})).device_id(), None);
-    assert_eq!(machine(json!({"providerID": ""})).provider_id(), None);
+    assert_eq!(machine(&json!({})).device_id(), None);
+    assert_eq!(machine(&json!({"providerID": ""})).provider_id(), None);
     for bad in ["aws:///i-123", "equinixmetal://", "equinixmetal://a/b"] {
         assert_eq!(
-            machine(json!({"providerID": bad})).device_id(),
+            machine(&json!({"providerID": bad})).device_id(),
             None,
             "{bad}"
         );
@@ -109,7 +109,7 @@ fn a_machine_location_overrides_both_cluster_values() {
         json!({"projectID": "p", "metro": "da", "facility": "dc13"}),
         None,
     );
-    let s = spec(json!({"metro": "sv"}));
+    let s = spec(&json!({"metro": "sv"}));
     assert_eq!(
         s.location(&c, Some("da")),
         Location {
@@ -117,7 +117,7 @@ fn a_machine_location_overrides_both_cluster_values() {
             facility: None
         }
     );
-    let s = spec(json!({"facility": "sv15"}));
+    let s = spec(&json!({"facility": "sv15"}));
     assert_eq!(
         s.location(&c, None),
         Location {
@@ -134,7 +134,7 @@ fn a_failure_domain_listed_in_the_cluster_spec_decides_the_metro() {
                "failureDomains": [{"name": "da"}, {"name": "sv"}, {"name": "dc13", "facility": true}]}),
         None,
     );
-    let s = spec(json!({}));
+    let s = spec(&json!({}));
     assert_eq!(
         s.location(&c, Some("sv")),
         Location {
@@ -158,7 +158,7 @@ fn a_failure_domain_known_only_from_status_is_honoured() {
         Some(json!({"failureDomains": {"ny5": {"attributes": {"facility": "ny5"}}}})),
     );
     assert_eq!(
-        spec(json!({})).location(&c, Some("ny5")),
+        spec(&json!({})).location(&c, Some("ny5")),
         Location {
             metro: None,
             facility: Some("ny5")
@@ -170,7 +170,7 @@ fn a_failure_domain_known_only_from_status_is_honoured() {
 fn an_unknown_failure_domain_falls_back_to_the_cluster_location() {
     let c = cluster(json!({"projectID": "p", "metro": "da"}), None);
     assert_eq!(
-        spec(json!({})).location(&c, Some("am")),
+        spec(&json!({})).location(&c, Some("am")),
         Location {
             metro: Some("da"),
             facility: None
@@ -206,7 +206,7 @@ fn status_round_trips_go_provider_fields() {
     let status: PacketMachineStatus = serde_json::from_value(wire.clone()).unwrap();
     assert!(status.is_true(crate::conditions::INSTANCE_READY));
     assert_eq!(serde_json::to_value(&status).unwrap(), wire);
-    let mut m = machine(json!({}));
+    let mut m = machine(&json!({}));
     m.status = Some(status);
     assert_eq!(m.instance_status(), Some(INSTANCE_STATUS_ACTIVE));
 }
