@@ -76,9 +76,8 @@ impl ApiRequest {
     /// A boolean query flag (`true`/`false`/`1`/`0`); absent is `false`.
     pub(crate) fn flag(&self, name: &str) -> ApiResult<bool> {
         match self.query(name) {
-            None => Ok(false),
+            None | Some("false" | "0") => Ok(false),
             Some("true" | "1" | "") => Ok(true),
-            Some("false" | "0") => Ok(false),
             Some(other) => Err(ApiError::unprocessable(format!(
                 "{name} must be true or false, got {other:?}"
             ))),
@@ -122,49 +121,242 @@ macro_rules! route {
 }
 
 /// Every implemented operation (paths relative to `/metal/v1`).
+#[allow(clippy::too_many_lines, reason = "one table row per operation")]
 pub(crate) fn routes() -> &'static [Route] {
     static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| {
         vec![
             route!(GET, "/projects", "findProjects", None, projects::list),
-            route!(GET, "/projects/{id}", "findProjectById", None, projects::get),
-            route!(GET, "/projects/{id}/devices", "findProjectDevices", None, devices::list),
-            route!(POST, "/projects/{id}/devices", "createDevice", Required, devices::create),
+            route!(
+                GET,
+                "/projects/{id}",
+                "findProjectById",
+                None,
+                projects::get
+            ),
+            route!(
+                GET,
+                "/projects/{id}/devices",
+                "findProjectDevices",
+                None,
+                devices::list
+            ),
+            route!(
+                POST,
+                "/projects/{id}/devices",
+                "createDevice",
+                Required,
+                devices::create
+            ),
             route!(GET, "/devices/{id}", "findDeviceById", None, devices::get),
-            route!(PUT, "/devices/{id}", "updateDevice", Required, devices::update),
-            route!(DELETE, "/devices/{id}", "deleteDevice", Optional, devices::delete),
-            route!(POST, "/devices/{id}/actions", "performAction", Required, devices::action),
-            route!(GET, "/devices/{id}/userdata", "findDeviceUserdataByID", None, devices::userdata),
-            route!(GET, "/devices/{id}/customdata", "findDeviceCustomdata", None, devices::customdata),
-            route!(GET, "/devices/{id}/ssh-keys", "findDeviceSSHKeys", None, devices::ssh_keys),
-            route!(GET, "/devices/{id}/ips", "findIPAssignments", None, ips::device_list),
-            route!(POST, "/devices/{id}/ips", "createIPAssignment", Required, ips::assign),
-            route!(GET, "/devices/{id}/bgp/sessions", "findBgpSessions", None, bgp::device_sessions),
-            route!(POST, "/devices/{id}/bgp/sessions", "createBgpSession", Required, bgp::create_session),
-            route!(GET, "/devices/{id}/bgp/neighbors", "getBgpNeighborData", None, bgp::neighbors),
-            route!(GET, "/projects/{id}/ips", "findIPReservations", None, ips::list),
-            route!(POST, "/projects/{id}/ips", "requestIPReservation", Required, ips::request),
+            route!(
+                PUT,
+                "/devices/{id}",
+                "updateDevice",
+                Required,
+                devices::update
+            ),
+            route!(
+                DELETE,
+                "/devices/{id}",
+                "deleteDevice",
+                Optional,
+                devices::delete
+            ),
+            route!(
+                POST,
+                "/devices/{id}/actions",
+                "performAction",
+                Required,
+                devices::action
+            ),
+            route!(
+                GET,
+                "/devices/{id}/userdata",
+                "findDeviceUserdataByID",
+                None,
+                devices::userdata
+            ),
+            route!(
+                GET,
+                "/devices/{id}/customdata",
+                "findDeviceCustomdata",
+                None,
+                devices::customdata
+            ),
+            route!(
+                GET,
+                "/devices/{id}/ssh-keys",
+                "findDeviceSSHKeys",
+                None,
+                devices::ssh_keys
+            ),
+            route!(
+                GET,
+                "/devices/{id}/ips",
+                "findIPAssignments",
+                None,
+                ips::device_list
+            ),
+            route!(
+                POST,
+                "/devices/{id}/ips",
+                "createIPAssignment",
+                Required,
+                ips::assign
+            ),
+            route!(
+                GET,
+                "/devices/{id}/bgp/sessions",
+                "findBgpSessions",
+                None,
+                bgp::device_sessions
+            ),
+            route!(
+                POST,
+                "/devices/{id}/bgp/sessions",
+                "createBgpSession",
+                Required,
+                bgp::create_session
+            ),
+            route!(
+                GET,
+                "/devices/{id}/bgp/neighbors",
+                "getBgpNeighborData",
+                None,
+                bgp::neighbors
+            ),
+            route!(
+                GET,
+                "/projects/{id}/ips",
+                "findIPReservations",
+                None,
+                ips::list
+            ),
+            route!(
+                POST,
+                "/projects/{id}/ips",
+                "requestIPReservation",
+                Required,
+                ips::request
+            ),
             route!(GET, "/ips/{id}", "findIPAddressById", None, ips::get),
             route!(PATCH, "/ips/{id}", "updateIPAddress", Optional, ips::update),
             route!(DELETE, "/ips/{id}", "deleteIPAddress", None, ips::delete),
-            route!(GET, "/projects/{id}/bgp-config", "findBgpConfigByProject", None, bgp::config),
-            route!(POST, "/projects/{id}/bgp-configs", "requestBgpConfig", Required, bgp::request_config),
-            route!(GET, "/projects/{id}/bgp/sessions", "findProjectBgpSessions", None, bgp::project_sessions),
-            route!(GET, "/bgp/sessions/{id}", "findBgpSessionById", None, bgp::get_session),
-            route!(DELETE, "/bgp/sessions/{id}", "deleteBgpSession", None, bgp::delete_session),
-            route!(GET, "/locations/metros", "findMetros", None, catalog::metros),
-            route!(GET, "/locations/metros/{id}", "getMetro", None, catalog::metro),
-            route!(GET, "/facilities", "findFacilities", None, catalog::facilities),
+            route!(
+                GET,
+                "/projects/{id}/bgp-config",
+                "findBgpConfigByProject",
+                None,
+                bgp::config
+            ),
+            route!(
+                POST,
+                "/projects/{id}/bgp-configs",
+                "requestBgpConfig",
+                Required,
+                bgp::request_config
+            ),
+            route!(
+                GET,
+                "/projects/{id}/bgp/sessions",
+                "findProjectBgpSessions",
+                None,
+                bgp::project_sessions
+            ),
+            route!(
+                GET,
+                "/bgp/sessions/{id}",
+                "findBgpSessionById",
+                None,
+                bgp::get_session
+            ),
+            route!(
+                DELETE,
+                "/bgp/sessions/{id}",
+                "deleteBgpSession",
+                None,
+                bgp::delete_session
+            ),
+            route!(
+                GET,
+                "/locations/metros",
+                "findMetros",
+                None,
+                catalog::metros
+            ),
+            route!(
+                GET,
+                "/locations/metros/{id}",
+                "getMetro",
+                None,
+                catalog::metro
+            ),
+            route!(
+                GET,
+                "/facilities",
+                "findFacilities",
+                None,
+                catalog::facilities
+            ),
             route!(GET, "/plans", "findPlans", None, catalog::plans),
-            route!(GET, "/projects/{id}/plans", "findPlansByProject", None, catalog::project_plans),
-            route!(GET, "/operating-systems", "findOperatingSystems", None, catalog::operating_systems),
-            route!(GET, "/projects/{id}/hardware-reservations", "findProjectHardwareReservations", None, catalog::hardware_reservations),
-            route!(GET, "/hardware-reservations/{id}", "findHardwareReservationById", None, catalog::hardware_reservation),
-            route!(GET, "/projects/{id}/ssh-keys", "findProjectSSHKeys", None, catalog::project_ssh_keys),
-            route!(POST, "/projects/{id}/ssh-keys", "createProjectSSHKey", Required, catalog::create_project_ssh_key),
+            route!(
+                GET,
+                "/projects/{id}/plans",
+                "findPlansByProject",
+                None,
+                catalog::project_plans
+            ),
+            route!(
+                GET,
+                "/operating-systems",
+                "findOperatingSystems",
+                None,
+                catalog::operating_systems
+            ),
+            route!(
+                GET,
+                "/projects/{id}/hardware-reservations",
+                "findProjectHardwareReservations",
+                None,
+                catalog::hardware_reservations
+            ),
+            route!(
+                GET,
+                "/hardware-reservations/{id}",
+                "findHardwareReservationById",
+                None,
+                catalog::hardware_reservation
+            ),
+            route!(
+                GET,
+                "/projects/{id}/ssh-keys",
+                "findProjectSSHKeys",
+                None,
+                catalog::project_ssh_keys
+            ),
+            route!(
+                POST,
+                "/projects/{id}/ssh-keys",
+                "createProjectSSHKey",
+                Required,
+                catalog::create_project_ssh_key
+            ),
             route!(GET, "/ssh-keys", "findSSHKeys", None, catalog::ssh_keys),
-            route!(GET, "/ssh-keys/{id}", "findSSHKeyById", None, catalog::ssh_key),
-            route!(DELETE, "/ssh-keys/{id}", "deleteSSHKey", None, catalog::delete_ssh_key),
+            route!(
+                GET,
+                "/ssh-keys/{id}",
+                "findSSHKeyById",
+                None,
+                catalog::ssh_key
+            ),
+            route!(
+                DELETE,
+                "/ssh-keys/{id}",
+                "deleteSSHKey",
+                None,
+                catalog::delete_ssh_key
+            ),
         ]
     })
 }
@@ -285,12 +477,17 @@ pub(crate) fn paginate(
     let last_page = total.div_ceil(per_page).max(1);
     let start = (page - 1).saturating_mul(per_page);
     let slice: Vec<Value> = items.into_iter().skip(start).take(per_page).collect();
-    let others: String = request
+    let others = request
         .query
         .iter()
         .filter(|(k, _)| k != "page" && k != "per_page")
-        .map(|(k, v)| format!("&{}={}", encode(k), encode(v)))
-        .collect();
+        .fold(String::new(), |mut acc, (k, v)| {
+            acc.push('&');
+            acc.push_str(&encode(k));
+            acc.push('=');
+            acc.push_str(&encode(v));
+            acc
+        });
     let link = |p: usize| json!({ "href": format!("{base}?page={p}&per_page={per_page}{others}") });
     let mut meta = json!({
         "first": link(1),
@@ -353,7 +550,10 @@ mod tests {
             find_route(&Method::PATCH, "/devices/abc"),
             Matched::WrongMethod(_)
         ));
-        assert!(matches!(find_route(&Method::GET, "/nope"), Matched::NotFound));
+        assert!(matches!(
+            find_route(&Method::GET, "/nope"),
+            Matched::NotFound
+        ));
     }
 
     #[test]

@@ -67,26 +67,96 @@ pub struct OperatingSystem {
 
 /// Every metro.
 pub const METROS: &[Metro] = &[
-    Metro { code: "da", name: "Dallas", country: "US", index: 1 },
-    Metro { code: "sv", name: "Silicon Valley", country: "US", index: 2 },
-    Metro { code: "ny", name: "New York", country: "US", index: 3 },
-    Metro { code: "am", name: "Amsterdam", country: "NL", index: 4 },
-    Metro { code: "fr", name: "Frankfurt", country: "DE", index: 5 },
-    Metro { code: "sg", name: "Singapore", country: "SG", index: 6 },
+    Metro {
+        code: "da",
+        name: "Dallas",
+        country: "US",
+        index: 1,
+    },
+    Metro {
+        code: "sv",
+        name: "Silicon Valley",
+        country: "US",
+        index: 2,
+    },
+    Metro {
+        code: "ny",
+        name: "New York",
+        country: "US",
+        index: 3,
+    },
+    Metro {
+        code: "am",
+        name: "Amsterdam",
+        country: "NL",
+        index: 4,
+    },
+    Metro {
+        code: "fr",
+        name: "Frankfurt",
+        country: "DE",
+        index: 5,
+    },
+    Metro {
+        code: "sg",
+        name: "Singapore",
+        country: "SG",
+        index: 6,
+    },
 ];
 
 /// Every facility.
 pub const FACILITIES: &[Facility] = &[
-    Facility { code: "da11", name: "Dallas DA11", metro: "da" },
-    Facility { code: "da6", name: "Dallas DA6", metro: "da" },
-    Facility { code: "sv15", name: "Silicon Valley SV15", metro: "sv" },
-    Facility { code: "sv16", name: "Silicon Valley SV16", metro: "sv" },
-    Facility { code: "ny5", name: "New York NY5", metro: "ny" },
-    Facility { code: "ny7", name: "New York NY7", metro: "ny" },
-    Facility { code: "am6", name: "Amsterdam AM6", metro: "am" },
-    Facility { code: "fr2", name: "Frankfurt FR2", metro: "fr" },
-    Facility { code: "fr8", name: "Frankfurt FR8", metro: "fr" },
-    Facility { code: "sg1", name: "Singapore SG1", metro: "sg" },
+    Facility {
+        code: "da11",
+        name: "Dallas DA11",
+        metro: "da",
+    },
+    Facility {
+        code: "da6",
+        name: "Dallas DA6",
+        metro: "da",
+    },
+    Facility {
+        code: "sv15",
+        name: "Silicon Valley SV15",
+        metro: "sv",
+    },
+    Facility {
+        code: "sv16",
+        name: "Silicon Valley SV16",
+        metro: "sv",
+    },
+    Facility {
+        code: "ny5",
+        name: "New York NY5",
+        metro: "ny",
+    },
+    Facility {
+        code: "ny7",
+        name: "New York NY7",
+        metro: "ny",
+    },
+    Facility {
+        code: "am6",
+        name: "Amsterdam AM6",
+        metro: "am",
+    },
+    Facility {
+        code: "fr2",
+        name: "Frankfurt FR2",
+        metro: "fr",
+    },
+    Facility {
+        code: "fr8",
+        name: "Frankfurt FR8",
+        metro: "fr",
+    },
+    Facility {
+        code: "sg1",
+        name: "Singapore SG1",
+        metro: "sg",
+    },
 ];
 
 /// Every plan.

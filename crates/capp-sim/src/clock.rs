@@ -28,21 +28,25 @@ impl Clock {
 
     /// The simulated now.
     pub(crate) fn now(&self) -> Timestamp {
-        let offset = *self.offset.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let offset = *self
+            .offset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let elapsed = match self.mode {
             ClockMode::Real => self.start_instant.elapsed(),
             ClockMode::Manual => Duration::ZERO,
         };
-        let total = SignedDuration::try_from(elapsed.saturating_add(offset))
-            .unwrap_or(SignedDuration::MAX);
-        self.start_wall
-            .checked_add(total)
-            .unwrap_or(Timestamp::MAX)
+        let total =
+            SignedDuration::try_from(elapsed.saturating_add(offset)).unwrap_or(SignedDuration::MAX);
+        self.start_wall.checked_add(total).unwrap_or(Timestamp::MAX)
     }
 
     /// Moves the clock forward.
     pub(crate) fn advance(&self, by: Duration) {
-        let mut offset = self.offset.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut offset = self
+            .offset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *offset = offset.saturating_add(by);
     }
 }

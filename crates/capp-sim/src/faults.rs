@@ -122,7 +122,7 @@ pub(crate) struct RateInfo {
 }
 
 /// What the server must do with one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
     Handle,
     Status(u16),
@@ -180,7 +180,11 @@ impl Faults {
             &mut config.provisioning_failure_rate,
             &mut config.stuck_provisioning_rate,
         ] {
-            *rate = if rate.is_nan() { 0.0 } else { rate.clamp(0.0, 1.0) };
+            *rate = if rate.is_nan() {
+                0.0
+            } else {
+                rate.clamp(0.0, 1.0)
+            };
         }
         if config.rate_limit == Some(0) {
             config.rate_limit = Some(1);
@@ -302,7 +306,8 @@ impl Faults {
             return Doom::Stuck;
         }
         let config = &inner.config;
-        if config.provisioning_failure_rate > 0.0 && rng.random_bool(config.provisioning_failure_rate)
+        if config.provisioning_failure_rate > 0.0
+            && rng.random_bool(config.provisioning_failure_rate)
         {
             Doom::Fail
         } else if config.stuck_provisioning_rate > 0.0
@@ -348,9 +353,18 @@ mod tests {
         let faults = Faults::new(FaultConfig::default());
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         faults.inject_for("createDevice", Fault::Status(500), 1);
-        assert_eq!(faults.decide(Some("findDeviceById"), &mut rng).action, Action::Handle);
-        assert_eq!(faults.decide(Some("createDevice"), &mut rng).action, Action::Status(500));
-        assert_eq!(faults.decide(Some("createDevice"), &mut rng).action, Action::Handle);
+        assert_eq!(
+            faults.decide(Some("findDeviceById"), &mut rng).action,
+            Action::Handle
+        );
+        assert_eq!(
+            faults.decide(Some("createDevice"), &mut rng).action,
+            Action::Status(500)
+        );
+        assert_eq!(
+            faults.decide(Some("createDevice"), &mut rng).action,
+            Action::Handle
+        );
     }
 
     #[test]
@@ -360,8 +374,13 @@ mod tests {
             ..FaultConfig::default()
         });
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let actions: Vec<Action> = (0..3).map(|_| faults.decide(None, &mut rng).action).collect();
-        assert_eq!(actions, [Action::Handle, Action::Handle, Action::RateLimited]);
+        let actions: Vec<Action> = (0..3)
+            .map(|_| faults.decide(None, &mut rng).action)
+            .collect();
+        assert_eq!(
+            actions,
+            [Action::Handle, Action::Handle, Action::RateLimited]
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! UUID helpers (the crate has no `uuid` dependency; v4-shaped ids from the seeded RNG are
 //! all the simulator needs).
 
+use std::fmt::Write as _;
+
 use rand::RngCore;
 
 /// A random version-4 UUID drawn from `rng`.
@@ -30,7 +32,10 @@ pub(crate) fn stable_uuid(name: &str) -> String {
 fn format_uuid(mut bytes: [u8; 16]) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = bytes.iter().fold(String::with_capacity(32), |mut acc, b| {
+        let _ = write!(acc, "{b:02x}");
+        acc
+    });
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

@@ -74,7 +74,9 @@ pub(crate) fn handle(state: &mut State, rest: &str, now: Timestamp, base_url: &s
         return MetaReply::not_found("instance not found");
     };
     if device.state == DeviceState::Queued {
-        return MetaReply::not_found("instance metadata is not available until provisioning starts");
+        return MetaReply::not_found(
+            "instance metadata is not available until provisioning starts",
+        );
     }
     match sub {
         "metadata" => MetaReply::json(200, &metadata_json(state, device_id, base_url)),
@@ -100,7 +102,10 @@ fn ec2_item(state: &State, device_id: &str, item: &str) -> MetaReply {
     let text = match item {
         "instance-id" => Some(d.id.clone()),
         "hostname" => Some(d.hostname.clone()),
-        "iqn" => Some(format!("iqn.2026-01.net.packet:device.{}", crate::ids::short_id(&d.id))),
+        "iqn" => Some(format!(
+            "iqn.2026-01.net.packet:device.{}",
+            crate::ids::short_id(&d.id)
+        )),
         "plan" => Some(d.plan.slug.to_owned()),
         "facility" => Some(d.facility.code.to_owned()),
         "tags" => Some(d.tags.join("\n")),
@@ -118,7 +123,10 @@ fn ec2_item(state: &State, device_id: &str, item: &str) -> MetaReply {
         "local-ipv4" => address(4, false),
         _ => None,
     };
-    text.map_or_else(|| MetaReply::not_found("no such metadata item"), MetaReply::text)
+    text.map_or_else(
+        || MetaReply::not_found("no such metadata item"),
+        MetaReply::text,
+    )
 }
 
 fn metadata_json(state: &State, device_id: &str, base_url: &str) -> Value {
@@ -142,7 +150,7 @@ fn metadata_json(state: &State, device_id: &str, base_url: &str) -> Value {
     let addresses: Vec<Value> = state
         .device_assignments(device_id)
         .map(|a| {
-            let full = state.assignment_json(a);
+            let full = State::assignment_json(a);
             let mut out = Map::new();
             if let Value::Object(map) = full {
                 for (k, v) in map {

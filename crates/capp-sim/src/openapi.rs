@@ -127,7 +127,9 @@ impl Spec {
             .pointer("/components/schemas")
             .is_some_and(Value::is_object)
         {
-            return Err(Error::SpecShape("no `components.schemas` object".to_owned()));
+            return Err(Error::SpecShape(
+                "no `components.schemas` object".to_owned(),
+            ));
         }
         Ok(Self {
             doc,
@@ -158,7 +160,8 @@ impl Spec {
     /// A component schema by name (`Device`).
     #[must_use]
     pub fn schema(&self, name: &str) -> Option<&Value> {
-        self.doc.pointer(&format!("/components/schemas/{}", escape(name)))
+        self.doc
+            .pointer(&format!("/components/schemas/{}", escape(name)))
     }
 
     /// Every operation, in document order.
@@ -230,15 +233,21 @@ impl Spec {
         let op = self.operation(operation_id)?;
         let responses = op.definition.get("responses").and_then(Value::as_object);
         let response = responses
-            .and_then(|r| r.get(&status.to_string()).or_else(|| r.get(&format!("{}XX", status / 100))).or_else(|| r.get("default")))
+            .and_then(|r| {
+                r.get(&status.to_string())
+                    .or_else(|| r.get(&format!("{}XX", status / 100)))
+                    .or_else(|| r.get("default"))
+            })
             .map(|r| self.deref(r))
             .ok_or_else(|| {
                 Error::NotInSpec(format!("status {status} of operation {operation_id}"))
             })?;
-        Ok(match response.pointer("/content/application~1json/schema") {
-            Some(schema) => ResponseSchema::Json(schema),
-            None => ResponseSchema::NoContent,
-        })
+        Ok(
+            match response.pointer("/content/application~1json/schema") {
+                Some(schema) => ResponseSchema::Json(schema),
+                None => ResponseSchema::NoContent,
+            },
+        )
     }
 
     /// Validates a value against a component schema by name.
@@ -306,7 +315,9 @@ impl Spec {
     }
 
     pub(crate) fn resolve(&self, reference: &str) -> Option<&Value> {
-        reference.strip_prefix('#').and_then(|p| self.doc.pointer(p))
+        reference
+            .strip_prefix('#')
+            .and_then(|p| self.doc.pointer(p))
     }
 }
 

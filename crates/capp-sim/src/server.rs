@@ -53,7 +53,9 @@ impl Shared {
     }
 
     fn rng(&self) -> MutexGuard<'_, StdRng> {
-        self.fault_rng.lock().unwrap_or_else(PoisonError::into_inner)
+        self.fault_rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -210,23 +212,19 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
     };
 
     if let Some(rest) = path.strip_prefix("/metadata/") {
-        let response = if method == Method::GET {
-            let now = shared.clock.now();
-            let reply = metadata::handle(&mut shared.state(), rest, now, &shared.root_url);
-            text_response(reply.status, reply.content_type, reply.body)
-        } else {
-            json_response(405, &json!({"error": "the metadata service only answers GET"}))
-        };
-        record.status = response.status().as_u16();
-        shared.observer.record(record);
-        return Ok(response);
+        return Ok(finish(
+            shared,
+            record,
+            serve_metadata(shared, &method, rest),
+            None,
+        ));
     }
-
-    let Some(api_path) = path.strip_prefix(API_PREFIX).filter(|p| p.is_empty() || p.starts_with('/')) else {
+    let Some(api_path) = path
+        .strip_prefix(API_PREFIX)
+        .filter(|p| p.is_empty() || p.starts_with('/'))
+    else {
         let response = json_response(404, &json!({"errors": ["Not found"]}));
-        record.status = 404;
-        shared.observer.record(record);
-        return Ok(response);
+        return Ok(finish(shared, record, response, None));
     };
     let matched = api::find_route(&method, api_path);
     let operation = match &matched {
@@ -240,133 +238,48 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
         tokio::time::sleep(decision.latency).await;
     }
     let rate = decision.rate;
-    let mut no_capacity = false;
-    let mut post_fault = None;
-    match decision.action {
-        Action::Handle => {}
-        Action::Drop => {
+    let (no_capacity, post_fault) = match early_fault(decision.action, operation, rate) {
+        Early::Continue {
+            no_capacity,
+            post_fault,
+        } => {
+            if no_capacity {
+                record.fault = Some("no capacity".to_owned());
+            }
+            (no_capacity, post_fault)
+        }
+        Early::Drop => {
             record.fault = Some("drop".to_owned());
             shared.observer.record(record);
             return Err(Dropped);
         }
-        Action::RateLimited => {
-            let info = rate.unwrap_or(RateInfo {
-                limit: 1,
-                remaining: 0,
-                reset_unix: unix_now() + 1,
-                retry_after: 1,
-            });
-            let mut response = json_response(
-                429,
-                &json!({"errors": [format!("Rate limit exceeded; retry after {} seconds", info.retry_after)]}),
-            );
-            rate_headers(&mut response, Some(info));
-            set_header(&mut response, header::RETRY_AFTER, &info.retry_after.to_string());
-            record.fault = Some("rate limited".to_owned());
-            record.status = 429;
-            shared.observer.record(record);
-            return Ok(response);
+        Early::Respond(response, fault) => {
+            record.fault = Some(fault);
+            return Ok(finish(shared, record, response, None));
         }
-        Action::Status(code) => {
-            let mut response = fault_response(code);
-            rate_headers(&mut response, rate);
-            record.fault = Some(format!("status {code}"));
-            record.status = response.status().as_u16();
-            shared.observer.record(record);
-            return Ok(response);
-        }
-        Action::NoCapacity if operation == Some("createDevice") => {
-            record.fault = Some("no capacity".to_owned());
-            no_capacity = true;
-        }
-        Action::NoCapacity => {
-            let mut response = fault_response(503);
-            rate_headers(&mut response, rate);
-            record.fault = Some("status 503".to_owned());
-            record.status = 503;
-            shared.observer.record(record);
-            return Ok(response);
-        }
-        Action::Truncate => post_fault = Some(Action::Truncate),
-        Action::Garbage => post_fault = Some(Action::Garbage),
-    }
+    };
 
     let authorized = req
         .headers()
         .get("x-auth-token")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t == shared.token);
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_ascii_lowercase);
-
-    let (route, params) = match matched {
-        _ if !authorized => {
-            let mut response =
-                json_response(401, &json!({"error": "Invalid authentication token"}));
-            rate_headers(&mut response, rate);
-            return Ok(finish(shared, record, response, None));
-        }
-        Matched::Route(route, params) => (route, params),
-        Matched::WrongMethod(allowed) => {
-            let mut response = json_response(
-                405,
-                &json!({"errors": [format!("{method} is not allowed here; use {}", allowed.join(", "))]}),
-            );
-            set_header(&mut response, header::ALLOW, &allowed.join(", "));
-            rate_headers(&mut response, rate);
-            return Ok(finish(shared, record, response, None));
-        }
-        Matched::NotFound => {
-            let mut response = json_response(404, &json!({"errors": ["Not found"]}));
+    let (route, params) = match authorize(authorized, matched, &method) {
+        Ok(found) => found,
+        Err(response) => {
+            let mut response = *response;
             rate_headers(&mut response, rate);
             return Ok(finish(shared, record, response, None));
         }
     };
 
-    // Read the body (bounded), whatever the route, so the connection stays usable.
-    let bytes = match Limited::new(req.into_body(), shared.max_body_bytes).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) => {
-            let too_big = error.downcast_ref::<http_body_util::LengthLimitError>().is_some();
-            let mut response = if too_big {
-                json_response(
-                    413,
-                    &json!({"errors": [format!("request body exceeds {} bytes", shared.max_body_bytes)]}),
-                )
-            } else {
-                json_response(400, &json!({"errors": ["the request body could not be read"]}))
-            };
+    let body = match read_json_body(shared, req, route.body).await {
+        Ok(body) => body,
+        Err(mut response) => {
             rate_headers(&mut response, rate);
             return Ok(finish(shared, record, response, None));
         }
     };
-    let mut body = None;
-    if route.body != BodyUse::None && !bytes.iter().all(u8::is_ascii_whitespace) {
-        if let Some(ct) = &content_type
-            && !ct.starts_with("application/json")
-        {
-            let mut response = json_response(
-                415,
-                &json!({"errors": [format!("Content-Type {ct} is not supported; send application/json")]}),
-            );
-            rate_headers(&mut response, rate);
-            return Ok(finish(shared, record, response, None));
-        }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(value) => body = Some(value),
-            Err(error) => {
-                let mut response = json_response(
-                    422,
-                    &json!({"errors": [format!("request body is not valid JSON: {error}")]}),
-                );
-                rate_headers(&mut response, rate);
-                return Ok(finish(shared, record, response, None));
-            }
-        }
-    }
     record.body.clone_from(&body);
 
     let request = ApiRequest {
@@ -388,8 +301,162 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
     Ok(finish(shared, record, response, post_fault))
 }
 
+/// 401 without the token, 405 for a known path with another method, 404 for unknown paths.
+fn authorize(
+    authorized: bool,
+    matched: Matched,
+    method: &Method,
+) -> Result<(&'static api::Route, Vec<String>), Box<Resp>> {
+    match (authorized, matched) {
+        (false, _) => Err(Box::new(json_response(
+            401,
+            &json!({"error": "Invalid authentication token"}),
+        ))),
+        (true, Matched::Route(route, params)) => Ok((route, params)),
+        (true, Matched::WrongMethod(allowed)) => {
+            let mut response = json_response(
+                405,
+                &json!({"errors": [format!("{method} is not allowed here; use {}", allowed.join(", "))]}),
+            );
+            set_header(&mut response, header::ALLOW, &allowed.join(", "));
+            Err(Box::new(response))
+        }
+        (true, Matched::NotFound) => Err(Box::new(json_response(
+            404,
+            &json!({"errors": ["Not found"]}),
+        ))),
+    }
+}
+
+fn serve_metadata(shared: &Shared, method: &Method, rest: &str) -> Resp {
+    if method != Method::GET {
+        return json_response(
+            405,
+            &json!({"error": "the metadata service only answers GET"}),
+        );
+    }
+    let now = shared.clock.now();
+    let reply = metadata::handle(&mut shared.state(), rest, now, &shared.root_url);
+    text_response(reply.status, reply.content_type, reply.body)
+}
+
+/// What the fault decision means before the request is handled.
+enum Early {
+    /// Handle the request (with these flags).
+    Continue {
+        no_capacity: bool,
+        post_fault: Option<Action>,
+    },
+    /// Close the connection.
+    Drop,
+    /// Answer this instead (with a description of the fault for the log).
+    Respond(Resp, String),
+}
+
+fn early_fault(action: Action, operation: Option<&str>, rate: Option<RateInfo>) -> Early {
+    let proceed = |no_capacity, post_fault| Early::Continue {
+        no_capacity,
+        post_fault,
+    };
+    match action {
+        Action::Handle => proceed(false, None),
+        Action::Truncate | Action::Garbage => proceed(false, Some(action)),
+        Action::NoCapacity if operation == Some("createDevice") => proceed(true, None),
+        Action::Drop => Early::Drop,
+        Action::RateLimited => {
+            let info = rate.unwrap_or(RateInfo {
+                limit: 1,
+                remaining: 0,
+                reset_unix: unix_now() + 1,
+                retry_after: 1,
+            });
+            let mut response = json_response(
+                429,
+                &json!({"errors": [format!("Rate limit exceeded; retry after {} seconds", info.retry_after)]}),
+            );
+            rate_headers(&mut response, Some(info));
+            set_header(
+                &mut response,
+                header::RETRY_AFTER,
+                &info.retry_after.to_string(),
+            );
+            Early::Respond(response, "rate limited".to_owned())
+        }
+        Action::Status(code) => {
+            let mut response = fault_response(code);
+            rate_headers(&mut response, rate);
+            Early::Respond(response, format!("status {code}"))
+        }
+        Action::NoCapacity => {
+            let mut response = fault_response(503);
+            rate_headers(&mut response, rate);
+            Early::Respond(response, "status 503".to_owned())
+        }
+    }
+}
+
+/// Reads the body (bounded, whatever the route, so the connection stays usable) and parses
+/// it as JSON when the route takes one.
+async fn read_json_body(
+    shared: &Shared,
+    req: Request<Incoming>,
+    body_use: BodyUse,
+) -> Result<Option<Value>, Resp> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let bytes = match Limited::new(req.into_body(), shared.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            let too_big = error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            return Err(if too_big {
+                json_response(
+                    413,
+                    &json!({"errors": [format!("request body exceeds {} bytes", shared.max_body_bytes)]}),
+                )
+            } else {
+                json_response(
+                    400,
+                    &json!({"errors": ["the request body could not be read"]}),
+                )
+            });
+        }
+    };
+    if body_use == BodyUse::None || bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if let Some(ct) = &content_type
+        && !ct.starts_with("application/json")
+    {
+        return Err(json_response(
+            415,
+            &json!({"errors": [format!("Content-Type {ct} is not supported; send application/json")]}),
+        ));
+    }
+    serde_json::from_slice::<Value>(&bytes)
+        .map(Some)
+        .map_err(|error| {
+            json_response(
+                422,
+                &json!({"errors": [format!("request body is not valid JSON: {error}")]}),
+            )
+        })
+}
+
 /// Records the request and applies a post-handling fault (truncation, garbage).
-fn finish(shared: &Shared, mut record: RequestRecord, response: Resp, post: Option<Action>) -> Resp {
+fn finish(
+    shared: &Shared,
+    mut record: RequestRecord,
+    response: Resp,
+    post: Option<Action>,
+) -> Resp {
     record.status = response.status().as_u16();
     let response = match post {
         Some(Action::Truncate) => {
@@ -424,9 +491,9 @@ fn status(code: u16) -> StatusCode {
 }
 
 fn base_response(code: u16, body: SimBody) -> Resp {
+    static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut response = Response::new(body);
     *response.status_mut() = status(code);
-    static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let id = crate::ids::stable_uuid(&format!("request:{n}"));
     set_header(&mut response, "x-request-id", &id);
@@ -468,7 +535,9 @@ fn fault_response(code: u16) -> Resp {
             text_response(
                 code,
                 "text/html; charset=utf-8",
-                format!("<html><body><h1>{code} {reason}</h1>\nThe server is temporarily unable to service your request.\n</body></html>\n"),
+                format!(
+                    "<html><body><h1>{code} {reason}</h1>\nThe server is temporarily unable to service your request.\n</body></html>\n"
+                ),
             )
         }
         other => json_response(other, &json!({"errors": ["simulated fault"]})),
@@ -480,7 +549,11 @@ fn fault_response(code: u16) -> Resp {
 fn rate_headers(response: &mut Resp, rate: Option<RateInfo>) {
     if let Some(info) = rate {
         set_header(response, "x-ratelimit-limit", &info.limit.to_string());
-        set_header(response, "x-ratelimit-remaining", &info.remaining.to_string());
+        set_header(
+            response,
+            "x-ratelimit-remaining",
+            &info.remaining.to_string(),
+        );
         set_header(response, "x-ratelimit-reset", &info.reset_unix.to_string());
     }
 }

@@ -74,6 +74,10 @@ pub(crate) struct Project {
 }
 
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "mirrors the API's independent boolean device fields"
+)]
 pub(crate) struct Device {
     pub(crate) id: String,
     pub(crate) seq: u64,
@@ -221,7 +225,7 @@ impl Block {
                 network: u128::from(u32::from(v4)),
                 cidr,
             };
-            return (block.network % block.size() == 0).then_some(block);
+            return block.network.is_multiple_of(block.size()).then_some(block);
         }
         if let Ok(v6) = addr.parse::<Ipv6Addr>() {
             let cidr = cidr.unwrap_or(128);
@@ -231,7 +235,7 @@ impl Block {
                 network: u128::from(v6),
                 cidr,
             };
-            return (block.network % block.size() == 0).then_some(block);
+            return block.network.is_multiple_of(block.size()).then_some(block);
         }
         None
     }
@@ -661,7 +665,10 @@ impl State {
         let Some(device) = self.devices.get_mut(id) else {
             return false;
         };
-        if !matches!(device.state, DeviceState::Queued | DeviceState::Provisioning) {
+        if !matches!(
+            device.state,
+            DeviceState::Queued | DeviceState::Provisioning
+        ) {
             return false;
         }
         device.doom = Doom::Fail;
@@ -729,26 +736,48 @@ impl State {
         let (block, parent, public) = match kind {
             0 => {
                 // 147.75.<16*metro + n/64>.<(n%64)*4> with a /31 per device (room for /30).
-                let host = u128::from(u32::from(Ipv4Addr::new(147, 75, 0, 0)))
-                    + ((m * 16) << 8)
-                    + n * 4;
-                let block = Block { family: 4, network: host, cidr: cidr.clamp(28, 31) };
-                let block = Block { network: host - host % block.size(), ..block };
+                let host =
+                    u128::from(u32::from(Ipv4Addr::new(147, 75, 0, 0))) + ((m * 16) << 8) + n * 4;
+                let block = Block {
+                    family: 4,
+                    network: host,
+                    cidr: cidr.clamp(28, 31),
+                };
+                let block = Block {
+                    network: host - host % block.size(),
+                    ..block
+                };
                 (block, block, true)
             }
             1 => {
                 // 10.<metro>.<n/32>.<(n%32)*4>, parent /25.
                 let host = u128::from(u32::from(Ipv4Addr::new(10, 0, 0, 0))) + (m << 16) + n * 4;
-                let block = Block { family: 4, network: host, cidr: cidr.clamp(28, 31) };
-                let parent = Block { family: 4, network: host - host % 128, cidr: 25 };
+                let block = Block {
+                    family: 4,
+                    network: host,
+                    cidr: cidr.clamp(28, 31),
+                };
+                let parent = Block {
+                    family: 4,
+                    network: host - host % 128,
+                    cidr: 25,
+                };
                 (block, parent, false)
             }
             _ => {
                 // 2604:1380:<metro>:<n>00::/127 inside a /56.
                 let base = u128::from(Ipv6Addr::new(0x2604, 0x1380, 0, 0, 0, 0, 0, 0));
                 let parent_net = base + (m << 80) + (n << 72);
-                let block = Block { family: 6, network: parent_net, cidr: cidr.clamp(64, 127) };
-                let parent = Block { family: 6, network: parent_net, cidr: 56 };
+                let block = Block {
+                    family: 6,
+                    network: parent_net,
+                    cidr: cidr.clamp(64, 127),
+                };
+                let parent = Block {
+                    family: 6,
+                    network: parent_net,
+                    cidr: 56,
+                };
                 (block, parent, true)
             }
         };
@@ -763,7 +792,10 @@ impl State {
                 public,
                 management: true,
                 global: false,
-                parent: ParentBlock { id: parent_id, block: parent },
+                parent: ParentBlock {
+                    id: parent_id,
+                    block: parent,
+                },
                 reservation_id: None,
                 metro: Some(metro),
                 created_at: at,

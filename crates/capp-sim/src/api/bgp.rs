@@ -63,7 +63,12 @@ pub(super) fn request_config(state: &mut State, request: &ApiRequest) -> ApiResu
         BgpConfig {
             id,
             asn,
-            status: if deployment_type == "local" { "enabled" } else { "requested" }.to_owned(),
+            status: if deployment_type == "local" {
+                "enabled"
+            } else {
+                "requested"
+            }
+            .to_owned(),
             deployment_type,
             md5,
             use_case,
@@ -135,7 +140,10 @@ fn sessions_where(state: &State, keep: impl Fn(&BgpSession) -> bool) -> Value {
 
 pub(super) fn device_sessions(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> {
     let device_id = state.visible_device(request.param(0))?.id.clone();
-    Ok(Reply::Json(200, sessions_where(state, |s| s.device_id == device_id)))
+    Ok(Reply::Json(
+        200,
+        sessions_where(state, |s| s.device_id == device_id),
+    ))
 }
 
 pub(super) fn project_sessions(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> {

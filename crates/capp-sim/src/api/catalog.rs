@@ -1,6 +1,12 @@
 //! Catalogue and project resources: metros, facilities, plans, operating systems,
 //! hardware reservations and SSH keys.
 
+// Every handler has the router's signature, fallible or not.
+#![allow(
+    clippy::unnecessary_wraps,
+    reason = "handlers share the router's fn signature"
+)]
+
 use serde_json::{Value, json};
 
 use super::input::Fields;
@@ -24,7 +30,13 @@ pub(super) fn facilities(_state: &mut State, request: &ApiRequest) -> ApiResult<
         && !request.query_all("exclude").iter().any(|e| e == "address");
     let list: Vec<Value> = cat::FACILITIES
         .iter()
-        .map(|f| if with_address { f.to_json_with_address() } else { f.to_json() })
+        .map(|f| {
+            if with_address {
+                f.to_json_with_address()
+            } else {
+                f.to_json()
+            }
+        })
         .collect();
     Ok(Reply::Json(200, json!({ "facilities": list })))
 }
@@ -39,7 +51,9 @@ fn plan_list(request: &ApiRequest) -> Vec<Value> {
         .filter(|_| kind.is_none_or(|k| k == "standard"))
         .filter(|_| {
             categories.is_empty()
-                || categories.iter().any(|c| c == "compute" || c == "current_gen")
+                || categories
+                    .iter()
+                    .any(|c| c == "compute" || c == "current_gen")
         })
         .map(cat::Plan::to_json)
         .collect()
@@ -97,7 +111,7 @@ pub(super) fn hardware_reservations(state: &mut State, request: &ApiRequest) -> 
     list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     let items: Vec<Value> = list
         .into_iter()
-        .map(|h| state.hardware_reservation_json(h, request.now))
+        .map(State::hardware_reservation_json)
         .collect();
     let base = format!("/metal/v1/projects/{project_id}/hardware-reservations");
     Ok(Reply::Json(
@@ -112,7 +126,7 @@ pub(super) fn hardware_reservation(state: &mut State, request: &ApiRequest) -> A
         .get(request.param(0))
         .ok_or_else(ApiError::not_found)?;
     state.visible_project(&h.project_id)?;
-    Ok(Reply::Json(200, state.hardware_reservation_json(h, request.now)))
+    Ok(Reply::Json(200, State::hardware_reservation_json(h)))
 }
 
 fn keys_json<'a>(keys: impl Iterator<Item = &'a SshKey>) -> Value {
@@ -187,7 +201,10 @@ pub(super) fn create_project_ssh_key(state: &mut State, request: &ApiRequest) ->
 fn visible_key<'a>(state: &'a State, id: &str) -> ApiResult<&'a SshKey> {
     let key = state.ssh_keys.get(id).ok_or_else(ApiError::not_found)?;
     if key.project_id != state.project_id {
-        return Err(ApiError::new(403, "You are not authorized to view this SSH key"));
+        return Err(ApiError::new(
+            403,
+            "You are not authorized to view this SSH key",
+        ));
     }
     Ok(key)
 }

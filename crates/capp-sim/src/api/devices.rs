@@ -17,7 +17,8 @@ pub(crate) const NO_HARDWARE_RESERVATIONS: &str =
 /// The real API's message for a reservation that is busy or being cleaned.
 pub(crate) const NOT_PROVISIONABLE: &str = "Server is not provisionable";
 /// The real API's message for deleting a device that is still provisioning.
-pub(crate) const DELETE_WHILE_PROVISIONING: &str = "Cannot delete a device while it is provisioning";
+pub(crate) const DELETE_WHILE_PROVISIONING: &str =
+    "Cannot delete a device while it is provisioning";
 
 pub(super) fn get(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> {
     let device = state.visible_device(request.param(0))?;
@@ -62,7 +63,9 @@ pub(super) fn list(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> 
                 d.hostname.to_lowercase().contains(s)
                     || d.id.contains(s)
                     || d.tags.iter().any(|t| t.to_lowercase().contains(s))
-                    || d.description.as_deref().is_some_and(|x| x.to_lowercase().contains(s))
+                    || d.description
+                        .as_deref()
+                        .is_some_and(|x| x.to_lowercase().contains(s))
             })
         })
         .collect();
@@ -72,7 +75,10 @@ pub(super) fn list(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> 
         .map(|d| state.device_json(d, &include, request.now))
         .collect();
     let base = format!("/metal/v1/projects/{project_id}/devices");
-    Ok(Reply::Json(200, paginate(request, items, "devices", &base, 10)?))
+    Ok(Reply::Json(
+        200,
+        paginate(request, items, "devices", &base, 10)?,
+    ))
 }
 
 /// Where a new device goes.
@@ -89,41 +95,28 @@ pub(super) fn create(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
     let plan_slug = body.required_string("plan", "Plan can't be blank")?;
     let plan = catalog::plan(&plan_slug)
         .ok_or_else(|| ApiError::unprocessable(format!("{plan_slug} is not a valid plan")))?;
-    let os_slug =
-        body.required_string("operating_system", "Operating system can't be blank")?;
+    let os_slug = body.required_string("operating_system", "Operating system can't be blank")?;
     let os = catalog::operating_system(&os_slug).ok_or_else(|| {
         ApiError::unprocessable(format!("{os_slug} is not a valid operating system"))
     })?;
-    let ipxe_script_url = body.string("ipxe_script_url")?.filter(|s| !s.is_empty());
-    if os.slug == "custom_ipxe" && ipxe_script_url.is_none() {
-        return Err(ApiError::unprocessable(
-            "ipxe_script_url is required when operating_system is custom_ipxe",
-        ));
-    }
-    let always_pxe = body.bool("always_pxe")?.unwrap_or(false);
-    let hostname = match body.string("hostname")? {
-        Some(h) => {
-            check_hostname(&h)?;
-            h
-        }
-        None => String::new(),
-    };
-    let description = body.string("description")?;
-    let billing_cycle = body.string("billing_cycle")?.unwrap_or_else(|| "hourly".to_owned());
-    if !["hourly", "daily", "monthly", "yearly"].contains(&billing_cycle.as_str()) {
-        return Err(ApiError::unprocessable(format!(
-            "billing_cycle must be one of hourly, daily, monthly, yearly, got {billing_cycle:?}"
-        )));
-    }
-    let tags = body.string_list("tags")?.unwrap_or_default();
-    let userdata = body.string("userdata")?.unwrap_or_default();
-    let customdata = body.object("customdata")?.unwrap_or_default();
-    let locked = body.bool("locked")?.unwrap_or(false);
-    let spot_instance = body.bool("spot_instance")?.unwrap_or(false);
-    let network_frozen = body.bool("network_frozen")?.unwrap_or(false);
+    let CreateOptions {
+        hostname,
+        description,
+        billing_cycle,
+        tags,
+        userdata,
+        customdata,
+        locked,
+        always_pxe,
+        ipxe_script_url,
+        spot_instance,
+        network_frozen,
+    } = CreateOptions::read(&body, os.slug)?;
     let want = address_wants(&body)?;
     let ssh_key_ids = ssh_keys_for(state, &project_id, &body)?;
-    let hw_request = body.string("hardware_reservation_id")?.filter(|s| !s.is_empty());
+    let hw_request = body
+        .string("hardware_reservation_id")?
+        .filter(|s| !s.is_empty());
 
     let placement = place(state, &project_id, &body, plan, hw_request.as_deref())?;
     if request.no_capacity {
@@ -136,7 +129,11 @@ pub(super) fn create(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
     let switch_uuid = short_id(&state.new_id());
     state.device_seq += 1;
     let hostname = if hostname.is_empty() {
-        format!("{}-{}", plan.slug.split('.').next().unwrap_or("dev"), short_id(&id))
+        format!(
+            "{}-{}",
+            plan.slug.split('.').next().unwrap_or("dev"),
+            short_id(&id)
+        )
     } else {
         hostname
     };
@@ -192,6 +189,70 @@ pub(super) fn create(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
     ))
 }
 
+/// The simple optional fields of a create body.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "mirrors the API's independent boolean device fields"
+)]
+struct CreateOptions {
+    hostname: String,
+    description: Option<String>,
+    billing_cycle: String,
+    tags: Vec<String>,
+    userdata: String,
+    customdata: Map<String, Value>,
+    locked: bool,
+    always_pxe: bool,
+    ipxe_script_url: Option<String>,
+    spot_instance: bool,
+    network_frozen: bool,
+}
+
+impl CreateOptions {
+    fn read(body: &Fields<'_>, os_slug: &str) -> ApiResult<Self> {
+        let ipxe_script_url = body.string("ipxe_script_url")?.filter(|s| !s.is_empty());
+        if os_slug == "custom_ipxe" && ipxe_script_url.is_none() {
+            return Err(ApiError::unprocessable(
+                "ipxe_script_url is required when operating_system is custom_ipxe",
+            ));
+        }
+        let hostname = match body.string("hostname")? {
+            Some(h) => {
+                check_hostname(&h)?;
+                h
+            }
+            None => String::new(),
+        };
+        let billing_cycle = body
+            .string("billing_cycle")?
+            .unwrap_or_else(|| "hourly".to_owned());
+        check_billing_cycle(&billing_cycle)?;
+        Ok(Self {
+            hostname,
+            description: body.string("description")?,
+            billing_cycle,
+            tags: body.string_list("tags")?.unwrap_or_default(),
+            userdata: body.string("userdata")?.unwrap_or_default(),
+            customdata: body.object("customdata")?.unwrap_or_default(),
+            locked: body.bool("locked")?.unwrap_or(false),
+            always_pxe: body.bool("always_pxe")?.unwrap_or(false),
+            ipxe_script_url,
+            spot_instance: body.bool("spot_instance")?.unwrap_or(false),
+            network_frozen: body.bool("network_frozen")?.unwrap_or(false),
+        })
+    }
+}
+
+fn check_billing_cycle(cycle: &str) -> ApiResult<()> {
+    if ["hourly", "daily", "monthly", "yearly"].contains(&cycle) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(format!(
+            "billing_cycle must be one of hourly, daily, monthly, yearly, got {cycle:?}"
+        )))
+    }
+}
+
 fn check_hostname(h: &str) -> ApiResult<()> {
     let ok = !h.is_empty()
         && h.len() <= 253
@@ -200,7 +261,9 @@ fn check_hostname(h: &str) -> ApiResult<()> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if ok {
         Ok(())
@@ -231,7 +294,9 @@ fn address_wants(body: &Fields<'_>) -> ApiResult<AddressWants> {
         })?;
         let family = f.u64("address_family")?.unwrap_or(4);
         let public = f.bool("public")?.unwrap_or(true);
-        if f.string_list("ip_reservations")?.is_some_and(|r| !r.is_empty()) {
+        if f.string_list("ip_reservations")?
+            .is_some_and(|r| !r.is_empty())
+        {
             return Err(ApiError::unprocessable(format!(
                 "ip_addresses[{i}].ip_reservations is not supported by capp-sim; assign the reservation with POST /devices/{{id}}/ips after creation"
             )));
@@ -317,13 +382,14 @@ fn place(
     }
     if has_metro {
         let code = body.required_string("metro", "Metro can't be blank")?;
-        let candidates: Vec<&'static Metro> = if code == "any" {
-            catalog::METROS.iter().collect()
-        } else {
-            vec![catalog::metro(&code).ok_or_else(|| {
-                ApiError::unprocessable(format!("{code} is not a valid metro"))
-            })?]
-        };
+        let candidates: Vec<&'static Metro> =
+            if code == "any" {
+                catalog::METROS.iter().collect()
+            } else {
+                vec![catalog::metro(&code).ok_or_else(|| {
+                    ApiError::unprocessable(format!("{code} is not a valid metro"))
+                })?]
+            };
         for metro in candidates {
             if state.capacity_left(metro.code, plan.slug) > 0 {
                 let facility = catalog::facilities_of(metro.code)
@@ -409,7 +475,8 @@ fn place_reserved(
             .find(|h| h.device_id.is_none())
             .ok_or_else(|| ApiError::new(503, NO_HARDWARE_RESERVATIONS))?
     } else {
-        let invalid = || ApiError::unprocessable(format!("{hw} is not a valid hardware reservation"));
+        let invalid =
+            || ApiError::unprocessable(format!("{hw} is not a valid hardware reservation"));
         if !is_uuid(hw) {
             return Err(invalid());
         }
@@ -449,7 +516,9 @@ fn no_capacity(body: &Fields<'_>, plan: &str, reserved: bool) -> ApiError {
             .unwrap_or_else(|| "any".to_owned());
         return ApiError::new(
             503,
-            format!("The facility {first} has no provisionable {plan} servers matching your criteria"),
+            format!(
+                "The facility {first} has no provisionable {plan} servers matching your criteria"
+            ),
         );
     }
     ApiError::new(503, NO_SERVERS_IN_METRO)
@@ -468,12 +537,8 @@ pub(super) fn update(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
     let customdata = body.object("customdata")?;
     let locked = body.bool("locked")?;
     let billing_cycle = body.string("billing_cycle")?;
-    if let Some(b) = &billing_cycle
-        && !["hourly", "daily", "monthly", "yearly"].contains(&b.as_str())
-    {
-        return Err(ApiError::unprocessable(format!(
-            "billing_cycle must be one of hourly, daily, monthly, yearly, got {b:?}"
-        )));
+    if let Some(b) = &billing_cycle {
+        check_billing_cycle(b)?;
     }
     let always_pxe = body.bool("always_pxe")?;
     let ipxe_script_url = body.string("ipxe_script_url")?;
@@ -557,7 +622,7 @@ pub(super) fn delete(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
     // Elastic IPs are released at once (the block can be reassigned), as are BGP sessions.
     state
         .assignments
-        .retain(|_, a| !(a.device_id == id && !a.management));
+        .retain(|_, a| a.device_id != id || a.management);
     state.bgp_sessions.retain(|_, s| s.device_id != id);
     Ok(Reply::Empty(204))
 }

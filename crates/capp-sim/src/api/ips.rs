@@ -34,7 +34,10 @@ pub(super) fn list(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> 
         .map(|r| state.reservation_json(r, &include))
         .collect();
     let base = format!("/metal/v1/projects/{project_id}/ips");
-    Ok(Reply::Json(200, paginate(request, items, "ip_addresses", &base, 250)?))
+    Ok(Reply::Json(
+        200,
+        paginate(request, items, "ip_addresses", &base, 250)?,
+    ))
 }
 
 pub(super) fn request(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> {
@@ -73,13 +76,13 @@ pub(super) fn request(state: &mut State, request: &ApiRequest) -> ApiResult<Repl
     let metro = if kind == IpKind::GlobalV4 {
         None
     } else if let Some(code) = body.string("metro")? {
-        Some(catalog::metro(&code).ok_or_else(|| {
-            ApiError::unprocessable(format!("{code} is not a valid metro"))
-        })?)
+        Some(
+            catalog::metro(&code)
+                .ok_or_else(|| ApiError::unprocessable(format!("{code} is not a valid metro")))?,
+        )
     } else if let Some(code) = body.string("facility")? {
-        let facility = catalog::facility(&code).ok_or_else(|| {
-            ApiError::unprocessable(format!("{code} is not a valid facility"))
-        })?;
+        let facility = catalog::facility(&code)
+            .ok_or_else(|| ApiError::unprocessable(format!("{code} is not a valid facility")))?;
         catalog::metro(facility.metro)
     } else {
         return Err(ApiError::unprocessable(
@@ -128,7 +131,11 @@ fn allocate(state: &mut State, kind: IpKind, metro_index: u8, cidr: u8) -> ApiRe
             u128::from(u32::from(Ipv4Addr::new(10, 200, 0, 0))) + (u128::from(metro_index) << 12),
             1 << 12,
         ),
-        IpKind::GlobalV4 => (4, u128::from(u32::from(Ipv4Addr::new(147, 28, 128, 0))), 1 << 12),
+        IpKind::GlobalV4 => (
+            4,
+            u128::from(u32::from(Ipv4Addr::new(147, 28, 128, 0))),
+            1 << 12,
+        ),
         IpKind::PublicV6 => (
             6,
             u128::from(Ipv6Addr::new(0x2604, 0x1380, 0xff00, 0, 0, 0, 0, 0))
@@ -136,7 +143,12 @@ fn allocate(state: &mut State, kind: IpKind, metro_index: u8, cidr: u8) -> ApiRe
             1 << 72,
         ),
     };
-    let size = Block { family, network: 0, cidr }.size();
+    let size = Block {
+        family,
+        network: 0,
+        cidr,
+    }
+    .size();
     let next = state.pool_counter.entry((metro_index, kind)).or_insert(0);
     let offset = next.div_ceil(size) * size;
     if offset + size > pool {
@@ -146,18 +158,25 @@ fn allocate(state: &mut State, kind: IpKind, metro_index: u8, cidr: u8) -> ApiRe
         )));
     }
     *next = offset + size;
-    Ok(Block { family, network: base + offset, cidr })
+    Ok(Block {
+        family,
+        network: base + offset,
+        cidr,
+    })
 }
 
 pub(super) fn get(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> {
     let id = request.param(0);
     if let Some(r) = state.reservations.get(id) {
         state.visible_project(&r.project_id)?;
-        return Ok(Reply::Json(200, state.reservation_json(r, &request.include())));
+        return Ok(Reply::Json(
+            200,
+            state.reservation_json(r, &request.include()),
+        ));
     }
     if let Some(a) = state.assignments.get(id) {
         state.visible_device(&a.device_id)?;
-        return Ok(Reply::Json(200, state.assignment_json(a)));
+        return Ok(Reply::Json(200, State::assignment_json(a)));
     }
     Err(ApiError::not_found())
 }
@@ -182,8 +201,14 @@ pub(super) fn update(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
                 r.customdata = c;
             }
         }
-        let r = state.reservations.get(&id).ok_or_else(ApiError::not_found)?;
-        return Ok(Reply::Json(200, state.reservation_json(r, &request.include())));
+        let r = state
+            .reservations
+            .get(&id)
+            .ok_or_else(ApiError::not_found)?;
+        return Ok(Reply::Json(
+            200,
+            state.reservation_json(r, &request.include()),
+        ));
     }
     if let Some(device_id) = state.assignments.get(&id).map(|a| a.device_id.clone()) {
         state.visible_device(&device_id)?;
@@ -191,7 +216,7 @@ pub(super) fn update(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
             a.customdata = c;
         }
         let a = state.assignments.get(&id).ok_or_else(ApiError::not_found)?;
-        return Ok(Reply::Json(200, state.assignment_json(a)));
+        return Ok(Reply::Json(200, State::assignment_json(a)));
     }
     Err(ApiError::not_found())
 }
@@ -229,7 +254,7 @@ pub(super) fn device_list(state: &mut State, request: &ApiRequest) -> ApiResult<
     let device = state.visible_device(request.param(0))?;
     let items: Vec<Value> = state
         .device_assignments(&device.id)
-        .map(|a| state.assignment_json(a))
+        .map(State::assignment_json)
         .collect();
     Ok(Reply::Json(200, json!({ "ip_addresses": items })))
 }
@@ -274,12 +299,12 @@ pub(super) fn assign(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
             m.code, device_metro.code
         )));
     }
-    if state
-        .assignments
-        .values()
-        .any(|a| a.reservation_id.as_deref() == Some(reservation.id.as_str()) && a.block.overlaps(block))
-    {
-        return Err(ApiError::unprocessable(format!("{address} is already assigned")));
+    if state.assignments.values().any(|a| {
+        a.reservation_id.as_deref() == Some(reservation.id.as_str()) && a.block.overlaps(block)
+    }) {
+        return Err(ApiError::unprocessable(format!(
+            "{address} is already assigned"
+        )));
     }
     let assignment = IpAssignment {
         id: String::new(),
@@ -298,8 +323,11 @@ pub(super) fn assign(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
         customdata,
     };
     let id = state.new_id();
-    let assignment = IpAssignment { id: id.clone(), ..assignment };
-    let body = state.assignment_json(&assignment);
+    let assignment = IpAssignment {
+        id: id.clone(),
+        ..assignment
+    };
+    let body = State::assignment_json(&assignment);
     state.assignments.insert(id, assignment);
     Ok(Reply::Json(201, body))
 }

@@ -61,7 +61,11 @@ impl Validator<'_> {
         if let Some(t) = obj.get("type").and_then(Value::as_str)
             && !type_matches(t, value)
         {
-            push(out, path, &format!("expected type {t}, got {}", describe(value)));
+            push(
+                out,
+                path,
+                &format!("expected type {t}, got {}", describe(value)),
+            );
             return;
         }
 
@@ -72,7 +76,10 @@ impl Validator<'_> {
             push(
                 out,
                 path,
-                &format!("{value} is not one of the allowed values [{}]", list.join(", ")),
+                &format!(
+                    "{value} is not one of the allowed values [{}]",
+                    list.join(", ")
+                ),
             );
         }
 
@@ -89,7 +96,10 @@ impl Validator<'_> {
         self.check_combinators(obj, value, path, depth, out);
     }
 
-    #[allow(clippy::unused_self, reason = "kept a method for symmetry with the other checks")]
+    #[allow(
+        clippy::unused_self,
+        reason = "kept a method for symmetry with the other checks"
+    )]
     fn check_numbers(
         &self,
         obj: &serde_json::Map<String, Value>,
@@ -110,7 +120,10 @@ impl Validator<'_> {
         }
     }
 
-    #[allow(clippy::unused_self, reason = "kept a method for symmetry with the other checks")]
+    #[allow(
+        clippy::unused_self,
+        reason = "kept a method for symmetry with the other checks"
+    )]
     fn check_strings(
         &self,
         obj: &serde_json::Map<String, Value>,
@@ -123,7 +136,11 @@ impl Validator<'_> {
         if let Some(min) = obj.get("minLength").and_then(Value::as_u64)
             && len < min
         {
-            push(out, path, &format!("string is shorter than minLength {min}"));
+            push(
+                out,
+                path,
+                &format!("string is shorter than minLength {min}"),
+            );
         }
         if let Some(max) = obj.get("maxLength").and_then(Value::as_u64)
             && len > max
@@ -140,21 +157,35 @@ impl Validator<'_> {
         depth: usize,
         out: &mut Vec<Violation>,
     ) {
-        let Some(items) = value.as_array() else { return };
+        let Some(items) = value.as_array() else {
+            return;
+        };
         if let Some(min) = obj.get("minItems").and_then(Value::as_u64)
             && (items.len() as u64) < min
         {
-            push(out, path, &format!("array has fewer than minItems {min} items"));
+            push(
+                out,
+                path,
+                &format!("array has fewer than minItems {min} items"),
+            );
         }
         if let Some(max) = obj.get("maxItems").and_then(Value::as_u64)
             && (items.len() as u64) > max
         {
-            push(out, path, &format!("array has more than maxItems {max} items"));
+            push(
+                out,
+                path,
+                &format!("array has more than maxItems {max} items"),
+            );
         }
         if obj.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
             for (i, a) in items.iter().enumerate() {
                 if items[..i].contains(a) {
-                    push(out, &format!("{path}[{i}]"), "duplicate item in a uniqueItems array");
+                    push(
+                        out,
+                        &format!("{path}[{i}]"),
+                        "duplicate item in a uniqueItems array",
+                    );
                 }
             }
         }
@@ -215,8 +246,10 @@ impl Validator<'_> {
             }
         }
         if let Some(any) = obj.get("anyOf").and_then(Value::as_array) {
-            let results: Vec<Vec<Violation>> =
-                any.iter().map(|b| self.branch(b, value, path, depth)).collect();
+            let results: Vec<Vec<Violation>> = any
+                .iter()
+                .map(|b| self.branch(b, value, path, depth))
+                .collect();
             if !results.iter().any(Vec::is_empty) {
                 push(
                     out,
@@ -226,8 +259,10 @@ impl Validator<'_> {
             }
         }
         if let Some(one) = obj.get("oneOf").and_then(Value::as_array) {
-            let results: Vec<Vec<Violation>> =
-                one.iter().map(|b| self.branch(b, value, path, depth)).collect();
+            let results: Vec<Vec<Violation>> = one
+                .iter()
+                .map(|b| self.branch(b, value, path, depth))
+                .collect();
             let matched: Vec<String> = one
                 .iter()
                 .zip(&results)
@@ -310,7 +345,9 @@ fn type_matches(t: &str, value: &Value) -> bool {
         "integer" => {
             value.is_i64()
                 || value.is_u64()
-                || value.as_f64().is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+                || value
+                    .as_f64()
+                    .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
         }
         "array" => value.is_array(),
         "object" => value.is_object(),
@@ -366,8 +403,10 @@ fn format_problem(format: &str, value: &Value) -> Option<String> {
             .as_f64()
             .is_some_and(|f| f < f64::from(i32::MIN) || f > f64::from(i32::MAX))
             .then(|| format!("{n} does not fit in int32")),
-        ("int64", Value::Number(n)) => (n.as_i64().is_none() && n.as_f64().is_some_and(|f| f.fract() == 0.0 && n.as_u64().is_some()))
-            .then(|| format!("{n} does not fit in int64")),
+        ("int64", Value::Number(n)) => (n.as_i64().is_none()
+            && n.as_f64()
+                .is_some_and(|f| f.fract() == 0.0 && n.as_u64().is_some()))
+        .then(|| format!("{n} does not fit in int64")),
         _ => None,
     }
 }

@@ -5,8 +5,8 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::{
-    BgpConfig, BgpSession, Device, DeviceState, HardwareReservation, IpAssignment,
-    IpReservation, Project, SshKey, State, href, ts,
+    BgpConfig, BgpSession, Device, DeviceState, HardwareReservation, IpAssignment, IpReservation,
+    Project, SshKey, State, href, ts,
 };
 use crate::clock::elapsed;
 use crate::ids::short_id;
@@ -90,7 +90,11 @@ impl State {
                 let total = self.timings.provisioning.as_secs_f64();
                 let spent = elapsed(d.phase_since, now).as_secs_f64();
                 // The real API reports completed events / 7 events; round to that grid.
-                let fraction = if total <= 0.0 { 0.0 } else { (spent / total).min(1.0) };
+                let fraction = if total <= 0.0 {
+                    0.0
+                } else {
+                    (spent / total).min(1.0)
+                };
                 let events = if matches!(d.doom, crate::faults::Doom::Stuck) {
                     4.0
                 } else {
@@ -108,7 +112,11 @@ impl State {
         obj.insert("short_id".into(), json!(short_id(&d.id)));
         obj.insert("href".into(), json!(format!("/metal/v1/devices/{}", d.id)));
         obj.insert("hostname".into(), json!(d.hostname));
-        insert_opt(&mut obj, "description", d.description.as_ref().map(|s| json!(s)));
+        insert_opt(
+            &mut obj,
+            "description",
+            d.description.as_ref().map(|s| json!(s)),
+        );
         obj.insert("state".into(), json!(d.state.as_str()));
         insert_opt(
             &mut obj,
@@ -120,17 +128,30 @@ impl State {
         obj.insert("locked".into(), json!(d.locked));
         obj.insert("billing_cycle".into(), json!(d.billing_cycle));
         obj.insert("always_pxe".into(), json!(d.always_pxe));
-        insert_opt(&mut obj, "ipxe_script_url", d.ipxe_script_url.as_ref().map(|s| json!(s)));
+        insert_opt(
+            &mut obj,
+            "ipxe_script_url",
+            d.ipxe_script_url.as_ref().map(|s| json!(s)),
+        );
         obj.insert("spot_instance".into(), json!(d.spot_instance));
         obj.insert("network_frozen".into(), json!(d.network_frozen));
         obj.insert("tags".into(), json!(d.tags));
         obj.insert("userdata".into(), json!(d.userdata));
         obj.insert("customdata".into(), Value::Object(d.customdata.clone()));
         obj.insert("user".into(), json!("root"));
-        obj.insert("iqn".into(), json!(format!("iqn.2026-01.net.packet:device.{}", short_id(&d.id))));
+        obj.insert(
+            "iqn".into(),
+            json!(format!("iqn.2026-01.net.packet:device.{}", short_id(&d.id))),
+        );
         obj.insert("bonding_mode".into(), json!(4));
         obj.insert("switch_uuid".into(), json!(d.switch_uuid));
-        obj.insert("sos".into(), json!(format!("{}@sos.{}.platformequinix.com", d.id, d.facility.code)));
+        obj.insert(
+            "sos".into(),
+            json!(format!(
+                "{}@sos.{}.platformequinix.com",
+                d.id, d.facility.code
+            )),
+        );
         if d.state == DeviceState::Active && elapsed(d.created_at, now).as_secs() < 86_400 {
             obj.insert("root_password".into(), json!(d.root_password));
         }
@@ -150,7 +171,7 @@ impl State {
         if let Some(hw) = &d.hardware_reservation {
             let value = match self.hardware_reservations.get(hw) {
                 Some(h) if include.has("hardware_reservation") => {
-                    self.hardware_reservation_json(h, now)
+                    Self::hardware_reservation_json(h)
                 }
                 _ => href("hardware-reservations", hw),
             };
@@ -158,7 +179,7 @@ impl State {
         }
         let addresses: Vec<Value> = self
             .device_assignments(&d.id)
-            .map(|a| self.assignment_json(a))
+            .map(Self::assignment_json)
             .collect();
         obj.insert("ip_addresses".into(), Value::Array(addresses));
         obj.insert("network_ports".into(), network_ports(d));
@@ -190,7 +211,7 @@ impl State {
         management.chain(elastic)
     }
 
-    pub(crate) fn assignment_json(&self, a: &IpAssignment) -> Value {
+    pub(crate) fn assignment_json(a: &IpAssignment) -> Value {
         let gateway = if a.block.cidr >= a.block.bits() - 1 || a.reservation_id.is_some() {
             a.parent.block.addr(0)
         } else {
@@ -245,13 +266,17 @@ impl State {
             .filter(|a| a.reservation_id.as_deref() == Some(r.id.as_str()))
             .map(|a| {
                 if include.has("assignments") {
-                    self.assignment_json(a)
+                    Self::assignment_json(a)
                 } else {
                     href("ips", &a.id)
                 }
             })
             .collect();
-        let available = if assignments.is_empty() { r.block.addr(0) } else { String::new() };
+        let available = if assignments.is_empty() {
+            r.block.addr(0)
+        } else {
+            String::new()
+        };
         let mut obj = Map::new();
         obj.insert("id".into(), json!(r.id));
         obj.insert("href".into(), json!(format!("/metal/v1/ips/{}", r.id)));
@@ -269,13 +294,19 @@ impl State {
         obj.insert("gateway".into(), json!(r.block.addr(0)));
         obj.insert("netmask".into(), json!(r.block.netmask()));
         obj.insert("cidr".into(), json!(r.block.cidr));
-        obj.insert("state".into(), json!(if r.pending { "pending" } else { "created" }));
+        obj.insert(
+            "state".into(),
+            json!(if r.pending { "pending" } else { "created" }),
+        );
         obj.insert("created_at".into(), json!(ts(r.created_at)));
         obj.insert("tags".into(), json!(r.tags));
         obj.insert("customdata".into(), Value::Object(r.customdata.clone()));
         insert_opt(&mut obj, "details", r.details.as_ref().map(|s| json!(s)));
         if !available.is_empty() {
-            obj.insert("available".into(), json!(format!("{available}/{}", r.block.cidr)));
+            obj.insert(
+                "available".into(),
+                json!(format!("{available}/{}", r.block.cidr)),
+            );
         }
         obj.insert("assignments".into(), Value::Array(assignments));
         obj.insert("project".into(), href("projects", &r.project_id));
@@ -338,7 +369,11 @@ impl State {
                     a.management && a.block.family == if v4 { 4 } else { 6 } && a.public != v4
                 });
                 let customer_ip = own.map_or_else(String::new, |a| {
-                    if a.block.cidr < a.block.bits() { a.block.addr(1) } else { a.block.addr(0) }
+                    if a.block.cidr < a.block.bits() {
+                        a.block.addr(1)
+                    } else {
+                        a.block.addr(0)
+                    }
                 });
                 let route = own.map_or_else(String::new, |a| {
                     format!("{}/{}", a.block.addr(0), a.block.cidr)
@@ -386,7 +421,7 @@ impl State {
         })
     }
 
-    pub(crate) fn hardware_reservation_json(&self, h: &HardwareReservation, _now: Timestamp) -> Value {
+    pub(crate) fn hardware_reservation_json(h: &HardwareReservation) -> Value {
         let mut obj = json!({
             "id": h.id,
             "short_id": short_id(&h.id),
@@ -435,7 +470,10 @@ fn bgp_config_value(cfg: &BgpConfig, project_id: &str, state: &State) -> Value {
     });
     if let Some(obj) = obj.as_object_mut() {
         // `md5` is the one nullable field of the spec: the real API sent `null` when unset.
-        obj.insert("md5".into(), cfg.md5.as_ref().map_or(Value::Null, |m| json!(m)));
+        obj.insert(
+            "md5".into(),
+            cfg.md5.as_ref().map_or(Value::Null, |m| json!(m)),
+        );
         if let Some(u) = &cfg.use_case {
             obj.insert("route_object".into(), json!(u));
         }

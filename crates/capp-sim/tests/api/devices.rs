@@ -9,7 +9,10 @@ async fn a_created_device_is_queued_then_active_and_can_be_found_again() {
     let (sim, api) = start().await;
     let project = sim.default_project_id().to_owned();
     let resp = api
-        .post(&format!("/projects/{project}/devices"), device_body("node-1"))
+        .post(
+            &format!("/projects/{project}/devices"),
+            device_body("node-1"),
+        )
         .await;
     assert_eq!(resp.status, 201, "{}", resp.text());
     let created = resp.json();
@@ -49,7 +52,9 @@ async fn the_facility_form_places_the_device_in_the_first_facility_with_capacity
         "plan": "m3.small.x86",
         "operating_system": "debian_12",
     });
-    let resp = api.post(&format!("/projects/{project}/devices"), body).await;
+    let resp = api
+        .post(&format!("/projects/{project}/devices"), body)
+        .await;
     assert_eq!(resp.status, 201, "{}", resp.text());
     assert_eq!(resp.json()["facility"]["code"], "ny5");
     assert_eq!(resp.json()["metro"]["code"], "ny");
@@ -78,7 +83,9 @@ async fn listing_devices_pages_through_every_device_with_meta_links() {
     let mut page = 1;
     loop {
         let body = api
-            .get(&format!("/projects/{project}/devices?per_page=10&page={page}"))
+            .get(&format!(
+                "/projects/{project}/devices?per_page=10&page={page}"
+            ))
             .await
             .json();
         for d in body["devices"].as_array().unwrap() {
@@ -101,7 +108,10 @@ async fn the_default_page_size_is_ten() {
     for n in 0..12 {
         create_device(&api, &project, device_body(&format!("n{n}"))).await;
     }
-    let body = api.get(&format!("/projects/{project}/devices")).await.json();
+    let body = api
+        .get(&format!("/projects/{project}/devices"))
+        .await
+        .json();
     assert_eq!(body["devices"].as_array().unwrap().len(), 10);
     assert_eq!(body["meta"]["last_page"], 2);
 }
@@ -117,7 +127,9 @@ async fn the_tag_filter_returns_only_devices_with_that_exact_tag() {
     create_device(&api, &project, tagged).await;
     create_device(&api, &project, other).await;
     let body = api
-        .get(&format!("/projects/{project}/devices?tag=capp%3Acluster-id%3Aone"))
+        .get(&format!(
+            "/projects/{project}/devices?tag=capp%3Acluster-id%3Aone"
+        ))
         .await
         .json();
     let names: Vec<&str> = body["devices"]
@@ -146,10 +158,15 @@ async fn deleting_a_provisioning_device_without_force_is_rejected() {
         resp.json(),
         json!({"errors": ["Cannot delete a device while it is provisioning"]})
     );
-    let forced = api.delete(&format!("/devices/{id}?force_delete=true")).await;
+    let forced = api
+        .delete(&format!("/devices/{id}?force_delete=true"))
+        .await;
     assert_eq!(forced.status, 204);
     assert!(forced.body.is_empty());
-    assert_eq!(api.get(&format!("/devices/{id}")).await.json()["state"], "deprovisioning");
+    assert_eq!(
+        api.get(&format!("/devices/{id}")).await.json()["state"],
+        "deprovisioning"
+    );
     sim.advance(std::time::Duration::from_secs(10));
     assert_eq!(api.get(&format!("/devices/{id}")).await.status, 404);
     assert!(sim.devices().is_empty());
@@ -212,7 +229,10 @@ async fn a_failed_on_demand_device_vanishes_and_answers_403() {
     let project = sim.default_project_id().to_owned();
     sim.faults().fail_next_provisioning(1);
     let id = create_device(&api, &project, device_body("doomed")).await;
-    assert_eq!(api.get(&format!("/devices/{id}")).await.json()["state"], "provisioning");
+    assert_eq!(
+        api.get(&format!("/devices/{id}")).await.json()["state"],
+        "provisioning"
+    );
     sim.advance(std::time::Duration::from_secs(60));
     let resp = api.get(&format!("/devices/{id}")).await;
     assert_eq!(resp.status, 403);

@@ -1,5 +1,8 @@
 //! A tiny raw HTTP client for the tests (no dependency on capp-packet) and shared helpers.
 
+// Helpers are test code even though they are not `#[test]` functions.
+#![allow(clippy::expect_used, clippy::manual_assert, reason = "test helpers")]
+
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt, Full};
@@ -92,7 +95,8 @@ impl Api {
         };
         let addr = self.root.trim_start_matches("http://").to_owned();
         let stream = TcpStream::connect(&addr).await?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -169,7 +173,9 @@ pub(crate) fn device_body(hostname: &str) -> Value {
 
 /// Creates a device and returns its id.
 pub(crate) async fn create_device(api: &Api, project: &str, body: Value) -> String {
-    let resp = api.post(&format!("/projects/{project}/devices"), body).await;
+    let resp = api
+        .post(&format!("/projects/{project}/devices"), body)
+        .await;
     assert_eq!(resp.status, 201, "{}", resp.text());
     resp.json()["id"].as_str().expect("id").to_owned()
 }
@@ -183,7 +189,10 @@ pub(crate) fn shared_path(relative: &str) -> Option<std::path::PathBuf> {
         return Some(path);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and the shared reference data is missing: {}", path.display());
+        panic!(
+            "CI=true and the shared reference data is missing: {}",
+            path.display()
+        );
     }
     eprintln!(
         "SKIPPING: {} is missing (set up ../shared to run this test; it fails under CI=true)",
