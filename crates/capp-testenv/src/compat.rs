@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::status::{Cause, cause};
+use crate::status::Cause;
 
 /// A compiled CRD version schema.
 #[derive(Debug)]
@@ -34,37 +34,38 @@ pub(crate) fn validate_crd(_crd: &Value) -> Result<(), Vec<Cause>> {
 
 /// RFC 6902 JSON patch.
 pub(crate) fn json_patch(doc: &Value, patch: &Value) -> Result<Value, String> {
-    let ops: json_patch::Patch =
-        serde_json::from_value(patch.clone()).map_err(|e| format!("invalid JSON patch: {e}"))?;
-    let mut out = doc.clone();
-    json_patch::patch(&mut out, &ops.0).map_err(|e| e.to_string())?;
-    Ok(out)
+    crate::patch::json_patch(doc, patch).map_err(|e| e.to_string())
 }
 
 /// RFC 7386 JSON merge patch.
 pub(crate) fn merge_patch(doc: &Value, patch: &Value) -> Value {
-    let mut out = doc.clone();
-    json_patch::merge(&mut out, patch);
-    out
+    crate::patch::merge_patch(doc, patch)
 }
 
 /// Strategic merge patch for built-in kinds.
 pub(crate) fn strategic_merge_patch(
     doc: &Value,
     patch: &Value,
-    _api_version: &str,
-    _kind: &str,
+    api_version: &str,
+    kind: &str,
 ) -> Result<Value, String> {
-    Ok(merge_patch(doc, patch))
+    crate::patch::strategic_merge_patch(doc, patch, api_version, kind).map_err(|e| e.to_string())
 }
 
 /// Why a server-side apply failed.
 #[derive(Debug)]
 pub(crate) enum ApplyFailure {
-    /// Conflicts with other managers: `(manager, field)`.
-    Conflict(Vec<(String, String)>),
+    /// Conflicts with other managers: `(manager, field)`, and the full message.
+    Conflict(Vec<(String, String)>, String),
     /// The applied configuration is invalid.
     Invalid(String),
+}
+
+/// What the patch module needs to know about the resource being written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape<'a> {
+    pub(crate) status_subresource: bool,
+    pub(crate) schema: Option<&'a Value>,
 }
 
 /// Server-side apply.
@@ -72,47 +73,41 @@ pub(crate) fn apply(
     live: Option<&Value>,
     applied: &Value,
     manager: &str,
-    _force: bool,
+    force: bool,
     subresource: Option<&str>,
     now: &str,
+    shape: Shape<'_>,
 ) -> Result<Value, ApplyFailure> {
-    let mut out = match live {
-        Some(l) => merge_patch(l, applied),
-        None => applied.clone(),
+    let opts = crate::patch::ApplyOptions {
+        manager: manager.to_owned(),
+        force,
+        subresource: subresource.map(str::to_owned),
+        status_subresource: shape.status_subresource,
+        now: now.to_owned(),
+        schema: shape.schema,
     };
-    let entry = serde_json::json!({
-        "manager": manager,
-        "operation": "Apply",
-        "apiVersion": applied["apiVersion"],
-        "time": now,
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {},
-    });
-    let mut entry = entry;
-    if let Some(s) = subresource {
-        entry["subresource"] = Value::String(s.to_owned());
-    }
-    if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
-        let mut mf: Vec<Value> = meta
-            .get("managedFields")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        mf.retain(|e| !(e["manager"] == manager && e["operation"] == "Apply"));
-        mf.push(entry);
-        meta.insert("managedFields".into(), Value::Array(mf));
-    }
-    Ok(out)
+    crate::patch::apply(live, applied, &opts).map_err(|e| match e {
+        crate::patch::ApplyError::Conflict(ref c) => ApplyFailure::Conflict(
+            c.iter().map(|c| (c.manager.clone(), c.field.clone())).collect(),
+            e.to_string(),
+        ),
+        crate::patch::ApplyError::Invalid(m) => ApplyFailure::Invalid(m),
+    })
 }
 
 /// Records managedFields for a non-apply write.
 pub(crate) fn record_update(
-    _old: Option<&Value>,
-    _new: &mut Value,
-    _manager: &str,
-    _subresource: Option<&str>,
-    _now: &str,
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    subresource: Option<&str>,
+    now: &str,
+    schema: Option<&Value>,
 ) {
+    if manager.is_empty() {
+        return;
+    }
+    crate::patch::record_update(old, new, manager, subresource, now, schema);
 }
 
 /// The caller's identity for authorization.
@@ -131,46 +126,34 @@ pub(crate) struct Action {
     pub(crate) subresource: String,
     pub(crate) namespace: String,
     pub(crate) name: String,
-    pub(crate) path: String,
+}
+
+fn attributes(action: &Action) -> crate::rbac::Attributes {
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    crate::rbac::Attributes {
+        verb: action.verb.clone(),
+        api_group: action.api_group.clone(),
+        resource: action.resource.clone(),
+        subresource: opt(&action.subresource),
+        namespace: opt(&action.namespace),
+        name: opt(&action.name),
+        path: None,
+    }
 }
 
 /// Authorizes a request against the stored RBAC objects.
 pub(crate) fn authorize(
-    _roles: &[Value],
-    _cluster_roles: &[Value],
-    _role_bindings: &[Value],
-    _cluster_role_bindings: &[Value],
+    snapshot: crate::rbac::RbacSnapshot,
     caller: &Caller,
-    _action: &Action,
+    action: &Action,
 ) -> bool {
-    caller.groups.iter().any(|g| g == "system:masters")
-}
-
-/// A single field cause for a bad patch.
-pub(crate) fn patch_cause(message: &str) -> Cause {
-    cause("FieldValueInvalid", "", message)
+    let user = crate::rbac::UserInfo { username: caller.username.clone(), groups: caller.groups.clone() };
+    crate::rbac::authorize(&snapshot, &user, &attributes(action)).is_allowed()
 }
 
 /// The 403 Forbidden error for a denied request, worded as the real server words it.
 pub(crate) fn forbidden(caller: &Caller, action: &Action) -> crate::status::ApiError {
-    let what = if action.api_group.is_empty() {
-        action.resource.clone()
-    } else {
-        format!("{}.{}", action.resource, action.api_group)
-    };
-    let res = if action.subresource.is_empty() {
-        action.resource.clone()
-    } else {
-        format!("{}/{}", action.resource, action.subresource)
-    };
-    let scope = if action.namespace.is_empty() {
-        "at the cluster scope".to_owned()
-    } else {
-        format!("in the namespace \"{}\"", action.namespace)
-    };
-    crate::status::ApiError::forbidden(format!(
-        "{what} \"{}\" is forbidden: User \"{}\" cannot {} resource \"{res}\" in API group \"{}\" {scope}",
-        action.name, caller.username, action.verb, action.api_group
-    ))
-    .with_details(&action.api_group, &action.resource, &action.name)
+    let user = crate::rbac::UserInfo { username: caller.username.clone(), groups: caller.groups.clone() };
+    crate::status::ApiError::forbidden(crate::rbac::forbidden_message(&user, &attributes(action)))
+        .with_details(&action.api_group, &action.resource, &action.name)
 }

@@ -24,6 +24,8 @@
 mod compat;
 mod env;
 mod openapi;
+pub mod patch;
+pub mod rbac;
 mod registry;
 mod selector;
 mod server;

@@ -143,3 +143,25 @@ pub(crate) fn v2(defs: &[Arc<ResourceDef>]) -> Value {
     }
     json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": paths, "definitions": definitions})
 }
+
+/// `/openapi/v2` as protobuf (the gnostic `openapi_v2.Document` kubectl asks for): an empty
+/// document (swagger, info, no paths or definitions). kubectl only falls back to it for
+/// client-side validation of kinds it cannot find in `/openapi/v3` (a CRD created earlier in
+/// the same `kubectl apply`), and skips validation of kinds the document does not describe —
+/// which is what the server-side validation then covers.
+pub(crate) fn v2_protobuf() -> Vec<u8> {
+    fn field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+        out.push(tag << 3 | 2);
+        // All our fields are shorter than 128 bytes, so the length is one varint byte.
+        out.push(u8::try_from(bytes.len()).unwrap_or(0));
+        out.extend_from_slice(bytes);
+    }
+    let mut info = Vec::new();
+    field(&mut info, 1, b"Kubernetes");
+    field(&mut info, 2, b"v1.33.0");
+    let mut doc = Vec::new();
+    field(&mut doc, 1, b"2.0");
+    field(&mut doc, 2, &info);
+    field(&mut doc, 8, &[]);
+    doc
+}

@@ -231,6 +231,7 @@ fn write_opts(q: &Query, headers: &HeaderMap, body_opts: Option<&Value>) -> Resu
         field_manager: q.get("fieldManager").cloned().unwrap_or(default_manager),
         field_validation,
         force: query_flag(q, "force"),
+        applied: false,
     })
 }
 
@@ -276,7 +277,13 @@ impl Server {
             state.objects_of("rbac.authorization.k8s.io", plural, None).map(|(_, v)| v.clone()).collect()
         };
         let caller = compat::Caller { username: identity.username.clone(), groups: identity.groups.clone() };
-        let ok = compat::authorize(&collect("roles"), &collect("clusterroles"), &collect("rolebindings"), &collect("clusterrolebindings"), &caller, action);
+        let snapshot = crate::rbac::RbacSnapshot {
+            roles: collect("roles"),
+            cluster_roles: collect("clusterroles"),
+            role_bindings: collect("rolebindings"),
+            cluster_role_bindings: collect("clusterrolebindings"),
+        };
+        let ok = compat::authorize(snapshot, &caller, action);
         if ok {
             return Ok(());
         }
@@ -351,6 +358,13 @@ impl Server {
                 return Err(ApiError::no_route(path));
             }
             ["openapi", "v2"] => {
+                let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                if accept.contains("protobuf") {
+                    return Ok(Response::builder()
+                        .header(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+                        .body(Full::new(Bytes::from(crate::openapi::v2_protobuf())).boxed_unsync())
+                        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync())));
+                }
                 let state = self.state.lock().await;
                 return Ok(json_response(200, &crate::openapi::v2(state.defs()), &[]));
             }
@@ -401,7 +415,6 @@ impl Server {
             subresource: t.subresource.clone().unwrap_or_default(),
             namespace: ns.clone(),
             name: t.name.clone().unwrap_or_default(),
-            path: path.to_owned(),
         };
         self.authorize(identity, &action).await?;
         let table = wants_table(headers);

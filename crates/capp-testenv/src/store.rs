@@ -65,6 +65,8 @@ pub(crate) struct WriteOpts {
     pub(crate) field_manager: String,
     pub(crate) field_validation: FieldValidation,
     pub(crate) force: bool,
+    /// The write is a server-side apply (managedFields already recorded).
+    pub(crate) applied: bool,
 }
 
 /// The result of a write.
@@ -597,7 +599,9 @@ impl State {
         }
         self.builtin_defaults(def, &mut obj, None)?;
         let warnings = Self::admit(def, &mut obj, None, opts)?;
-        compat::record_update(None, &mut obj, &opts.field_manager, None, &now);
+        if !opts.applied {
+            compat::record_update(None, &mut obj, &opts.field_manager, None, &now, def.raw_schema.as_ref());
+        }
         if opts.dry_run {
             return Ok(Written { object: obj, warnings, created: true });
         }
@@ -742,7 +746,9 @@ impl State {
             let g = meta(&old)["generation"].as_i64().unwrap_or(0) + 1;
             meta_mut(&mut new).insert("generation".into(), json!(g));
         }
-        compat::record_update(Some(&old), &mut new, &opts.field_manager, subresource, &now);
+        if !opts.applied {
+            compat::record_update(Some(&old), &mut new, &opts.field_manager, subresource, &now, def.raw_schema.as_ref());
+        }
         let is_ns = def.group.is_empty() && def.plural == "namespaces";
         let finished = is_deleting(&new) && finalizers(&new).is_empty() && !is_ns;
         if opts.dry_run {
@@ -794,16 +800,15 @@ impl State {
                         m.entry("namespace").or_insert_with(|| Value::String(ns.to_owned()));
                     }
                 }
-                match compat::apply(live.as_ref(), &applied, &opts.field_manager, opts.force, subresource, &now) {
+                let shape = compat::Shape { status_subresource: def.status_subresource, schema: def.raw_schema.as_ref() };
+                match compat::apply(live.as_ref(), &applied, &opts.field_manager, opts.force, subresource, &now, shape) {
                     Ok(v) => v,
-                    Err(compat::ApplyFailure::Conflict(c)) => {
+                    Err(compat::ApplyFailure::Conflict(c, message)) => {
                         let causes: Vec<Cause> = c
                             .iter()
                             .map(|(m, f)| cause("FieldManagerConflict", f, format!("conflict with \"{m}\"")))
                             .collect();
-                        let list: Vec<String> = c.iter().map(|(m, f)| format!("conflict with \"{m}\": {f}")).collect();
-                        let mut e = ApiError::new(409, "Conflict", format!("Apply failed with {} conflict{}: {}", c.len(), if c.len() == 1 { "" } else { "s" }, list.join(", ")))
-                            .with_details(&def.group, &def.plural, name);
+                        let mut e = ApiError::new(409, "Conflict", message).with_details(&def.group, &def.plural, name);
                         e.causes = causes;
                         return Err(e);
                     }
@@ -829,6 +834,8 @@ impl State {
                     .map_err(|m| ApiError::bad_request(format!("invalid strategic merge patch: {m}")))?
             }
         };
+        let applied_opts = WriteOpts { applied: ptype == PatchType::Apply, ..opts.clone() };
+        let opts = &applied_opts;
         match live {
             None => {
                 let mut w = self.create(def, ns, new, opts)?;

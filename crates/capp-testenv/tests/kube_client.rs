@@ -1,0 +1,367 @@
+//! REST semantics seen through `kube::Client`: CRUD, resourceVersions, generation, status
+//! subresource, patches, server-side apply, finalizers, garbage collection, selectors, paging
+//! and watches.
+
+#[path = "support/support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::core::{DynamicObject, GroupVersionKind};
+use kube::discovery::ApiResource;
+use serde_json::json;
+
+fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}})).unwrap()
+}
+
+fn widgets(client: kube::Client, ns: &str) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Widget"), "widgets");
+    Api::namespaced_with(client, ns, &ar)
+}
+
+fn widget(name: &str, spec: serde_json::Value) -> DynamicObject {
+    serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": spec})).unwrap()
+}
+
+fn api_code(e: kube::Error) -> (u16, String) {
+    match e {
+        kube::Error::Api(s) => (s.code, s.reason),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn created_objects_get_server_fields_and_duplicates_are_rejected() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let created = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    let meta = &created.metadata;
+    assert_eq!(meta.uid.as_ref().unwrap().len(), 36);
+    assert!(meta.creation_timestamp.is_some());
+    assert!(meta.resource_version.as_ref().unwrap().parse::<u64>().unwrap() > 0);
+    let (code, reason) = api_code(api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
+    let (code, _) = api_code(api.get("missing").await.unwrap_err());
+    assert_eq!(code, 404);
+}
+
+#[tokio::test]
+async fn generate_name_produces_unique_names() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let mut o: ConfigMap = serde_json::from_value(json!({"metadata": {"generateName": "gen-"}})).unwrap();
+    let a = api.create(&PostParams::default(), &o).await.unwrap();
+    o.metadata.name = None;
+    let b = api.create(&PostParams::default(), &o).await.unwrap();
+    let (a, b) = (a.metadata.name.unwrap(), b.metadata.name.unwrap());
+    assert!(a.starts_with("gen-") && a.len() == 9, "{a}");
+    assert_ne!(a, b);
+}
+
+#[tokio::test]
+async fn namespaced_objects_need_an_existing_namespace() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "nope");
+    let (code, _) = api_code(api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap_err());
+    assert_eq!(code, 404);
+    let names: Vec<String> = Api::<Namespace>::all(client).list(&ListParams::default()).await.unwrap()
+        .items.into_iter().filter_map(|n| n.metadata.name).collect();
+    for ns in ["default", "kube-system", "kube-public"] {
+        assert!(names.contains(&ns.to_owned()), "{names:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stale_resource_version_is_a_conflict_and_resource_versions_increase() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let first = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    let mut update = first.clone();
+    update.data = Some([("k".to_owned(), "w".to_owned())].into());
+    let second = api.replace("a", &PostParams::default(), &update).await.unwrap();
+    let rv = |c: &ConfigMap| c.metadata.resource_version.clone().unwrap().parse::<u64>().unwrap();
+    assert!(rv(&second) > rv(&first));
+    let (code, reason) = api_code(api.replace("a", &PostParams::default(), &update).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+}
+
+#[tokio::test]
+async fn invalid_names_and_labels_are_422_with_field_causes() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let err = api.create(&PostParams::default(), &cm("Bad_Name", json!({"ok": "-bad-"}))).await.unwrap_err();
+    let kube::Error::Api(status) = err else { panic!("expected API error") };
+    assert_eq!(status.code, 422);
+    assert_eq!(status.reason, "Invalid");
+    assert!(status.message.contains("metadata.name"), "{}", status.message);
+    assert!(status.message.contains("metadata.labels"), "{}", status.message);
+}
+
+#[tokio::test]
+async fn secrets_string_data_is_folded_into_data() {
+    let env = support::start().await;
+    let api: Api<Secret> = Api::namespaced(env.client().unwrap(), "default");
+    let s: Secret = serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"token": "abc"}})).unwrap();
+    let s = api.create(&PostParams::default(), &s).await.unwrap();
+    assert_eq!(s.data.unwrap()["token"].0, b"abc");
+    assert_eq!(s.type_.as_deref(), Some("Opaque"));
+    assert!(s.string_data.is_none());
+}
+
+#[tokio::test]
+async fn generation_moves_on_spec_changes_only_and_status_goes_through_the_subresource() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let api = widgets(env.client().unwrap(), "default");
+    let mut w = widget("w", json!({"size": 2}));
+    w.data["status"] = json!({"ready": true});
+    let created = api.create(&PostParams::default(), &w).await.unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    assert!(created.data.get("status").is_none(), "status is dropped on create");
+
+    let labelled = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}}))).await.unwrap();
+    assert_eq!(labelled.metadata.generation, Some(1), "metadata changes keep the generation");
+
+    let with_status = api.patch_status("w", &PatchParams::default(), &Patch::Merge(json!({"status": {"ready": true}, "spec": {"size": 9}}))).await.unwrap();
+    assert_eq!(with_status.data["status"]["ready"], json!(true));
+    assert_eq!(with_status.data["spec"]["size"], json!(2), "/status ignores spec");
+    assert_eq!(with_status.metadata.generation, Some(1));
+
+    let resized = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 3}, "status": {"ready": false}}))).await.unwrap();
+    assert_eq!(resized.metadata.generation, Some(2));
+    assert_eq!(resized.data["status"]["ready"], json!(true), "the main endpoint ignores status");
+}
+
+#[tokio::test]
+async fn custom_resource_updates_require_a_resource_version() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let api = widgets(env.client().unwrap(), "default");
+    let mut w = api.create(&PostParams::default(), &widget("w", json!({"size": 2}))).await.unwrap();
+    w.metadata.resource_version = None;
+    let (code, _) = api_code(api.replace("w", &PostParams::default(), &w).await.unwrap_err());
+    assert_eq!(code, 422);
+}
+
+#[tokio::test]
+async fn json_patch_test_failures_and_merge_and_strategic_patches_behave() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &cm("a", json!({"x": "1"}))).await.unwrap();
+    let ok = json_patch::Patch(serde_json::from_value(json!([
+        {"op": "test", "path": "/data/k", "value": "v"},
+        {"op": "replace", "path": "/data/k", "value": "w"}
+    ])).unwrap());
+    let patched = api.patch("a", &PatchParams::default(), &Patch::<()>::Json(ok)).await.unwrap();
+    assert_eq!(patched.data.unwrap()["k"], "w");
+    let failing = json_patch::Patch(serde_json::from_value(json!([
+        {"op": "test", "path": "/data/k", "value": "v"},
+        {"op": "replace", "path": "/data/k", "value": "z"}
+    ])).unwrap());
+    let (code, _) = api_code(api.patch("a", &PatchParams::default(), &Patch::<()>::Json(failing)).await.unwrap_err());
+    assert_eq!(code, 422);
+    let merged = api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": null, "n": "1"}}))).await.unwrap();
+    assert_eq!(merged.data.unwrap().into_iter().collect::<Vec<_>>(), [("n".to_owned(), "1".to_owned())]);
+
+    let deployments: Api<Deployment> = Api::namespaced(client, "default");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [
+            {"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}
+        ]}}}
+    })).unwrap();
+    deployments.create(&PostParams::default(), &d).await.unwrap();
+    let smp = json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b:2"}]}}}});
+    let d = deployments.patch("d", &PatchParams::default(), &Patch::Strategic(smp)).await.unwrap();
+    let containers = d.spec.unwrap().template.spec.unwrap().containers;
+    assert_eq!(containers.len(), 2, "strategic merge keeps containers by name");
+    assert_eq!(containers[1].image.as_deref(), Some("b:2"));
+    assert_eq!(d.metadata.generation, Some(2));
+}
+
+#[tokio::test]
+async fn server_side_apply_tracks_managers_removes_dropped_fields_and_reports_conflicts() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let apply = |data: serde_json::Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": data});
+    let first = api.patch("a", &PatchParams::apply("one"), &Patch::Apply(apply(json!({"x": "1", "y": "2"})))).await.unwrap();
+    let managers: Vec<_> = first.metadata.managed_fields.unwrap().into_iter().map(|m| (m.manager.unwrap(), m.operation.unwrap())).collect();
+    assert_eq!(managers, [("one".to_owned(), "Apply".to_owned())]);
+    let dropped = api.patch("a", &PatchParams::apply("one"), &Patch::Apply(apply(json!({"x": "1"})))).await.unwrap();
+    assert_eq!(dropped.data.unwrap().keys().collect::<Vec<_>>(), ["x"], "fields the applier drops are removed");
+    let (code, reason) = api_code(api.patch("a", &PatchParams::apply("two"), &Patch::Apply(apply(json!({"x": "9"})))).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    let forced = api.patch("a", &PatchParams::apply("two").force(), &Patch::Apply(apply(json!({"x": "9"})))).await.unwrap();
+    assert_eq!(forced.data.unwrap()["x"], "9");
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion_until_the_last_one_is_removed() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let mut c = cm("a", json!({}));
+    c.metadata.finalizers = Some(vec!["example.com/hold".to_owned()]);
+    api.create(&PostParams::default(), &c).await.unwrap();
+    api.delete("a", &DeleteParams::default()).await.unwrap();
+    let held = api.get("a").await.unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert_eq!(held.metadata.deletion_grace_period_seconds, Some(0));
+    let (code, _) = api_code(api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/hold", "example.com/more"]}}))).await.unwrap_err());
+    assert_eq!(code, 422, "no new finalizers while deleting");
+    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    assert_eq!(api_code(api.get("a").await.unwrap_err()).0, 404);
+}
+
+async fn owner_and_child(api: &Api<ConfigMap>, block: bool) -> (ConfigMap, ConfigMap) {
+    let owner = api.create(&PostParams::default(), &cm("owner", json!({}))).await.unwrap();
+    let mut child = cm("child", json!({}));
+    child.metadata.owner_references = Some(vec![serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid, "blockOwnerDeletion": block
+    })).unwrap()]);
+    let child = api.create(&PostParams::default(), &child).await.unwrap();
+    (owner, child)
+}
+
+#[tokio::test]
+async fn background_deletion_collects_dependents() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    owner_and_child(&api, false).await;
+    api.delete("owner", &DeleteParams::background()).await.unwrap();
+    assert_eq!(api_code(api.get("child").await.unwrap_err()).0, 404);
+}
+
+#[tokio::test]
+async fn foreground_deletion_waits_for_blocking_dependents() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    owner_and_child(&api, true).await;
+    api.patch("child", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/hold"]}}))).await.unwrap();
+    api.delete("owner", &DeleteParams::foreground()).await.unwrap();
+    let owner = api.get("owner").await.unwrap();
+    assert!(owner.metadata.finalizers.unwrap().contains(&"foregroundDeletion".to_owned()));
+    assert!(api.get("child").await.unwrap().metadata.deletion_timestamp.is_some());
+    api.patch("child", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    assert_eq!(api_code(api.get("child").await.unwrap_err()).0, 404);
+    assert_eq!(api_code(api.get("owner").await.unwrap_err()).0, 404);
+}
+
+#[tokio::test]
+async fn orphan_deletion_keeps_dependents_and_drops_their_owner_reference() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    owner_and_child(&api, false).await;
+    api.delete("owner", &DeleteParams::orphan()).await.unwrap();
+    assert_eq!(api_code(api.get("owner").await.unwrap_err()).0, 404);
+    let child = api.get("child").await.unwrap();
+    assert!(child.metadata.owner_references.unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn deleting_a_namespace_deletes_its_contents() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let nss: Api<Namespace> = Api::all(client.clone());
+    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "tmp"}})).unwrap()).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client, "tmp");
+    api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    nss.delete("tmp", &DeleteParams::default()).await.unwrap();
+    assert_eq!(api_code(nss.get("tmp").await.unwrap_err()).0, 404);
+    assert_eq!(api_code(api.get("a").await.unwrap_err()).0, 404);
+    let (code, _) = api_code(nss.delete("default", &DeleteParams::default()).await.unwrap_err());
+    assert_eq!(code, 403);
+}
+
+#[tokio::test]
+async fn label_and_field_selectors_filter_lists_across_namespaces() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &cm("web", json!({"app": "web", "tier": "fe"}))).await.unwrap();
+    api.create(&PostParams::default(), &cm("db", json!({"app": "db"}))).await.unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), "kube-system").create(&PostParams::default(), &cm("sys", json!({"app": "web"}))).await.unwrap();
+    let names = |l: kube::core::ObjectList<ConfigMap>| l.items.into_iter().map(|c| c.metadata.name.unwrap()).collect::<Vec<_>>();
+    assert_eq!(names(api.list(&ListParams::default().labels("app in (web,db),!tier")).await.unwrap()), ["db"]);
+    assert_eq!(names(api.list(&ListParams::default().labels("tier")).await.unwrap()), ["web"]);
+    assert_eq!(names(api.list(&ListParams::default().labels("app notin (db)")).await.unwrap()), ["web"]);
+    assert_eq!(names(api.list(&ListParams::default().fields("metadata.name=db")).await.unwrap()), ["db"]);
+    let all: Api<ConfigMap> = Api::all(client);
+    assert_eq!(names(all.list(&ListParams::default().labels("app=web")).await.unwrap()), ["web", "sys"], "sorted by namespace, then name");
+    assert_eq!(names(all.list(&ListParams::default().fields("metadata.namespace!=default")).await.unwrap()), ["sys"]);
+}
+
+#[tokio::test]
+async fn lists_page_with_limit_and_continue() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    for i in 0..5 {
+        api.create(&PostParams::default(), &cm(&format!("c{i}"), json!({}))).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut lp = ListParams::default().limit(2);
+    loop {
+        let page = api.list(&lp).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|c| c.metadata.name.unwrap()));
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, ["c0", "c1", "c2", "c3", "c4"]);
+}
+
+#[tokio::test]
+async fn watches_stream_added_modified_and_deleted_from_a_resource_version() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let list = api.list(&ListParams::default()).await.unwrap();
+    let rv = list.metadata.resource_version.unwrap();
+    let mut stream = api.watch(&WatchParams::default().timeout(10), &rv).await.unwrap().boxed();
+    api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "2"}}))).await.unwrap();
+    api.delete("a", &DeleteParams::default()).await.unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 3 {
+        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.unwrap().unwrap().unwrap();
+        kinds.push(match ev {
+            WatchEvent::Added(_) => "ADDED",
+            WatchEvent::Modified(_) => "MODIFIED",
+            WatchEvent::Deleted(_) => "DELETED",
+            WatchEvent::Bookmark(_) => continue,
+            WatchEvent::Error(e) => panic!("{e:?}"),
+        });
+    }
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+}
+
+#[tokio::test]
+async fn a_watch_from_a_compacted_resource_version_gets_410_gone() {
+    let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_watch_history(3)).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let old = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap().metadata.resource_version.unwrap();
+    for i in 0..5 {
+        api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": i.to_string()}}))).await.unwrap();
+    }
+    let mut stream = api.watch(&WatchParams::default().timeout(5), &old).await.unwrap().boxed();
+    let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.unwrap().unwrap().unwrap();
+    let WatchEvent::Error(e) = ev else { panic!("expected an ERROR event, got {ev:?}") };
+    assert_eq!(e.code, 410);
+}
+
+#[tokio::test]
+async fn watches_send_bookmarks_when_asked_and_end_after_timeout_seconds() {
+    let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_bookmark_interval(Duration::from_millis(200))).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let started = std::time::Instant::now();
+    let events: Vec<_> = api.watch(&WatchParams::default().timeout(1), "0").await.unwrap().try_collect().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(events.iter().any(|e| matches!(e, WatchEvent::Bookmark(_))), "{events:?}");
+}
