@@ -1,0 +1,434 @@
+//! `x-kubernetes-validations`: compiling CEL rules once and evaluating them against JSON.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use cel::{Context, Env, ExecutionError, Program};
+use serde_json::Value;
+
+use super::FieldCause;
+use super::compile::{Node, Type};
+use super::errors;
+
+/// The reasons a rule may declare (`x-kubernetes-validations[*].reason`).
+const REASONS: [&str; 4] = [
+    "FieldValueInvalid",
+    "FieldValueForbidden",
+    "FieldValueRequired",
+    "FieldValueDuplicate",
+];
+
+/// CEL keywords that upstream escapes as `__keyword__` when they are property names.
+const RESERVED: [&str; 21] = [
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+/// The CEL environment shared by all the rules of one schema.
+pub(crate) struct CelEnv {
+    env: Arc<Env>,
+    /// `timestamp(v)`, to turn `format: date-time` strings into timestamps.
+    timestamp: Option<Program>,
+    /// `duration(v)`, to turn `format: duration` strings into durations.
+    duration: Option<Program>,
+}
+
+/// One compiled `x-kubernetes-validations` entry.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    source: String,
+    program: Program,
+    message: Option<String>,
+    message_expression: Option<Program>,
+    reason: Option<String>,
+    field_path: Option<String>,
+    /// Whether the rule references `oldSelf`: evaluated only on update, where an old value
+    /// correlates.
+    pub(crate) transition: bool,
+}
+
+impl CelEnv {
+    /// Builds the standard environment plus the cel crate's extension libraries.
+    pub(crate) fn new() -> CelEnv {
+        let mut env = Env::stdlib();
+        // Each extension registers distinct names; a failure would only mean an overload
+        // clash inside the cel crate, in which case the environment simply lacks it.
+        let _ = env.add_extension(cel::extensions::strings);
+        let _ = env.add_extension(cel::extensions::lists);
+        let _ = env.add_extension(cel::extensions::math);
+        let timestamp = env.compile("timestamp(v)").ok();
+        let duration = env.compile("duration(v)").ok();
+        CelEnv {
+            env: Arc::new(env),
+            timestamp,
+            duration,
+        }
+    }
+
+    /// Compiles the `x-kubernetes-validations` list found at `path`.
+    pub(crate) fn compile_rules(
+        &self,
+        rules: &Value,
+        path: &str,
+        causes: &mut Vec<FieldCause>,
+    ) -> Vec<Rule> {
+        let Some(list) = rules.as_array() else {
+            causes.push(errors::invalid_rendered(
+                path,
+                &errors::quote(super::compile::json_type_name(rules)),
+                "must be a list of validation rules",
+            ));
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(list.len());
+        for (i, entry) in list.iter().enumerate() {
+            let entry_path = errors::index(path, i);
+            let Some(source) = entry.get("rule").and_then(Value::as_str) else {
+                causes.push(errors::required(
+                    &format!("{entry_path}.rule"),
+                    "rule is not specified",
+                ));
+                continue;
+            };
+            let program = match self.env.compile(source) {
+                Ok(p) => p,
+                Err(e) => {
+                    causes.push(errors::invalid_value(
+                        &format!("{entry_path}.rule"),
+                        &Value::String(source.to_owned()),
+                        &format!("compilation failed: {}", first_line(&e.to_string())),
+                    ));
+                    continue;
+                }
+            };
+            let message_expression = match entry.get("messageExpression").and_then(Value::as_str) {
+                None => None,
+                Some(expr) => match self.env.compile(expr) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        causes.push(errors::invalid_value(
+                            &format!("{entry_path}.messageExpression"),
+                            &Value::String(expr.to_owned()),
+                            &format!(
+                                "messageExpression compilation failed: {}",
+                                first_line(&e.to_string())
+                            ),
+                        ));
+                        continue;
+                    }
+                },
+            };
+            let reason = entry
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if let Some(r) = &reason
+                && !REASONS.contains(&r.as_str())
+            {
+                causes.push(errors::not_supported(
+                    &format!("{entry_path}.reason"),
+                    &Value::String(r.clone()),
+                    &REASONS.map(|s| Value::String(s.to_owned())),
+                ));
+                continue;
+            }
+            let transition = program.references().has_variable("oldSelf");
+            out.push(Rule {
+                source: source.to_owned(),
+                program,
+                message: entry
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned),
+                message_expression,
+                reason,
+                field_path: entry
+                    .get("fieldPath")
+                    .and_then(Value::as_str)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned),
+                transition,
+            });
+        }
+        out
+    }
+
+    /// Evaluates every rule of `node` for the value at `path`, appending failures.
+    ///
+    /// `old` is the correlated old value, when there is one; transition rules are skipped
+    /// without it.
+    pub(crate) fn evaluate(
+        &self,
+        node: &Node,
+        value: &Value,
+        old: Option<&Value>,
+        path: &str,
+        is_root: bool,
+        causes: &mut Vec<FieldCause>,
+    ) {
+        if node.rules.is_empty() {
+            return;
+        }
+        let self_val = self.to_cel(value, Some(node), is_root);
+        let mut old_val: Option<cel::Value> = None;
+        let type_name = errors::quote(node.ty.map_or("", Type::name));
+        for rule in &node.rules {
+            let mut ctx = Context::with_env(Arc::clone(&self.env));
+            ctx.add_variable_from_value("self", self_val.clone());
+            if rule.transition {
+                let Some(old) = old else { continue };
+                let old_cel = old_val.get_or_insert_with(|| self.to_cel(old, Some(node), is_root));
+                ctx.add_variable_from_value("oldSelf", old_cel.clone());
+            }
+            let field = match &rule.field_path {
+                Some(fp) => join_field_path(path, fp),
+                None => path.to_owned(),
+            };
+            match rule.program.execute(&ctx) {
+                Ok(cel::Value::Bool(true)) => {}
+                Ok(cel::Value::Bool(false)) => {
+                    let detail = Self::message_for(rule, &ctx);
+                    causes.push(match rule.reason.as_deref() {
+                        Some("FieldValueForbidden") => errors::forbidden(&field, &detail),
+                        Some("FieldValueRequired") => errors::required(&field, &detail),
+                        Some("FieldValueDuplicate") => {
+                            errors::duplicate_rendered(&field, &type_name)
+                        }
+                        _ => errors::invalid_rendered(&field, &type_name, &detail),
+                    });
+                }
+                Ok(other) => causes.push(errors::invalid_rendered(
+                    &field,
+                    &type_name,
+                    &format!(
+                        "rule evaluation error: rule {:?} returned {:?}, not a bool",
+                        rule.source,
+                        other.type_of()
+                    ),
+                )),
+                Err(e) => causes.push(errors::invalid_rendered(&field, &type_name, &go_error(&e))),
+            }
+        }
+    }
+
+    /// The failure message of a rule: its `messageExpression` result when that evaluates to
+    /// a non-empty single-line string, else its `message`, else `failed rule: <rule>`.
+    fn message_for(rule: &Rule, ctx: &Context<'_, '_>) -> String {
+        if let Some(expr) = &rule.message_expression
+            && let Ok(cel::Value::String(s)) = expr.execute(ctx)
+            && !s.trim().is_empty()
+            && !s.contains('\n')
+        {
+            return s.as_str().to_owned();
+        }
+        match &rule.message {
+            Some(m) => m.clone(),
+            None => format!("failed rule: {}", rule.source.trim()),
+        }
+    }
+
+    /// Converts a JSON value to a CEL value typed by its schema node.
+    pub(crate) fn to_cel(&self, value: &Value, node: Option<&Node>, is_root: bool) -> cel::Value {
+        match value {
+            Value::Null => cel::Value::Null,
+            Value::Bool(b) => cel::Value::Bool(*b),
+            Value::Number(n) => {
+                let want_double = node.is_some_and(|n| n.ty == Some(Type::Number));
+                if want_double {
+                    cel::Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                } else if let Some(i) = n.as_i64() {
+                    cel::Value::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    cel::Value::UInt(u)
+                } else {
+                    let f = n.as_f64().unwrap_or(f64::NAN);
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "integral values within the i64 range only"
+                    )]
+                    if node.is_some_and(|n| n.ty == Some(Type::Integer))
+                        && f.fract() == 0.0
+                        && f.abs() < 9.0e18
+                    {
+                        cel::Value::Int(f as i64)
+                    } else {
+                        cel::Value::Float(f)
+                    }
+                }
+            }
+            Value::String(s) => self.string_to_cel(s, node),
+            Value::Array(items) => {
+                let item_node = node.and_then(|n| n.items.as_deref());
+                cel::Value::List(Arc::new(
+                    items
+                        .iter()
+                        .map(|v| self.to_cel(v, item_node, false))
+                        .collect(),
+                ))
+            }
+            Value::Object(map) => {
+                let mut out: HashMap<String, cel::Value> = HashMap::with_capacity(map.len());
+                let embedded = is_root || node.is_some_and(|n| n.embedded);
+                for (k, v) in map {
+                    if embedded {
+                        match k.as_str() {
+                            "apiVersion" | "kind" => {
+                                if let Value::String(s) = v {
+                                    out.insert(k.clone(), cel::Value::String(Arc::new(s.clone())));
+                                }
+                                continue;
+                            }
+                            "metadata" => {
+                                out.insert(k.clone(), metadata_to_cel(v));
+                                continue;
+                            }
+                            _ => {}
+                        }
+                    }
+                    match node {
+                        Some(n) => {
+                            if let Some(prop) = n.properties.get(k) {
+                                if let Some(name) = escape(k) {
+                                    out.insert(name, self.to_cel(v, Some(prop), false));
+                                }
+                            } else if let Some(add) = n.additional.as_deref() {
+                                out.insert(k.clone(), self.to_cel(v, Some(add), false));
+                            } else if n.preserve_unknown {
+                                out.insert(k.clone(), self.to_cel(v, None, false));
+                            }
+                        }
+                        None => {
+                            out.insert(k.clone(), self.to_cel(v, None, false));
+                        }
+                    }
+                }
+                out.into()
+            }
+        }
+    }
+
+    fn string_to_cel(&self, s: &str, node: Option<&Node>) -> cel::Value {
+        let plain = || cel::Value::String(Arc::new(s.to_owned()));
+        let Some(node) = node else { return plain() };
+        if node.ty != Some(Type::String) {
+            return plain();
+        }
+        let program = match node.format.as_deref() {
+            Some("date-time") => self.timestamp.as_ref(),
+            Some("duration") => self.duration.as_ref(),
+            Some("byte") => {
+                return match base64::engine::general_purpose::STANDARD.decode(s) {
+                    Ok(bytes) => cel::Value::Bytes(Arc::new(bytes)),
+                    Err(_) => plain(),
+                };
+            }
+            _ => None,
+        };
+        let Some(program) = program else {
+            return plain();
+        };
+        let mut ctx = Context::with_env(Arc::clone(&self.env));
+        ctx.add_variable_from_value("v", plain());
+        program.execute(&ctx).unwrap_or_else(|_| plain())
+    }
+}
+
+/// `metadata` of a resource root or embedded resource: only `name` and `generateName` are
+/// visible to rules, as upstream.
+fn metadata_to_cel(meta: &Value) -> cel::Value {
+    let mut out: HashMap<String, cel::Value> = HashMap::new();
+    if let Some(map) = meta.as_object() {
+        for key in ["name", "generateName"] {
+            if let Some(Value::String(s)) = map.get(key) {
+                out.insert(key.to_owned(), cel::Value::String(Arc::new(s.clone())));
+            }
+        }
+    }
+    out.into()
+}
+
+/// Escapes a property name for CEL as upstream does (`apiextensions-apiserver` `cel.Escape`):
+/// keywords become `__keyword__`; `__`, `.`, `-` and `/` become `__underscores__`,
+/// `__dot__`, `__dash__` and `__slash__`. Names that cannot be escaped are not accessible.
+pub(crate) fn escape(name: &str) -> Option<String> {
+    if RESERVED.contains(&name) {
+        return Some(format!("__{name}__"));
+    }
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
+    if !first_ok || !chars_ok {
+        return None;
+    }
+    if !name.contains(['.', '-', '/']) && !name.contains("__") {
+        return Some(name.to_owned());
+    }
+    Some(
+        name.replace("__", "__underscores__")
+            .replace('.', "__dot__")
+            .replace('-', "__dash__")
+            .replace('/', "__slash__"),
+    )
+}
+
+/// Joins a rule's `fieldPath` (`.spec.x`, `.items['a.b']`) to the path of its node.
+fn join_field_path(path: &str, field_path: &str) -> String {
+    let mut out = path.to_owned();
+    let mut rest = field_path;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            out = errors::child(&out, &r[..end]);
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').unwrap_or(r.len());
+            let inner = r[..end].trim_matches(|c| c == '\'' || c == '"');
+            out = format!("{out}[{inner}]");
+            rest = r.get(end + 1..).unwrap_or("");
+        } else {
+            // A path without a leading dot: treat it as one property name chain.
+            out = errors::child(&out, rest);
+            break;
+        }
+    }
+    out
+}
+
+/// The first line of a multi-line CEL parse error (the rest is a source excerpt).
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// An evaluation error worded like cel-go's, which is what users see from a real server.
+fn go_error(e: &ExecutionError) -> String {
+    match e {
+        ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
+        ExecutionError::UndeclaredReference(r) => format!("undeclared reference to '{r}'"),
+        other => other.to_string(),
+    }
+}

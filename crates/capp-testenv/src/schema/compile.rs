@@ -1,0 +1,371 @@
+//! Parses an `openAPIV3Schema` JSON value into a [`Node`] tree, once per CRD version.
+//!
+//! Parsing is lenient about shape (the structural check reports shape problems); it never
+//! panics on odd input and records every problem it has to give up on as a cause.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::FieldCause;
+use super::cel::{CelEnv, Rule};
+use super::errors;
+
+/// A JSON Schema `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Type {
+    Object,
+    Array,
+    String,
+    Integer,
+    Number,
+    Boolean,
+}
+
+impl Type {
+    fn parse(s: &str) -> Option<Type> {
+        Some(match s {
+            "object" => Type::Object,
+            "array" => Type::Array,
+            "string" => Type::String,
+            "integer" => Type::Integer,
+            "number" => Type::Number,
+            "boolean" => Type::Boolean,
+            _ => return None,
+        })
+    }
+
+    /// The name used in the schema and in messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Type::Object => "object",
+            Type::Array => "array",
+            Type::String => "string",
+            Type::Integer => "integer",
+            Type::Number => "number",
+            Type::Boolean => "boolean",
+        }
+    }
+}
+
+/// `x-kubernetes-list-type`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ListType {
+    /// `atomic` or unset: a plain list.
+    #[default]
+    Atomic,
+    /// `set`: items must be unique scalars.
+    Set,
+    /// `map`: items are objects unique by the `x-kubernetes-list-map-keys`.
+    Map(Vec<String>),
+}
+
+/// A numeric bound with its exclusivity.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bound {
+    pub(crate) value: f64,
+    pub(crate) exclusive: bool,
+}
+
+/// One compiled schema node.
+#[derive(Debug, Default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each flag mirrors one boolean schema keyword"
+)]
+pub(crate) struct Node {
+    pub(crate) ty: Option<Type>,
+    pub(crate) nullable: bool,
+    pub(crate) int_or_string: bool,
+    pub(crate) preserve_unknown: bool,
+    pub(crate) embedded: bool,
+    pub(crate) properties: BTreeMap<String, Node>,
+    /// `additionalProperties` given as a schema (or `true`, compiled as an empty node that
+    /// preserves unknown fields).
+    pub(crate) additional: Option<Box<Node>>,
+    pub(crate) items: Option<Box<Node>>,
+    pub(crate) default: Option<Value>,
+    pub(crate) required: Vec<String>,
+    pub(crate) enumeration: Option<Vec<Value>>,
+    pub(crate) pattern: Option<(String, Regex)>,
+    pub(crate) format: Option<String>,
+    pub(crate) minimum: Option<Bound>,
+    pub(crate) maximum: Option<Bound>,
+    pub(crate) multiple_of: Option<f64>,
+    pub(crate) min_length: Option<u64>,
+    pub(crate) max_length: Option<u64>,
+    pub(crate) min_items: Option<u64>,
+    pub(crate) max_items: Option<u64>,
+    pub(crate) min_properties: Option<u64>,
+    pub(crate) max_properties: Option<u64>,
+    pub(crate) unique_items: bool,
+    pub(crate) list_type: ListType,
+    pub(crate) all_of: Vec<Node>,
+    pub(crate) any_of: Vec<Node>,
+    pub(crate) one_of: Vec<Node>,
+    pub(crate) not: Option<Box<Node>>,
+    pub(crate) rules: Vec<Rule>,
+    /// Whether this node or anything below it has CEL rules (lets validation skip building
+    /// CEL values for rule-free subtrees).
+    pub(crate) has_rules_below: bool,
+    /// The schema path of this node (`openAPIV3Schema.properties[spec]`), for compile-time
+    /// messages only.
+    pub(crate) schema_path: String,
+}
+
+impl Node {
+    /// The schema of property `key` of an object value: its own property schema or the
+    /// `additionalProperties` schema.
+    pub(crate) fn child(&self, key: &str) -> Option<&Node> {
+        self.properties.get(key).or(self.additional.as_deref())
+    }
+
+    /// How many CEL rules the tree holds.
+    pub(crate) fn rule_count(&self) -> usize {
+        self.rules.len()
+            + self
+                .properties
+                .values()
+                .map(Node::rule_count)
+                .sum::<usize>()
+            + self.additional.as_ref().map_or(0, |n| n.rule_count())
+            + self.items.as_ref().map_or(0, |n| n.rule_count())
+    }
+
+    /// Calls `f(node, default, schema_path)` for every node of the structural tree that has a
+    /// `default`.
+    pub(crate) fn for_each_default(&self, f: &mut dyn FnMut(&Node, &Value, &str)) {
+        if let Some(default) = &self.default {
+            f(self, default, &self.schema_path);
+        }
+        for node in self.properties.values() {
+            node.for_each_default(f);
+        }
+        if let Some(node) = &self.additional {
+            node.for_each_default(f);
+        }
+        if let Some(node) = &self.items {
+            node.for_each_default(f);
+        }
+    }
+}
+
+/// Runs the structural check of `capi_types` and turns its violations into causes.
+pub(crate) fn structural_causes(schema: &Value) -> Vec<FieldCause> {
+    match capi_types::structural::check(schema) {
+        Ok(()) => Vec::new(),
+        Err(violations) => violations
+            .into_iter()
+            .map(|v| FieldCause {
+                reason: reason_of_message(&v.message).to_owned(),
+                field: v.path,
+                message: v.message,
+            })
+            .collect(),
+    }
+}
+
+/// The `FieldValue*` reason of a `field.Error` body, read from its leading type string.
+pub(crate) fn reason_of_message(message: &str) -> &'static str {
+    const PREFIXES: [(&str, &str); 8] = [
+        ("Required value", "FieldValueRequired"),
+        ("Unsupported value", "FieldValueNotSupported"),
+        ("Forbidden", "FieldValueForbidden"),
+        ("Duplicate value", "FieldValueDuplicate"),
+        ("Too long", "FieldValueTooLong"),
+        ("Too many", "FieldValueTooMany"),
+        ("Not found", "FieldValueNotFound"),
+        ("Internal error", "InternalError"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| message.starts_with(prefix))
+        .map_or("FieldValueInvalid", |(_, reason)| reason)
+}
+
+/// Compiles the root schema. Problems are appended to `causes`.
+pub(crate) fn compile_root(schema: &Value, cel: &CelEnv, causes: &mut Vec<FieldCause>) -> Node {
+    let mut node = compile_node(schema, "openAPIV3Schema", cel, causes, true);
+    // The resource root always behaves as an embedded resource: apiVersion, kind and metadata
+    // survive pruning (upstream clones the root schema with XEmbeddedResource = true).
+    node.embedded = true;
+    node
+}
+
+fn compile_node(
+    schema: &Value,
+    path: &str,
+    cel: &CelEnv,
+    causes: &mut Vec<FieldCause>,
+    structural: bool,
+) -> Node {
+    let mut node = Node {
+        schema_path: path.to_owned(),
+        ..Node::default()
+    };
+    let Some(obj) = schema.as_object() else {
+        causes.push(errors::invalid_rendered(
+            path,
+            &errors::quote(json_type_name(schema)),
+            "must be an object",
+        ));
+        return node;
+    };
+
+    if let Some(t) = obj.get("type") {
+        match t.as_str().and_then(Type::parse) {
+            Some(t) => node.ty = Some(t),
+            None => causes.push(errors::not_supported(
+                &format!("{path}.type"),
+                t,
+                &["array", "boolean", "integer", "number", "object", "string"]
+                    .map(|s| Value::String(s.to_owned())),
+            )),
+        }
+    }
+    node.nullable = flag(obj, "nullable");
+    node.int_or_string = flag(obj, "x-kubernetes-int-or-string");
+    node.preserve_unknown = flag(obj, "x-kubernetes-preserve-unknown-fields");
+    node.embedded = flag(obj, "x-kubernetes-embedded-resource");
+    node.default = obj.get("default").cloned();
+    node.unique_items = flag(obj, "uniqueItems");
+
+    compile_value_validations(&mut node, obj, path, causes);
+
+    if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+        for (key, sub) in props {
+            let sub_path = errors::key(&format!("{path}.properties"), key);
+            let child = compile_node(sub, &sub_path, cel, causes, structural);
+            node.properties.insert(key.clone(), child);
+        }
+    }
+    match obj.get("additionalProperties") {
+        Some(sub @ Value::Object(_)) => {
+            let sub_path = format!("{path}.additionalProperties");
+            node.additional = Some(Box::new(compile_node(
+                sub, &sub_path, cel, causes, structural,
+            )));
+        }
+        Some(Value::Bool(true)) => {
+            node.additional = Some(Box::new(Node {
+                preserve_unknown: true,
+                schema_path: format!("{path}.additionalProperties"),
+                ..Node::default()
+            }));
+        }
+        _ => {}
+    }
+    if let Some(items) = obj.get("items") {
+        let sub_path = format!("{path}.items");
+        node.items = Some(Box::new(compile_node(
+            items, &sub_path, cel, causes, structural,
+        )));
+    }
+    for (keyword, target) in [
+        ("allOf", &mut node.all_of),
+        ("anyOf", &mut node.any_of),
+        ("oneOf", &mut node.one_of),
+    ] {
+        if let Some(list) = obj.get(keyword).and_then(Value::as_array) {
+            for (i, sub) in list.iter().enumerate() {
+                let sub_path = errors::index(&format!("{path}.{keyword}"), i);
+                target.push(compile_node(sub, &sub_path, cel, causes, false));
+            }
+        }
+    }
+    if let Some(sub) = obj.get("not") {
+        let sub_path = format!("{path}.not");
+        node.not = Some(Box::new(compile_node(sub, &sub_path, cel, causes, false)));
+    }
+
+    node.list_type = match obj.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        Some("set") => ListType::Set,
+        Some("map") => ListType::Map(
+            obj.get("x-kubernetes-list-map-keys")
+                .and_then(Value::as_array)
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        _ => ListType::Atomic,
+    };
+
+    if structural && let Some(rules) = obj.get("x-kubernetes-validations") {
+        node.rules = cel.compile_rules(rules, &format!("{path}.x-kubernetes-validations"), causes);
+    }
+    node.has_rules_below = !node.rules.is_empty()
+        || node.properties.values().any(|n| n.has_rules_below)
+        || node.additional.as_ref().is_some_and(|n| n.has_rules_below)
+        || node.items.as_ref().is_some_and(|n| n.has_rules_below);
+    node
+}
+
+fn compile_value_validations(
+    node: &mut Node,
+    obj: &Map<String, Value>,
+    path: &str,
+    causes: &mut Vec<FieldCause>,
+) {
+    if let Some(required) = obj.get("required").and_then(Value::as_array) {
+        node.required = required
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+    }
+    node.enumeration = obj.get("enum").and_then(Value::as_array).cloned();
+    if let Some(pattern) = obj.get("pattern").and_then(Value::as_str) {
+        match Regex::new(pattern) {
+            Ok(re) => node.pattern = Some((pattern.to_owned(), re)),
+            Err(e) => causes.push(errors::invalid_value(
+                &format!("{path}.pattern"),
+                &Value::String(pattern.to_owned()),
+                &format!("must be a valid regular expression, but isn't: {e}"),
+            )),
+        }
+    }
+    node.format = obj.get("format").and_then(Value::as_str).map(str::to_owned);
+    node.minimum = obj
+        .get("minimum")
+        .and_then(Value::as_f64)
+        .map(|value| Bound {
+            value,
+            exclusive: flag(obj, "exclusiveMinimum"),
+        });
+    node.maximum = obj
+        .get("maximum")
+        .and_then(Value::as_f64)
+        .map(|value| Bound {
+            value,
+            exclusive: flag(obj, "exclusiveMaximum"),
+        });
+    node.multiple_of = obj.get("multipleOf").and_then(Value::as_f64);
+    node.min_length = obj.get("minLength").and_then(Value::as_u64);
+    node.max_length = obj.get("maxLength").and_then(Value::as_u64);
+    node.min_items = obj.get("minItems").and_then(Value::as_u64);
+    node.max_items = obj.get("maxItems").and_then(Value::as_u64);
+    node.min_properties = obj.get("minProperties").and_then(Value::as_u64);
+    node.max_properties = obj.get("maxProperties").and_then(Value::as_u64);
+}
+
+fn flag(obj: &Map<String, Value>, key: &str) -> bool {
+    obj.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The JSON Schema type name of a value, as kube-openapi reports it in type errors.
+pub(crate) fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

@@ -1,0 +1,997 @@
+//! Unit tests for CRD schema admission: one accept and one reject per keyword, pruning,
+//! defaulting, CEL rules and the exact wording of the apiserver's messages.
+
+use serde_json::{Value, json};
+
+use super::{CrdSchema, FieldCause, validate_crd};
+
+/// A resource schema whose `spec` is `spec_schema`.
+fn resource(spec_schema: &Value) -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec_schema,
+        },
+    })
+}
+
+fn compile(spec_schema: &Value) -> CrdSchema {
+    match CrdSchema::compile(&resource(spec_schema)) {
+        Ok(s) => s,
+        Err(causes) => panic!("schema did not compile: {causes:#?}"),
+    }
+}
+
+fn object(spec: &Value) -> Value {
+    json!({
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "default"},
+        "spec": spec,
+    })
+}
+
+/// Admits `spec` on create; returns the admitted spec or the causes.
+fn admit(schema: &CrdSchema, spec: &Value) -> Result<Value, Vec<FieldCause>> {
+    let mut obj = object(spec);
+    schema.admit(&mut obj, None)?;
+    Ok(obj["spec"].clone())
+}
+
+/// Admits `spec` as an update of `old_spec`.
+fn update(schema: &CrdSchema, old_spec: &Value, spec: &Value) -> Result<Value, Vec<FieldCause>> {
+    let mut obj = object(spec);
+    let old = object(old_spec);
+    schema.admit(&mut obj, Some(&old))?;
+    Ok(obj["spec"].clone())
+}
+
+fn rejected(result: Result<Value, Vec<FieldCause>>) -> Vec<FieldCause> {
+    match result {
+        Ok(v) => panic!("expected a rejection, got {v}"),
+        Err(c) => c,
+    }
+}
+
+fn only(causes: &[FieldCause]) -> &FieldCause {
+    assert_eq!(causes.len(), 1, "expected exactly one cause: {causes:#?}");
+    &causes[0]
+}
+
+fn assert_cause(causes: &[FieldCause], reason: &str, field: &str, message: &str) {
+    let c = only(causes);
+    assert_eq!(
+        (c.reason.as_str(), c.field.as_str(), c.message.as_str()),
+        (reason, field, message)
+    );
+}
+
+fn props(p: &Value) -> Value {
+    json!({"type": "object", "properties": p})
+}
+
+// ---------------------------------------------------------------------------------------------
+// types and nullable
+
+#[test]
+fn an_integer_field_rejects_a_string_with_the_apiserver_message() {
+    let s = compile(&props(&json!({"replicas": {"type": "integer"}})));
+    let causes = rejected(admit(&s, &json!({"replicas": "three"})));
+    assert_cause(
+        &causes,
+        "FieldValueTypeInvalid",
+        "spec.replicas",
+        r#"Invalid value: "string": spec.replicas in body must be of type integer: "string""#,
+    );
+    assert_eq!(
+        causes[0].to_string(),
+        r#"spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string""#
+    );
+}
+
+#[test]
+fn an_integer_field_accepts_integers_and_integral_floats_but_not_fractions() {
+    let s = compile(&props(&json!({"replicas": {"type": "integer"}})));
+    assert!(admit(&s, &json!({"replicas": 3})).is_ok());
+    assert!(admit(&s, &json!({"replicas": 3.0})).is_ok());
+    let causes = rejected(admit(&s, &json!({"replicas": 2.5})));
+    assert!(
+        only(&causes)
+            .message
+            .ends_with(r#"must be of type integer: "number""#)
+    );
+}
+
+#[test]
+fn a_number_field_accepts_integers_and_a_boolean_field_rejects_strings() {
+    let s = compile(&props(
+        &json!({"ratio": {"type": "number"}, "on": {"type": "boolean"}}),
+    ));
+    assert!(admit(&s, &json!({"ratio": 1, "on": true})).is_ok());
+    let causes = rejected(admit(&s, &json!({"on": "true"})));
+    assert_eq!(
+        only(&causes).message,
+        r#"Invalid value: "string": spec.on in body must be of type boolean: "string""#
+    );
+}
+
+#[test]
+fn an_object_field_rejects_an_array() {
+    let s = compile(&props(&json!({"inner": {"type": "object"}})));
+    let causes = rejected(admit(&s, &json!({"inner": []})));
+    assert_eq!(only(&causes).field, "spec.inner");
+    assert!(
+        causes[0]
+            .message
+            .contains(r#"must be of type object: "array""#)
+    );
+}
+
+#[test]
+fn int_or_string_accepts_integers_and_strings_but_not_booleans() {
+    let s = compile(&props(
+        &json!({"port": {"x-kubernetes-int-or-string": true}}),
+    ));
+    assert!(admit(&s, &json!({"port": 80})).is_ok());
+    assert!(admit(&s, &json!({"port": "http"})).is_ok());
+    let causes = rejected(admit(&s, &json!({"port": true})));
+    assert_cause(
+        &causes,
+        "FieldValueTypeInvalid",
+        "spec.port",
+        r#"Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean""#,
+    );
+}
+
+#[test]
+fn null_in_a_non_nullable_field_without_default_is_dropped_like_an_absent_field() {
+    let s = compile(&props(&json!({"name": {"type": "string"}})));
+    let spec = admit(&s, &json!({"name": null})).unwrap();
+    assert_eq!(spec, json!({}));
+}
+
+#[test]
+fn null_in_a_nullable_field_is_kept() {
+    let s = compile(&props(
+        &json!({"name": {"type": "string", "nullable": true}}),
+    ));
+    let spec = admit(&s, &json!({"name": null})).unwrap();
+    assert_eq!(spec, json!({"name": null}));
+}
+
+#[test]
+fn null_in_a_non_nullable_field_with_a_default_gets_the_default() {
+    let s = compile(&props(&json!({"name": {"type": "string", "default": "x"}})));
+    let spec = admit(&s, &json!({"name": null})).unwrap();
+    assert_eq!(spec, json!({"name": "x"}));
+}
+
+#[test]
+fn null_items_of_a_non_nullable_array_are_rejected_as_a_type_error() {
+    let s = compile(&props(
+        &json!({"list": {"type": "array", "items": {"type": "string"}}}),
+    ));
+    let causes = rejected(admit(&s, &json!({"list": ["a", null]})));
+    assert_cause(
+        &causes,
+        "FieldValueTypeInvalid",
+        "spec.list[1]",
+        r#"Invalid value: "null": spec.list[1] in body must be of type string: "null""#,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// required, enum, pattern, format
+
+#[test]
+fn a_missing_required_field_is_reported_at_its_full_path() {
+    let item =
+        json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}});
+    let s = compile(&props(&json!({"items": {"type": "array", "items": item}})));
+    assert!(admit(&s, &json!({"items": [{"name": "a"}]})).is_ok());
+    let causes = rejected(admit(&s, &json!({"items": [{"name": "a"}, {}]})));
+    assert_cause(
+        &causes,
+        "FieldValueRequired",
+        "spec.items[1].name",
+        "Required value",
+    );
+}
+
+#[test]
+fn a_value_outside_the_enum_is_unsupported_and_the_supported_values_are_listed() {
+    let s = compile(&props(
+        &json!({"mode": {"type": "string", "enum": ["A", "B"]}}),
+    ));
+    assert!(admit(&s, &json!({"mode": "B"})).is_ok());
+    let causes = rejected(admit(&s, &json!({"mode": "X"})));
+    assert_cause(
+        &causes,
+        "FieldValueNotSupported",
+        "spec.mode",
+        r#"Unsupported value: "X": supported values: "A", "B""#,
+    );
+}
+
+#[test]
+fn an_integer_enum_compares_numbers_by_value() {
+    let s = compile(&props(&json!({"n": {"type": "integer", "enum": [1, 2]}})));
+    assert!(admit(&s, &json!({"n": 2.0})).is_ok());
+    let causes = rejected(admit(&s, &json!({"n": 3})));
+    assert_eq!(
+        only(&causes).message,
+        r#"Unsupported value: 3: supported values: "1", "2""#
+    );
+}
+
+#[test]
+fn a_string_not_matching_the_pattern_is_invalid() {
+    let s = compile(&props(
+        &json!({"name": {"type": "string", "pattern": "^[a-z]+$"}}),
+    ));
+    assert!(admit(&s, &json!({"name": "abc"})).is_ok());
+    let causes = rejected(admit(&s, &json!({"name": "ABC"})));
+    assert_cause(
+        &causes,
+        "FieldValueInvalid",
+        "spec.name",
+        r#"Invalid value: "ABC": spec.name in body should match '^[a-z]+$'"#,
+    );
+}
+
+#[test]
+fn a_pattern_that_is_not_a_regular_expression_does_not_compile() {
+    let err = CrdSchema::compile(&resource(&props(
+        &json!({"name": {"type": "string", "pattern": "("}}),
+    )))
+    .unwrap_err();
+    assert_eq!(
+        only(&err).field,
+        "openAPIV3Schema.properties[spec].properties[name].pattern"
+    );
+}
+
+#[test]
+fn formats_are_checked_and_unknown_formats_pass() {
+    let s = compile(&props(&json!({
+        "at": {"type": "string", "format": "date-time"},
+        "id": {"type": "string", "format": "uuid"},
+        "ip": {"type": "string", "format": "ipv4"},
+        "data": {"type": "string", "format": "byte"},
+        "odd": {"type": "string", "format": "no-such-format"},
+    })));
+    assert!(
+        admit(
+            &s,
+            &json!({
+                "at": "2024-05-01T10:00:00Z",
+                "id": "123e4567-e89b-12d3-a456-426614174000",
+                "ip": "10.0.0.1",
+                "data": "aGVsbG8=",
+                "odd": "anything",
+            })
+        )
+        .is_ok()
+    );
+    let causes = rejected(admit(&s, &json!({"at": "yesterday"})));
+    assert_cause(
+        &causes,
+        "FieldValueTypeInvalid",
+        "spec.at",
+        r#"Invalid value: "yesterday": spec.at in body must be of type date-time: "yesterday""#,
+    );
+    assert_eq!(
+        rejected(admit(&s, &json!({"ip": "10.0.0.300"})))[0].field,
+        "spec.ip"
+    );
+    assert_eq!(
+        rejected(admit(&s, &json!({"data": "!!"})))[0].field,
+        "spec.data"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// numeric bounds, lengths, sizes
+
+#[test]
+fn minimum_and_maximum_are_inclusive_unless_exclusive() {
+    let s = compile(&props(&json!({
+        "a": {"type": "integer", "minimum": 0, "maximum": 10},
+        "b": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1, "exclusiveMaximum": true},
+    })));
+    assert!(admit(&s, &json!({"a": 0, "b": 0.5})).is_ok());
+    assert!(admit(&s, &json!({"a": 10})).is_ok());
+    assert_cause(
+        &rejected(admit(&s, &json!({"a": -1}))),
+        "FieldValueInvalid",
+        "spec.a",
+        "Invalid value: -1: spec.a in body should be greater than or equal to 0",
+    );
+    assert_cause(
+        &rejected(admit(&s, &json!({"a": 11}))),
+        "FieldValueInvalid",
+        "spec.a",
+        "Invalid value: 11: spec.a in body should be less than or equal to 10",
+    );
+    assert_eq!(
+        only(&rejected(admit(&s, &json!({"b": 0})))).message,
+        "Invalid value: 0: spec.b in body should be greater than 0"
+    );
+    assert_eq!(
+        only(&rejected(admit(&s, &json!({"b": 1})))).message,
+        "Invalid value: 1: spec.b in body should be less than 1"
+    );
+}
+
+#[test]
+fn multiple_of_rejects_values_off_the_step() {
+    let s = compile(&props(&json!({"n": {"type": "integer", "multipleOf": 5}})));
+    assert!(admit(&s, &json!({"n": 15})).is_ok());
+    assert_eq!(
+        only(&rejected(admit(&s, &json!({"n": 7})))).message,
+        "Invalid value: 7: spec.n in body should be a multiple of 5"
+    );
+}
+
+#[test]
+fn string_lengths_count_characters() {
+    let s = compile(&props(
+        &json!({"name": {"type": "string", "minLength": 2, "maxLength": 3}}),
+    ));
+    assert!(admit(&s, &json!({"name": "äöü"})).is_ok());
+    assert_cause(
+        &rejected(admit(&s, &json!({"name": "abcd"}))),
+        "FieldValueTooLong",
+        "spec.name",
+        "Too long: may not be more than 3 bytes",
+    );
+    assert_cause(
+        &rejected(admit(&s, &json!({"name": "a"}))),
+        "FieldValueInvalid",
+        "spec.name",
+        r#"Invalid value: "a": spec.name in body should be at least 2 chars long"#,
+    );
+}
+
+#[test]
+fn array_sizes_are_bounded() {
+    let s = compile(&props(
+        &json!({"l": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer"}}}),
+    ));
+    assert!(admit(&s, &json!({"l": [1, 2]})).is_ok());
+    assert_cause(
+        &rejected(admit(&s, &json!({"l": [1, 2, 3]}))),
+        "FieldValueTooMany",
+        "spec.l",
+        "Too many: 3: must have at most 2 items",
+    );
+    assert_cause(
+        &rejected(admit(&s, &json!({"l": []}))),
+        "FieldValueInvalid",
+        "spec.l",
+        "Invalid value: 0: spec.l in body should have at least 1 items",
+    );
+}
+
+#[test]
+fn object_sizes_are_bounded() {
+    let s = compile(&props(&json!({"m": {
+        "type": "object", "minProperties": 1, "maxProperties": 1,
+        "additionalProperties": {"type": "string"},
+    }})));
+    assert!(admit(&s, &json!({"m": {"a": "x"}})).is_ok());
+    assert_cause(
+        &rejected(admit(&s, &json!({"m": {"a": "x", "b": "y"}}))),
+        "FieldValueTooMany",
+        "spec.m",
+        "Too many: 2: must have at most 1 item",
+    );
+    assert!(
+        only(&rejected(admit(&s, &json!({"m": {}}))))
+            .message
+            .ends_with("should have at least 1 properties")
+    );
+}
+
+#[test]
+fn additional_properties_values_are_validated_by_their_schema() {
+    let s = compile(&props(
+        &json!({"labels": {"type": "object", "additionalProperties": {"type": "string"}}}),
+    ));
+    let causes = rejected(admit(&s, &json!({"labels": {"a": "x", "b": 1}})));
+    assert_eq!(only(&causes).field, "spec.labels.b");
+}
+
+// ---------------------------------------------------------------------------------------------
+// list types
+
+#[test]
+fn a_set_list_rejects_duplicate_items() {
+    let s = compile(&props(
+        &json!({"tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}}),
+    ));
+    assert!(admit(&s, &json!({"tags": ["a", "b"]})).is_ok());
+    assert_cause(
+        &rejected(admit(&s, &json!({"tags": ["a", "b", "a"]}))),
+        "FieldValueDuplicate",
+        "spec.tags[2]",
+        r#"Duplicate value: "a""#,
+    );
+}
+
+#[test]
+fn a_map_list_rejects_items_with_the_same_keys() {
+    let item = json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "v": {"type": "integer"}}});
+    let s = compile(&props(&json!({"ports": {
+        "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"], "items": item,
+    }})));
+    assert!(
+        admit(
+            &s,
+            &json!({"ports": [{"name": "a", "v": 1}, {"name": "b", "v": 1}]})
+        )
+        .is_ok()
+    );
+    assert_cause(
+        &rejected(admit(
+            &s,
+            &json!({"ports": [{"name": "a", "v": 1}, {"name": "a", "v": 2}]}),
+        )),
+        "FieldValueDuplicate",
+        "spec.ports[1]",
+        r#"Duplicate value: {"name":"a"}"#,
+    );
+}
+
+#[test]
+fn an_atomic_list_allows_duplicates() {
+    let s = compile(&props(
+        &json!({"l": {"type": "array", "items": {"type": "string"}}}),
+    ));
+    assert!(admit(&s, &json!({"l": ["a", "a"]})).is_ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// allOf / anyOf / oneOf / not
+
+#[test]
+fn any_of_needs_one_passing_schema() {
+    let s = compile(&props(
+        &json!({"n": {"type": "integer", "anyOf": [{"minimum": 10}, {"maximum": 0}]}}),
+    ));
+    assert!(admit(&s, &json!({"n": 11})).is_ok());
+    assert!(admit(&s, &json!({"n": -1})).is_ok());
+    assert_eq!(
+        only(&rejected(admit(&s, &json!({"n": 5})))).message,
+        "Invalid value: 5: spec.n in body must validate at least one schema (anyOf)"
+    );
+}
+
+#[test]
+fn one_of_needs_exactly_one_passing_schema() {
+    let s = compile(&props(&json!({"o": {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+        "oneOf": [{"required": ["a"]}, {"required": ["b"]}],
+    }})));
+    assert!(admit(&s, &json!({"o": {"a": "x"}})).is_ok());
+    let causes = rejected(admit(&s, &json!({"o": {"a": "x", "b": "y"}})));
+    assert!(
+        only(&causes)
+            .message
+            .ends_with("spec.o in body must validate one and only one schema (oneOf)")
+    );
+    assert_eq!(rejected(admit(&s, &json!({"o": {}}))).len(), 1);
+}
+
+#[test]
+fn not_rejects_values_matching_its_schema_and_all_of_reports_each_failure() {
+    let s = compile(&props(&json!({
+        "n": {"type": "integer", "not": {"enum": [13]}},
+        "m": {"type": "integer", "allOf": [{"minimum": 1}, {"maximum": 5}]},
+    })));
+    assert!(admit(&s, &json!({"n": 12, "m": 3})).is_ok());
+    assert!(
+        only(&rejected(admit(&s, &json!({"n": 13}))))
+            .message
+            .ends_with("must not validate the schema (not)")
+    );
+    let causes = rejected(admit(&s, &json!({"m": 9})));
+    assert_eq!(causes.len(), 2, "{causes:#?}");
+    assert!(
+        causes[0]
+            .message
+            .ends_with("should be less than or equal to 5")
+    );
+    assert!(
+        causes[1]
+            .message
+            .ends_with("must validate all the schemas (allOf)")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// pruning
+
+#[test]
+fn unknown_fields_are_pruned_and_reported_with_their_paths() {
+    let item = json!({"type": "object", "properties": {"name": {"type": "string"}}});
+    let s = compile(&props(
+        &json!({"items": {"type": "array", "items": item}, "a": {"type": "string"}}),
+    ));
+    let mut obj = object(&json!({"a": "x", "foo": 1, "items": [{"name": "n", "bar": true}]}));
+    obj["status"] = json!({"x": 1});
+    let admitted = s.admit(&mut obj, None).unwrap();
+    assert_eq!(
+        admitted.pruned,
+        vec!["spec.foo", "spec.items[0].bar", "status"]
+    );
+    assert_eq!(obj["spec"], json!({"a": "x", "items": [{"name": "n"}]}));
+    assert!(obj.get("status").is_none());
+}
+
+#[test]
+fn the_root_keeps_api_version_kind_and_metadata_untouched() {
+    let s =
+        CrdSchema::compile(&json!({"type": "object", "properties": {"spec": {"type": "object"}}}))
+            .unwrap();
+    let mut obj = object(&json!({}));
+    obj["metadata"]["labels"] = json!({"a": "b"});
+    let before = obj.clone();
+    let admitted = s.admit(&mut obj, None).unwrap();
+    assert!(admitted.pruned.is_empty());
+    assert_eq!(obj, before);
+}
+
+#[test]
+fn preserve_unknown_fields_keeps_unknown_fields_but_prunes_inside_known_ones() {
+    let s = compile(&json!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {"known": {"type": "object", "properties": {"a": {"type": "string"}}}},
+    }));
+    let mut obj = object(&json!({"free": {"deep": [1, {"x": 2}]}, "known": {"a": "x", "b": "y"}}));
+    let admitted = s.admit(&mut obj, None).unwrap();
+    assert_eq!(admitted.pruned, vec!["spec.known.b"]);
+    assert_eq!(
+        obj["spec"],
+        json!({"free": {"deep": [1, {"x": 2}]}, "known": {"a": "x"}})
+    );
+}
+
+#[test]
+fn an_embedded_resource_keeps_its_type_meta_and_metadata_but_prunes_other_unknown_fields() {
+    let s = compile(&props(&json!({"template": {
+        "type": "object",
+        "x-kubernetes-embedded-resource": true,
+        "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string"}}}},
+    }})));
+    let template = json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"l": "v"}},
+        "spec": {"a": "x", "b": "y"}, "extra": 1,
+    });
+    let mut obj = object(&json!({"template": template}));
+    let admitted = s.admit(&mut obj, None).unwrap();
+    assert_eq!(
+        admitted.pruned,
+        vec!["spec.template.extra", "spec.template.spec.b"]
+    );
+    assert_eq!(
+        obj["spec"]["template"],
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"l": "v"}}, "spec": {"a": "x"}})
+    );
+}
+
+#[test]
+fn a_valid_object_without_unknown_fields_is_admitted_unchanged() {
+    let s = compile(&props(
+        &json!({"a": {"type": "string"}, "n": {"type": "integer"}}),
+    ));
+    let mut obj = object(&json!({"a": "x", "n": 1}));
+    let before = obj.clone();
+    let admitted = s.admit(&mut obj, None).unwrap();
+    assert!(admitted.pruned.is_empty());
+    assert_eq!(obj, before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// defaulting
+
+#[test]
+fn missing_properties_of_existing_objects_get_their_defaults() {
+    let s = compile(&props(&json!({
+        "replicas": {"type": "integer", "default": 1},
+        "inner": {"type": "object", "properties": {"x": {"type": "string", "default": "d"}}},
+    })));
+    assert_eq!(admit(&s, &json!({})).unwrap(), json!({"replicas": 1}));
+    assert_eq!(
+        admit(&s, &json!({"replicas": 3, "inner": {}})).unwrap(),
+        json!({"replicas": 3, "inner": {"x": "d"}})
+    );
+}
+
+#[test]
+fn defaults_apply_inside_array_items_additional_properties_and_defaulted_objects() {
+    let item = json!({"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer", "default": 80}}});
+    let s = compile(&props(&json!({
+        "items": {"type": "array", "items": item},
+        "byName": {"type": "object", "additionalProperties": item},
+        "policy": {
+            "type": "object",
+            "default": {},
+            "properties": {"mode": {"type": "string", "default": "Auto"}},
+        },
+    })));
+    let spec = admit(
+        &s,
+        &json!({"items": [{"name": "a"}, {"name": "b", "port": 8080}], "byName": {"x": {}}}),
+    )
+    .unwrap();
+    assert_eq!(
+        spec,
+        json!({
+            "items": [{"name": "a", "port": 80}, {"name": "b", "port": 8080}],
+            "byName": {"x": {"port": 80}},
+            "policy": {"mode": "Auto"},
+        })
+    );
+}
+
+#[test]
+fn a_default_that_does_not_validate_is_rejected_at_compile_time() {
+    let err = CrdSchema::compile(&resource(&props(
+        &json!({"n": {"type": "integer", "default": "one"}}),
+    )))
+    .unwrap_err();
+    assert_eq!(
+        only(&err).field,
+        "openAPIV3Schema.properties[spec].properties[n].default"
+    );
+    assert!(
+        err[0].message.starts_with(r#"Invalid value: "one": "#),
+        "{}",
+        err[0].message
+    );
+}
+
+#[test]
+fn a_default_with_unknown_fields_is_rejected_at_compile_time() {
+    let err = CrdSchema::compile(&resource(&props(&json!({"o": {
+        "type": "object", "default": {"zzz": 1}, "properties": {"a": {"type": "string"}},
+    }}))))
+    .unwrap_err();
+    assert!(only(&err).message.contains("must not have unknown fields"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CEL
+
+fn immutable_name() -> CrdSchema {
+    compile(&props(&json!({"name": {
+        "type": "string",
+        "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "name is immutable"}],
+    }})))
+}
+
+#[test]
+fn an_immutability_rule_rejects_a_change_on_update() {
+    let causes = rejected(update(
+        &immutable_name(),
+        &json!({"name": "a"}),
+        &json!({"name": "b"}),
+    ));
+    assert_cause(
+        &causes,
+        "FieldValueInvalid",
+        "spec.name",
+        r#"Invalid value: "string": name is immutable"#,
+    );
+}
+
+#[test]
+fn an_immutability_rule_allows_an_unchanged_value_and_creation() {
+    let s = immutable_name();
+    assert!(update(&s, &json!({"name": "a"}), &json!({"name": "a"})).is_ok());
+    assert!(admit(&s, &json!({"name": "a"})).is_ok());
+    // No old value at that path: the transition rule is skipped.
+    assert!(update(&s, &json!({}), &json!({"name": "a"})).is_ok());
+}
+
+#[test]
+fn a_rule_without_message_reports_the_failed_rule() {
+    let s = compile(&json!({
+        "type": "object",
+        "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
+        "x-kubernetes-validations": [{"rule": "self.min <= self.max"}],
+    }));
+    assert!(admit(&s, &json!({"min": 1, "max": 2})).is_ok());
+    assert_cause(
+        &rejected(admit(&s, &json!({"min": 3, "max": 2}))),
+        "FieldValueInvalid",
+        "spec",
+        r#"Invalid value: "object": failed rule: self.min <= self.max"#,
+    );
+}
+
+#[test]
+fn rules_with_has_treat_optional_fields_correctly() {
+    let s = compile(&json!({
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+        "x-kubernetes-validations": [{"rule": "!has(self.a) || has(self.b)", "message": "b is required when a is set"}],
+    }));
+    assert!(admit(&s, &json!({})).is_ok());
+    assert!(admit(&s, &json!({"a": "x", "b": "y"})).is_ok());
+    assert_eq!(
+        only(&rejected(admit(&s, &json!({"a": "x"})))).message,
+        r#"Invalid value: "object": b is required when a is set"#
+    );
+}
+
+#[test]
+fn reason_field_path_and_message_expression_shape_the_cause() {
+    let s = compile(&json!({
+        "type": "object",
+        "properties": {"replicas": {"type": "integer"}},
+        "x-kubernetes-validations": [{
+            "rule": "self.replicas <= 5",
+            "messageExpression": "'replicas must be at most 5, got ' + string(self.replicas)",
+            "reason": "FieldValueForbidden",
+            "fieldPath": ".replicas",
+        }],
+    }));
+    assert_cause(
+        &rejected(admit(&s, &json!({"replicas": 7}))),
+        "FieldValueForbidden",
+        "spec.replicas",
+        "Forbidden: replicas must be at most 5, got 7",
+    );
+}
+
+#[test]
+fn standard_macros_and_string_functions_are_available() {
+    let s = compile(&props(&json!({"hosts": {
+        "type": "array",
+        "items": {"type": "string"},
+        "x-kubernetes-validations": [
+            {"rule": "self.all(h, h.matches('^[a-z.]+$') && !h.startsWith('.'))", "message": "bad host"},
+            {"rule": "size(self) <= 3 && self.exists(h, h.endsWith('.com'))", "message": "need a .com"},
+            {"rule": "self.map(h, h.lowerAscii()) == self", "message": "lowercase only"},
+        ],
+    }})));
+    assert!(admit(&s, &json!({"hosts": ["a.com", "b.org"]})).is_ok());
+    let causes = rejected(admit(&s, &json!({"hosts": [".b.org"]})));
+    let messages: Vec<&str> = causes.iter().map(|c| c.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            r#"Invalid value: "array": bad host"#,
+            r#"Invalid value: "array": need a .com"#
+        ]
+    );
+}
+
+#[test]
+fn a_rule_that_does_not_compile_is_rejected_with_its_path() {
+    let err = CrdSchema::compile(&resource(&json!({
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "self.a ==="}],
+    })))
+    .unwrap_err();
+    let c = only(&err);
+    assert_eq!(
+        c.field,
+        "openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+    );
+    assert!(
+        c.message
+            .starts_with(r#"Invalid value: "self.a ===": compilation failed: "#),
+        "{}",
+        c.message
+    );
+}
+
+#[test]
+fn an_unsupported_rule_reason_is_rejected() {
+    let err = CrdSchema::compile(&resource(&json!({
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "true", "reason": "Nope"}],
+    })))
+    .unwrap_err();
+    assert_eq!(only(&err).reason, "FieldValueNotSupported");
+}
+
+#[test]
+fn a_rule_reading_a_missing_field_reports_no_such_key() {
+    let s = compile(&json!({
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "x-kubernetes-validations": [{"rule": "self.a == 'x'"}],
+    }));
+    assert_eq!(
+        only(&rejected(admit(&s, &json!({})))).message,
+        r#"Invalid value: "object": no such key: a"#
+    );
+}
+
+#[test]
+fn transition_rules_in_map_list_items_correlate_by_key_and_atomic_items_cannot_use_them() {
+    let rule = json!([{"rule": "self.v == oldSelf.v", "message": "v is immutable"}]);
+    let item = json!({
+        "type": "object", "required": ["name"],
+        "properties": {"name": {"type": "string"}, "v": {"type": "integer"}},
+        "x-kubernetes-validations": rule,
+    });
+    let s = compile(&props(&json!({
+        "m": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"], "items": item},
+    })));
+    let old = json!({"m": [{"name": "x", "v": 1}, {"name": "y", "v": 2}]});
+    // Reordered map items keep their values: accepted.
+    assert!(
+        update(
+            &s,
+            &old,
+            &json!({"m": [{"name": "y", "v": 2}, {"name": "x", "v": 1}]})
+        )
+        .is_ok()
+    );
+    // A changed value in a map item is caught at the item's new index.
+    let causes = rejected(update(&s, &old, &json!({"m": [{"name": "y", "v": 3}]})));
+    assert_cause(
+        &causes,
+        "FieldValueInvalid",
+        "spec.m[0]",
+        r#"Invalid value: "object": v is immutable"#,
+    );
+    // A new key has no old item: the rule is skipped.
+    assert!(update(&s, &old, &json!({"m": [{"name": "z", "v": 9}]})).is_ok());
+    // Items of an atomic list never correlate, so such a rule is refused up front.
+    let err = CrdSchema::compile(&resource(&props(
+        &json!({"a": {"type": "array", "items": item}}),
+    )))
+    .unwrap_err();
+    assert!(
+        err[0]
+            .message
+            .contains("oldSelf cannot be used on the uncorrelatable portion"),
+        "{err:#?}"
+    );
+}
+
+#[test]
+fn rules_see_integers_timestamps_escaped_names_and_the_root_metadata_name() {
+    let s = CrdSchema::compile(&json!({
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "self.metadata.name.startsWith('w')", "message": "name must start with w"}],
+        "properties": {
+            "metadata": {"type": "object"},
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "at": {"type": "string", "format": "date-time"},
+                    "dash-name": {"type": "integer"},
+                    "port": {"x-kubernetes-int-or-string": true},
+                },
+                "x-kubernetes-validations": [
+                    {"rule": "!has(self.at) || self.at < timestamp('2030-01-01T00:00:00Z')", "message": "too late"},
+                    {"rule": "!has(self.dash__dash__name) || self.dash__dash__name + 1 > 1", "message": "positive"},
+                    {"rule": "!has(self.port) || type(self.port) == int || self.port == 'http'", "message": "port"},
+                ],
+            },
+        },
+    }))
+    .unwrap();
+    let mut ok = object(&json!({"at": "2024-01-01T00:00:00Z", "dash-name": 1, "port": 80}));
+    assert!(s.admit(&mut ok, None).is_ok());
+    let mut bad = object(&json!({"at": "2031-01-01T00:00:00Z", "dash-name": 0, "port": "https"}));
+    bad["metadata"]["name"] = json!("x");
+    let causes = s.admit(&mut bad, None).unwrap_err();
+    let messages: Vec<String> = causes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        vec![
+            r#"Invalid value: "object": name must start with w"#,
+            r#"spec: Invalid value: "object": too late"#,
+            r#"spec: Invalid value: "object": positive"#,
+            r#"spec: Invalid value: "object": port"#,
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// structural schemas and whole CRDs
+
+#[test]
+fn a_schema_with_an_untyped_field_is_not_structural() {
+    let err = CrdSchema::compile(&resource(&props(&json!({"a": {"description": "no type"}}))))
+        .unwrap_err();
+    assert!(
+        err.iter().any(
+            |c| c.field == "openAPIV3Schema.properties[spec].properties[a].type"
+                && c.reason == "FieldValueRequired"
+        ),
+        "{err:#?}"
+    );
+}
+
+fn crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList", "shortNames": ["wd"]},
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": resource(&props(&json!({"a": {"type": "string"}})))},
+                "additionalPrinterColumns": [{"name": "A", "type": "string", "jsonPath": ".spec.a"}],
+                "subresources": {"status": {}},
+            }],
+        },
+    })
+}
+
+#[test]
+fn a_well_formed_crd_validates() {
+    assert_eq!(validate_crd(&crd()), Ok(()));
+}
+
+#[test]
+fn a_crd_with_bad_names_scope_and_storage_is_rejected_with_every_cause() {
+    let mut c = crd();
+    c["metadata"]["name"] = json!("widgets.other.com");
+    c["spec"]["names"]["plural"] = json!("Widgets");
+    c["spec"]["scope"] = json!("Global");
+    c["spec"]["versions"][0]["storage"] = json!(false);
+    let causes = validate_crd(&c).unwrap_err();
+    let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "spec.names.plural",
+            "metadata.name",
+            "spec.scope",
+            "spec.versions"
+        ],
+        "{causes:#?}"
+    );
+    assert_eq!(
+        causes[2].message,
+        r#"Unsupported value: "Global": supported values: "Cluster", "Namespaced""#
+    );
+    assert!(
+        causes[3]
+            .message
+            .ends_with("must have exactly one version marked as storage version")
+    );
+}
+
+#[test]
+fn a_crd_whose_version_schema_is_not_structural_is_rejected_at_the_crd_path() {
+    let mut c = crd();
+    c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["a"] =
+        json!({"description": "untyped"});
+    let causes = validate_crd(&c).unwrap_err();
+    assert!(
+        causes.iter().any(|c| c.field
+            == "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[a].type"),
+        "{causes:#?}"
+    );
+}
+
+#[test]
+fn a_crd_with_a_non_compiling_rule_is_rejected() {
+    let mut c = crd();
+    c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"] =
+        json!([{"rule": "self.a.("}]);
+    let causes = validate_crd(&c).unwrap_err();
+    assert_eq!(
+        only(&causes).field,
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+    );
+}

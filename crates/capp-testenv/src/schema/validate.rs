@@ -1,0 +1,596 @@
+//! OpenAPI value validation (as kube-openapi's validator reports it through apiextensions),
+//! `x-kubernetes-list-type` uniqueness and CEL rule evaluation.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::FieldCause;
+use super::cel::CelEnv;
+use super::compile::{Bound, ListType, Node, Type, json_type_name};
+use super::errors::{self, child, index, quote};
+
+/// Validates values against compiled nodes; `cel` is `None` to skip CEL rules.
+pub(crate) struct Validator<'a> {
+    pub(crate) cel: Option<&'a CelEnv>,
+}
+
+impl Validator<'_> {
+    /// Validates a whole resource: OpenAPI validations and list types first, then CEL rules,
+    /// the order in which the real server reports them.
+    pub(crate) fn validate_root(
+        &self,
+        root: &Node,
+        obj: &Value,
+        old: Option<&Value>,
+        causes: &mut Vec<FieldCause>,
+    ) {
+        self.openapi(root, obj, "", causes);
+        if let Some(cel) = self.cel {
+            cel_walk(cel, root, obj, old, "", true, causes);
+        }
+    }
+
+    /// Validates any value (not a resource root, e.g. a `default`) against `node`.
+    pub(crate) fn validate_value(
+        &self,
+        node: &Node,
+        value: &Value,
+        old: Option<&Value>,
+        path: &str,
+        causes: &mut Vec<FieldCause>,
+    ) {
+        self.openapi(node, value, path, causes);
+        if let Some(cel) = self.cel {
+            cel_walk(cel, node, value, old, path, false, causes);
+        }
+    }
+
+    fn openapi(&self, node: &Node, value: &Value, path: &str, causes: &mut Vec<FieldCause>) {
+        if value.is_null() {
+            if !node.nullable {
+                if let Some(t) = node.ty {
+                    causes.push(type_error(path, "null", t.name()));
+                } else if node.int_or_string {
+                    causes.push(type_error(path, "null", "integer,string"));
+                }
+            }
+            return;
+        }
+        if node.int_or_string {
+            if !(value.is_string() || is_integer(value)) {
+                causes.push(type_error(path, json_type_name(value), "integer,string"));
+                return;
+            }
+        } else if let Some(t) = node.ty
+            && !has_type(value, t)
+        {
+            causes.push(type_error(path, json_type_name(value), t.name()));
+            return;
+        }
+
+        if let Some(allowed) = &node.enumeration
+            && !allowed.iter().any(|a| json_eq(a, value))
+        {
+            causes.push(errors::not_supported(path, value, allowed));
+        }
+
+        match value {
+            Value::String(s) => string_checks(node, s, value, path, causes),
+            Value::Number(n) => {
+                if let Some(f) = n.as_f64() {
+                    number_checks(node, f, value, path, causes);
+                }
+            }
+            Value::Array(items) => {
+                self.array_checks(node, items, value, path, causes);
+            }
+            Value::Object(map) => {
+                for key in &node.required {
+                    if !map.contains_key(key) {
+                        causes.push(errors::required(&child(path, key), ""));
+                    }
+                }
+                if let Some(max) = node.max_properties
+                    && map.len() as u64 > max
+                {
+                    causes.push(errors::too_many(path, map.len(), max));
+                }
+                if let Some(min) = node.min_properties
+                    && (map.len() as u64) < min
+                {
+                    causes.push(errors::invalid_value(
+                        path,
+                        value,
+                        &format!("{path} in body should have at least {min} properties"),
+                    ));
+                }
+                for (k, v) in map {
+                    if let Some(prop) = node.properties.get(k) {
+                        self.openapi(prop, v, &child(path, k), causes);
+                    } else if let Some(add) = node.additional.as_deref() {
+                        self.openapi(add, v, &child(path, k), causes);
+                    }
+                }
+            }
+            Value::Bool(_) | Value::Null => {}
+        }
+
+        self.junctors(node, value, path, causes);
+    }
+
+    fn array_checks(
+        &self,
+        node: &Node,
+        items: &[Value],
+        value: &Value,
+        path: &str,
+        causes: &mut Vec<FieldCause>,
+    ) {
+        if let Some(max) = node.max_items
+            && items.len() as u64 > max
+        {
+            causes.push(errors::too_many(path, items.len(), max));
+        }
+        if let Some(min) = node.min_items
+            && (items.len() as u64) < min
+        {
+            causes.push(errors::invalid_value(
+                path,
+                &Value::from(items.len()),
+                &format!("{path} in body should have at least {min} items"),
+            ));
+        }
+        if node.unique_items && has_duplicates(items) {
+            causes.push(errors::duplicate_rendered(path, &errors::render(value)));
+        }
+        if let Some(item_node) = node.items.as_deref() {
+            for (i, item) in items.iter().enumerate() {
+                self.openapi(item_node, item, &index(path, i), causes);
+            }
+        }
+        match &node.list_type {
+            ListType::Atomic => {}
+            ListType::Set => {
+                for (i, item) in items.iter().enumerate() {
+                    if items[..i].iter().any(|earlier| json_eq(earlier, item)) {
+                        causes.push(errors::duplicate_rendered(
+                            &index(path, i),
+                            &errors::render(item),
+                        ));
+                    }
+                }
+            }
+            ListType::Map(keys) => {
+                let mut seen: Vec<Value> = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let Some(key) = map_key(item, keys) else {
+                        continue;
+                    };
+                    if seen.iter().any(|k| json_eq(k, &key)) {
+                        causes.push(errors::duplicate_rendered(
+                            &index(path, i),
+                            &key.to_string(),
+                        ));
+                    } else {
+                        seen.push(key);
+                    }
+                }
+            }
+        }
+    }
+
+    fn junctors(&self, node: &Node, value: &Value, path: &str, causes: &mut Vec<FieldCause>) {
+        let passes = |sub: &Node| {
+            let mut found = Vec::new();
+            self.openapi(sub, value, path, &mut found);
+            found
+        };
+        let mut all_failed = false;
+        for sub in &node.all_of {
+            let found = passes(sub);
+            if !found.is_empty() {
+                all_failed = true;
+                causes.extend(found);
+            }
+        }
+        if all_failed {
+            causes.push(errors::invalid_value(
+                path,
+                value,
+                &format!("{path} in body must validate all the schemas (allOf)"),
+            ));
+        }
+        if !node.any_of.is_empty() && !node.any_of.iter().any(|sub| passes(sub).is_empty()) {
+            causes.push(errors::invalid_value(
+                path,
+                value,
+                &format!("{path} in body must validate at least one schema (anyOf)"),
+            ));
+        }
+        if !node.one_of.is_empty()
+            && node
+                .one_of
+                .iter()
+                .filter(|sub| passes(sub).is_empty())
+                .count()
+                != 1
+        {
+            causes.push(errors::invalid_value(
+                path,
+                value,
+                &format!("{path} in body must validate one and only one schema (oneOf)"),
+            ));
+        }
+        if let Some(not) = node.not.as_deref()
+            && passes(not).is_empty()
+        {
+            causes.push(errors::invalid_value(
+                path,
+                value,
+                &format!("{path} in body must not validate the schema (not)"),
+            ));
+        }
+    }
+}
+
+fn type_error(path: &str, actual: &str, want: &str) -> FieldCause {
+    errors::type_invalid(
+        path,
+        &quote(actual),
+        &format!("{path} in body must be of type {want}: {}", quote(actual)),
+    )
+}
+
+fn string_checks(node: &Node, s: &str, value: &Value, path: &str, causes: &mut Vec<FieldCause>) {
+    let len = s.chars().count() as u64;
+    if let Some(max) = node.max_length
+        && len > max
+    {
+        causes.push(errors::too_long(path, max));
+    }
+    if let Some(min) = node.min_length
+        && len < min
+    {
+        causes.push(errors::invalid_value(
+            path,
+            value,
+            &format!("{path} in body should be at least {min} chars long"),
+        ));
+    }
+    if let Some((source, re)) = &node.pattern
+        && !re.is_match(s)
+    {
+        causes.push(errors::invalid_value(
+            path,
+            value,
+            &format!("{path} in body should match '{source}'"),
+        ));
+    }
+    if let Some(format) = &node.format
+        && !format_ok(format, s)
+    {
+        causes.push(errors::type_invalid(
+            path,
+            &quote(s),
+            &format!("{path} in body must be of type {format}: {}", quote(s)),
+        ));
+    }
+}
+
+fn number_checks(node: &Node, f: f64, value: &Value, path: &str, causes: &mut Vec<FieldCause>) {
+    if let Some(m) = node.multiple_of
+        && m > 0.0
+        && ((f / m) - (f / m).round()).abs() > 1e-9
+    {
+        causes.push(errors::invalid_value(
+            path,
+            value,
+            &format!("{path} in body should be a multiple of {}", fmt_f64(m)),
+        ));
+    }
+    if let Some(Bound {
+        value: max,
+        exclusive,
+    }) = node.maximum
+        && (f > max || (exclusive && f >= max))
+    {
+        let how = if exclusive {
+            "less than"
+        } else {
+            "less than or equal to"
+        };
+        causes.push(errors::invalid_value(
+            path,
+            value,
+            &format!("{path} in body should be {how} {}", fmt_f64(max)),
+        ));
+    }
+    if let Some(Bound {
+        value: min,
+        exclusive,
+    }) = node.minimum
+        && (f < min || (exclusive && f <= min))
+    {
+        let how = if exclusive {
+            "greater than"
+        } else {
+            "greater than or equal to"
+        };
+        causes.push(errors::invalid_value(
+            path,
+            value,
+            &format!("{path} in body should be {how} {}", fmt_f64(min)),
+        ));
+    }
+}
+
+/// Go's `%v` of a float64 bound, for the common integral case (`10`, not `10.0`).
+fn fmt_f64(f: f64) -> String {
+    match serde_json::Number::from_f64(f) {
+        Some(n) => errors::render_number(&n),
+        None => f.to_string(),
+    }
+}
+
+fn is_integer(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        _ => false,
+    }
+}
+
+fn has_type(value: &Value, t: Type) -> bool {
+    match t {
+        Type::Object => value.is_object(),
+        Type::Array => value.is_array(),
+        Type::String => value.is_string(),
+        Type::Boolean => value.is_boolean(),
+        Type::Number => value.is_number(),
+        Type::Integer => is_integer(value),
+    }
+}
+
+/// JSON equality where `1` equals `1.0`, as Go's decoded values compare in the validator.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
+                x == y
+            } else {
+                x.as_f64() == y.as_f64()
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn has_duplicates(items: &[Value]) -> bool {
+    items
+        .iter()
+        .enumerate()
+        .any(|(i, item)| items[..i].iter().any(|earlier| json_eq(earlier, item)))
+}
+
+/// The key of a `map` list item: an object of its list-map-key fields (missing keys absent).
+fn map_key(item: &Value, keys: &[String]) -> Option<Value> {
+    let obj = item.as_object()?;
+    let mut key = serde_json::Map::new();
+    for k in keys {
+        if let Some(v) = obj.get(k) {
+            key.insert(k.clone(), v.clone());
+        }
+    }
+    Some(Value::Object(key))
+}
+
+/// Checks the string formats the apiextensions server validates; unknown formats (and the
+/// numeric `int32`/`int64`/`float`/`double`) always pass, as upstream.
+pub(crate) fn format_ok(format: &str, s: &str) -> bool {
+    match format {
+        "date-time" | "datetime" => s.parse::<jiff::Timestamp>().is_ok(),
+        "date" => s.parse::<jiff::civil::Date>().is_ok() && s.len() == 10,
+        "byte" => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
+        "uuid" | "uuid3" | "uuid4" | "uuid5" => is_uuid(s),
+        "email" => is_email(s),
+        "uri" => is_uri(s),
+        "hostname" => is_hostname(s),
+        "ipv4" => s.parse::<Ipv4Addr>().is_ok(),
+        "ipv6" => s.parse::<Ipv6Addr>().is_ok(),
+        "cidr" => is_cidr(s),
+        "mac" => is_mac(s),
+        "bsonobjectid" => s.len() == 24 && s.chars().all(|c| c.is_ascii_hexdigit()),
+        "hexcolor" => s.strip_prefix('#').is_some_and(|h| {
+            (h.len() == 3 || h.len() == 6) && h.chars().all(|c| c.is_ascii_hexdigit())
+        }),
+        "duration" => is_duration(s),
+        _ => true,
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_email(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && !domain.is_empty() && !s.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Like Go's `url.ParseRequestURI`: an absolute URI with a scheme, or an absolute path.
+fn is_uri(s: &str) -> bool {
+    if s.starts_with('/') {
+        return !s.contains(char::is_whitespace);
+    }
+    match s.split_once(':') {
+        Some((scheme, _)) => {
+            scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !s.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.trim_end_matches('.').split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+fn is_cidr(s: &str) -> bool {
+    let Some((ip, prefix)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(_)) => prefix <= 32,
+        Ok(IpAddr::V6(_)) => prefix <= 128,
+        Err(_) => false,
+    }
+}
+
+fn is_mac(s: &str) -> bool {
+    let groups: Vec<&str> = s.split([':', '-']).collect();
+    matches!(groups.len(), 6 | 8 | 20)
+        && groups
+            .iter()
+            .all(|g| g.len() == 2 && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Go `time.ParseDuration` syntax (`1h30m`, `-1.5s`, `300ms`), the common case of strfmt's
+/// more permissive duration format.
+fn is_duration(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if s == "0" {
+        return true;
+    }
+    let mut rest = s;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_end == 0 {
+            return false;
+        }
+        rest = &rest[num_end..];
+        let unit = ["ns", "us", "µs", "ms", "s", "m", "h"]
+            .iter()
+            .filter(|u| rest.starts_with(**u))
+            .max_by_key(|u| u.len());
+        match unit {
+            Some(u) => rest = &rest[u.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Evaluates CEL rules top-down, correlating old values for transition rules.
+fn cel_walk(
+    cel: &CelEnv,
+    node: &Node,
+    value: &Value,
+    old: Option<&Value>,
+    path: &str,
+    is_root: bool,
+    causes: &mut Vec<FieldCause>,
+) {
+    if !node.has_rules_below || value.is_null() {
+        return;
+    }
+    cel.evaluate(node, value, old, path, is_root, causes);
+    match value {
+        Value::Object(map) => {
+            let old_map = old.and_then(Value::as_object);
+            for (k, v) in map {
+                if is_root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
+                let Some(child_node) = node.child(k) else {
+                    continue;
+                };
+                let old_child = old_map.and_then(|m| m.get(k));
+                cel_walk(
+                    cel,
+                    child_node,
+                    v,
+                    old_child,
+                    &child(path, k),
+                    false,
+                    causes,
+                );
+            }
+        }
+        Value::Array(items) => {
+            let Some(item_node) = node.items.as_deref() else {
+                return;
+            };
+            // Only items of `map` lists correlate with old items (by their keys).
+            let old_by_key: Option<HashMap<String, &Value>> = match (&node.list_type, old) {
+                (ListType::Map(keys), Some(Value::Array(old_items))) => Some(
+                    old_items
+                        .iter()
+                        .filter_map(|o| map_key(o, keys).map(|k| (k.to_string(), o)))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            for (i, item) in items.iter().enumerate() {
+                let old_item = match (&node.list_type, &old_by_key) {
+                    (ListType::Map(keys), Some(by_key)) => {
+                        map_key(item, keys).and_then(|k| by_key.get(&k.to_string()).copied())
+                    }
+                    _ => None,
+                };
+                cel_walk(
+                    cel,
+                    item_node,
+                    item,
+                    old_item,
+                    &index(path, i),
+                    false,
+                    causes,
+                );
+            }
+        }
+        _ => {}
+    }
+}
