@@ -3,6 +3,8 @@
 
 // A test crate root looks for its modules next to it; they live in `tests/api/` so cargo
 // does not build each of them as a separate test binary.
+#[path = "api/conformance.rs"]
+mod conformance;
 #[path = "api/devices.rs"]
 mod devices;
 #[path = "api/support.rs"]
