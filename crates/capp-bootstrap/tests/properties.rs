@@ -261,3 +261,124 @@ fn a_sample_of_random_strings_reads_back_as_strings_in_pyyaml() {
         assert_eq!(doc, &intended, "PyYAML reads this differently:\n{text}");
     }
 }
+
+#[test]
+fn the_yaml_1_1_lookalikes_named_in_the_issue_stay_strings_in_pyyaml() {
+    if !tools::pyyaml_available() {
+        return;
+    }
+    let named: Vec<String> = ["yes", "no", "on", "off", "0755", "1.30", "~", "null", "012"]
+        .iter()
+        .map(|&s| s.to_owned())
+        .collect();
+    let text = document(&named).to_userdata().unwrap();
+    let parsed = tools::pyyaml_load(&[text.clone()], false);
+    let packages: Vec<&str> = parsed[0]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .unwrap_or_else(|| panic!("not a string: {v} in\n{text}"))
+        })
+        .collect();
+    assert_eq!(packages, named);
+
+    // The same holds inside the generated kubeadm configuration: a cluster called `on` in a
+    // DNS domain `no` stays a string for a YAML 1.1 reader.
+    let matrix = MachineConfigMatrix::default_matrix().unwrap();
+    let mut cluster = tools::fake_cluster();
+    cluster.name = "on".to_owned();
+    cluster.dns_domain = "no".to_owned();
+    let [init, ..] = <[_; 3]>::try_from(tools::fake_roles()).unwrap();
+    let request = capp_bootstrap::UserdataRequest::new(
+        "ubuntu_24_04",
+        "1.33.1".parse().unwrap(),
+        init,
+        cluster,
+        tools::fake_discovery(),
+    );
+    let rendered = capp_bootstrap::render_userdata(&matrix, &request).unwrap();
+    let kubeadm = rendered
+        .cloud_config
+        .write_files
+        .iter()
+        .find(|f| f.path == "/run/kubeadm/kubeadm.yaml")
+        .unwrap();
+    let text = String::from_utf8(kubeadm.bytes().to_vec()).unwrap();
+    let docs = tools::pyyaml_load(&[text], true);
+    assert_eq!(docs[0][1]["clusterName"], "on");
+    assert_eq!(docs[0][1]["networking"]["dnsDomain"], "no");
+}
+
+/// Lines that look like cloud-config, for throwing arbitrary layouts at `compose`.
+fn cloud_config_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "runcmd:",
+            "write_files:",
+            "packages:",
+            "runcmd: []",
+            "write_files: ~",
+            "- echo a",
+            "  - echo b",
+            "- [echo, c]",
+            "-   path: /etc/a",
+            "    content: x",
+            "- path: /etc/b",
+            "  content: |",
+            "    line",
+            "  - 'quoted: yes'",
+            "# comment",
+            "",
+            "  # indented comment",
+            "hostname: node",
+            "bootcmd:",
+            "- - ls",
+            "  -",
+            "-",
+            "users:",
+            "  - name: u",
+            "---",
+            "key: 'a",
+            "  b'",
+            "runcmd: #c",
+        ])
+        .prop_map(str::to_owned),
+        "[ -~]{0,20}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn composing_any_cloud_config_either_fails_cleanly_or_keeps_every_original_line(
+        lines in proptest::collection::vec(cloud_config_line(), 0..12),
+        jinja in any::<bool>(),
+    ) {
+        let header = if jinja { "## template: jinja\n#cloud-config\n" } else { "#cloud-config\n" };
+        let payload = format!("{header}{}\n", lines.join("\n"));
+        let additions = capp_bootstrap::PacketAdditions::metal_kubelet_identity(
+            capp_bootstrap::BootstrapFormat::CloudConfig,
+        );
+        if let Ok(composed) = capp_bootstrap::compose(
+            &payload,
+            capp_bootstrap::BootstrapFormat::CloudConfig,
+            &additions,
+            capp_bootstrap::METAL_USERDATA_LIMIT,
+        ) {
+            let mut rest = composed.lines();
+            for line in payload.lines() {
+                prop_assert!(rest.any(|l| l == line), "lost {:?} in\n{}", line, composed);
+            }
+            let body = composed.split_once("#cloud-config\n").unwrap().1;
+            let doc: serde_json::Value = serde_saphyr::from_str(body).unwrap();
+            let runcmd = doc["runcmd"].as_array().unwrap();
+            prop_assert_eq!(
+                &runcmd[0],
+                &serde_json::json!(["/opt/capp/bin/metal-identity.sh", "--kubelet-extra-args"])
+            );
+        }
+    }
+}
