@@ -272,7 +272,7 @@ fn the_yaml_1_1_lookalikes_named_in_the_issue_stay_strings_in_pyyaml() {
         .map(|&s| s.to_owned())
         .collect();
     let text = document(&named).to_userdata().unwrap();
-    let parsed = tools::pyyaml_load(&[text.clone()], false);
+    let parsed = tools::pyyaml_load(std::slice::from_ref(&text), false);
     let packages: Vec<&str> = parsed[0]["packages"]
         .as_array()
         .unwrap()
