@@ -217,3 +217,34 @@ fn golden_userdata_never_skips_ca_verification_nor_carries_the_metal_token() {
         }
     }
 }
+
+#[test]
+fn every_generated_script_is_valid_bash() {
+    if !tools::bash_available() {
+        return;
+    }
+    let mut failures = Vec::new();
+    for (name, userdata) in render_all() {
+        for file in &userdata.cloud_config.write_files {
+            let FileContent::Text(text) = &file.content else {
+                continue;
+            };
+            if text.starts_with("#!/bin/bash") {
+                if let Err(message) = tools::bash_syntax(text) {
+                    failures.push(format!("{name} {}: {message}", file.path));
+                }
+            }
+        }
+        // The runcmd list becomes one `sh` script; it must parse as well.
+        let runcmd: Vec<String> = userdata
+            .cloud_config
+            .runcmd
+            .iter()
+            .map(capp_bootstrap::RunCmd::to_shell)
+            .collect();
+        if let Err(message) = tools::bash_syntax(&runcmd.join("\n")) {
+            failures.push(format!("{name} runcmd: {message}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -56,6 +56,33 @@ pub(crate) fn pyyaml_available() -> bool {
     available("PyYAML", "python3", &["-c", "import yaml"])
 }
 
+/// `bash` is installed (for syntax checks of generated scripts).
+pub(crate) fn bash_available() -> bool {
+    available("bash", "bash", &["-c", "true"])
+}
+
+/// Checks `script` with `bash -n` (parse only, nothing runs); returns bash's message on failure.
+pub(crate) fn bash_syntax(script: &str) -> Result<(), String> {
+    let mut child = Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 /// Runs `cloud-init schema --config-file <path>`; returns the combined output on failure.
 pub(crate) fn cloud_init_schema(path: &Path) -> Result<(), String> {
     let out = Command::new("cloud-init")
