@@ -1,0 +1,155 @@
+//! Runs the capp Equinix Metal API simulator until Ctrl-C.
+//!
+//! ```text
+//! capp-sim --listen 127.0.0.1:8080 --token T --provision-seconds 10 --seed 7 --fault-rate 0.05 --rate-limit 20
+//! ```
+//!
+//! On start it prints the base URL, the token and the project id, one `key: value` per line,
+//! so scripts can read them.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use capp_sim::{DEFAULT_PROJECT_ID, DEFAULT_TOKEN, FaultConfig, SimConfig, Simulator, Timings};
+use clap::Parser;
+
+/// An Equinix Metal API simulator: point any Metal client at the printed base URL.
+#[derive(Parser)]
+#[command(name = "capp-sim", version, about, long_about = None)]
+struct Args {
+    /// Address and port to listen on (use port 0 for any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// API token clients must send as `X-Auth-Token`.
+    #[arg(long, env = "CAPP_SIM_TOKEN", hide_env_values = true, default_value = DEFAULT_TOKEN)]
+    token: String,
+
+    /// Seconds from device creation to `active` (10 % queued, 90 % provisioning); deletion
+    /// takes a quarter of it. 0 makes devices active at the first read.
+    #[arg(long, default_value_t = 10)]
+    provision_seconds: u64,
+
+    /// Seed of every random choice (ids, addresses, fault draws): same seed, same run.
+    #[arg(long, default_value_t = 0x00c0_ffee)]
+    seed: u64,
+
+    /// Fraction of API requests (0.0 to 1.0) answered with a server error (500/502/503/504).
+    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    fault_rate: f64,
+
+    /// Fraction of API requests (0.0 to 1.0) whose connection is dropped without a response.
+    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    drop_rate: f64,
+
+    /// Extra latency added to every API response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+
+    /// Maximum API requests per second; requests above it answer 429 with `Retry-After`
+    /// and `X-RateLimit-*` headers. Unlimited when absent.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
+
+    /// Fraction of new devices (0.0 to 1.0) whose provisioning fails.
+    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    provisioning_failure_rate: f64,
+
+    /// Id (a UUID) of the project the token can see.
+    #[arg(long, default_value = DEFAULT_PROJECT_ID, value_parser = uuid)]
+    project_id: String,
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("listen", &self.listen)
+            .field("token", &"[REDACTED]")
+            .field("project_id", &self.project_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fraction(raw: &str) -> Result<f64, String> {
+    let value: f64 = raw
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number; use a fraction such as 0.05"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{value} is outside 0.0..=1.0; use a fraction such as 0.05"
+        ))
+    }
+}
+
+fn uuid(raw: &str) -> Result<String, String> {
+    if capp_sim::is_uuid(raw) {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "{raw:?} is not a UUID; use the form {DEFAULT_PROJECT_ID}"
+        ))
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    run(Args::parse()).await
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let Args {
+        listen,
+        token,
+        provision_seconds,
+        seed,
+        fault_rate,
+        drop_rate,
+        latency_ms,
+        rate_limit,
+        provisioning_failure_rate,
+        project_id,
+    } = args;
+    let config = SimConfig::default()
+        .with_listen(listen)
+        .with_token(token)
+        .with_project_id(project_id)
+        .with_seed(seed)
+        .with_timings(Timings::from_provision_seconds(provision_seconds))
+        .with_faults(FaultConfig {
+            latency: Duration::from_millis(latency_ms),
+            server_error_rate: fault_rate,
+            drop_rate,
+            rate_limit,
+            provisioning_failure_rate,
+            ..FaultConfig::default()
+        });
+    let sim = Simulator::start(config)
+        .await
+        .context("cannot start the simulator")?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "capp-sim listening")?;
+        writeln!(out, "base_url: {}", sim.base_url())?;
+        writeln!(out, "token: {}", sim.token())?;
+        writeln!(out, "project_id: {}", sim.default_project_id())?;
+        writeln!(
+            out,
+            "metadata: {}/metadata",
+            sim.metadata_url("<device_id>")
+        )?;
+        out.flush()?;
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
+    sim.shutdown().await;
+    Ok(())
+}
