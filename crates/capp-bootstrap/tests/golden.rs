@@ -229,10 +229,10 @@ fn every_generated_script_is_valid_bash() {
             let FileContent::Text(text) = &file.content else {
                 continue;
             };
-            if text.starts_with("#!/bin/bash") {
-                if let Err(message) = tools::bash_syntax(text) {
-                    failures.push(format!("{name} {}: {message}", file.path));
-                }
+            if text.starts_with("#!/bin/bash")
+                && let Err(message) = tools::bash_syntax(text)
+            {
+                failures.push(format!("{name} {}: {message}", file.path));
             }
         }
         // The runcmd list becomes one `sh` script; it must parse as well.
