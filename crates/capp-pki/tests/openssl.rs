@@ -3,6 +3,11 @@
 //! kubeadm discovery hash and that CAs written by openssl (RSA and EC, PKCS#1/PKCS#8/SEC1)
 //! load and sign leaves that verify.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers of an integration test: a failure is a test failure"
+)]
+
 #[path = "support/openssl.rs"]
 mod support;
 
@@ -79,23 +84,32 @@ fn subject(text: &str) -> String {
         .to_owned()
 }
 
-#[test]
-fn openssl_verifies_every_chain_of_a_generated_cluster_pki_and_sees_kubeadm_fields() {
-    if !openssl_available("openssl_verifies_every_chain_of_a_generated_cluster_pki") {
-        return;
+fn setup(test: &str) -> Option<(TempDir, ClusterPki, Timestamp, StdRng)> {
+    if !openssl_available(test) {
+        return None;
     }
-    let dir = TempDir::new("chains");
     let (now, mut rng) = (now(), rng());
     let pki = ClusterPki::generate(&ClusterPkiOptions::default(), now, &mut rng).unwrap();
+    let dir = TempDir::new(test);
+    // Every CA file is present for negative checks.
+    dir.write("ca.crt", pki.ca.cert_pem());
+    dir.write("etcd-ca.crt", pki.etcd_ca.cert_pem());
+    dir.write("front-proxy-ca.crt", pki.front_proxy_ca.cert_pem());
+    Some((dir, pki, now, rng))
+}
 
-    // The three CAs: self-signed, CA:TRUE, kubeadm's key usages, a subject key identifier.
-    for (name, ca, cn) in [
-        ("ca", &pki.ca, "kubernetes"),
-        ("etcd-ca", &pki.etcd_ca, "etcd-ca"),
-        ("front-proxy-ca", &pki.front_proxy_ca, "front-proxy-ca"),
+#[test]
+fn openssl_accepts_the_three_cas_with_kubeadm_subjects_usages_and_validity() {
+    let Some((dir, pki, now, _)) = setup("cas") else {
+        return;
+    };
+    // Self-signed, CA:TRUE, kubeadm's key usages, a subject key identifier.
+    for (name, cn) in [
+        ("ca", "kubernetes"),
+        ("etcd-ca", "etcd-ca"),
+        ("front-proxy-ca", "front-proxy-ca"),
     ] {
         let file = format!("{name}.crt");
-        dir.write(&file, ca.cert_pem());
         let out = openssl_ok(dir.path(), &["verify", "-CAfile", &file, &file]);
         assert_eq!(out.trim(), format!("{file}: OK"));
         let text = openssl_ok(dir.path(), &["x509", "-in", &file, "-noout", "-text"]);
@@ -117,9 +131,21 @@ fn openssl_verifies_every_chain_of_a_generated_cluster_pki_and_sees_kubeadm_fiel
         let year = now.to_zoned(jiff::tz::TimeZone::UTC).year() + 10;
         assert!(end.contains(&year.to_string()), "{end}");
     }
+    // sa.pub / sa.key are a matching pair openssl can read.
+    dir.write(
+        "sa.key",
+        pki.service_account.private_key_pem().expose_secret(),
+    );
+    let derived = openssl_ok(dir.path(), &["pkey", "-in", "sa.key", "-pubout"]);
+    assert_eq!(derived, pki.service_account.public_key_pem());
+}
 
-    let advertise: IpAddr = "147.75.1.2".parse().unwrap();
-    let sans = ApiServerSans::new("cp-0", advertise)
+#[test]
+fn openssl_verifies_the_apiserver_certificate_and_sees_every_kubeadm_san() {
+    let Some((dir, pki, now, mut rng)) = setup("apiserver") else {
+        return;
+    };
+    let sans = ApiServerSans::new("cp-0", "147.75.1.2".parse().unwrap())
         .with_extra_san("api.demo.example.com")
         .with_extra_san("203.0.113.10");
     let apiserver = pki.apiserver(&sans, now, &mut rng).unwrap();
@@ -152,13 +178,31 @@ fn openssl_verifies_every_chain_of_a_generated_cluster_pki_and_sees_kubeadm_fiel
     );
     let year = now.to_zoned(jiff::tz::TimeZone::UTC).year() + 1;
     assert!(end.contains(&year.to_string()), "{end}");
-    // An apiserver leaf must not verify against another CA of the same cluster.
+    // It does not verify against another CA of the same cluster, nor as a client cert.
     let wrong = openssl_in(
         dir.path(),
         &["verify", "-CAfile", "etcd-ca.crt", "apiserver.crt"],
     );
     assert!(!wrong.status.success());
+    let wrong = openssl_in(
+        dir.path(),
+        &[
+            "verify",
+            "-purpose",
+            "sslclient",
+            "-CAfile",
+            "ca.crt",
+            "apiserver.crt",
+        ],
+    );
+    assert!(!wrong.status.success());
+}
 
+#[test]
+fn openssl_verifies_the_client_certificates_with_kubeadm_subjects() {
+    let Some((dir, pki, now, mut rng)) = setup("clients") else {
+        return;
+    };
     let kubelet_client = pki
         .apiserver_kubelet_client("v1.31.2", now, &mut rng)
         .unwrap();
@@ -177,14 +221,8 @@ fn openssl_verifies_every_chain_of_a_generated_cluster_pki_and_sees_kubeadm_fiel
         extension(&text, "X509v3 Extended Key Usage"),
         "TLS Web Client Authentication"
     );
-    let old_kubelet_client = pki.apiserver_kubelet_client("1.28", now, &mut rng).unwrap();
-    let text = verify_and_text(
-        &dir,
-        "kubelet-client-128",
-        &pki.ca,
-        &old_kubelet_client,
-        "sslclient",
-    );
+    let old = pki.apiserver_kubelet_client("1.28", now, &mut rng).unwrap();
+    let text = verify_and_text(&dir, "kubelet-client-128", &pki.ca, &old, "sslclient");
     assert_eq!(
         subject(&text),
         "O = system:masters, CN = kube-apiserver-kubelet-client"
@@ -194,6 +232,18 @@ fn openssl_verifies_every_chain_of_a_generated_cluster_pki_and_sees_kubeadm_fiel
     let text = verify_and_text(&dir, "admin", &pki.ca, &admin, "sslclient");
     assert_eq!(subject(&text), "O = system:masters, CN = kubernetes-admin");
     assert!(!text.contains("Subject Alternative Name"), "{text}");
+    let wrong = openssl_in(
+        dir.path(),
+        &[
+            "verify",
+            "-purpose",
+            "sslserver",
+            "-CAfile",
+            "ca.crt",
+            "admin.crt",
+        ],
+    );
+    assert!(!wrong.status.success());
 
     let front_proxy = pki.front_proxy_client(now, &mut rng).unwrap();
     let text = verify_and_text(
@@ -204,41 +254,6 @@ fn openssl_verifies_every_chain_of_a_generated_cluster_pki_and_sees_kubeadm_fiel
         "sslclient",
     );
     assert_eq!(subject(&text), "CN = front-proxy-client");
-
-    for (name, leaf) in [
-        (
-            "etcd-server",
-            pki.etcd_server("cp-0", advertise, now, &mut rng).unwrap(),
-        ),
-        (
-            "etcd-peer",
-            pki.etcd_peer("cp-0", advertise, now, &mut rng).unwrap(),
-        ),
-    ] {
-        let text = verify_and_text(&dir, name, &pki.etcd_ca, &leaf, "sslserver");
-        let out = openssl_ok(
-            dir.path(),
-            &[
-                "verify",
-                "-purpose",
-                "sslclient",
-                "-CAfile",
-                &format!("{name}-ca.crt"),
-                &format!("{name}.crt"),
-            ],
-        );
-        assert!(out.trim().ends_with("OK"), "{out}");
-        assert_eq!(subject(&text), "CN = cp-0");
-        assert_eq!(
-            extension(&text, "X509v3 Subject Alternative Name"),
-            "DNS:cp-0, DNS:localhost, IP Address:147.75.1.2, IP Address:127.0.0.1, \
-             IP Address:0:0:0:0:0:0:0:1"
-        );
-        assert_eq!(
-            extension(&text, "X509v3 Extended Key Usage"),
-            "TLS Web Server Authentication, TLS Web Client Authentication"
-        );
-    }
 
     let healthcheck = pki.etcd_healthcheck_client(now, &mut rng).unwrap();
     let text = verify_and_text(
@@ -259,15 +274,48 @@ fn openssl_verifies_every_chain_of_a_generated_cluster_pki_and_sees_kubeadm_fiel
         "sslclient",
     );
     assert_eq!(subject(&text), "CN = kube-apiserver-etcd-client");
+}
 
-    // sa.pub / sa.key are a matching pair openssl can read.
-    dir.write(
-        "sa.key",
-        pki.service_account.private_key_pem().expose_secret(),
-    );
-    dir.write("sa.pub", &pki.service_account.public_key_pem());
-    let derived = openssl_ok(dir.path(), &["pkey", "-in", "sa.key", "-pubout"]);
-    assert_eq!(derived, pki.service_account.public_key_pem());
+#[test]
+fn openssl_verifies_etcd_server_and_peer_certificates_for_both_purposes() {
+    let Some((dir, pki, now, mut rng)) = setup("etcd") else {
+        return;
+    };
+    let advertise: IpAddr = "147.75.1.2".parse().unwrap();
+    for (name, leaf) in [
+        (
+            "etcd-server",
+            pki.etcd_server("cp-0", advertise, now, &mut rng).unwrap(),
+        ),
+        (
+            "etcd-peer",
+            pki.etcd_peer("cp-0", advertise, now, &mut rng).unwrap(),
+        ),
+    ] {
+        let text = verify_and_text(&dir, name, &pki.etcd_ca, &leaf, "sslserver");
+        let out = openssl_ok(
+            dir.path(),
+            &[
+                "verify",
+                "-purpose",
+                "sslclient",
+                "-CAfile",
+                "etcd-ca.crt",
+                &format!("{name}.crt"),
+            ],
+        );
+        assert!(out.trim().ends_with("OK"), "{out}");
+        assert_eq!(subject(&text), "CN = cp-0");
+        assert_eq!(
+            extension(&text, "X509v3 Subject Alternative Name"),
+            "DNS:cp-0, DNS:localhost, IP Address:147.75.1.2, IP Address:127.0.0.1, \
+             IP Address:0:0:0:0:0:0:0:1"
+        );
+        assert_eq!(
+            extension(&text, "X509v3 Extended Key Usage"),
+            "TLS Web Server Authentication, TLS Web Client Authentication"
+        );
+    }
 }
 
 #[test]

@@ -3,6 +3,11 @@
 //! authentication on, the admin client certificate is accepted and a foreign one refused.
 //! Everything runs on 127.0.0.1 with an ephemeral port.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers of an integration test: a failure is a test failure"
+)]
+
 use std::sync::Arc;
 
 use capp_pki::secrecy::ExposeSecret;

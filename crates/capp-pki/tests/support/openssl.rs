@@ -5,6 +5,10 @@
     dead_code,
     reason = "each test binary uses a different subset of the helpers"
 )]
+#![allow(
+    clippy::expect_used,
+    reason = "helpers of an integration test: a failure is a test failure"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
