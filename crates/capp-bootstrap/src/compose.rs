@@ -247,7 +247,11 @@ fn compose_cloud_config(payload: &str, additions: &PacketAdditions) -> Result<St
             "inserting the additions would change the original document; its layout is not supported",
         ));
     }
-    Ok(format!("{}{text}", lines[..=body_start].concat()))
+    let mut header = lines[..=body_start].concat();
+    if !header.ends_with('\n') {
+        header.push('\n');
+    }
+    Ok(header + &text)
 }
 
 fn parse_body(body: &str) -> Result<serde_json::Map<String, Value>> {
@@ -493,4 +497,81 @@ fn array_at<'a>(
         .or_insert_with(|| json!([]))
         .as_array_mut()
         .ok_or_else(|| ign_error(format!("`{key}` is not a list")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn echo() -> PacketAdditions {
+        PacketAdditions {
+            commands: vec![RunCmd::argv(&["echo", "capp"])],
+            ..PacketAdditions::default()
+        }
+    }
+
+    #[test]
+    fn a_bare_header_without_newline_gets_a_runcmd_on_its_own_line() {
+        let out = compose("#cloud-config", BootstrapFormat::CloudConfig, &echo(), 1024).unwrap();
+        assert_eq!(out, "#cloud-config\nruncmd:\n- - echo\n  - capp\n");
+    }
+
+    #[test]
+    fn crlf_payloads_keep_their_lines() {
+        let payload = "#cloud-config\r\nruncmd:\r\n- echo a\r\n";
+        let out = compose(payload, BootstrapFormat::CloudConfig, &echo(), 1024).unwrap();
+        assert_eq!(
+            out,
+            "#cloud-config\r\nruncmd:\r\n- - echo\n  - capp\n- echo a\r\n"
+        );
+    }
+
+    #[test]
+    fn an_empty_runcmd_key_is_filled() {
+        let payload = "#cloud-config\nruncmd:\nhostname: x\n";
+        let out = compose(payload, BootstrapFormat::CloudConfig, &echo(), 1024).unwrap();
+        assert_eq!(
+            out,
+            "#cloud-config\nruncmd:\n- - echo\n  - capp\nhostname: x\n"
+        );
+    }
+
+    #[test]
+    fn a_scalar_runcmd_is_refused() {
+        let payload = "#cloud-config\nruncmd: echo a\n";
+        let err = compose(payload, BootstrapFormat::CloudConfig, &echo(), 1024).unwrap_err();
+        assert!(err.to_string().contains("block list"), "{err}");
+    }
+
+    #[test]
+    fn a_quoted_runcmd_key_is_refused_rather_than_duplicated() {
+        let payload = "#cloud-config\n\"runcmd\":\n- echo a\n";
+        let err = compose(payload, BootstrapFormat::CloudConfig, &echo(), 1024).unwrap_err();
+        assert!(err.to_string().contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn packages_already_listed_are_not_added_twice() {
+        let payload = "#cloud-config\npackages:\n- jq\n";
+        let extra = PacketAdditions {
+            packages: vec!["jq".to_owned(), "curl".to_owned()],
+            ..PacketAdditions::default()
+        };
+        let out = compose(payload, BootstrapFormat::CloudConfig, &extra, 1024).unwrap();
+        assert_eq!(out, "#cloud-config\npackages:\n- jq\n- curl\n");
+    }
+
+    #[test]
+    fn nothing_to_add_leaves_the_payload_byte_for_byte() {
+        let payload =
+            "## template: jinja\n#cloud-config\nruncmd:\n  - \"echo {{ v1.instance_id }}\"\n";
+        let out = compose(
+            payload,
+            BootstrapFormat::CloudConfig,
+            &PacketAdditions::default(),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(out, payload);
+    }
 }
