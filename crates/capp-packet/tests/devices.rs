@@ -1,6 +1,12 @@
 //! Device lifecycle through the real HTTP client against capp-sim: create (metro and facility
 //! form), get, list across pages, find by tags, update, delete.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests: a failed setup step or helper should fail the test"
+)]
+
 #[path = "support/sim.rs"]
 mod support;
 

@@ -1,6 +1,12 @@
 //! Each error class the simulator produces (401, 403, 404, 422, 429 with headers, 5xx,
 //! capacity, a vanished device) is recognised by the client's predicates.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests: a failed setup step or helper should fail the test"
+)]
+
 #[path = "support/sim.rs"]
 mod support;
 

@@ -1,6 +1,12 @@
 //! Elastic IPs, BGP, SSH keys, hardware reservations and the catalogue through the real HTTP
 //! client against capp-sim.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests: a failed setup step or helper should fail the test"
+)]
+
 #[path = "support/sim.rs"]
 mod support;
 

@@ -2,6 +2,12 @@
 //! backoff on 5xx, 429 and dropped connections; a device-creating POST is sent exactly once;
 //! the client-side rate limiter is shared by clones.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests: a failed setup step or helper should fail the test"
+)]
+
 #[path = "support/sim.rs"]
 mod support;
 

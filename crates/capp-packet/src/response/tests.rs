@@ -1,7 +1,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use proptest::prelude::*;
 
 use super::*;
@@ -10,10 +10,7 @@ use crate::models::Device;
 fn raw(status: u16, content_type: Option<&str>, body: &[u8]) -> RawResponse {
     let mut headers = HeaderMap::new();
     if let Some(ct) = content_type {
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_str(ct).unwrap(),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
     }
     RawResponse {
         status: StatusCode::from_u16(status).unwrap(),
@@ -160,7 +157,7 @@ proptest! {
     ) {
         let mut r = raw(status, None, &body);
         if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            r.headers.insert(http::header::CONTENT_TYPE, ct);
+            r.headers.insert(header::CONTENT_TYPE, ct);
         }
         let result = decode::<Device>("findDeviceById", &r, now());
         if !(200..300).contains(&status) {
@@ -197,7 +194,7 @@ proptest! {
     }
 }
 
-fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+fn arb_json() -> impl Strategy<Value = Value> {
     use serde_json::Value;
     let leaf = prop_oneof![
         Just(Value::Null),
