@@ -382,3 +382,53 @@ proptest! {
         }
     }
 }
+
+/// The bootstrap token grammar, written independently: six and sixteen of `[a-z0-9]`.
+fn is_token(s: &str) -> bool {
+    let b = s.as_bytes();
+    let ok = |c: &u8| c.is_ascii_digit() || c.is_ascii_lowercase();
+    b.len() == 23 && b[6] == b'.' && b[..6].iter().all(ok) && b[7..].iter().all(ok)
+}
+
+fn token_candidate() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z0-9]{6}\\.[a-z0-9]{16}",
+        "[a-zA-Z0-9]{5,7}\\.[a-z0-9_]{15,17}",
+        "[a-z0-9.:-]{0,25}",
+        "\\PC{0,24}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn only_well_formed_bootstrap_tokens_are_accepted_and_rejected_ones_are_not_echoed(token in token_candidate()) {
+        let cluster = tools::fake_cluster();
+        let discovery = capp_bootstrap::JoinDiscovery {
+            token: token.clone().into(),
+            ca_cert_hashes: vec![tools::FAKE_CA_HASH.to_owned()],
+        };
+        let result = capp_bootstrap::kubeadm::kubeadm_config(&capp_bootstrap::KubeadmInput {
+            kubernetes_version: "1.33.0".parse().unwrap(),
+            cluster: &cluster,
+            role: &capp_bootstrap::NodeRole::Worker,
+            discovery: &discovery,
+            identity: &capp_bootstrap::NodeIdentity::FromMetadata,
+        });
+        match result {
+            Ok(yaml) => {
+                prop_assert!(is_token(&token), "accepted {:?}", token);
+                prop_assert!(yaml.contains(&format!("    token: {token}\n")), "{}", yaml);
+            }
+            Err(err) => {
+                prop_assert!(!is_token(&token), "rejected {:?}: {}", token, err);
+                // The message is fixed text: the rejected token is never echoed.
+                prop_assert_eq!(
+                    err.to_string(),
+                    "invalid `discovery.token`: not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}"
+                );
+            }
+        }
+    }
+}
