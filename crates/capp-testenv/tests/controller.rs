@@ -1,0 +1,206 @@
+//! kube-runtime against the test server: a `Controller` with kube's `finalizer` helper and
+//! server-side apply of status reconciles on create, update and delete; status apply with
+//! `force`; and Lease-based leader election with resourceVersion conflicts.
+
+#[path = "support/support.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::watcher;
+use kube::{CustomResource, ResourceExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default)]
+#[kube(group = "example.com", version = "v1", kind = "Widget", namespaced, status = "WidgetStatus", schema = "disabled")]
+struct WidgetSpec {
+    size: i64,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default)]
+struct WidgetStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    observed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ready: Option<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("reconcile failed")]
+struct ReconcileError(#[source] kube::Error);
+
+struct Ctx {
+    api: Api<Widget>,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+const FINALIZER: &str = "widgets.example.com/cleanup";
+
+async fn reconcile(w: Arc<Widget>, ctx: Arc<Ctx>) -> Result<Action, kube::runtime::finalizer::Error<ReconcileError>> {
+    let api = ctx.api.clone();
+    let seen = ctx.seen.clone();
+    finalizer(&ctx.api, FINALIZER, w, |ev| async move {
+        match ev {
+            Event::Apply(w) => {
+                let generation = w.metadata.generation.unwrap_or_default();
+                let status = json!({"apiVersion": "example.com/v1", "kind": "Widget", "status": {"observed": generation, "ready": true}});
+                api.patch_status(&w.name_any(), &PatchParams::apply("widget-controller").force(), &Patch::Apply(status))
+                    .await
+                    .map_err(ReconcileError)?;
+                let _ = seen.send(format!("apply {} gen={generation}", w.name_any()));
+                Ok(Action::await_change())
+            }
+            Event::Cleanup(w) => {
+                let _ = seen.send(format!("cleanup {}", w.name_any()));
+                Ok(Action::await_change())
+            }
+        }
+    })
+    .await
+}
+
+fn error_policy(_: Arc<Widget>, _: &kube::runtime::finalizer::Error<ReconcileError>, _: Arc<Ctx>) -> Action {
+    Action::requeue(Duration::from_millis(100))
+}
+
+async fn expect(rx: &mut mpsc::UnboundedReceiver<String>, want: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = tokio::time::timeout_at(deadline, rx.recv()).await.unwrap_or_else(|_| panic!("timed out waiting for {want:?}"));
+        if got.as_deref() == Some(want) {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_controller_with_a_finalizer_reconciles_create_update_and_delete() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let client = env.client().unwrap();
+    let api: Api<Widget> = Api::namespaced(client.clone(), "default");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let ctx = Arc::new(Ctx { api: api.clone(), seen: tx });
+    let controller = tokio::spawn(
+        Controller::new(api.clone(), watcher::Config::default())
+            .graceful_shutdown_on(async move {
+                let _ = stop_rx.await;
+            })
+            .run(reconcile, error_policy, ctx)
+            .for_each(|r| async move { eprintln!("controller: {r:?}") }),
+    );
+
+    api.create(&PostParams::default(), &Widget::new("w1", WidgetSpec { size: 1 })).await.unwrap();
+    expect(&mut rx, "apply w1 gen=1").await;
+    let w = api.get("w1").await.unwrap();
+    assert_eq!(w.finalizers(), [FINALIZER]);
+    assert_eq!(w.status.as_ref().and_then(|s| s.observed), Some(1));
+
+    api.patch("w1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 2}}))).await.unwrap();
+    expect(&mut rx, "apply w1 gen=2").await;
+
+    api.delete("w1", &DeleteParams::default()).await.unwrap();
+    expect(&mut rx, "cleanup w1").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while api.get_opt("w1").await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the widget is removed once the finalizer is gone");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(10), controller).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn status_apply_with_force_takes_over_fields_owned_by_another_manager() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let api: Api<Widget> = Api::namespaced(env.client().unwrap(), "default");
+    api.create(&PostParams::default(), &Widget::new("w", WidgetSpec { size: 1 })).await.unwrap();
+    let status = |ready: bool| Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Widget", "status": {"ready": ready}}));
+    api.patch_status("w", &PatchParams::apply("first"), &status(true)).await.unwrap();
+    let err = api.patch_status("w", &PatchParams::apply("second"), &status(false)).await.unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409), "{err:?}");
+    let w = api.patch_status("w", &PatchParams::apply("second").force(), &status(false)).await.unwrap();
+    assert_eq!(w.status.unwrap().ready, Some(false));
+    assert_eq!(w.spec.size, 1, "status apply leaves spec alone");
+}
+
+/// A minimal Lease-based elector: take the lease when it is absent, expired or ours, using
+/// the lease's resourceVersion so that concurrent candidates conflict.
+async fn try_acquire(api: &Api<Lease>, me: &str, duration_secs: i32) -> Result<bool, kube::Error> {
+    let now = MicroTime(jiff::Timestamp::now());
+    match api.get_opt("leader").await? {
+        None => {
+            let lease = Lease {
+                metadata: kube::api::ObjectMeta { name: Some("leader".into()), ..Default::default() },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(me.into()),
+                    lease_duration_seconds: Some(duration_secs),
+                    acquire_time: Some(now.clone()),
+                    renew_time: Some(now),
+                    ..Default::default()
+                }),
+            };
+            match api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        Some(mut lease) => {
+            let spec = lease.spec.get_or_insert_with(Default::default);
+            let holder = spec.holder_identity.clone().unwrap_or_default();
+            let renewed = spec.renew_time.as_ref().map_or(jiff::Timestamp::UNIX_EPOCH, |t| t.0);
+            let expired = jiff::Timestamp::now().as_millisecond() - renewed.as_millisecond()
+                > i64::from(spec.lease_duration_seconds.unwrap_or(0)) * 1000;
+            if holder != me && !expired {
+                return Ok(false);
+            }
+            if holder != me {
+                spec.acquire_time = Some(now.clone());
+                spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+            }
+            spec.holder_identity = Some(me.into());
+            spec.renew_time = Some(now);
+            match api.replace("leader", &PostParams::default(), &lease).await {
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn lease_leader_election_hands_over_only_after_expiry_and_races_conflict() {
+    let env = support::start().await;
+    let api: Api<Lease> = Api::namespaced(env.client().unwrap(), "kube-system");
+    assert!(try_acquire(&api, "a", 1).await.unwrap(), "the first candidate takes the free lease");
+    assert!(!try_acquire(&api, "b", 1).await.unwrap(), "a held lease is not taken");
+    assert!(try_acquire(&api, "a", 1).await.unwrap(), "the holder renews");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(try_acquire(&api, "b", 1).await.unwrap(), "an expired lease is taken over");
+    let lease = api.get("leader").await.unwrap();
+    assert_eq!(lease.spec.as_ref().unwrap().holder_identity.as_deref(), Some("b"));
+    assert_eq!(lease.spec.as_ref().unwrap().lease_transitions, Some(1));
+
+    // Two candidates racing from the same read: exactly one write wins.
+    let stale = api.get("leader").await.unwrap();
+    let mut first = stale.clone();
+    first.spec.as_mut().unwrap().holder_identity = Some("c".into());
+    let mut second = stale;
+    second.spec.as_mut().unwrap().holder_identity = Some("d".into());
+    api.replace("leader", &PostParams::default(), &first).await.unwrap();
+    let err = api.replace("leader", &PostParams::default(), &second).await.unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409), "{err:?}");
+}
