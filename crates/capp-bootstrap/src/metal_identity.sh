@@ -8,8 +8,11 @@
 #     /etc/default/kubelet (for kubeadm configurations capp-bootstrap did not write).
 set -euo pipefail
 
-metadata_url=https://metadata.platformequinix.com/metadata
-kubeadm_config=/run/kubeadm/kubeadm.yaml
+# The paths can be overridden through the environment (used by capp-bootstrap's own tests).
+metadata_url=${CAPP_METADATA_URL:-https://metadata.platformequinix.com/metadata}
+kubeadm_config=${CAPP_KUBEADM_CONFIG:-/run/kubeadm/kubeadm.yaml}
+run_dir=${CAPP_RUN_DIR:-/run/capp}
+defaults=${CAPP_KUBELET_DEFAULTS:-/etc/default/kubelet}
 
 metadata=$(curl -fsSL --retry 20 --retry-delay 3 --retry-connrefused "$metadata_url")
 device_id=$(jq -r '.id // empty' <<<"$metadata")
@@ -25,20 +28,19 @@ if ! [[ "$node_ip" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
   exit 1
 fi
 
-mkdir -p /run/capp
-printf 'CAPP_DEVICE_ID=%s\nCAPP_NODE_IP=%s\n' "$device_id" "$node_ip" > /run/capp/metal-identity.env
+mkdir -p "$run_dir"
+printf 'CAPP_DEVICE_ID=%s\nCAPP_NODE_IP=%s\n' "$device_id" "$node_ip" > "$run_dir/metal-identity.env"
 
 if [[ -f "$kubeadm_config" ]]; then
   sed -i -e "s/__CAPP_METAL_DEVICE_ID__/$device_id/g" -e "s/__CAPP_METAL_NODE_IP__/$node_ip/g" "$kubeadm_config"
 fi
 
 if [[ "${1:-}" == "--kubelet-extra-args" ]]; then
-  defaults=/etc/default/kubelet
   existing=""
   if [[ -f "$defaults" ]]; then
     existing=$(sed -n 's/^KUBELET_EXTRA_ARGS=//p' "$defaults" | tail -n 1 | tr -d '"')
     sed -i '/^KUBELET_EXTRA_ARGS=/d' "$defaults"
   fi
-  mkdir -p /etc/default
+  mkdir -p "$(dirname "$defaults")"
   echo "KUBELET_EXTRA_ARGS=\"${existing:+$existing }--provider-id=equinixmetal://$device_id --node-ip=$node_ip\"" >> "$defaults"
 fi
