@@ -51,9 +51,49 @@ pub(crate) fn cloud_init_available() -> bool {
     available("cloud-init", "cloud-init", &["--version"])
 }
 
+/// The interpreter of the installed `cloud-init` (its `#!` line), when there is one.
+pub(crate) fn cloud_init_python() -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    let script = std::env::split_paths(&path)
+        .map(|dir| dir.join("cloud-init"))
+        .find(|p| p.is_file())?;
+    let text = std::fs::read_to_string(script).ok()?;
+    let interpreter = text.lines().next()?.strip_prefix("#!")?.trim();
+    Some(interpreter.split_whitespace().next()?.to_owned())
+}
+
+/// The Python that reads YAML in these tests: cloud-init's own interpreter when it has PyYAML
+/// (so the very PyYAML cloud-init uses), otherwise `python3` from `PATH`.
+fn yaml_python() -> String {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            cloud_init_python()
+                .filter(|python| {
+                    Command::new(python)
+                        .args(["-c", "import yaml"])
+                        .status()
+                        .is_ok_and(|s| s.success())
+                })
+                .unwrap_or_else(|| "python3".to_owned())
+        })
+        .clone()
+}
+
 /// Python 3 with PyYAML (the YAML 1.1 parser cloud-init uses) is installed.
 pub(crate) fn pyyaml_available() -> bool {
-    available("PyYAML", "python3", &["-c", "import yaml"])
+    available("PyYAML", &yaml_python(), &["-c", "import yaml"])
+}
+
+/// cloud-init's Python modules are importable by its interpreter (for `util.shellify`).
+pub(crate) fn cloud_init_modules_available() -> Option<String> {
+    let python = cloud_init_python().unwrap_or_else(|| "python3".to_owned());
+    available(
+        "cloud-init's Python modules",
+        &python,
+        &["-c", "import cloudinit.util"],
+    )
+    .then_some(python)
 }
 
 /// `bash` is installed (for syntax checks of generated scripts).
@@ -120,7 +160,7 @@ for text in json.load(sys.stdin)["inputs"]:
         out.append(yaml.safe_load(text))
 json.dump(out, sys.stdout, default=default)
 "#;
-    let mut child = Command::new("python3")
+    let mut child = Command::new(yaml_python())
         .args(["-c", SCRIPT, if multi { "multi" } else { "single" }])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
