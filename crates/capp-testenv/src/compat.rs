@@ -9,27 +9,32 @@ use crate::status::Cause;
 
 /// A compiled CRD version schema.
 #[derive(Debug)]
-pub(crate) struct CompiledSchema {
-    _raw: Value,
+pub(crate) struct CompiledSchema(crate::schema::CrdSchema);
+
+fn causes(fc: Vec<crate::schema::FieldCause>) -> Vec<Cause> {
+    fc.into_iter()
+        .map(|c| Cause { reason: c.reason, field: c.field, message: c.message })
+        .collect()
 }
 
-/// Compiles an `openAPIV3Schema` (rejecting non-structural schemas).
+/// Compiles an `openAPIV3Schema` (rejecting non-structural schemas). Cause paths start at
+/// `openAPIV3Schema`.
 pub(crate) fn compile_schema(schema: &Value) -> Result<CompiledSchema, Vec<Cause>> {
-    Ok(CompiledSchema { _raw: schema.clone() })
+    crate::schema::CrdSchema::compile(schema).map(CompiledSchema).map_err(causes)
 }
 
 /// Admits an object: prunes, defaults and validates it. Returns the pruned field paths.
 pub(crate) fn admit(
-    _schema: &CompiledSchema,
-    _obj: &mut Value,
-    _old: Option<&Value>,
+    schema: &CompiledSchema,
+    obj: &mut Value,
+    old: Option<&Value>,
 ) -> Result<Vec<String>, Vec<Cause>> {
-    Ok(Vec::new())
+    schema.0.admit(obj, old).map(|a| a.pruned).map_err(causes)
 }
 
 /// Validates a CustomResourceDefinition object itself.
-pub(crate) fn validate_crd(_crd: &Value) -> Result<(), Vec<Cause>> {
-    Ok(())
+pub(crate) fn validate_crd(crd: &Value) -> Result<(), Vec<Cause>> {
+    crate::schema::validate_crd(crd).map_err(causes)
 }
 
 /// RFC 6902 JSON patch, as the apiserver applies it: a `test` of `null` against a missing

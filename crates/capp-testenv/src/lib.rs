@@ -26,6 +26,7 @@ mod env;
 mod openapi;
 pub mod patch;
 pub mod rbac;
+pub mod schema;
 mod registry;
 mod selector;
 mod server;
@@ -93,4 +94,3 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-pub mod schema;

@@ -224,7 +224,11 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
                 Ok(s) => Some(Arc::new(s)),
                 Err(errs) => {
                     for mut c in errs {
-                        c.field = format!("spec.versions[{i}].schema.openAPIV3Schema{}{}", if c.field.is_empty() || c.field.starts_with('.') { "" } else { "." }, c.field);
+                        c.field = if c.field.is_empty() {
+                            format!("spec.versions[{i}].schema.openAPIV3Schema")
+                        } else {
+                            format!("spec.versions[{i}].schema.{}", c.field)
+                        };
                         causes.push(c);
                     }
                     None
