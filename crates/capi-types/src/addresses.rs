@@ -4,7 +4,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The kind of a [`MachineAddress`]: the five values the v1beta1 CRD allows.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub enum MachineAddressType {
     /// A hostname the machine is reachable under.
     Hostname,
@@ -105,20 +107,24 @@ mod tests {
 
     #[test]
     fn an_unknown_address_type_is_rejected_with_an_error_not_a_panic() {
-        let err = serde_json::from_str::<MachineAddress>(r#"{"type":"PublicIP","address":"1.2.3.4"}"#);
+        let err =
+            serde_json::from_str::<MachineAddress>(r#"{"type":"PublicIP","address":"1.2.3.4"}"#);
         assert!(err.is_err());
     }
 
     #[test]
     fn addresses_are_filtered_by_type_in_list_order() {
-        let list = vec![
+        let list = [
             MachineAddress::new(MachineAddressType::InternalIp, "10.0.0.1"),
             MachineAddress::new(MachineAddressType::ExternalIp, "147.75.1.2"),
             MachineAddress::new(MachineAddressType::ExternalIp, "2604:1380::1"),
         ];
         let external: Vec<_> = list.of_type(MachineAddressType::ExternalIp).collect();
         assert_eq!(external, ["147.75.1.2", "2604:1380::1"]);
-        assert_eq!(list.first_of_type(MachineAddressType::InternalIp), Some("10.0.0.1"));
+        assert_eq!(
+            list.first_of_type(MachineAddressType::InternalIp),
+            Some("10.0.0.1")
+        );
         assert_eq!(list.first_of_type(MachineAddressType::Hostname), None);
     }
 }

@@ -22,6 +22,10 @@ pub const FORMAT_IGNITION: &str = "ignition";
 
 /// The desired bootstrap configuration of one Machine: kubeadm configuration plus the
 /// cloud-init/Ignition extras.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each kube printcolumn(...) repeats keys such as type_ by design"
+)]
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "bootstrap.cluster.x-k8s.io",
@@ -34,8 +38,18 @@ pub const FORMAT_IGNITION: &str = "ignition";
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "KubeadmConfig is the Schema for the kubeadmconfigs API.",
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".metadata.labels['cluster\\.x-k8s\\.io/cluster-name']", description = "Cluster"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Time duration since creation of KubeadmConfig")
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".metadata.labels['cluster\\.x-k8s\\.io/cluster-name']",
+        description = "Cluster"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        description = "Time duration since creation of KubeadmConfig"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KubeadmConfigSpec {
@@ -288,6 +302,10 @@ pub struct KubeadmConfigStatus {
 impl_conditions!(KubeadmConfigStatus);
 
 /// A template for KubeadmConfigs (referenced by MachineDeployments).
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each kube printcolumn(...) repeats keys such as type_ by design"
+)]
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "bootstrap.cluster.x-k8s.io",
@@ -299,7 +317,12 @@ impl_conditions!(KubeadmConfigStatus);
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "KubeadmConfigTemplate is the Schema for the kubeadmconfigtemplates API.",
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Time duration since creation of KubeadmConfigTemplate")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        description = "Time duration since creation of KubeadmConfigTemplate"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KubeadmConfigTemplateSpec {

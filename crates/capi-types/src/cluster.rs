@@ -14,6 +14,10 @@ pub mod topology;
 pub use topology::Topology;
 
 /// The desired state of a Cluster.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each kube printcolumn(...) repeats keys such as type_ by design"
+)]
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "cluster.x-k8s.io",
@@ -27,10 +31,30 @@ pub use topology::Topology;
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "Cluster is the Schema for the clusters API.",
-    printcolumn(name = "ClusterClass", type_ = "string", json_path = ".spec.topology.class", description = "ClusterClass of this Cluster, empty if the Cluster is not using a ClusterClass"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Cluster status such as Pending/Provisioning/Provisioned/Deleting/Failed"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Time duration since creation of Cluster"),
-    printcolumn(name = "Version", type_ = "string", json_path = ".spec.topology.version", description = "Kubernetes version associated with this Cluster")
+    printcolumn(
+        name = "ClusterClass",
+        type_ = "string",
+        json_path = ".spec.topology.class",
+        description = "ClusterClass of this Cluster, empty if the Cluster is not using a ClusterClass"
+    ),
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Cluster status such as Pending/Provisioning/Provisioned/Deleting/Failed"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        description = "Time duration since creation of Cluster"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".spec.topology.version",
+        description = "Kubernetes version associated with this Cluster"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterSpec {
@@ -47,16 +71,19 @@ pub struct ClusterSpec {
     /// An optional reference to a provider-specific resource that holds the details for
     /// provisioning the Control Plane for a Cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub control_plane_ref: Option<ObjectReference>,
     /// A reference to a provider-specific resource that holds the details for provisioning
     /// infrastructure for a cluster in said provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub infrastructure_ref: Option<ObjectReference>,
     /// Encapsulates the topology for the cluster (ClusterClass).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<Topology>,
     /// Additional conditions to include when evaluating Cluster Available.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
     pub availability_gates: Vec<ConditionGate>,
 }
 
@@ -131,6 +158,7 @@ impl_conditions!(ClusterStatus);
 pub struct ClusterV1Beta2Status {
     /// Conditions in the v1beta2 format (`metav1.Condition`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<MetaCondition>,
     /// Replica counters of the control plane.
     #[serde(default, skip_serializing_if = "Option::is_none")]

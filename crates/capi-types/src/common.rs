@@ -103,6 +103,7 @@ pub type V1Beta2Condition = MetaCondition;
 pub struct V1Beta2ReplicaStatus {
     /// Conditions in the v1beta2 format (`metav1.Condition`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<V1Beta2Condition>,
     /// Number of Machines with the Ready condition true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,6 +123,7 @@ pub struct V1Beta2ReplicaStatus {
 pub struct V1Beta2ConditionsStatus {
     /// Conditions in the v1beta2 format (`metav1.Condition`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<V1Beta2Condition>,
 }
 
@@ -145,4 +147,26 @@ pub(crate) fn preserve_any(_: &mut schemars::SchemaGenerator) -> schemars::Schem
 /// Schema for free-form JSON objects that are kept verbatim.
 pub(crate) fn preserve_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })
+}
+
+/// Schema of a `metav1.LabelSelector` with the map/list types upstream declares: the selector
+/// and its `matchExpressions` (and their `values`) are atomic.
+pub(crate) fn atomic_label_selector(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema =
+        generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>();
+    schema.insert("x-kubernetes-map-type".to_owned(), "atomic".into());
+    if let Some(expressions) = schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("matchExpressions"))
+    {
+        expressions["x-kubernetes-list-type"] = "atomic".into();
+        if let Some(values) = expressions
+            .get_mut("items")
+            .and_then(|i| i.get_mut("properties"))
+            .and_then(|p| p.get_mut("values"))
+        {
+            values["x-kubernetes-list-type"] = "atomic".into();
+        }
+    }
+    schema
 }

@@ -174,7 +174,12 @@ impl Condition {
 
     /// An `Unknown` condition with a reason and message, transitioned at `now`.
     #[must_use]
-    pub fn unknown_condition(type_: &str, reason: &str, message: &str, now: Timestamp) -> Condition {
+    pub fn unknown_condition(
+        type_: &str,
+        reason: &str,
+        message: &str,
+        now: Timestamp,
+    ) -> Condition {
         Condition {
             type_: type_.to_owned(),
             status: STATUS_UNKNOWN.to_owned(),
@@ -289,8 +294,8 @@ pub trait Conditions {
     /// is kept. Returns whether anything changed.
     fn set(&mut self, condition: Condition) -> bool {
         let conditions = self.conditions_mut();
-        let changed = match conditions.iter_mut().find(|c| c.type_ == condition.type_) {
-            Some(existing) => {
+        let changed =
+            if let Some(existing) = conditions.iter_mut().find(|c| c.type_ == condition.type_) {
                 if existing.has_same_state(&condition) {
                     false
                 } else {
@@ -305,12 +310,10 @@ pub trait Conditions {
                     };
                     true
                 }
-            }
-            None => {
+            } else {
                 conditions.push(condition);
                 true
-            }
-        };
+            };
         conditions.sort_by(condition_order);
         changed
     }
@@ -329,7 +332,9 @@ pub trait Conditions {
         message: &str,
         now: Timestamp,
     ) -> bool {
-        self.set(Condition::false_condition(type_, reason, severity, message, now))
+        self.set(Condition::false_condition(
+            type_, reason, severity, message, now,
+        ))
     }
 
     /// Sets the condition to `Unknown` with a reason and message.

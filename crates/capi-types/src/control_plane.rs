@@ -14,6 +14,10 @@ use crate::common::{
 use crate::conditions::{Condition, impl_conditions};
 
 /// The desired state of a kubeadm-managed control plane.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each kube printcolumn(...) repeats keys such as type_ by design"
+)]
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "controlplane.cluster.x-k8s.io",
@@ -27,17 +31,72 @@ use crate::conditions::{Condition, impl_conditions};
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "KubeadmControlPlane is the Schema for the KubeadmControlPlane API.",
-    scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas", label_selector_path = ".status.selector"),
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".metadata.labels['cluster\\.x-k8s\\.io/cluster-name']", description = "Cluster"),
-    printcolumn(name = "Initialized", type_ = "boolean", json_path = ".status.initialized", description = "This denotes whether or not the control plane has the uploaded kubeadm-config configmap"),
-    printcolumn(name = "API Server Available", type_ = "boolean", json_path = ".status.ready", description = "KubeadmControlPlane API Server is ready to receive requests"),
-    printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas", description = "Total number of machines desired by this control plane", priority = 10),
-    printcolumn(name = "Replicas", type_ = "integer", json_path = ".status.replicas", description = "Total number of non-terminated machines targeted by this control plane"),
-    printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas", description = "Total number of fully running and ready control plane machines"),
-    printcolumn(name = "Updated", type_ = "integer", json_path = ".status.updatedReplicas", description = "Total number of non-terminated machines targeted by this control plane that have the desired template spec"),
-    printcolumn(name = "Unavailable", type_ = "integer", json_path = ".status.unavailableReplicas", description = "Total number of unavailable machines targeted by this control plane"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Time duration since creation of KubeadmControlPlane"),
-    printcolumn(name = "Version", type_ = "string", json_path = ".spec.version", description = "Kubernetes version associated with this control plane")
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".metadata.labels['cluster\\.x-k8s\\.io/cluster-name']",
+        description = "Cluster"
+    ),
+    printcolumn(
+        name = "Initialized",
+        type_ = "boolean",
+        json_path = ".status.initialized",
+        description = "This denotes whether or not the control plane has the uploaded kubeadm-config configmap"
+    ),
+    printcolumn(
+        name = "API Server Available",
+        type_ = "boolean",
+        json_path = ".status.ready",
+        description = "KubeadmControlPlane API Server is ready to receive requests"
+    ),
+    printcolumn(
+        name = "Desired",
+        type_ = "integer",
+        json_path = ".spec.replicas",
+        description = "Total number of machines desired by this control plane",
+        priority = 10
+    ),
+    printcolumn(
+        name = "Replicas",
+        type_ = "integer",
+        json_path = ".status.replicas",
+        description = "Total number of non-terminated machines targeted by this control plane"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "integer",
+        json_path = ".status.readyReplicas",
+        description = "Total number of fully running and ready control plane machines"
+    ),
+    printcolumn(
+        name = "Updated",
+        type_ = "integer",
+        json_path = ".status.updatedReplicas",
+        description = "Total number of non-terminated machines targeted by this control plane that have the desired template spec"
+    ),
+    printcolumn(
+        name = "Unavailable",
+        type_ = "integer",
+        json_path = ".status.unavailableReplicas",
+        description = "Total number of unavailable machines targeted by this control plane"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        description = "Time duration since creation of KubeadmControlPlane"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".spec.version",
+        description = "Kubernetes version associated with this control plane"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KubeadmControlPlaneSpec {
@@ -76,9 +135,11 @@ pub struct KubeadmControlPlaneMachineTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ObjectMeta>,
     /// The infrastructure machine template to clone (e.g. a PacketMachineTemplate).
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub infrastructure_ref: ObjectReference,
     /// Additional conditions to include when evaluating Machine Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
     pub readiness_gates: Vec<ConditionGate>,
     /// Total time the controller spends draining a node (a duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +261,10 @@ pub struct LastRemediationStatus {
 }
 
 /// A template for KubeadmControlPlanes (used by ClusterClasses).
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each kube printcolumn(...) repeats keys such as type_ by design"
+)]
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "controlplane.cluster.x-k8s.io",
@@ -211,7 +276,12 @@ pub struct LastRemediationStatus {
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "KubeadmControlPlaneTemplate is the Schema for the kubeadmcontrolplanetemplates API.",
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Time duration since creation of KubeadmControlPlaneTemplate")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        description = "Time duration since creation of KubeadmControlPlaneTemplate"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KubeadmControlPlaneTemplateSpec {

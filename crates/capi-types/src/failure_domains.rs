@@ -106,7 +106,10 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(fds.control_plane_names().collect::<Vec<_>>(), ["a", "d"]);
-        assert_eq!(fds.filter_control_plane().names().collect::<Vec<_>>(), ["a", "d"]);
+        assert_eq!(
+            fds.filter_control_plane().names().collect::<Vec<_>>(),
+            ["a", "d"]
+        );
         assert_eq!(fds.names().count(), 4);
     }
 

@@ -103,7 +103,8 @@ pub const TOPOLOGY_DRY_RUN_ANNOTATION: &str = "topology.cluster.x-k8s.io/dry-run
 /// Annotation: clusterctl move waits while an object carries it.
 pub const CLUSTERCTL_BLOCK_MOVE_ANNOTATION: &str = "clusterctl.cluster.x-k8s.io/block-move";
 /// Annotation: set by clusterctl move on source objects before deleting them.
-pub const CLUSTERCTL_DELETE_FOR_MOVE_ANNOTATION: &str = "clusterctl.cluster.x-k8s.io/delete-for-move";
+pub const CLUSTERCTL_DELETE_FOR_MOVE_ANNOTATION: &str =
+    "clusterctl.cluster.x-k8s.io/delete-for-move";
 /// Annotation on a CRD: clusterctl skips the CRD name check.
 pub const CLUSTERCTL_SKIP_CRD_NAME_PREFLIGHT_CHECK_ANNOTATION: &str =
     "clusterctl.cluster.x-k8s.io/skip-crd-name-preflight-check";

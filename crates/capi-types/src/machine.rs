@@ -10,6 +10,10 @@ use crate::common::{ConditionGate, ObjectMeta, ObjectReference, V1Beta2Condition
 use crate::conditions::{Condition, impl_conditions};
 
 /// The desired state of a Machine.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each kube printcolumn(...) repeats keys such as type_ by design"
+)]
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "cluster.x-k8s.io",
@@ -23,12 +27,42 @@ use crate::conditions::{Condition, impl_conditions};
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "Machine is the Schema for the machines API.",
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.clusterName", description = "Cluster"),
-    printcolumn(name = "NodeName", type_ = "string", json_path = ".status.nodeRef.name", description = "Node name associated with this machine"),
-    printcolumn(name = "ProviderID", type_ = "string", json_path = ".spec.providerID", description = "Provider ID"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Machine status such as Terminating/Pending/Running/Failed etc"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Time duration since creation of Machine"),
-    printcolumn(name = "Version", type_ = "string", json_path = ".spec.version", description = "Kubernetes version associated with this Machine")
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".spec.clusterName",
+        description = "Cluster"
+    ),
+    printcolumn(
+        name = "NodeName",
+        type_ = "string",
+        json_path = ".status.nodeRef.name",
+        description = "Node name associated with this machine"
+    ),
+    printcolumn(
+        name = "ProviderID",
+        type_ = "string",
+        json_path = ".spec.providerID",
+        description = "Provider ID"
+    ),
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Machine status such as Terminating/Pending/Running/Failed etc"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        description = "Time duration since creation of Machine"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".spec.version",
+        description = "Kubernetes version associated with this Machine"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MachineSpec {
@@ -37,19 +71,25 @@ pub struct MachineSpec {
     /// Reference to the bootstrap configuration, or the name of a ready bootstrap data secret.
     pub bootstrap: Bootstrap,
     /// Reference to the provider-specific infrastructure machine (e.g. a PacketMachine).
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub infrastructure_ref: ObjectReference,
     /// The Kubernetes version to install on the node (e.g. `v1.32.3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// The identification ID of the machine provided by the provider; must match the Node's
     /// `spec.providerID`.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "providerID")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "providerID"
+    )]
     pub provider_id: Option<String>,
     /// The failure domain the machine is created in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_domain: Option<String>,
     /// Additional conditions to include when evaluating Machine Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
     pub readiness_gates: Vec<ConditionGate>,
     /// Total time the controller spends draining a node (a duration such as `10m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +109,7 @@ pub struct MachineSpec {
 pub struct Bootstrap {
     /// Reference to the bootstrap provider's config object (e.g. a KubeadmConfig).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub config_ref: Option<ObjectReference>,
     /// Name of the Secret holding the bootstrap data (key `value`, optional key `format`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +122,7 @@ pub struct Bootstrap {
 pub struct MachineStatus {
     /// Reference to the Node of this Machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub node_ref: Option<ObjectReference>,
     /// System information of the Node.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,6 +12,10 @@ use crate::conditions::{Condition, impl_conditions};
 use crate::machine::MachineTemplateSpec;
 
 /// The desired state of a MachineDeployment.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each kube printcolumn(...) repeats keys such as type_ by design"
+)]
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "cluster.x-k8s.io",
@@ -25,16 +29,66 @@ use crate::machine::MachineTemplateSpec;
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "MachineDeployment is the Schema for the machinedeployments API.",
-    scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas", label_selector_path = ".status.selector"),
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.clusterName", description = "Cluster"),
-    printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas", description = "Total number of machines desired by this MachineDeployment", priority = 10),
-    printcolumn(name = "Replicas", type_ = "integer", json_path = ".status.replicas", description = "Total number of non-terminated machines targeted by this MachineDeployment"),
-    printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas", description = "Total number of ready machines targeted by this MachineDeployment"),
-    printcolumn(name = "Updated", type_ = "integer", json_path = ".status.updatedReplicas", description = "Total number of non-terminated machines targeted by this deployment that have the desired template spec"),
-    printcolumn(name = "Unavailable", type_ = "integer", json_path = ".status.unavailableReplicas", description = "Total number of unavailable machines targeted by this MachineDeployment"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "MachineDeployment status such as ScalingUp/ScalingDown/Running/Failed/Unknown"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Time duration since creation of MachineDeployment"),
-    printcolumn(name = "Version", type_ = "string", json_path = ".spec.template.spec.version", description = "Kubernetes version associated with this MachineDeployment")
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".spec.clusterName",
+        description = "Cluster"
+    ),
+    printcolumn(
+        name = "Desired",
+        type_ = "integer",
+        json_path = ".spec.replicas",
+        description = "Total number of machines desired by this MachineDeployment",
+        priority = 10
+    ),
+    printcolumn(
+        name = "Replicas",
+        type_ = "integer",
+        json_path = ".status.replicas",
+        description = "Total number of non-terminated machines targeted by this MachineDeployment"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "integer",
+        json_path = ".status.readyReplicas",
+        description = "Total number of ready machines targeted by this MachineDeployment"
+    ),
+    printcolumn(
+        name = "Updated",
+        type_ = "integer",
+        json_path = ".status.updatedReplicas",
+        description = "Total number of non-terminated machines targeted by this deployment that have the desired template spec"
+    ),
+    printcolumn(
+        name = "Unavailable",
+        type_ = "integer",
+        json_path = ".status.unavailableReplicas",
+        description = "Total number of unavailable machines targeted by this MachineDeployment"
+    ),
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "MachineDeployment status such as ScalingUp/ScalingDown/Running/Failed/Unknown"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        description = "Time duration since creation of MachineDeployment"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".spec.template.spec.version",
+        description = "Kubernetes version associated with this MachineDeployment"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MachineDeploymentSpec {
@@ -47,6 +101,7 @@ pub struct MachineDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_after: Option<Time>,
     /// Label selector for Machines.
+    #[schemars(schema_with = "crate::common::atomic_label_selector")]
     pub selector: LabelSelector,
     /// Describes the Machines that will be created.
     pub template: MachineTemplateSpec,

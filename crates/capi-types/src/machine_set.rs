@@ -10,6 +10,10 @@ use crate::conditions::{Condition, impl_conditions};
 use crate::machine::MachineTemplateSpec;
 
 /// The desired state of a MachineSet.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each kube printcolumn(...) repeats keys such as type_ by design"
+)]
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "cluster.x-k8s.io",
@@ -23,14 +27,54 @@ use crate::machine::MachineTemplateSpec;
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "MachineSet is the Schema for the machinesets API.",
-    scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas", label_selector_path = ".status.selector"),
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.clusterName", description = "Cluster"),
-    printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas", description = "Total number of machines desired by this machineset", priority = 10),
-    printcolumn(name = "Replicas", type_ = "integer", json_path = ".status.replicas", description = "Total number of non-terminated machines targeted by this machineset"),
-    printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas", description = "Total number of ready machines targeted by this machineset."),
-    printcolumn(name = "Available", type_ = "integer", json_path = ".status.availableReplicas", description = "Total number of available machines (ready for at least minReadySeconds)"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Time duration since creation of MachineSet"),
-    printcolumn(name = "Version", type_ = "string", json_path = ".spec.template.spec.version", description = "Kubernetes version associated with this MachineSet")
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".spec.clusterName",
+        description = "Cluster"
+    ),
+    printcolumn(
+        name = "Desired",
+        type_ = "integer",
+        json_path = ".spec.replicas",
+        description = "Total number of machines desired by this machineset",
+        priority = 10
+    ),
+    printcolumn(
+        name = "Replicas",
+        type_ = "integer",
+        json_path = ".status.replicas",
+        description = "Total number of non-terminated machines targeted by this machineset"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "integer",
+        json_path = ".status.readyReplicas",
+        description = "Total number of ready machines targeted by this machineset."
+    ),
+    printcolumn(
+        name = "Available",
+        type_ = "integer",
+        json_path = ".status.availableReplicas",
+        description = "Total number of available machines (ready for at least minReadySeconds)"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        description = "Time duration since creation of MachineSet"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".spec.template.spec.version",
+        description = "Kubernetes version associated with this MachineSet"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MachineSetSpec {
@@ -47,6 +91,7 @@ pub struct MachineSetSpec {
     #[schemars(extend("enum" = ["Random", "Newest", "Oldest"]))]
     pub delete_policy: Option<String>,
     /// Label query over Machines that should match the replica count.
+    #[schemars(schema_with = "crate::common::atomic_label_selector")]
     pub selector: LabelSelector,
     /// The object that describes the Machine that will be created.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -107,7 +107,11 @@ mod tests {
     fn the_owner_cluster_is_found_whatever_the_api_version_and_controller_flag() {
         for version in ["v1alpha3", "v1beta1", "v1beta2"] {
             let m = owned_by(&[
-                ("infrastructure.cluster.x-k8s.io/v1beta1", "Cluster", "not-capi"),
+                (
+                    "infrastructure.cluster.x-k8s.io/v1beta1",
+                    "Cluster",
+                    "not-capi",
+                ),
                 (&format!("cluster.x-k8s.io/{version}"), "Cluster", "prod"),
             ]);
             let owner = owner_cluster(&m).unwrap().unwrap();
@@ -143,7 +147,10 @@ mod tests {
     fn api_groups_are_parsed_like_kubernetes_does() {
         assert_eq!(api_group("v1").unwrap(), "");
         assert_eq!(api_group("").unwrap(), "");
-        assert_eq!(api_group("cluster.x-k8s.io/v1beta1").unwrap(), "cluster.x-k8s.io");
+        assert_eq!(
+            api_group("cluster.x-k8s.io/v1beta1").unwrap(),
+            "cluster.x-k8s.io"
+        );
         assert!(api_group("a/b/c").is_err());
     }
 
@@ -151,9 +158,15 @@ mod tests {
     fn the_cluster_name_label_names_the_cluster_unless_empty() {
         let mut m = Machine::new("m1", MachineSpec::default());
         assert_eq!(cluster_name_from_label(&m), None);
-        m.metadata.labels = Some(BTreeMap::from([(CLUSTER_NAME_LABEL.to_owned(), String::new())]));
+        m.metadata.labels = Some(BTreeMap::from([(
+            CLUSTER_NAME_LABEL.to_owned(),
+            String::new(),
+        )]));
         assert_eq!(cluster_name_from_label(&m), None);
-        m.metadata.labels = Some(BTreeMap::from([(CLUSTER_NAME_LABEL.to_owned(), "prod".to_owned())]));
+        m.metadata.labels = Some(BTreeMap::from([(
+            CLUSTER_NAME_LABEL.to_owned(),
+            "prod".to_owned(),
+        )]));
         assert_eq!(cluster_name_from_label(&m), Some("prod"));
     }
 }

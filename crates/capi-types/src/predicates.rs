@@ -127,15 +127,30 @@ mod tests {
     #[test]
     fn an_object_is_paused_by_the_annotation_whatever_its_value() {
         let cluster = Cluster::new("c1", ClusterSpec::default());
-        assert!(is_paused(&cluster, &machine(&[], &[(PAUSED_ANNOTATION, "")])));
-        assert!(is_paused(&cluster, &machine(&[], &[(PAUSED_ANNOTATION, "false")])));
-        assert!(!is_paused(&cluster, &machine(&[("cluster.x-k8s.io/paused", "")], &[])));
+        assert!(is_paused(
+            &cluster,
+            &machine(&[], &[(PAUSED_ANNOTATION, "")])
+        ));
+        assert!(is_paused(
+            &cluster,
+            &machine(&[], &[(PAUSED_ANNOTATION, "false")])
+        ));
+        assert!(!is_paused(
+            &cluster,
+            &machine(&[("cluster.x-k8s.io/paused", "")], &[])
+        ));
     }
 
     #[test]
     fn the_managed_by_annotation_marks_an_object_as_externally_managed() {
-        assert!(is_externally_managed(&machine(&[], &[(MANAGED_BY_ANNOTATION, "")])));
-        assert!(!is_externally_managed(&machine(&[(MANAGED_BY_ANNOTATION, "")], &[])));
+        assert!(is_externally_managed(&machine(
+            &[],
+            &[(MANAGED_BY_ANNOTATION, "")]
+        )));
+        assert!(!is_externally_managed(&machine(
+            &[(MANAGED_BY_ANNOTATION, "")],
+            &[]
+        )));
     }
 
     #[test]

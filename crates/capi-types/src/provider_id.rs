@@ -120,11 +120,17 @@ impl FromStr for ProviderId {
         let scheme = match scheme {
             "equinixmetal" => ProviderScheme::EquinixMetal,
             "packet" => ProviderScheme::Packet,
-            _ => return Err(invalid("the scheme must be equinixmetal:// (or legacy packet://)")),
+            _ => {
+                return Err(invalid(
+                    "the scheme must be equinixmetal:// (or legacy packet://)",
+                ));
+            }
         };
         let device_id = rest.rsplit('/').next().unwrap_or_default();
         if device_id.is_empty() || device_id.chars().any(char::is_whitespace) {
-            return Err(invalid("the device ID after :// must be non-empty, without whitespace"));
+            return Err(invalid(
+                "the device ID after :// must be non-empty, without whitespace",
+            ));
         }
         Ok(ProviderId {
             scheme,
@@ -186,13 +192,19 @@ mod tests {
             let err = bad.parse::<ProviderId>().unwrap_err();
             let msg = err.to_string();
             assert!(msg.contains("providerID"), "{msg}");
-            assert!(msg.contains("equinixmetal") || msg.contains("device ID"), "{msg}");
+            assert!(
+                msg.contains("equinixmetal") || msg.contains("device ID"),
+                "{msg}"
+            );
         }
     }
 
     #[test]
     fn new_builds_the_canonical_form_and_rejects_bad_device_ids() {
-        assert_eq!(ProviderId::new(ID).unwrap().to_string(), format!("equinixmetal://{ID}"));
+        assert_eq!(
+            ProviderId::new(ID).unwrap().to_string(),
+            format!("equinixmetal://{ID}")
+        );
         assert!(ProviderId::new("").is_err());
         assert!(ProviderId::new("a/b").is_err());
         assert!(ProviderId::new("a b").is_err());

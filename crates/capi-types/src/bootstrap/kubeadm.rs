@@ -197,10 +197,18 @@ pub struct LocalEtcd {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_envs: Vec<EnvVar>,
     /// Extra SANs for the etcd server certificate.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "serverCertSANs")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        rename = "serverCertSANs"
+    )]
     pub server_cert_sans: Vec<String>,
     /// Extra SANs for the etcd peer certificate.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "peerCertSANs")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        rename = "peerCertSANs"
+    )]
     pub peer_cert_sans: Vec<String>,
 }
 
@@ -250,7 +258,11 @@ pub struct InitConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_registration: Option<NodeRegistrationOptions>,
     /// The API server endpoint on this node.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "localAPIEndpoint")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "localAPIEndpoint"
+    )]
     pub local_api_endpoint: Option<ApiEndpoint>,
     /// kubeadm phases to skip.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -368,7 +380,11 @@ pub struct JoinConfiguration {
 #[serde(rename_all = "camelCase")]
 pub struct JoinControlPlane {
     /// The API server endpoint on the joining node.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "localAPIEndpoint")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "localAPIEndpoint"
+    )]
     pub local_api_endpoint: Option<ApiEndpoint>,
 }
 
@@ -404,7 +420,11 @@ pub struct BootstrapTokenDiscovery {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ca_cert_hashes: Vec<String>,
     /// Whether discovery skips CA pinning.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "unsafeSkipCAVerification")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "unsafeSkipCAVerification"
+    )]
     pub unsafe_skip_ca_verification: Option<bool>,
 }
 

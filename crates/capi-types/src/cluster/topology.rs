@@ -30,6 +30,7 @@ pub struct Topology {
     pub workers: Option<WorkersTopology>,
     /// Values for the variables the ClusterClass defines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub variables: Vec<ClusterVariable>,
 }
 
@@ -57,6 +58,7 @@ pub struct ControlPlaneTopology {
     pub node_deletion_timeout: Option<String>,
     /// Additional conditions to include when evaluating Machine Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
     pub readiness_gates: Vec<ConditionGate>,
     /// Variable overrides for the control plane.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,9 +71,11 @@ pub struct ControlPlaneTopology {
 pub struct WorkersTopology {
     /// MachineDeployments in the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub machine_deployments: Vec<MachineDeploymentTopology>,
     /// MachinePools in the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub machine_pools: Vec<MachinePoolTopology>,
 }
 
@@ -109,6 +113,7 @@ pub struct MachineDeploymentTopology {
     pub min_ready_seconds: Option<i32>,
     /// Additional conditions to include when evaluating Machine Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
     pub readiness_gates: Vec<ConditionGate>,
     /// The rollout strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +180,7 @@ pub struct MachineHealthCheckTopology {
     pub node_startup_timeout: Option<String>,
     /// An external remediation template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub remediation_template: Option<ObjectReference>,
 }
 
@@ -197,6 +203,7 @@ pub struct UnhealthyCondition {
 pub struct VariablesOverrides {
     /// Overrides of Cluster-level variable values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub overrides: Vec<ClusterVariable>,
 }
 

@@ -21,7 +21,14 @@ fn a_new_condition_gets_the_given_time_and_is_reported_as_a_change() {
     let c = list.get(INFRASTRUCTURE_READY).unwrap();
     assert_eq!(c.status, "True");
     assert_eq!(c.last_transition_time, T0);
-    assert_eq!((c.reason.as_deref(), c.severity.as_deref(), c.message.as_deref()), (None, None, None));
+    assert_eq!(
+        (
+            c.reason.as_deref(),
+            c.severity.as_deref(),
+            c.message.as_deref()
+        ),
+        (None, None, None)
+    );
 }
 
 #[test]
@@ -52,7 +59,10 @@ fn a_status_change_moves_the_transition_time_to_now() {
     assert_eq!(list.get(BOOTSTRAP_READY).unwrap().last_transition_time, T1);
     list.mark_unknown(BOOTSTRAP_READY, "Lost", "no contact", t(T2));
     let c = list.get(BOOTSTRAP_READY).unwrap();
-    assert_eq!((c.status.as_str(), c.last_transition_time.as_str()), ("Unknown", T2));
+    assert_eq!(
+        (c.status.as_str(), c.last_transition_time.as_str()),
+        ("Unknown", T2)
+    );
     assert_eq!(c.severity, None);
 }
 
@@ -135,7 +145,11 @@ fn the_summary_takes_the_worst_false_condition_error_over_warning_over_info() {
     list.mark_true("C", t(T0));
     list.set_summary(t(T1));
     assert_eq!(
-        (list.reason(READY), Conditions::severity(&list, READY), list.message(READY)),
+        (
+            list.reason(READY),
+            Conditions::severity(&list, READY),
+            list.message(READY)
+        ),
         ("WarnReason", Severity::Warning, "warn")
     );
     list.mark_false("D", "ErrReason", Severity::Error, "err", t(T1));
@@ -190,7 +204,10 @@ fn a_false_condition_without_severity_ranks_below_every_other_state() {
 #[test]
 fn the_summary_ignores_ready_itself_and_conditions_outside_the_listed_types() {
     let mut list: Vec<Condition> = Vec::new();
-    assert!(!list.set_summary(t(T0)), "no conditions: nothing to summarise");
+    assert!(
+        !list.set_summary(t(T0)),
+        "no conditions: nothing to summarise"
+    );
     list.mark_false(READY, "Old", Severity::Error, "", t(T0));
     assert!(list.summary(&[], t(T0)).is_none());
     list.mark_false("Noise", "Bad", Severity::Error, "", t(T0));
@@ -209,7 +226,11 @@ fn status_types_of_every_kind_implement_conditions() {
     assert!(mark(&mut crate::cluster::ClusterStatus::default()));
     assert!(mark(&mut crate::machine::MachineStatus::default()));
     assert!(mark(&mut crate::machine_set::MachineSetStatus::default()));
-    assert!(mark(&mut crate::machine_deployment::MachineDeploymentStatus::default()));
+    assert!(mark(
+        &mut crate::machine_deployment::MachineDeploymentStatus::default()
+    ));
     assert!(mark(&mut crate::bootstrap::KubeadmConfigStatus::default()));
-    assert!(mark(&mut crate::control_plane::KubeadmControlPlaneStatus::default()));
+    assert!(mark(
+        &mut crate::control_plane::KubeadmControlPlaneStatus::default()
+    ));
 }
