@@ -16,8 +16,19 @@
 //! - [`compose`](mod@compose): adding the Packet specifics to a payload from another CAPI bootstrap
 //!   provider (`cloud-config` or `ignition`) without breaking it.
 //!
-//! The Equinix Metal API token is never written to userdata unless the caller passes
-//! [`MetalApiTokenOptIn`].
+//! # Security
+//! Userdata on Equinix Metal is served without authentication by the metadata service to
+//! anything running on the device, so this crate keeps it as small a secret as it can:
+//! - the Equinix Metal API token is never written unless the caller passes
+//!   [`MetalApiTokenOptIn`] (the Go provider put it into every control-plane userdata);
+//! - joining nodes get a bootstrap token and the CA public-key hash only, never
+//!   `unsafeSkipCAVerification`; joining control-plane nodes get the certificate key and fetch
+//!   the control-plane certificates encrypted from the cluster;
+//! - only the first control-plane node receives CA private keys (kubeadm needs them to run
+//!   `init` against an existing PKI, as with CAPI's kubeadm bootstrap provider); callers
+//!   should clear the device's userdata once it has bootstrapped;
+//! - secrets are [`secrecy::SecretString`]s, and `Debug` of files and rendered userdata shows
+//!   sizes, not content.
 //!
 //! # Example
 //! ```

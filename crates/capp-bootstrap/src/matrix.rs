@@ -303,8 +303,21 @@ impl MachineConfigMatrix {
         }
     }
 
-    /// Renders the userdata template of `entry` with `context` (strict mode, no escaping).
-    pub(crate) fn render(&self, entry: &str, context: &serde_json::Value) -> Result<String> {
+    /// Renders the userdata template of the entry named `entry` with `context` (strict mode,
+    /// no escaping). [`crate::render_userdata`] does this with the context described in
+    /// [`crate::userdata`]; this is for callers that build their own context.
+    ///
+    /// ```
+    /// use capp_bootstrap::MachineConfigMatrix;
+    /// let matrix = MachineConfigMatrix::from_yaml(
+    ///     "items:\n- name: tiny\n  machineParams:\n  - image: debian_12\n    versions: {kubelet: 1.31.x}\n    containerRuntime: containerd\n  userdata: 'apt-get install -y {{shell_quote runtime_package}}'\n",
+    /// )?;
+    /// let script = matrix.render_template("tiny", &serde_json::json!({"runtime_package": "containerd"}))?;
+    /// assert_eq!(script, "apt-get install -y containerd");
+    /// assert!(matrix.render_template("tiny", &serde_json::json!({})).is_err());
+    /// # Ok::<(), capp_bootstrap::Error>(())
+    /// ```
+    pub fn render_template(&self, entry: &str, context: &serde_json::Value) -> Result<String> {
         self.engine.render(entry, context)
     }
 }

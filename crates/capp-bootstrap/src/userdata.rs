@@ -189,7 +189,7 @@ pub fn render_userdata(
         &selection.params.container_runtime,
         api,
     );
-    let setup_script = matrix.render(&selection.entry.name, &context)?;
+    let setup_script = matrix.render_template(&selection.entry.name, &context)?;
 
     let mut write_files = Vec::new();
     if let NodeRole::ControlPlaneInit(init) = &request.role {
