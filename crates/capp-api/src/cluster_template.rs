@@ -4,7 +4,7 @@
 //! (`spec.infrastructure.ref` of the ClusterClass); the Go provider had none. Like machine
 //! templates it is immutable (see the caveat in [`crate::machine_template`]).
 
-// `#[derive(KubeSchema)]` re-declares the spec struct as `pub` inside its `json_schema`
+// `#[derive(KubeSchema)]` re-declares the template resource struct as `pub` inside its `json_schema`
 // function, where it cannot be reached; the lint would fire on generated code only.
 #![allow(
     unreachable_pub,
@@ -20,7 +20,7 @@ use crate::common::ObjectMeta;
 use crate::machine_template::IMMUTABLE_TEMPLATE_MESSAGE;
 
 /// Desired state of a PacketClusterTemplate.
-#[derive(CustomResource, KubeSchema, Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(CustomResource, JsonSchema, Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[kube(
     group = "infrastructure.cluster.x-k8s.io",
     version = "v1beta1",
@@ -34,7 +34,6 @@ use crate::machine_template::IMMUTABLE_TEMPLATE_MESSAGE;
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"Time since the PacketClusterTemplate was created"}"#
 )]
-#[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE_TEMPLATE_MESSAGE))]
 #[serde(rename_all = "camelCase")]
 pub struct PacketClusterTemplateSpec {
     /// Template is the PacketCluster every clone starts from.
@@ -42,12 +41,13 @@ pub struct PacketClusterTemplateSpec {
 }
 
 /// The PacketCluster a template describes.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, KubeSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PacketClusterTemplateResource {
     /// Standard object metadata (labels and annotations) copied onto every clone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ObjectMeta>,
     /// Spec is the specification of the desired behavior of the cluster.
+    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE_TEMPLATE_MESSAGE))]
     pub spec: PacketClusterSpec,
 }

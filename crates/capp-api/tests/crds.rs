@@ -254,9 +254,19 @@ fn immutability_is_declared_where_the_go_webhooks_enforced_it() {
 
     for plural in ["packetmachinetemplates", "packetclustertemplates"] {
         let crd = crd_json(plural);
-        let spec_rules = rules(&root_schema(&crd)["properties"]["spec"]);
-        assert_eq!(spec_rules.len(), 1, "{plural}");
-        assert_eq!(spec_rules[0].0, "self == oldSelf", "{plural}");
+        let template = &root_schema(&crd)["properties"]["spec"]["properties"]["template"];
+        let spec_rules = rules(&template["properties"]["spec"]);
+        assert!(
+            spec_rules
+                .iter()
+                .any(|(rule, message)| *rule == "self == oldSelf"
+                    && message.starts_with("spec.template.spec is immutable")),
+            "{plural}: {spec_rules:?}"
+        );
+        assert!(
+            rules(&template["properties"]["metadata"]).is_empty(),
+            "{plural} metadata"
+        );
     }
 }
 

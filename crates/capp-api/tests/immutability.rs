@@ -1,0 +1,212 @@
+//! Immutability without a webhook: the `x-kubernetes-validations` transition rules of our
+//! CRDs, evaluated with a CEL interpreter the way the API server evaluates them on update,
+//! reject exactly the changes the Go provider's webhooks rejected (and, for templates, any
+//! change to `spec.template.spec`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a test failure with its message"
+)]
+
+use serde_json::{Value, json};
+
+fn schema_of(kind: &str) -> Value {
+    capp_api::crds()
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap())
+        .find(|c| c["spec"]["names"]["kind"] == kind)
+        .map_or_else(
+            || panic!("no CRD for {kind}"),
+            |c| c["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone(),
+        )
+}
+
+fn eval(rule: &str, new: &Value, old: &Value) -> bool {
+    let program = cel::Program::compile(rule).unwrap_or_else(|e| panic!("{rule}: {e:?}"));
+    let mut ctx = cel::Context::default();
+    ctx.add_variable_from_value("self", cel::to_value(new).unwrap());
+    ctx.add_variable_from_value("oldSelf", cel::to_value(old).unwrap());
+    match program.execute(&ctx) {
+        Ok(cel::Value::Bool(ok)) => ok,
+        other => panic!("{rule} evaluated to {other:?}"),
+    }
+}
+
+/// Messages of the rules an update from `old` to `new` breaks. Like the API server, rules
+/// run where both the old and the new value exist (transition rules).
+fn update_violations(schema: &Value, new: &Value, old: &Value, out: &mut Vec<String>) {
+    for rule in schema["x-kubernetes-validations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if !eval(rule["rule"].as_str().unwrap(), new, old) {
+            out.push(rule["message"].as_str().unwrap().to_owned());
+        }
+    }
+    if let (Some(props), Some(n), Some(o)) = (
+        schema["properties"].as_object(),
+        new.as_object(),
+        old.as_object(),
+    ) {
+        for (name, sub) in props {
+            if let (Some(nv), Some(ov)) = (n.get(name), o.get(name)) {
+                update_violations(sub, nv, ov, out);
+            }
+        }
+    }
+}
+
+fn update(kind: &str, old_spec: &Value, new_spec: &Value) -> Vec<String> {
+    let wrap = |spec: &Value| {
+        json!({"apiVersion": capp_api::API_VERSION, "kind": kind,
+                                     "metadata": {"name": "x"}, "spec": spec})
+    };
+    let mut out = Vec::new();
+    update_violations(&schema_of(kind), &wrap(new_spec), &wrap(old_spec), &mut out);
+    out
+}
+
+fn with(base: &Value, patch: &Value) -> Value {
+    let mut v = base.clone();
+    for (k, val) in patch.as_object().unwrap() {
+        if val.is_null() {
+            v.as_object_mut().unwrap().remove(k);
+        } else {
+            v[k] = val.clone();
+        }
+    }
+    v
+}
+
+fn cluster_spec() -> Value {
+    json!({"projectID": "p-1", "metro": "da", "vipManager": "CPEM",
+           "elasticIPReclaimPolicy": "Retain"})
+}
+
+#[test]
+fn changing_the_project_of_a_packet_cluster_is_rejected() {
+    let old = cluster_spec();
+    assert_eq!(
+        update(
+            "PacketCluster",
+            &old,
+            &with(&old, &json!({"projectID": "p-2"}))
+        ),
+        ["projectID is immutable"]
+    );
+}
+
+#[test]
+fn changing_the_vip_manager_of_a_packet_cluster_is_rejected() {
+    let old = cluster_spec();
+    assert_eq!(
+        update(
+            "PacketCluster",
+            &old,
+            &with(&old, &json!({"vipManager": "KUBE_VIP"}))
+        ),
+        ["vipManager is immutable"]
+    );
+}
+
+#[test]
+fn a_packet_cluster_location_endpoint_and_policy_stay_mutable() {
+    let old = cluster_spec();
+    let new = with(
+        &old,
+        &json!({"metro": "sv", "facility": "sv15", "elasticIPReclaimPolicy": "Delete",
+                "controlPlaneEndpoint": {"host": "147.28.1.10", "port": 6443}}),
+    );
+    assert!(update("PacketCluster", &old, &new).is_empty());
+}
+
+fn machine_spec() -> Value {
+    json!({"os": "ubuntu_24_04", "machineType": "c3.small.x86", "billingCycle": "hourly",
+           "hardwareReservationID": "next-available", "sshKeys": ["ssh-ed25519 AAAA a@b"],
+           "spotInstance": true, "spotPriceMax": 0.5})
+}
+
+const MACHINE_MESSAGE: &str = "spec is immutable except providerID, tags, facility and metro";
+
+#[test]
+fn the_provider_may_set_the_provider_id_and_users_may_change_tags_and_location() {
+    let old = machine_spec();
+    let new = with(
+        &old,
+        &json!({"providerID": "equinixmetal://d-1", "tags": ["a"], "metro": "sv",
+                "facility": "sv15"}),
+    );
+    assert!(update("PacketMachine", &old, &new).is_empty());
+    assert!(update("PacketMachine", &old, &old).is_empty());
+}
+
+#[test]
+fn changing_any_other_packet_machine_field_is_rejected() {
+    let old = machine_spec();
+    for patch in [
+        json!({"os": "flatcar_stable"}),
+        json!({"machineType": "m3.large.x86"}),
+        json!({"billingCycle": "daily"}),
+        json!({"hardwareReservationID": "r-1"}),
+        json!({"sshKeys": ["ssh-ed25519 BBBB c@d"]}),
+        json!({"spotPriceMax": 0.75}),
+        json!({"spotInstance": false}),
+    ] {
+        let new = with(&old, &patch);
+        assert_eq!(
+            update("PacketMachine", &old, &new),
+            [MACHINE_MESSAGE],
+            "{patch}"
+        );
+    }
+}
+
+#[test]
+fn adding_or_removing_an_optional_packet_machine_field_is_rejected() {
+    let old = machine_spec();
+    for patch in [
+        json!({"ipxeURL": "https://boot.example.com/x"}),
+        json!({"terminationTime": "2030-01-01T00:00:00Z"}),
+        json!({"hardwareReservationID": null}),
+        json!({"sshKeys": null}),
+        json!({"billingCycle": null}),
+    ] {
+        let new = with(&old, &patch);
+        assert_eq!(
+            update("PacketMachine", &old, &new),
+            [MACHINE_MESSAGE],
+            "{patch}"
+        );
+    }
+}
+
+#[test]
+fn changing_a_machine_template_spec_is_rejected_but_its_labels_may_change() {
+    let old = json!({"template": {"metadata": {"labels": {"a": "1"}}, "spec": machine_spec()}});
+    let mut new = old.clone();
+    new["template"]["spec"]["machineType"] = json!("m3.large.x86");
+    let errors = update("PacketMachineTemplate", &old, &new);
+    assert!(
+        errors.contains(
+            &"spec.template.spec is immutable: create a new template and point to it instead"
+                .to_owned()
+        ),
+        "{errors:?}"
+    );
+    let mut relabelled = old.clone();
+    relabelled["template"]["metadata"]["labels"]["a"] = json!("2");
+    assert!(update("PacketMachineTemplate", &old, &relabelled).is_empty());
+}
+
+#[test]
+fn changing_a_cluster_template_spec_is_rejected() {
+    let old = json!({"template": {"spec": cluster_spec()}});
+    let mut new = old.clone();
+    new["template"]["spec"]["metro"] = json!("sv");
+    assert_eq!(
+        update("PacketClusterTemplate", &old, &new),
+        ["spec.template.spec is immutable: create a new template and point to it instead"]
+    );
+}
