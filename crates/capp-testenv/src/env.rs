@@ -228,11 +228,13 @@ impl TestEnv {
     }
 
     /// Writes a kubeconfig for `identity` to `path`. Over HTTPS users authenticate with a
-    /// client certificate (CN = user, O = groups) and service accounts with a token; over
-    /// HTTP everyone uses a token.
+    /// client certificate (CN = user, O = group) and service accounts with a token; over
+    /// HTTP everyone uses a token. Users with more than one group (besides
+    /// `system:authenticated`) also get a token, because the certificates issued here carry a
+    /// single organisation.
     pub fn write_kubeconfig(&self, path: &Path, identity: &Identity) -> Result<()> {
         let yaml = match &self.pki {
-            Some(pki) if !identity.is_service_account() => {
+            Some(pki) if !identity.is_service_account() && crate::tls::fits_certificate(identity) => {
                 let cert = pki.client_certificate(identity)?;
                 capp_pki::Kubeconfig::with_client_certificate("capp-testenv", &identity.username, &self.url, pki.ca.certificate(), &cert)
                     .to_yaml()

@@ -64,11 +64,19 @@ impl Pki {
     /// Issues a client certificate: CN = user name, O = groups.
     pub(crate) fn client_certificate(&self, identity: &Identity) -> Result<IssuedCertificate> {
         let mut spec = LeafSpec::client(identity.username.clone());
-        for g in &identity.groups {
+        // `system:authenticated` is implied for every authenticated caller.
+        for g in identity.groups.iter().filter(|g| *g != "system:authenticated") {
             spec = spec.with_organization(g.clone());
         }
         self.ca.issue(&spec, now(), &mut rand::rng()).map_err(Error::Pki)
     }
+}
+
+/// Whether `identity` fits in a client certificate this crate can issue: capp_pki (through
+/// rcgen's distinguished names) keeps one `O` per certificate, so identities with several
+/// groups authenticate with a token instead.
+pub(crate) fn fits_certificate(identity: &Identity) -> bool {
+    identity.groups.iter().filter(|g| *g != "system:authenticated").count() <= 1
 }
 
 /// The identity a (verified) client certificate carries: CN is the user, O the groups.
