@@ -3,8 +3,9 @@
 //! The standard Kubernetes `metav1.Condition` drops `severity` and makes `reason` and `message`
 //! required, so v1beta1 objects need their own type: [`Condition`].
 //!
-//! The [`Conditions`] trait is implemented by every status type in this crate (and can be
-//! implemented by providers' status types). It offers the `conditions` package API of CAPI
+//! The [`Conditions`] trait is implemented by every status type in this crate and by the kinds
+//! themselves (writing through a kind creates its status), and can be implemented by
+//! providers' status types. It offers the `conditions` package API of CAPI
 //! v1beta1: [`get`](Conditions::get), [`is_true`](Conditions::is_true),
 //! [`mark_true`](Conditions::mark_true), [`mark_false`](Conditions::mark_false),
 //! [`mark_unknown`](Conditions::mark_unknown), [`set`](Conditions::set),
@@ -410,3 +411,30 @@ macro_rules! impl_conditions {
     };
 }
 pub(crate) use impl_conditions;
+
+/// Implements [`Conditions`] for a kind whose status is optional: reading a kind without
+/// status sees no conditions, writing creates a default status.
+macro_rules! impl_kind_conditions {
+    ($($ty:ty),* $(,)?) => {
+        $(
+            impl $crate::conditions::Conditions for $ty {
+                fn conditions(&self) -> &[$crate::conditions::Condition] {
+                    self.status.as_ref().map_or(&[], |s| s.conditions.as_slice())
+                }
+
+                fn conditions_mut(&mut self) -> &mut Vec<$crate::conditions::Condition> {
+                    &mut self.status.get_or_insert_with(Default::default).conditions
+                }
+            }
+        )*
+    };
+}
+
+impl_kind_conditions!(
+    crate::cluster::Cluster,
+    crate::machine::Machine,
+    crate::machine_set::MachineSet,
+    crate::machine_deployment::MachineDeployment,
+    crate::bootstrap::KubeadmConfig,
+    crate::control_plane::KubeadmControlPlane,
+);

@@ -234,3 +234,89 @@ fn status_types_of_every_kind_implement_conditions() {
         &mut crate::control_plane::KubeadmControlPlaneStatus::default()
     ));
 }
+
+#[test]
+fn kinds_without_status_read_no_conditions_and_gain_a_status_when_written() {
+    let mut machine = crate::machine::Machine::new("m1", crate::machine::MachineSpec::default());
+    assert!(machine.conditions().is_empty());
+    assert!(machine.is_unknown(READY));
+    machine.mark_false(READY, "Provisioning", Severity::Info, "", t(T0));
+    let status = machine.status.as_ref().unwrap();
+    assert_eq!(status.conditions.len(), 1);
+    assert!(machine.is_false(READY));
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        True(usize),
+        False(usize, usize, usize),
+        Unknown(usize, usize),
+        Delete(usize),
+        Summary,
+    }
+
+    const TYPES: [&str; 4] = ["Ready", "InfrastructureReady", "BootstrapReady", "Zeta"];
+    const REASONS: [&str; 3] = ["", "Waiting", "Failed"];
+    const SEVERITIES: [Severity; 4] = [
+        Severity::Error,
+        Severity::Warning,
+        Severity::Info,
+        Severity::None,
+    ];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..TYPES.len()).prop_map(Op::True),
+            (0..TYPES.len(), 0..REASONS.len(), 0..SEVERITIES.len())
+                .prop_map(|(t, r, s)| Op::False(t, r, s)),
+            (0..TYPES.len(), 0..REASONS.len()).prop_map(|(t, r)| Op::Unknown(t, r)),
+            (0..TYPES.len()).prop_map(Op::Delete),
+            Just(Op::Summary),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence_of_writes_keeps_conditions_unique_ordered_and_times_honest(
+            ops in proptest::collection::vec(op(), 0..40)
+        ) {
+            let mut list: Vec<Condition> = Vec::new();
+            for (step, op) in ops.into_iter().enumerate() {
+                let now = Timestamp::from_second(1_700_000_000 + i64::try_from(step).unwrap() * 60).unwrap();
+                let before = list.clone();
+                match op {
+                    Op::True(t) => { list.mark_true(TYPES[t], now); }
+                    Op::False(t, r, s) => {
+                        list.mark_false(TYPES[t], REASONS[r], SEVERITIES[s], REASONS[r], now);
+                    }
+                    Op::Unknown(t, r) => { list.mark_unknown(TYPES[t], REASONS[r], "", now); }
+                    Op::Delete(t) => { list.delete(TYPES[t]); }
+                    Op::Summary => { list.set_summary(now); }
+                }
+                // Types are unique and ordered Ready first, then by type.
+                let types: Vec<&str> = list.iter().map(|c| c.type_.as_str()).collect();
+                let mut sorted = list.clone();
+                sorted.sort_by(condition_order);
+                prop_assert_eq!(&sorted, &list);
+                let mut dedup = types.clone();
+                dedup.dedup();
+                prop_assert_eq!(dedup.len(), types.len());
+                // A transition time moves only when the status of that type changed.
+                for c in &list {
+                    if let Some(old) = before.iter().find(|o| o.type_ == c.type_) {
+                        if old.status == c.status {
+                            prop_assert_eq!(&old.last_transition_time, &c.last_transition_time);
+                        } else {
+                            prop_assert_eq!(&c.last_transition_time, &format_time(now));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
