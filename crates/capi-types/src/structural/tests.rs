@@ -731,3 +731,48 @@ fn violations_are_sorted_and_deduplicated() {
     assert_eq!(texts, sorted);
     assert_eq!(texts.len(), 2);
 }
+
+/// Every CRD under `shared/specs/<sub>`, or `None` (loudly) without the shared data outside CI.
+fn shared_crds(sub: &str) -> Option<Vec<Value>> {
+    let dir = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/specs"
+    ))
+    .join(sub);
+    if !dir.is_dir() {
+        let message = format!("shared reference data not found at {}", dir.display());
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{message} (required when CI=true)"
+        );
+        eprintln!("SKIPPED: {message}");
+        return None;
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+        out.extend(
+            docs.into_iter()
+                .filter(|d| d["kind"] == "CustomResourceDefinition"),
+        );
+    }
+    Some(out)
+}
+
+#[test]
+fn crds_that_real_api_servers_accept_pass_the_checker() {
+    // Upstream Cluster API v1.10 and the Go Packet provider's CRDs are installed on real
+    // clusters every day; rejecting any of them would make the checker (and capp-testenv)
+    // stricter than Kubernetes.
+    for sub in ["capi-v1.10", "capp-v0.9.0"] {
+        let Some(crds) = shared_crds(sub) else { return };
+        assert!(crds.len() >= 3, "{sub}: only {} CRDs found", crds.len());
+        for crd in crds {
+            if let Err(v) = check_crd(&crd) {
+                let text: Vec<String> = v.iter().map(ToString::to_string).collect();
+                panic!("{} rejected:\n{}", crd["metadata"]["name"], text.join("\n"));
+            }
+        }
+    }
+}
