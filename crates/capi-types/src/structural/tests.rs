@@ -776,3 +776,77 @@ fn crds_that_real_api_servers_accept_pass_the_checker() {
         }
     }
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::{check, check_crd};
+
+    const KEYS: &[&str] = &[
+        "type",
+        "properties",
+        "items",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "enum",
+        "default",
+        "nullable",
+        "required",
+        "metadata",
+        "kind",
+        "apiVersion",
+        "x-kubernetes-int-or-string",
+        "x-kubernetes-preserve-unknown-fields",
+        "x-kubernetes-embedded-resource",
+        "x-kubernetes-list-type",
+        "x-kubernetes-list-map-keys",
+        "x-kubernetes-map-type",
+        "x-kubernetes-validations",
+        "rule",
+        "message",
+        "name",
+        "maxLength",
+        "maximum",
+        "object",
+        "array",
+        "string",
+        "integer",
+        "spec",
+        "versions",
+    ];
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop::sample::select(KEYS).prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(|kv| {
+                    Value::Object(
+                        kv.into_iter()
+                            .map(|(k, v)| (k.to_owned(), v))
+                            .collect::<Map<_, _>>(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_json_never_panics_the_checker(schema in json()) {
+            let _ = check(&schema);
+            let crd = serde_json::json!({"spec": {"versions": [{"schema": {"openAPIV3Schema": schema}}]}});
+            let _ = check_crd(&crd);
+        }
+    }
+}
