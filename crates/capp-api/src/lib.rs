@@ -58,6 +58,8 @@ pub mod cluster;
 pub mod cluster_template;
 pub mod common;
 pub mod conditions;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fixtures;
 pub mod machine;
 pub mod machine_template;
 
