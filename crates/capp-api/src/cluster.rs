@@ -109,8 +109,13 @@ pub struct PacketClusterSpec {
     /// FailureDomains lists the metros (or, legacy, facilities) that Machines of this cluster
     /// may be spread over. Each entry becomes a key of `status.failureDomains`, which
     /// Cluster API uses to place Machines. When empty, the cluster's own metro (or
-    /// facility) is the single failure domain, eligible for control plane Machines.
+    /// facility) is the single failure domain, eligible for control plane Machines. At most
+    /// 100 entries, one per name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 100),
+        extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"])
+    )]
     pub failure_domains: Option<Vec<PacketFailureDomain>>,
 }
 
