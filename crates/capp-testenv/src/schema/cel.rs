@@ -67,6 +67,13 @@ pub(crate) struct Rule {
     pub(crate) transition: bool,
 }
 
+impl Rule {
+    /// How upstream names a rule in messages (`ruleErrorString`): its message, else its source.
+    fn error_string(&self) -> &str {
+        self.message.as_deref().unwrap_or(&self.source).trim()
+    }
+}
+
 impl CelEnv {
     /// Builds the standard environment plus the cel crate's extension libraries.
     pub(crate) fn new() -> CelEnv {
@@ -190,44 +197,60 @@ impl CelEnv {
         if node.rules.is_empty() {
             return;
         }
-        let self_val = self.to_cel(value, Some(node), is_root);
-        let mut old_val: Option<cel::Value> = None;
+        // One context per node: `self` (and `oldSelf`, when a transition rule needs it) is
+        // converted once and shared by all the rules of the node.
+        let mut ctx = Context::with_env(Arc::clone(&self.env));
+        ctx.add_variable_from_value("self", self.to_cel(value, Some(node), is_root));
+        if let Some(old) = old
+            && node.rules.iter().any(|r| r.transition)
+        {
+            ctx.add_variable_from_value("oldSelf", self.to_cel(old, Some(node), is_root));
+        }
+        // Evaluation errors carry the schema type as bad value; failed rules carry the value
+        // itself, omitted for objects and arrays (upstream `validateExpressions`).
         let type_name = errors::quote(node.ty.map_or("", Type::name));
+        let bad_value = match node.ty {
+            Some(Type::Object | Type::Array) => None,
+            _ => Some(errors::render(value)),
+        };
         for rule in &node.rules {
-            let mut ctx = Context::with_env(Arc::clone(&self.env));
-            ctx.add_variable_from_value("self", self_val.clone());
-            if rule.transition {
-                let Some(old) = old else { continue };
-                let old_cel = old_val.get_or_insert_with(|| self.to_cel(old, Some(node), is_root));
-                ctx.add_variable_from_value("oldSelf", old_cel.clone());
+            if rule.transition && old.is_none() {
+                continue;
             }
-            let field = match &rule.field_path {
-                Some(fp) => join_field_path(path, fp),
-                None => path.to_owned(),
-            };
+            let detail_on_error =
+                |e: String| format!("{e} evaluating rule: {}", rule.error_string());
             match rule.program.execute(&ctx) {
                 Ok(cel::Value::Bool(true)) => {}
                 Ok(cel::Value::Bool(false)) => {
+                    let field = match &rule.field_path {
+                        Some(fp) => join_field_path(path, fp),
+                        None => path.to_owned(),
+                    };
                     let detail = Self::message_for(rule, &ctx);
-                    causes.push(match rule.reason.as_deref() {
-                        Some("FieldValueForbidden") => errors::forbidden(&field, &detail),
-                        Some("FieldValueRequired") => errors::required(&field, &detail),
-                        Some("FieldValueDuplicate") => {
-                            errors::duplicate_rendered(&field, &type_name)
+                    causes.push(match (rule.reason.as_deref(), &bad_value) {
+                        (Some("FieldValueForbidden"), _) => errors::forbidden(&field, &detail),
+                        (Some("FieldValueRequired"), _) => errors::required(&field, &detail),
+                        (Some("FieldValueDuplicate"), Some(v)) => {
+                            errors::duplicate_rendered(&field, v)
                         }
-                        _ => errors::invalid_rendered(&field, &type_name, &detail),
+                        (Some("FieldValueDuplicate"), None) => errors::duplicate_omitted(&field),
+                        (_, Some(v)) => errors::invalid_rendered(&field, v, &detail),
+                        (_, None) => errors::invalid_omitted(&field, &detail),
                     });
                 }
                 Ok(other) => causes.push(errors::invalid_rendered(
-                    &field,
+                    path,
                     &type_name,
-                    &format!(
-                        "rule evaluation error: rule {:?} returned {:?}, not a bool",
-                        rule.source,
+                    &detail_on_error(format!(
+                        "no such overload: rule returned {:?}, not a bool",
                         other.type_of()
-                    ),
+                    )),
                 )),
-                Err(e) => causes.push(errors::invalid_rendered(&field, &type_name, &go_error(&e))),
+                Err(e) => causes.push(errors::invalid_rendered(
+                    path,
+                    &type_name,
+                    &detail_on_error(go_error(&e)),
+                )),
             }
         }
     }
@@ -240,10 +263,10 @@ impl CelEnv {
             && !s.trim().is_empty()
             && !s.contains('\n')
         {
-            return s.as_str().to_owned();
+            return s.trim().to_owned();
         }
         match &rule.message {
-            Some(m) => m.clone(),
+            Some(m) => m.trim().to_owned(),
             None => format!("failed rule: {}", rule.source.trim()),
         }
     }

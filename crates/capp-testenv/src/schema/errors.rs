@@ -75,6 +75,20 @@ pub(crate) fn invalid_rendered(field: &str, rendered: &str, detail: &str) -> Fie
     )
 }
 
+/// `field.Invalid(path, field.OmitValueType{}, detail)`: `Invalid value: <detail>`.
+pub(crate) fn invalid_omitted(field: &str, detail: &str) -> FieldCause {
+    cause(
+        "FieldValueInvalid",
+        field,
+        with_detail("Invalid value".to_owned(), detail),
+    )
+}
+
+/// `field.Duplicate(path, field.OmitValueType{})`: `Duplicate value`.
+pub(crate) fn duplicate_omitted(field: &str) -> FieldCause {
+    cause("FieldValueDuplicate", field, "Duplicate value".to_owned())
+}
+
 /// `field.TypeInvalid(path, value, detail)`.
 pub(crate) fn type_invalid(field: &str, rendered: &str, detail: &str) -> FieldCause {
     cause(

@@ -182,56 +182,75 @@ impl Validator<'_> {
         }
     }
 
+    /// `anyOf`, `oneOf`, `allOf` and `not`, reported as kube-openapi's composite errors are:
+    /// they are not field errors, so the server files them under the object itself (empty
+    /// field, empty bad value) with the quoted path in the message; the failures of the
+    /// closest alternative are merged in, as upstream does.
     fn junctors(&self, node: &Node, value: &Value, path: &str, causes: &mut Vec<FieldCause>) {
-        let passes = |sub: &Node| {
+        let run = |sub: &Node| {
             let mut found = Vec::new();
             self.openapi(sub, value, path, &mut found);
             found
         };
-        let mut all_failed = false;
-        for sub in &node.all_of {
-            let found = passes(sub);
-            if !found.is_empty() {
-                all_failed = true;
-                causes.extend(found);
+        let composite = |message: String| errors::invalid_rendered("", "\"\"", &message);
+        let shown = quote(path);
+
+        if !node.any_of.is_empty() {
+            let results: Vec<Vec<FieldCause>> = node.any_of.iter().map(run).collect();
+            if results.iter().all(|r| !r.is_empty()) {
+                causes.push(composite(format!(
+                    "{shown} must validate at least one schema (anyOf)"
+                )));
+                if let Some(best) = results.into_iter().min_by_key(Vec::len) {
+                    causes.extend(best);
+                }
             }
         }
-        if all_failed {
-            causes.push(errors::invalid_value(
-                path,
-                value,
-                &format!("{path} in body must validate all the schemas (allOf)"),
-            ));
+        if !node.one_of.is_empty() {
+            let results: Vec<Vec<FieldCause>> = node.one_of.iter().map(run).collect();
+            let valid = results.iter().filter(|r| r.is_empty()).count();
+            if valid != 1 {
+                let detail = if valid == 0 {
+                    "Found none valid".to_owned()
+                } else {
+                    format!("Found {valid} valid alternatives")
+                };
+                causes.push(composite(format!(
+                    "{shown} must validate one and only one schema (oneOf). {detail}"
+                )));
+                if valid == 0
+                    && let Some(best) = results.into_iter().min_by_key(Vec::len)
+                {
+                    causes.extend(best);
+                }
+            }
         }
-        if !node.any_of.is_empty() && !node.any_of.iter().any(|sub| passes(sub).is_empty()) {
-            causes.push(errors::invalid_value(
-                path,
-                value,
-                &format!("{path} in body must validate at least one schema (anyOf)"),
-            ));
-        }
-        if !node.one_of.is_empty()
-            && node
-                .one_of
-                .iter()
-                .filter(|sub| passes(sub).is_empty())
-                .count()
-                != 1
-        {
-            causes.push(errors::invalid_value(
-                path,
-                value,
-                &format!("{path} in body must validate one and only one schema (oneOf)"),
-            ));
+        if !node.all_of.is_empty() {
+            let mut validated = 0;
+            for sub in &node.all_of {
+                let found = run(sub);
+                if found.is_empty() {
+                    validated += 1;
+                }
+                causes.extend(found);
+            }
+            if validated != node.all_of.len() {
+                let suffix = if validated == 0 {
+                    ". None validated"
+                } else {
+                    ""
+                };
+                causes.push(composite(format!(
+                    "{shown} must validate all the schemas (allOf){suffix}"
+                )));
+            }
         }
         if let Some(not) = node.not.as_deref()
-            && passes(not).is_empty()
+            && run(not).is_empty()
         {
-            causes.push(errors::invalid_value(
-                path,
-                value,
-                &format!("{path} in body must not validate the schema (not)"),
-            ));
+            causes.push(composite(format!(
+                "{shown} must not validate the schema (not)"
+            )));
         }
     }
 }
