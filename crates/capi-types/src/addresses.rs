@@ -46,6 +46,7 @@ pub struct MachineAddress {
     #[serde(rename = "type")]
     pub type_: MachineAddressType,
     /// The address (an IP or a DNS name, depending on the type).
+    #[schemars(length(min = 1, max = 256))]
     pub address: String,
 }
 

@@ -64,24 +64,31 @@ pub struct KubeadmConfigSpec {
     pub join_configuration: Option<JoinConfiguration>,
     /// Extra files written to the machine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 200))]
     pub files: Vec<File>,
     /// Partitions and filesystems to create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_setup: Option<DiskSetup>,
     /// Mount points, as cloud-init `mounts` entries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(inner(inner(length(min = 1, max = 512))))]
     pub mounts: Vec<Vec<String>>,
     /// Commands run very early in boot (cloud-init `bootcmd`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(length(min = 1, max = 10240)))]
     pub boot_commands: Vec<String>,
     /// Commands run before kubeadm.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(length(min = 1, max = 10240)))]
     pub pre_kubeadm_commands: Vec<String>,
     /// Commands run after kubeadm.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(length(min = 1, max = 10240)))]
     pub post_kubeadm_commands: Vec<String>,
     /// Users to create.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub users: Vec<User>,
     /// NTP settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,12 +121,15 @@ impl KubeadmConfigSpec {
 #[serde(rename_all = "camelCase")]
 pub struct File {
     /// Full path of the file.
+    #[schemars(length(min = 1, max = 512))]
     pub path: String,
     /// Owner as `user:group` (e.g. `root:root`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub owner: Option<String>,
     /// Permissions in octal (e.g. `0640`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 16))]
     pub permissions: Option<String>,
     /// Encoding of `content`: `base64`, `gzip` or `gzip+base64`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +140,7 @@ pub struct File {
     pub append: Option<bool>,
     /// The file content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10240))]
     pub content: Option<String>,
     /// A Secret key to read the content from (instead of `content`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,39 +160,48 @@ pub struct SecretSource {
 #[serde(rename_all = "camelCase")]
 pub struct User {
     /// Login name.
+    #[schemars(length(min = 1, max = 256))]
     pub name: String,
     /// Comment field (full name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub gecos: Option<String>,
     /// Extra groups, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub groups: Option<String>,
     /// Home directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub home_dir: Option<String>,
     /// Whether the account is inactive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive: Option<bool>,
     /// Login shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub shell: Option<String>,
     /// Hashed password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub passwd: Option<Sensitive>,
     /// A Secret key to read the hashed password from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwd_from: Option<SecretSource>,
     /// Primary group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub primary_group: Option<String>,
     /// Whether password login is disabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_password: Option<bool>,
     /// sudo rule (e.g. `ALL=(ALL) NOPASSWD:ALL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub sudo: Option<String>,
     /// SSH public keys allowed to log in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 2048)))]
     pub ssh_authorized_keys: Vec<String>,
 }
 
@@ -191,6 +211,7 @@ pub struct User {
 pub struct Ntp {
     /// NTP servers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 512)))]
     pub servers: Vec<String>,
     /// Whether NTP is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,9 +224,11 @@ pub struct Ntp {
 pub struct DiskSetup {
     /// Partitions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub partitions: Vec<Partition>,
     /// Filesystems.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub filesystems: Vec<Filesystem>,
 }
 
@@ -214,6 +237,7 @@ pub struct DiskSetup {
 #[serde(rename_all = "camelCase")]
 pub struct Partition {
     /// Device name.
+    #[schemars(length(min = 1, max = 256))]
     pub device: String,
     /// Whether to create a single partition spanning the device.
     pub layout: bool,
@@ -231,23 +255,29 @@ pub struct Partition {
 #[serde(rename_all = "camelCase")]
 pub struct Filesystem {
     /// Device name.
+    #[schemars(length(min = 1, max = 256))]
     pub device: String,
     /// Filesystem type (e.g. `ext4`).
+    #[schemars(length(min = 1, max = 128))]
     pub filesystem: String,
     /// Filesystem label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub label: Option<String>,
     /// Partition to use (`auto`, `any`, `none` or a number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
     pub partition: Option<String>,
     /// Whether to overwrite an existing filesystem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overwrite: Option<bool>,
     /// Deprecated cloud-init option.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "replaceFS")]
+    #[schemars(length(min = 1, max = 128))]
     pub replace_fs: Option<String>,
     /// Extra options for `mkfs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 256)))]
     pub extra_opts: Vec<String>,
 }
 
@@ -266,6 +296,7 @@ pub struct IgnitionSpec {
 pub struct ContainerLinuxConfig {
     /// Extra Container Linux Config (YAML) merged into the generated Ignition config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32768))]
     pub additional_config: Option<String>,
     /// Whether transpiler warnings are errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,12 +312,15 @@ pub struct KubeadmConfigStatus {
     pub ready: Option<bool>,
     /// Name of the Secret holding the bootstrap data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
     pub data_secret_name: Option<String>,
     /// A terminal problem, machine-readable (deprecated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub failure_reason: Option<String>,
     /// A terminal problem, human readable (deprecated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10240))]
     pub failure_message: Option<String>,
     /// The latest generation observed by the controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]

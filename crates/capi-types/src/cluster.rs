@@ -84,6 +84,7 @@ pub struct ClusterSpec {
     /// Additional conditions to include when evaluating Cluster Available.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
+    #[schemars(length(max = 32))]
     pub availability_gates: Vec<ConditionGate>,
 }
 
@@ -102,6 +103,7 @@ pub struct ClusterNetwork {
     pub pods: Option<NetworkRanges>,
     /// The domain name for services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
     pub service_domain: Option<String>,
 }
 
@@ -110,6 +112,7 @@ pub struct ClusterNetwork {
 #[serde(rename_all = "camelCase")]
 pub struct NetworkRanges {
     /// The CIDR blocks, e.g. `192.168.0.0/16`.
+    #[schemars(length(max = 100), inner(length(min = 1, max = 43)))]
     pub cidr_blocks: Vec<String>,
 }
 
@@ -128,6 +131,7 @@ pub struct ClusterStatus {
     /// A terminal problem reconciling the Cluster, human readable (deprecated with the
     /// v1beta2 contract).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10240))]
     pub failure_message: Option<String>,
     /// Cluster phase: Pending, Provisioning, Provisioned, Deleting, Failed or Unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +163,7 @@ pub struct ClusterV1Beta2Status {
     /// Conditions in the v1beta2 format (`metav1.Condition`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    #[schemars(length(max = 32))]
     pub conditions: Vec<MetaCondition>,
     /// Replica counters of the control plane.
     #[serde(default, skip_serializing_if = "Option::is_none")]

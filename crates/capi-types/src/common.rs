@@ -31,6 +31,7 @@ pub struct ObjectMeta {
 #[serde(rename_all = "camelCase")]
 pub struct ApiEndpoint {
     /// The hostname on which the API server is serving.
+    #[schemars(length(max = 512))]
     pub host: String,
     /// The port on which the API server is serving.
     pub port: i32,
@@ -74,6 +75,8 @@ impl std::fmt::Display for ApiEndpoint {
 #[serde(rename_all = "camelCase")]
 pub struct ConditionGate {
     /// The type of a condition that must be set on the object.
+    #[schemars(length(min = 1, max = 316))]
+    #[schemars(extend("pattern" = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"))]
     pub condition_type: String,
     /// Polarity of the condition: `Positive` (default; true means ready) or `Negative`
     /// (false means ready).
@@ -89,6 +92,7 @@ pub struct ConditionGate {
 pub struct MachineNamingStrategy {
     /// A Go template for the Machine name, e.g. `{{ .machineSet.name }}-{{ .random }}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub template: Option<String>,
 }
 
@@ -104,6 +108,7 @@ pub struct V1Beta2ReplicaStatus {
     /// Conditions in the v1beta2 format (`metav1.Condition`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    #[schemars(length(max = 32))]
     pub conditions: Vec<V1Beta2Condition>,
     /// Number of Machines with the Ready condition true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +129,7 @@ pub struct V1Beta2ConditionsStatus {
     /// Conditions in the v1beta2 format (`metav1.Condition`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    #[schemars(length(max = 32))]
     pub conditions: Vec<V1Beta2Condition>,
 }
 
@@ -133,8 +139,10 @@ pub struct V1Beta2ConditionsStatus {
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyReference {
     /// Name of the Secret in the object's namespace.
+    #[schemars(length(min = 1, max = 253))]
     pub name: String,
     /// The key in the Secret's data map.
+    #[schemars(length(min = 1, max = 256))]
     pub key: String,
 }
 

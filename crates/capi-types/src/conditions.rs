@@ -68,6 +68,7 @@ pub const STATUS_UNKNOWN: &str = "Unknown";
 pub struct Condition {
     /// Type of condition in CamelCase or in foo.example.com/CamelCase.
     #[serde(rename = "type")]
+    #[schemars(length(min = 1, max = 256))]
     pub type_: String,
     /// Status of the condition, one of True, False, Unknown.
     pub status: String,
@@ -75,14 +76,18 @@ pub struct Condition {
     /// immediately understand the current situation and act accordingly. The Severity field MUST
     /// be set only when Status=False.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub severity: Option<String>,
     /// Last time the condition transitioned from one status to another (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     pub last_transition_time: String,
     /// The reason for the condition's last transition in CamelCase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub reason: Option<String>,
     /// A human readable message indicating details about the transition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10240))]
     pub message: Option<String>,
 }
 

@@ -104,6 +104,7 @@ pub struct KubeadmControlPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
     /// The Kubernetes version of the control plane.
+    #[schemars(length(min = 1, max = 256))]
     pub version: String,
     /// The Machines' template.
     pub machine_template: KubeadmControlPlaneMachineTemplate,
@@ -140,6 +141,7 @@ pub struct KubeadmControlPlaneMachineTemplate {
     /// Additional conditions to include when evaluating Machine Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
+    #[schemars(length(max = 32))]
     pub readiness_gates: Vec<ConditionGate>,
     /// Total time the controller spends draining a node (a duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -204,12 +206,14 @@ pub struct RemediationStrategy {
 pub struct KubeadmControlPlaneStatus {
     /// The label selector in string form, for the scale subresource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
     pub selector: Option<String>,
     /// Total number of non-terminated control plane Machines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
     /// The lowest Kubernetes version among the control plane Machines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub version: Option<String>,
     /// Number of Machines with the desired template spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +235,7 @@ pub struct KubeadmControlPlaneStatus {
     pub failure_reason: Option<String>,
     /// A terminal problem, human readable (deprecated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10240))]
     pub failure_message: Option<String>,
     /// The latest generation observed by the controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,6 +258,7 @@ impl_conditions!(KubeadmControlPlaneStatus);
 #[serde(rename_all = "camelCase")]
 pub struct LastRemediationStatus {
     /// The Machine remediated.
+    #[schemars(length(min = 1, max = 253))]
     pub machine: String,
     /// When the remediation happened.
     pub timestamp: Time,

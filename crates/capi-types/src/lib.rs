@@ -14,21 +14,21 @@
 //!
 //! # Guarantees
 //! - Every property of the generated CRDs exists in the upstream CAPI v1.10 `v1beta1` schema
-//!   with the same type, `enum`, list/map type and no stricter `required` list; every upstream
-//!   property is either modelled or kept verbatim (tests `schema.rs`, `round_trip.rs`).
+//!   with the same type, `enum`, list/map type, value constraints and no stricter `required`
+//!   list; every upstream property is either modelled or kept verbatim (tests `schema.rs`,
+//!   `round_trip.rs`).
 //! - Secrets in kubeadm configuration (bootstrap tokens, passwords) print as `[REDACTED]` in
 //!   `Debug` output ([`bootstrap::Sensitive`]).
 //!
 //! # Caveats
 //! - The root `spec` is required (kube-derive's generated kinds have a non-optional `spec`);
 //!   upstream allows a missing `spec`. Every object Cluster API creates has one.
-//! - Value constraints of the upstream schemas (`maxLength`, `maxItems`, `minimum`, CEL rules)
-//!   are not reproduced: these CRDs accept a superset. Install the upstream CRDs in real
-//!   clusters; these are for typed access and test environments.
+//! - The v1beta2 conditions (`status.v1beta2.conditions`) use k8s-openapi's `metav1.Condition`,
+//!   whose schema has no `enum`, lengths or patterns; all other value constraints (`maxLength`,
+//!   `maxItems`, `minimum`, `pattern`, formats) are those of upstream.
 //! - Kept verbatim as free-form JSON rather than typed: `extraEnvs[].valueFrom`
 //!   (`corev1.EnvVarSource`), `joinConfiguration.discovery.file.kubeConfig` and ClusterClass
 //!   variable values.
-//! - The `v1beta2` conditions use `metav1.Condition`, whose schema has no `enum` on `status`.
 //! - [`conditions`] moves `lastTransitionTime` only on status changes (the Kubernetes
 //!   convention); CAPI v1beta1 also moves it when reason or message change.
 //!

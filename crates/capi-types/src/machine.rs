@@ -67,6 +67,7 @@ use crate::conditions::{Condition, impl_conditions};
 #[serde(rename_all = "camelCase")]
 pub struct MachineSpec {
     /// The name of the Cluster this Machine belongs to.
+    #[schemars(length(min = 1, max = 63))]
     pub cluster_name: String,
     /// Reference to the bootstrap configuration, or the name of a ready bootstrap data secret.
     pub bootstrap: Bootstrap,
@@ -75,6 +76,7 @@ pub struct MachineSpec {
     pub infrastructure_ref: ObjectReference,
     /// The Kubernetes version to install on the node (e.g. `v1.32.3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub version: Option<String>,
     /// The identification ID of the machine provided by the provider; must match the Node's
     /// `spec.providerID`.
@@ -83,13 +85,16 @@ pub struct MachineSpec {
         skip_serializing_if = "Option::is_none",
         rename = "providerID"
     )]
+    #[schemars(length(min = 1, max = 512))]
     pub provider_id: Option<String>,
     /// The failure domain the machine is created in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub failure_domain: Option<String>,
     /// Additional conditions to include when evaluating Machine Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
+    #[schemars(length(max = 32))]
     pub readiness_gates: Vec<ConditionGate>,
     /// Total time the controller spends draining a node (a duration such as `10m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +118,7 @@ pub struct Bootstrap {
     pub config_ref: Option<ObjectReference>,
     /// Name of the Secret holding the bootstrap data (key `value`, optional key `format`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 0, max = 253))]
     pub data_secret_name: Option<String>,
 }
 
@@ -137,6 +143,7 @@ pub struct MachineStatus {
     /// A terminal problem reconciling the Machine, human readable (deprecated with the v1beta2
     /// contract).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10240))]
     pub failure_message: Option<String>,
     /// Addresses assigned to the machine, copied from the infrastructure machine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

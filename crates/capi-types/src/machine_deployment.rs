@@ -93,6 +93,7 @@ use crate::machine::MachineTemplateSpec;
 #[serde(rename_all = "camelCase")]
 pub struct MachineDeploymentSpec {
     /// The name of the Cluster this object belongs to.
+    #[schemars(length(min = 1, max = 63))]
     pub cluster_name: String,
     /// Number of desired Machines (defaulted by the CAPI webhook).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +176,7 @@ pub struct MachineDeploymentStatus {
     pub observed_generation: Option<i64>,
     /// The label selector in string form, for the scale subresource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
     pub selector: Option<String>,
     /// Total number of non-terminated Machines targeted by this deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -79,6 +79,7 @@ use crate::machine::MachineTemplateSpec;
 #[serde(rename_all = "camelCase")]
 pub struct MachineSetSpec {
     /// The name of the Cluster this object belongs to.
+    #[schemars(length(min = 1, max = 63))]
     pub cluster_name: String,
     /// Number of desired Machines (defaulted by the CAPI webhook).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +108,7 @@ pub struct MachineSetSpec {
 pub struct MachineSetStatus {
     /// The label selector in string form, for the scale subresource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
     pub selector: Option<String>,
     /// The most recently observed number of replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,6 +130,7 @@ pub struct MachineSetStatus {
     pub failure_reason: Option<String>,
     /// A terminal problem, human readable (deprecated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10240))]
     pub failure_message: Option<String>,
     /// The v1beta1 conditions of the MachineSet.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -54,9 +54,11 @@ pub struct ClusterConfiguration {
     pub networking: Option<Networking>,
     /// The Kubernetes version (filled in from the Machine's version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub kubernetes_version: Option<String>,
     /// A stable address (`host[:port]`) for the control plane (filled in from the Cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub control_plane_endpoint: Option<String>,
     /// Extra settings for the API server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,15 +74,18 @@ pub struct ClusterConfiguration {
     pub dns: Option<Dns>,
     /// Where certificates are stored (default `/etc/kubernetes/pki`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub certificates_dir: Option<String>,
     /// Container registry to pull control plane images from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub image_repository: Option<String>,
     /// kubeadm feature gates.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub feature_gates: BTreeMap<String, bool>,
     /// The cluster name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
     pub cluster_name: Option<String>,
 }
 
@@ -93,9 +98,11 @@ pub struct ControlPlaneComponent {
     pub extra_args: BTreeMap<String, String>,
     /// Extra host volumes mounted into the component.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub extra_volumes: Vec<HostPathMount>,
     /// Extra environment variables for the component.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub extra_envs: Vec<EnvVar>,
 }
 
@@ -108,12 +115,15 @@ pub struct ApiServer {
     pub extra_args: BTreeMap<String, String>,
     /// Extra host volumes mounted into the API server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub extra_volumes: Vec<HostPathMount>,
     /// Extra environment variables for the API server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub extra_envs: Vec<EnvVar>,
     /// Extra Subject Alternative Names for the API server serving certificate.
     #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "certSANs")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 253)))]
     pub cert_sans: Vec<String>,
     /// How long kubeadm waits for the API server (a duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,10 +135,13 @@ pub struct ApiServer {
 #[serde(rename_all = "camelCase")]
 pub struct HostPathMount {
     /// Name of the volume inside the Pod template.
+    #[schemars(length(min = 1, max = 512))]
     pub name: String,
     /// Path on the host.
+    #[schemars(length(min = 1, max = 512))]
     pub host_path: String,
     /// Path inside the Pod.
+    #[schemars(length(min = 1, max = 512))]
     pub mount_path: String,
     /// Whether the volume is mounted read-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,9 +172,11 @@ pub struct EnvVar {
 pub struct Dns {
     /// Registry to pull the DNS image from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub image_repository: Option<String>,
     /// Tag of the DNS image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub image_tag: Option<String>,
 }
 
@@ -183,18 +198,22 @@ pub struct Etcd {
 pub struct LocalEtcd {
     /// Registry to pull the etcd image from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub image_repository: Option<String>,
     /// Tag of the etcd image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub image_tag: Option<String>,
     /// Directory for etcd data (default `/var/lib/etcd`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub data_dir: Option<String>,
     /// Extra etcd flags.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra_args: BTreeMap<String, String>,
     /// Extra environment variables for etcd.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub extra_envs: Vec<EnvVar>,
     /// Extra SANs for the etcd server certificate.
     #[serde(
@@ -202,6 +221,7 @@ pub struct LocalEtcd {
         skip_serializing_if = "Vec::is_empty",
         rename = "serverCertSANs"
     )]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 253)))]
     pub server_cert_sans: Vec<String>,
     /// Extra SANs for the etcd peer certificate.
     #[serde(
@@ -209,6 +229,7 @@ pub struct LocalEtcd {
         skip_serializing_if = "Vec::is_empty",
         rename = "peerCertSANs"
     )]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 253)))]
     pub peer_cert_sans: Vec<String>,
 }
 
@@ -217,12 +238,16 @@ pub struct LocalEtcd {
 #[serde(rename_all = "camelCase")]
 pub struct ExternalEtcd {
     /// etcd member URLs.
+    #[schemars(length(max = 50), inner(length(min = 1, max = 512)))]
     pub endpoints: Vec<String>,
     /// CA certificate file.
+    #[schemars(length(min = 1, max = 512))]
     pub ca_file: String,
     /// Client certificate file.
+    #[schemars(length(min = 1, max = 512))]
     pub cert_file: String,
     /// Client key file.
+    #[schemars(length(min = 1, max = 512))]
     pub key_file: String,
 }
 
@@ -232,12 +257,15 @@ pub struct ExternalEtcd {
 pub struct Networking {
     /// Subnet used by Services (filled in from the Cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
     pub service_subnet: Option<String>,
     /// Subnet used by Pods (filled in from the Cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
     pub pod_subnet: Option<String>,
     /// DNS domain used by Services (filled in from the Cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
     pub dns_domain: Option<String>,
 }
 
@@ -253,6 +281,7 @@ pub struct InitConfiguration {
     pub kind: Option<String>,
     /// Bootstrap tokens created by `kubeadm init`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub bootstrap_tokens: Vec<BootstrapToken>,
     /// Settings for registering the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,6 +295,7 @@ pub struct InitConfiguration {
     pub local_api_endpoint: Option<ApiEndpoint>,
     /// kubeadm phases to skip.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 256)))]
     pub skip_phases: Vec<String>,
     /// Patches applied to kubeadm-managed components.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,6 +310,7 @@ pub struct BootstrapToken {
     pub token: Sensitive,
     /// A human-friendly description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub description: Option<String>,
     /// Time to live (a duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,9 +320,11 @@ pub struct BootstrapToken {
     pub expires: Option<Time>,
     /// How the token may be used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 256)))]
     pub usages: Vec<String>,
     /// Extra groups the token authenticates as.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 256)))]
     pub groups: Vec<String>,
 }
 
@@ -301,19 +334,23 @@ pub struct BootstrapToken {
 pub struct NodeRegistrationOptions {
     /// The Node name (defaults to the hostname).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
     pub name: Option<String>,
     /// The container runtime socket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub cri_socket: Option<String>,
     /// Taints for the Node. Absent means kubeadm's default (control plane Nodes get the
     /// control-plane taint); an empty list means no taints, so the difference is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
     pub taints: Option<Vec<Taint>>,
     /// Extra kubelet flags (`--key=value`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub kubelet_extra_args: BTreeMap<String, String>,
     /// Preflight errors to ignore.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 512)))]
     pub ignore_preflight_errors: Vec<String>,
     /// Image pull policy for kubeadm's pulls: Always, IfNotPresent or Never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -330,6 +367,7 @@ pub struct NodeRegistrationOptions {
 pub struct ApiEndpoint {
     /// The IP address the API server advertises.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 39))]
     pub advertise_address: Option<String>,
     /// The port the API server binds to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -342,6 +380,7 @@ pub struct ApiEndpoint {
 pub struct Patches {
     /// Directory holding patch files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub directory: Option<String>,
 }
 
@@ -360,6 +399,7 @@ pub struct JoinConfiguration {
     pub node_registration: Option<NodeRegistrationOptions>,
     /// Path of the cluster CA certificate on the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub ca_cert_path: Option<String>,
     /// How the node finds and trusts the cluster (filled in by CABPK when empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -369,6 +409,7 @@ pub struct JoinConfiguration {
     pub control_plane: Option<JoinControlPlane>,
     /// kubeadm phases to skip.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 256)))]
     pub skip_phases: Vec<String>,
     /// Patches applied to kubeadm-managed components.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -400,6 +441,7 @@ pub struct Discovery {
     pub file: Option<FileDiscovery>,
     /// The token used for TLS bootstrapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub tls_bootstrap_token: Option<Sensitive>,
     /// Discovery timeout (a duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -412,12 +454,15 @@ pub struct Discovery {
 pub struct BootstrapTokenDiscovery {
     /// The token used to validate cluster information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub token: Option<Sensitive>,
     /// The API server address (`host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub api_server_endpoint: Option<String>,
     /// Public key pins of the CA (`sha256:<hex>`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 512)))]
     pub ca_cert_hashes: Vec<String>,
     /// Whether discovery skips CA pinning.
     #[serde(
@@ -433,6 +478,7 @@ pub struct BootstrapTokenDiscovery {
 #[serde(rename_all = "camelCase")]
 pub struct FileDiscovery {
     /// Path to a kubeconfig file or URL.
+    #[schemars(length(min = 1, max = 512))]
     pub kube_config_path: String,
     /// A kubeconfig generated by CABPK (cluster and user sections), kept verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]

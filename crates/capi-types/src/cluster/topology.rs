@@ -13,11 +13,15 @@ use crate::common::{ConditionGate, ObjectMeta, ObjectReference, preserve_any};
 #[serde(rename_all = "camelCase")]
 pub struct Topology {
     /// The name of the ClusterClass object to create the topology.
+    #[schemars(length(min = 1, max = 253))]
     pub class: String,
     /// The namespace of the ClusterClass (defaults to the Cluster's namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    #[schemars(extend("pattern" = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub class_namespace: Option<String>,
     /// The Kubernetes version of the cluster.
+    #[schemars(length(min = 1, max = 256))]
     pub version: String,
     /// Deprecated: a time after which all Machines are rolled out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +35,7 @@ pub struct Topology {
     /// Values for the variables the ClusterClass defines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(length(max = 1000))]
     pub variables: Vec<ClusterVariable>,
 }
 
@@ -59,6 +64,7 @@ pub struct ControlPlaneTopology {
     /// Additional conditions to include when evaluating Machine Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
+    #[schemars(length(max = 32))]
     pub readiness_gates: Vec<ConditionGate>,
     /// Variable overrides for the control plane.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,10 +78,12 @@ pub struct WorkersTopology {
     /// MachineDeployments in the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(length(max = 2000))]
     pub machine_deployments: Vec<MachineDeploymentTopology>,
     /// MachinePools in the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(length(max = 2000))]
     pub machine_pools: Vec<MachinePoolTopology>,
 }
 
@@ -87,11 +95,14 @@ pub struct MachineDeploymentTopology {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ObjectMeta>,
     /// The name of the MachineDeploymentClass in the ClusterClass.
+    #[schemars(length(min = 1, max = 256))]
     pub class: String,
     /// The unique name of this MachineDeployment in the topology.
+    #[schemars(length(min = 1, max = 63))]
     pub name: String,
     /// The failure domain the Machines are created in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub failure_domain: Option<String>,
     /// Number of worker nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +125,7 @@ pub struct MachineDeploymentTopology {
     /// Additional conditions to include when evaluating Machine Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["conditionType"]))]
+    #[schemars(length(max = 32))]
     pub readiness_gates: Vec<ConditionGate>,
     /// The rollout strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,11 +143,14 @@ pub struct MachinePoolTopology {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ObjectMeta>,
     /// The name of the MachinePoolClass in the ClusterClass.
+    #[schemars(length(min = 1, max = 256))]
     pub class: String,
     /// The unique name of this MachinePool in the topology.
+    #[schemars(length(min = 1, max = 63))]
     pub name: String,
     /// The failure domains the Machines are spread over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 256)))]
     pub failure_domains: Vec<String>,
     /// Total time the controller spends draining a node (a duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +182,7 @@ pub struct MachineHealthCheckTopology {
     pub enable: Option<bool>,
     /// Conditions that determine whether a Node is unhealthy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub unhealthy_conditions: Vec<UnhealthyCondition>,
     /// Remediation stops when more Machines than this (number or percentage) are unhealthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +190,8 @@ pub struct MachineHealthCheckTopology {
     /// Remediation happens only if the number of unhealthy Machines is in this range
     /// (e.g. `[3-5]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32))]
+    #[schemars(extend("pattern" = r"^\[[0-9]+-[0-9]+\]$"))]
     pub unhealthy_range: Option<String>,
     /// How long a Machine may take to get a Node (a duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,8 +208,10 @@ pub struct MachineHealthCheckTopology {
 pub struct UnhealthyCondition {
     /// The Node condition type.
     #[serde(rename = "type")]
+    #[schemars(length(min = 1))]
     pub type_: String,
     /// The Node condition status.
+    #[schemars(length(min = 1))]
     pub status: String,
     /// How long the condition must hold (a duration).
     pub timeout: String,
@@ -204,6 +224,7 @@ pub struct VariablesOverrides {
     /// Overrides of Cluster-level variable values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(length(max = 1000))]
     pub overrides: Vec<ClusterVariable>,
 }
 
@@ -212,9 +233,11 @@ pub struct VariablesOverrides {
 #[serde(rename_all = "camelCase")]
 pub struct ClusterVariable {
     /// The name of the variable.
+    #[schemars(length(min = 1, max = 256))]
     pub name: String,
     /// Deprecated: which patch defines the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
     pub definition_from: Option<String>,
     /// The value of the variable: any JSON value, validated against the variable's schema by
     /// the topology controller.

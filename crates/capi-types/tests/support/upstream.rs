@@ -192,6 +192,9 @@ pub(crate) struct PathInfo {
     pub(crate) list_or_map_type: Option<String>,
     /// `x-kubernetes-list-map-keys`.
     pub(crate) list_map_keys: Option<Vec<String>>,
+    /// Value constraints and format: `format`, `minLength`, `maxLength`, `minItems`,
+    /// `maxItems`, `minimum`, `maximum`, `pattern` (as `key=value` strings).
+    pub(crate) constraints: BTreeSet<String>,
 }
 
 /// Every property path of a schema: `spec.template.spec`, `spec.files[]`, `labels{}`.
@@ -232,6 +235,20 @@ fn collect(schema: &Value, path: &str, out: &mut BTreeMap<String, PathInfo>) {
                     .filter_map(|k| k.as_str().map(str::to_owned))
                     .collect()
             }),
+            constraints: [
+                "format",
+                "minLength",
+                "maxLength",
+                "minItems",
+                "maxItems",
+                "minimum",
+                "maximum",
+                "pattern",
+            ]
+            .iter()
+            .filter(|key| !schema[**key].is_null())
+            .map(|key| format!("{key}={}", schema[*key]))
+            .collect(),
         },
     );
     if let Some(properties) = schema["properties"].as_object() {
