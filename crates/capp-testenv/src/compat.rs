@@ -13,14 +13,20 @@ pub(crate) struct CompiledSchema(crate::schema::CrdSchema);
 
 fn causes(fc: Vec<crate::schema::FieldCause>) -> Vec<Cause> {
     fc.into_iter()
-        .map(|c| Cause { reason: c.reason, field: c.field, message: c.message })
+        .map(|c| Cause {
+            reason: c.reason,
+            field: c.field,
+            message: c.message,
+        })
         .collect()
 }
 
 /// Compiles an `openAPIV3Schema` (rejecting non-structural schemas). Cause paths start at
 /// `openAPIV3Schema`.
 pub(crate) fn compile_schema(schema: &Value) -> Result<CompiledSchema, Vec<Cause>> {
-    crate::schema::CrdSchema::compile(schema).map(CompiledSchema).map_err(causes)
+    crate::schema::CrdSchema::compile(schema)
+        .map(CompiledSchema)
+        .map_err(causes)
 }
 
 /// Admits an object: prunes, defaults and validates it. Returns the pruned field paths.
@@ -48,7 +54,9 @@ pub(crate) fn json_patch(doc: &Value, patch: &Value) -> Result<Value, String> {
     for op in ops {
         let missing_null_test = op["op"] == "test"
             && op["value"].is_null()
-            && op["path"].as_str().is_some_and(|p| out.pointer(p).is_none());
+            && op["path"]
+                .as_str()
+                .is_some_and(|p| out.pointer(p).is_none());
         if missing_null_test {
             continue;
         }
@@ -109,7 +117,9 @@ pub(crate) fn apply(
     };
     crate::patch::apply(live, applied, &opts).map_err(|e| match e {
         crate::patch::ApplyError::Conflict(ref c) => ApplyFailure::Conflict(
-            c.iter().map(|c| (c.manager.clone(), c.field.clone())).collect(),
+            c.iter()
+                .map(|c| (c.manager.clone(), c.field.clone()))
+                .collect(),
             e.to_string(),
         ),
         crate::patch::ApplyError::Invalid(m) => ApplyFailure::Invalid(m),
@@ -164,17 +174,23 @@ fn attributes(action: &Action) -> crate::rbac::Attributes {
 
 /// Authorizes a request against the stored RBAC objects.
 pub(crate) fn authorize(
-    snapshot: crate::rbac::RbacSnapshot,
+    snapshot: &crate::rbac::RbacSnapshot,
     caller: &Caller,
     action: &Action,
 ) -> bool {
-    let user = crate::rbac::UserInfo { username: caller.username.clone(), groups: caller.groups.clone() };
-    crate::rbac::authorize(&snapshot, &user, &attributes(action)).is_allowed()
+    let user = crate::rbac::UserInfo {
+        username: caller.username.clone(),
+        groups: caller.groups.clone(),
+    };
+    crate::rbac::authorize(snapshot, &user, &attributes(action)).is_allowed()
 }
 
 /// The 403 Forbidden error for a denied request, worded as the real server words it.
 pub(crate) fn forbidden(caller: &Caller, action: &Action) -> crate::status::ApiError {
-    let user = crate::rbac::UserInfo { username: caller.username.clone(), groups: caller.groups.clone() };
+    let user = crate::rbac::UserInfo {
+        username: caller.username.clone(),
+        groups: caller.groups.clone(),
+    };
     crate::status::ApiError::forbidden(crate::rbac::forbidden_message(&user, &attributes(action)))
         .with_details(&action.api_group, &action.resource, &action.name)
 }

@@ -38,7 +38,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { tls: true, rbac: false, watch_history: 10_000, bookmark_interval: Duration::from_secs(1) }
+        Self {
+            tls: true,
+            rbac: false,
+            watch_history: 10_000,
+            bookmark_interval: Duration::from_secs(1),
+        }
     }
 }
 
@@ -87,7 +92,10 @@ impl Identity {
     pub fn admin() -> Self {
         Self {
             username: "kubernetes-admin".to_owned(),
-            groups: vec!["system:masters".to_owned(), "system:authenticated".to_owned()],
+            groups: vec![
+                "system:masters".to_owned(),
+                "system:authenticated".to_owned(),
+            ],
         }
     }
 
@@ -98,7 +106,10 @@ impl Identity {
         if !groups.iter().any(|g| g == "system:authenticated") {
             groups.push("system:authenticated".to_owned());
         }
-        Self { username: name.into(), groups }
+        Self {
+            username: name.into(),
+            groups,
+        }
     }
 
     /// The service account `namespace/name` (`system:serviceaccount:<ns>:<name>`, groups
@@ -117,7 +128,10 @@ impl Identity {
 
     /// An unauthenticated caller.
     pub(crate) fn anonymous() -> Self {
-        Self { username: "system:anonymous".to_owned(), groups: vec!["system:unauthenticated".to_owned()] }
+        Self {
+            username: "system:anonymous".to_owned(),
+            groups: vec!["system:unauthenticated".to_owned()],
+        }
     }
 
     fn is_service_account(&self) -> bool {
@@ -140,7 +154,11 @@ impl Gvr {
     /// A group/version/resource.
     #[must_use]
     pub fn new(group: &str, version: &str, resource: &str) -> Self {
-        Self { group: group.to_owned(), version: version.to_owned(), resource: resource.to_owned() }
+        Self {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            resource: resource.to_owned(),
+        }
     }
 }
 
@@ -161,20 +179,32 @@ pub struct TestEnv {
 
 impl std::fmt::Debug for TestEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestEnv").field("url", &self.url).field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("TestEnv")
+            .field("url", &self.url)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
 impl TestEnv {
     /// Starts a server on `127.0.0.1:0` and writes an admin kubeconfig.
     pub async fn start(config: Config) -> Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.map_err(Error::Bind)?;
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .map_err(Error::Bind)?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
-        let pki = if config.tls { Some(Pki::generate()?) } else { None };
+        let pki = if config.tls {
+            Some(Pki::generate()?)
+        } else {
+            None
+        };
         let scheme = if config.tls { "https" } else { "http" };
         let url = format!("{scheme}://{addr}");
         let dir = std::env::temp_dir().join(format!("capp-testenv-{}", util::random_suffix(12)));
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let (tx, rx) = watch::channel(false);
         let server = Arc::new(Server {
             state: tokio::sync::Mutex::new(State::new(config.watch_history)),
@@ -184,9 +214,18 @@ impl TestEnv {
             shutdown: rx.clone(),
             address: addr.to_string(),
         });
-        let task = tokio::spawn(crate::server::serve(listener, server.clone(), pki.as_ref().map(|p| p.server_config.clone()), rx));
+        let task = tokio::spawn(crate::server::serve(
+            listener,
+            server.clone(),
+            pki.as_ref().map(|p| p.server_config.clone()),
+            rx,
+        ));
         let admin_token = util::token();
-        server.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(admin_token.clone(), Identity::admin());
+        server
+            .tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(admin_token.clone(), Identity::admin());
         let env = Self {
             server,
             url,
@@ -223,7 +262,11 @@ impl TestEnv {
     #[must_use]
     pub fn token_for(&self, identity: &Identity) -> SecretString {
         let token = util::token();
-        self.server.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(token.clone(), identity.clone());
+        self.server
+            .tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token.clone(), identity.clone());
         SecretString::from(token)
     }
 
@@ -234,21 +277,35 @@ impl TestEnv {
     /// single organisation.
     pub fn write_kubeconfig(&self, path: &Path, identity: &Identity) -> Result<()> {
         let yaml = match &self.pki {
-            Some(pki) if !identity.is_service_account() && crate::tls::fits_certificate(identity) => {
+            Some(pki)
+                if !identity.is_service_account() && crate::tls::fits_certificate(identity) =>
+            {
                 let cert = pki.client_certificate(identity)?;
-                capp_pki::Kubeconfig::with_client_certificate("capp-testenv", &identity.username, &self.url, pki.ca.certificate(), &cert)
-                    .to_yaml()
-                    .map_err(Error::Pki)?
-                    .expose()
-                    .to_owned()
+                capp_pki::Kubeconfig::with_client_certificate(
+                    "capp-testenv",
+                    &identity.username,
+                    &self.url,
+                    pki.ca.certificate(),
+                    &cert,
+                )
+                .to_yaml()
+                .map_err(Error::Pki)?
+                .expose()
+                .to_owned()
             }
             Some(pki) => {
                 let token = self.token_for(identity);
-                capp_pki::Kubeconfig::with_token("capp-testenv", &identity.username, &self.url, pki.ca.certificate(), capp_pki::SecretValue::new(token.expose_secret()))
-                    .to_yaml()
-                    .map_err(Error::Pki)?
-                    .expose()
-                    .to_owned()
+                capp_pki::Kubeconfig::with_token(
+                    "capp-testenv",
+                    &identity.username,
+                    &self.url,
+                    pki.ca.certificate(),
+                    capp_pki::SecretValue::new(token.expose_secret()),
+                )
+                .to_yaml()
+                .map_err(Error::Pki)?
+                .expose()
+                .to_owned()
             }
             None => {
                 let token = self.token_for(identity);
@@ -270,8 +327,14 @@ impl TestEnv {
     /// Writes a kubeconfig for `identity` into the server's temporary directory and returns
     /// its path (removed when the server is dropped).
     pub fn kubeconfig_for(&self, identity: &Identity) -> Result<PathBuf> {
-        let safe: String = identity.username.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-        let path = self.dir.join(format!("kubeconfig-{safe}-{}", util::random_suffix(4)));
+        let safe: String = identity
+            .username
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let path = self
+            .dir
+            .join(format!("kubeconfig-{safe}-{}", util::random_suffix(4)));
         self.write_kubeconfig(&path, identity)?;
         Ok(path)
     }
@@ -287,7 +350,10 @@ impl TestEnv {
     }
 
     fn client_with_token(&self, token: SecretString) -> Result<kube::Client> {
-        let url = self.url.parse().map_err(|e: http::uri::InvalidUri| Error::Kubeconfig(e.to_string()))?;
+        let url = self
+            .url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| Error::Kubeconfig(e.to_string()))?;
         let mut config = kube::Config::new(url);
         if let Some(pki) = &self.pki {
             config.root_cert = Some(vec![pki.ca.certificate().der().to_vec()]);
@@ -300,33 +366,57 @@ impl TestEnv {
     /// Accepts `k8s_openapi` `CustomResourceDefinition`s or `serde_json::Value`s.
     pub async fn install_crds<T: Serialize>(&self, crds: &[T]) -> Result<()> {
         let mut state = self.server.state.lock().await;
-        let Some(def) = state.find_def("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
-            return Err(Error::Kubeconfig("the CRD resource is not served".to_owned()));
+        let Some(def) = state.find_def("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        else {
+            return Err(Error::Kubeconfig(
+                "the CRD resource is not served".to_owned(),
+            ));
         };
-        let opts = WriteOpts { field_manager: "capp-testenv".to_owned(), ..WriteOpts::default() };
+        let opts = WriteOpts {
+            field_manager: "capp-testenv".to_owned(),
+            ..WriteOpts::default()
+        };
         for crd in crds {
             let mut v = serde_json::to_value(crd).map_err(Error::Serialize)?;
-            let name = v["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let name = v["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let stored = match state.get_raw(&def, "", &name).cloned() {
                 None => state.create(&def, "", v, &opts),
                 Some(existing) => {
-                    v["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"].clone();
+                    v["metadata"]["resourceVersion"] =
+                        existing["metadata"]["resourceVersion"].clone();
                     state.update(&def, "", &name, v, &opts, None, true)
                 }
             }
-            .map_err(|source| Error::CrdRejected { name: name.clone(), source })?;
+            .map_err(|source| Error::CrdRejected {
+                name: name.clone(),
+                source,
+            })?;
             let established = stored.object["status"]["conditions"]
                 .as_array()
-                .is_some_and(|a| a.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|c| c["type"] == "Established" && c["status"] == "True")
+                });
             if !established {
-                return Err(Error::CrdNotEstablished { name, message: stored.object["status"]["conditions"].to_string() });
+                return Err(Error::CrdNotEstablished {
+                    name,
+                    message: stored.object["status"]["conditions"].to_string(),
+                });
             }
         }
         Ok(())
     }
 
     /// A stored object (as served at `gvr`), if it exists.
-    pub async fn get_object(&self, gvr: &Gvr, namespace: Option<&str>, name: &str) -> Option<Value> {
+    pub async fn get_object(
+        &self,
+        gvr: &Gvr,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         let state = self.server.state.lock().await;
         let def = state.find_def(&gvr.group, &gvr.version, &gvr.resource)?;
         state.get(&def, namespace.unwrap_or_default(), name).ok()
@@ -335,18 +425,35 @@ impl TestEnv {
     /// Stored objects of a resource, in one namespace or all.
     pub async fn list_objects(&self, gvr: &Gvr, namespace: Option<&str>) -> Vec<Value> {
         let state = self.server.state.lock().await;
-        let Some(def) = state.find_def(&gvr.group, &gvr.version, &gvr.resource) else { return Vec::new() };
-        state.list(&def, namespace, &|_| true, None, None).map(|p| p.items).unwrap_or_default()
+        let Some(def) = state.find_def(&gvr.group, &gvr.version, &gvr.resource) else {
+            return Vec::new();
+        };
+        state
+            .list(&def, namespace, &|_| true, None, None)
+            .map(|p| p.items)
+            .unwrap_or_default()
     }
 
     /// Creates an object directly in the store (as the admin), returning it as stored.
-    pub async fn create_object(&self, gvr: &Gvr, namespace: Option<&str>, object: Value) -> Result<Value, ApiError> {
+    pub async fn create_object(
+        &self,
+        gvr: &Gvr,
+        namespace: Option<&str>,
+        object: Value,
+    ) -> Result<Value, ApiError> {
         let mut state = self.server.state.lock().await;
         let def = state
             .find_def(&gvr.group, &gvr.version, &gvr.resource)
-            .ok_or_else(|| ApiError::no_route(&format!("{}/{}/{}", gvr.group, gvr.version, gvr.resource)))?;
-        let opts = WriteOpts { field_manager: "capp-testenv".to_owned(), ..WriteOpts::default() };
-        state.create(&def, namespace.unwrap_or_default(), object, &opts).map(|w| w.object)
+            .ok_or_else(|| {
+                ApiError::no_route(&format!("{}/{}/{}", gvr.group, gvr.version, gvr.resource))
+            })?;
+        let opts = WriteOpts {
+            field_manager: "capp-testenv".to_owned(),
+            ..WriteOpts::default()
+        };
+        state
+            .create(&def, namespace.unwrap_or_default(), object, &opts)
+            .map(|w| w.object)
     }
 
     /// The current global resourceVersion.
@@ -357,7 +464,11 @@ impl TestEnv {
     /// Stops the server, ends open watches and waits for the accept loop to finish.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(t) = task {
             let _ = t.await;
         }
@@ -381,7 +492,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         opts.mode(0o600);
     }
-    let io = |source| Error::Io { path: path.to_owned(), source };
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut f = opts.open(path).map_err(io)?;
     f.write_all(bytes).map_err(io)
 }

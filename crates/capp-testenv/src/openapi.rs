@@ -16,7 +16,11 @@ use serde_json::{Map, Value, json};
 use crate::registry::{ResourceDef, groups};
 
 fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 fn fnv(s: &str) -> u64 {
@@ -35,7 +39,11 @@ fn query_param(name: &str) -> Value {
 fn schema_name(d: &ResourceDef) -> String {
     let mut rev: Vec<&str> = d.group.split('.').collect();
     rev.reverse();
-    let g = if d.group.is_empty() { "io.k8s.api.core".to_owned() } else { rev.join(".") };
+    let g = if d.group.is_empty() {
+        "io.k8s.api.core".to_owned()
+    } else {
+        rev.join(".")
+    };
     format!("{g}.{}.{}", d.version, d.kind)
 }
 
@@ -55,12 +63,61 @@ fn operations(d: &ResourceDef, item: bool) -> Value {
     let mut ops = Map::new();
     if item {
         ops.insert("get".into(), op("get", vec![]));
-        ops.insert("put".into(), op("put", vec![query_param("dryRun"), query_param("fieldManager"), query_param("fieldValidation")]));
-        ops.insert("patch".into(), op("patch", vec![query_param("dryRun"), query_param("fieldManager"), query_param("fieldValidation"), query_param("force")]));
-        ops.insert("delete".into(), op("delete", vec![query_param("dryRun"), query_param("propagationPolicy")]));
+        ops.insert(
+            "put".into(),
+            op(
+                "put",
+                vec![
+                    query_param("dryRun"),
+                    query_param("fieldManager"),
+                    query_param("fieldValidation"),
+                ],
+            ),
+        );
+        ops.insert(
+            "patch".into(),
+            op(
+                "patch",
+                vec![
+                    query_param("dryRun"),
+                    query_param("fieldManager"),
+                    query_param("fieldValidation"),
+                    query_param("force"),
+                ],
+            ),
+        );
+        ops.insert(
+            "delete".into(),
+            op(
+                "delete",
+                vec![query_param("dryRun"), query_param("propagationPolicy")],
+            ),
+        );
     } else {
-        ops.insert("get".into(), op("list", vec![query_param("labelSelector"), query_param("fieldSelector"), query_param("limit"), query_param("continue"), query_param("watch")]));
-        ops.insert("post".into(), op("post", vec![query_param("dryRun"), query_param("fieldManager"), query_param("fieldValidation")]));
+        ops.insert(
+            "get".into(),
+            op(
+                "list",
+                vec![
+                    query_param("labelSelector"),
+                    query_param("fieldSelector"),
+                    query_param("limit"),
+                    query_param("continue"),
+                    query_param("watch"),
+                ],
+            ),
+        );
+        ops.insert(
+            "post".into(),
+            op(
+                "post",
+                vec![
+                    query_param("dryRun"),
+                    query_param("fieldManager"),
+                    query_param("fieldValidation"),
+                ],
+            ),
+        );
     }
     Value::Object(ops)
 }
@@ -69,12 +126,21 @@ fn operations(d: &ResourceDef, item: bool) -> Value {
 fn document(defs: &[Arc<ResourceDef>], group: &str, version: &str) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
-    for d in defs.iter().filter(|d| d.group == group && d.version == version) {
+    for d in defs
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+    {
         let base = format!("/{}", gv_path(group, version));
         let (collection, item) = if d.namespaced {
-            (format!("{base}/namespaces/{{namespace}}/{}", d.plural), format!("{base}/namespaces/{{namespace}}/{}/{{name}}", d.plural))
+            (
+                format!("{base}/namespaces/{{namespace}}/{}", d.plural),
+                format!("{base}/namespaces/{{namespace}}/{}/{{name}}", d.plural),
+            )
         } else {
-            (format!("{base}/{}", d.plural), format!("{base}/{}/{{name}}", d.plural))
+            (
+                format!("{base}/{}", d.plural),
+                format!("{base}/{}/{{name}}", d.plural),
+            )
         };
         paths.insert(collection, operations(d, false));
         paths.insert(item.clone(), operations(d, true));
@@ -123,7 +189,9 @@ pub(crate) fn v3_group_version(defs: &[Arc<ResourceDef>], rest: &[&str]) -> Opti
         ["apis", g, v] => ((*g).to_owned(), (*v).to_owned()),
         _ => return None,
     };
-    defs.iter().any(|d| d.group == group && d.version == version).then(|| document(defs, &group, &version))
+    defs.iter()
+        .any(|d| d.group == group && d.version == version)
+        .then(|| document(defs, &group, &version))
 }
 
 /// `/openapi/v2`: a Swagger 2.0 document with the same paths (no schemas).

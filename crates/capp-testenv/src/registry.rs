@@ -20,6 +20,10 @@ pub(crate) struct PrinterColumn {
 
 /// A served resource in one group/version.
 #[derive(Debug)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent per-resource flags, as in APIResource"
+)]
 pub(crate) struct ResourceDef {
     pub(crate) group: String,
     pub(crate) version: String,
@@ -54,7 +58,11 @@ impl ResourceDef {
 
 /// `group/version`, or `version` for the core group.
 pub(crate) fn api_version(group: &str, version: &str) -> String {
-    if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") }
+    if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    }
 }
 
 /// A static description of a built-in resource.
@@ -92,14 +100,28 @@ const fn b(
 }
 
 const BUILTINS: &[Builtin] = &[
-    Builtin { status: true, ..b("", "v1", "namespaces", "Namespace", false, &["ns"]) },
+    Builtin {
+        status: true,
+        ..b("", "v1", "namespaces", "Namespace", false, &["ns"])
+    },
     b("", "v1", "secrets", "Secret", true, &[]),
     b("", "v1", "configmaps", "ConfigMap", true, &["cm"]),
     b("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]),
-    Builtin { status: true, categories: &["all"], ..b("", "v1", "services", "Service", true, &["svc"]) },
+    Builtin {
+        status: true,
+        categories: &["all"],
+        ..b("", "v1", "services", "Service", true, &["svc"])
+    },
     b("", "v1", "events", "Event", true, &["ev"]),
-    Builtin { status: true, ..b("", "v1", "nodes", "Node", false, &["no"]) },
-    Builtin { status: true, categories: &["all"], ..b("", "v1", "pods", "Pod", true, &["po"]) },
+    Builtin {
+        status: true,
+        ..b("", "v1", "nodes", "Node", false, &["no"])
+    },
+    Builtin {
+        status: true,
+        categories: &["all"],
+        ..b("", "v1", "pods", "Pod", true, &["po"])
+    },
     b("events.k8s.io", "v1", "events", "Event", true, &["ev"]),
     b("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
     Builtin {
@@ -108,10 +130,38 @@ const BUILTINS: &[Builtin] = &[
         categories: &["all"],
         ..b("apps", "v1", "deployments", "Deployment", true, &["deploy"])
     },
-    b("rbac.authorization.k8s.io", "v1", "roles", "Role", true, &[]),
-    b("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, &[]),
-    b("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, &[]),
-    b("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, &[]),
+    b(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "roles",
+        "Role",
+        true,
+        &[],
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "ClusterRole",
+        false,
+        &[],
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "RoleBinding",
+        true,
+        &[],
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+        &[],
+    ),
     Builtin {
         status: true,
         generation: true,
@@ -180,7 +230,11 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceDef>> {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -211,7 +265,12 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
     let namespaced = str_at(spec, &["scope"]) != "Cluster";
     let mut out = Vec::new();
     let mut causes = Vec::new();
-    for (i, v) in spec["versions"].as_array().into_iter().flatten().enumerate() {
+    for (i, v) in spec["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if v["served"] == Value::Bool(false) {
             continue;
         }
@@ -263,11 +322,19 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
             unconditional_update: false,
             columns,
             schema,
-            raw_schema: if raw_schema.is_null() { None } else { Some(raw_schema) },
+            raw_schema: if raw_schema.is_null() {
+                None
+            } else {
+                Some(raw_schema)
+            },
             crd: Some(str_at(crd, &["metadata", "name"]).to_owned()),
         }));
     }
-    if causes.is_empty() { Ok(out) } else { Err(causes) }
+    if causes.is_empty() {
+        Ok(out)
+    } else {
+        Err(causes)
+    }
 }
 
 /// The storage version of a CRD (`spec.versions[].storage == true`).
@@ -281,13 +348,24 @@ pub(crate) fn storage_version(crd: &Value) -> Option<String> {
 }
 
 /// The verbs every served resource supports.
-const VERBS: &[&str] =
-    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// `APIResourceList` for one group/version.
 pub(crate) fn resource_list(defs: &[Arc<ResourceDef>], group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
-    for d in defs.iter().filter(|d| d.group == group && d.version == version) {
+    for d in defs
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+    {
         let mut r = json!({
             "name": d.plural,
             "singularName": d.singular,
@@ -334,14 +412,16 @@ pub(crate) fn groups(defs: &[Arc<ResourceDef>]) -> Vec<(String, Vec<String>)> {
         }
     }
     for (_, versions) in &mut out {
-        versions.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
     }
     out
 }
 
 /// Kubernetes version priority: GA > beta > alpha, higher numbers first.
 fn version_priority(v: &str) -> (u8, u32, u32) {
-    let Some(rest) = v.strip_prefix('v') else { return (0, 0, 0) };
+    let Some(rest) = v.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let major = digits.parse().unwrap_or(0);
     let tail = &rest[digits.len()..];
@@ -440,8 +520,13 @@ mod tests {
 
     #[test]
     fn ga_versions_sort_before_beta_and_alpha() {
-        let mut v = vec!["v1alpha1".to_owned(), "v1".to_owned(), "v1beta2".to_owned(), "v2".to_owned()];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        let mut v = vec![
+            "v1alpha1".to_owned(),
+            "v1".to_owned(),
+            "v1beta2".to_owned(),
+            "v2".to_owned(),
+        ];
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         assert_eq!(v, ["v2", "v1", "v1beta2", "v1alpha1"]);
     }
 }

@@ -46,7 +46,11 @@ fn parse_set(rest: &str, whole: &str) -> Result<Vec<String>, ApiError> {
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
         .ok_or_else(|| bad(whole, "expected a parenthesised set of values"))?;
-    Ok(inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect())
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 fn bad(sel: &str, why: &str) -> ApiError {
@@ -76,15 +80,30 @@ impl LabelSelector {
             if let Some(k) = p.strip_prefix('!') {
                 reqs.push(Requirement::NotExists(check_key(k.trim(), p)?));
             } else if let Some((k, v)) = p.split_once("!=") {
-                reqs.push(Requirement::NotEquals(check_key(k.trim(), p)?, v.trim().to_owned()));
+                reqs.push(Requirement::NotEquals(
+                    check_key(k.trim(), p)?,
+                    v.trim().to_owned(),
+                ));
             } else if let Some((k, v)) = p.split_once("==") {
-                reqs.push(Requirement::Equals(check_key(k.trim(), p)?, v.trim().to_owned()));
+                reqs.push(Requirement::Equals(
+                    check_key(k.trim(), p)?,
+                    v.trim().to_owned(),
+                ));
             } else if let Some((k, v)) = p.split_once('=') {
-                reqs.push(Requirement::Equals(check_key(k.trim(), p)?, v.trim().to_owned()));
+                reqs.push(Requirement::Equals(
+                    check_key(k.trim(), p)?,
+                    v.trim().to_owned(),
+                ));
             } else if let Some((k, rest)) = p.split_once(" notin ") {
-                reqs.push(Requirement::NotIn(check_key(k.trim(), p)?, parse_set(rest, p)?));
+                reqs.push(Requirement::NotIn(
+                    check_key(k.trim(), p)?,
+                    parse_set(rest, p)?,
+                ));
             } else if let Some((k, rest)) = p.split_once(" in ") {
-                reqs.push(Requirement::In(check_key(k.trim(), p)?, parse_set(rest, p)?));
+                reqs.push(Requirement::In(
+                    check_key(k.trim(), p)?,
+                    parse_set(rest, p)?,
+                ));
             } else if p.contains(' ') || p.contains('(') {
                 return Err(bad(p, "unknown operator"));
             } else {
@@ -143,7 +162,11 @@ impl FieldSelector {
     /// Whether the object satisfies every requirement.
     pub(crate) fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(k, eq, v)| {
-            let field = if k == "metadata.name" { "name" } else { "namespace" };
+            let field = if k == "metadata.name" {
+                "name"
+            } else {
+                "namespace"
+            };
             let actual = obj["metadata"][field].as_str().unwrap_or_default();
             (actual == v) == *eq
         })
@@ -176,7 +199,11 @@ mod tests {
             ("app=web,tier in (fe,be),!missing", true),
             ("app=web,tier=be", false),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&o), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&o),
+                want,
+                "{sel}"
+            );
         }
     }
 
@@ -190,7 +217,11 @@ mod tests {
     fn field_selectors_support_name_and_namespace_only() {
         let o = obj();
         assert!(FieldSelector::parse("metadata.name=a").unwrap().matches(&o));
-        assert!(!FieldSelector::parse("metadata.namespace!=ns").unwrap().matches(&o));
+        assert!(
+            !FieldSelector::parse("metadata.namespace!=ns")
+                .unwrap()
+                .matches(&o)
+        );
         assert_eq!(FieldSelector::parse("spec.x=1").unwrap_err().code, 400);
     }
 }

@@ -75,7 +75,9 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn hex(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 pub(crate) fn parse_query(q: Option<&str>) -> Query {
@@ -96,15 +98,21 @@ pub(crate) fn parse_target(segs: &[&str]) -> Option<Target> {
         ["apis", g, v, rest @ ..] if !rest.is_empty() => ((*g).to_owned(), (*v).to_owned(), rest),
         _ => return None,
     };
-    let mut t = Target { group, version, ..Target::default() };
+    let mut t = Target {
+        group,
+        version,
+        ..Target::default()
+    };
     if rest.first() == Some(&"watch") {
         t.watch_path = true;
         rest = &rest[1..];
     }
     match rest {
-        ["namespaces", ns, tail @ ..] if !tail.is_empty() && !matches!(tail[0], "status" | "finalize") => {
+        ["namespaces", ns, tail @ ..]
+            if !tail.is_empty() && !matches!(tail[0], "status" | "finalize") =>
+        {
             t.namespace = Some((*ns).to_owned());
-            t.resource = (*tail.first()?).to_owned();
+            (*tail.first()?).clone_into(&mut t.resource);
             t.name = tail.get(1).map(|s| (*s).to_owned());
             t.subresource = tail.get(2).map(|s| (*s).to_owned());
             if tail.len() > 3 {
@@ -112,7 +120,7 @@ pub(crate) fn parse_target(segs: &[&str]) -> Option<Target> {
             }
         }
         [res, tail @ ..] => {
-            t.resource = (*res).to_owned();
+            (*res).clone_into(&mut t.resource);
             t.name = tail.first().map(|s| (*s).to_owned());
             t.subresource = tail.get(1).map(|s| (*s).to_owned());
             if tail.len() > 2 {
@@ -132,7 +140,10 @@ pub(crate) fn json_response(code: u16, body: &Value, warnings: &[String]) -> Res
         .header(header::CONTENT_TYPE, "application/json")
         .header("Cache-Control", "no-cache, private");
     for w in warnings {
-        b = b.header("Warning", format!("299 - {}", serde_json::to_string(w).unwrap_or_default()));
+        b = b.header(
+            "Warning",
+            format!("299 - {}", serde_json::to_string(w).unwrap_or_default()),
+        );
     }
     b.body(Full::new(Bytes::from(bytes)).boxed_unsync())
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync()))
@@ -158,7 +169,11 @@ fn wants_table(headers: &HeaderMap) -> bool {
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').next().is_some_and(|first| first.contains("as=Table")))
+        .any(|v| {
+            v.split(',')
+                .next()
+                .is_some_and(|first| first.contains("as=Table"))
+        })
 }
 
 fn wants_aggregated(headers: &HeaderMap) -> bool {
@@ -198,8 +213,9 @@ fn parse_body(ct: &str, body: &[u8]) -> Result<Value, ApiError> {
     } else if ct.contains("protobuf") {
         Err(ApiError::unsupported_media_type(ct))
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding the request body as JSON: {e}")))
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("error decoding the request body as JSON: {e}"))
+        })
     }
 }
 
@@ -207,9 +223,13 @@ fn query_flag(q: &Query, k: &str) -> bool {
     matches!(q.get(k).map(String::as_str), Some("true" | "1"))
 }
 
-fn write_opts(q: &Query, headers: &HeaderMap, body_opts: Option<&Value>) -> Result<WriteOpts, ApiError> {
+fn write_opts(
+    q: &Query,
+    headers: &HeaderMap,
+    body_opts: Option<&Value>,
+) -> Result<WriteOpts, ApiError> {
     let field_validation = match q.get("fieldValidation").map(String::as_str) {
-        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        None | Some("" | "Warn") => FieldValidation::Warn,
         Some("Strict") => FieldValidation::Strict,
         Some("Ignore") => FieldValidation::Ignore,
         Some(other) => {
@@ -225,7 +245,11 @@ fn write_opts(q: &Query, headers: &HeaderMap, body_opts: Option<&Value>) -> Resu
         .unwrap_or("unknown")
         .to_owned();
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
-        || body_opts.is_some_and(|o| o["dryRun"].as_array().is_some_and(|a| a.iter().any(|v| v == "All")));
+        || body_opts.is_some_and(|o| {
+            o["dryRun"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == "All"))
+        });
     Ok(WriteOpts {
         dry_run,
         field_manager: q.get("fieldManager").cloned().unwrap_or(default_manager),
@@ -246,51 +270,90 @@ impl Server {
         let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
-                return error_response(&ApiError::new(413, "RequestEntityTooLarge", "the request body is too large or was interrupted"));
+                return error_response(&ApiError::new(
+                    413,
+                    "RequestEntityTooLarge",
+                    "the request body is too large or was interrupted",
+                ));
             }
         };
         let identity = match self.authenticate(&parts.headers, cert_identity) {
             Ok(i) => i,
             Err(e) => return error_response(&e),
         };
-        let resp = self.route(&parts.method, parts.uri.path(), parts.uri.query(), &parts.headers, &body, &identity).await;
+        let resp = self
+            .route(
+                &parts.method,
+                parts.uri.path(),
+                parts.uri.query(),
+                &parts.headers,
+                &body,
+                &identity,
+            )
+            .await;
         let resp = resp.unwrap_or_else(|e| error_response(&e));
         tracing::debug!(method = %parts.method, uri = %parts.uri, user = %identity.username, status = resp.status().as_u16(), "Handled request");
         resp
     }
 
-    fn authenticate(&self, headers: &HeaderMap, cert: Option<Identity>) -> Result<Identity, ApiError> {
-        if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-            let token = auth.strip_prefix("Bearer ").map(str::trim).ok_or_else(ApiError::unauthorized)?;
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        cert: Option<Identity>,
+    ) -> Result<Identity, ApiError> {
+        if let Some(auth) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            let token = auth
+                .strip_prefix("Bearer ")
+                .map(str::trim)
+                .ok_or_else(ApiError::unauthorized)?;
             let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-            return tokens.get(token).cloned().ok_or_else(ApiError::unauthorized);
+            return tokens
+                .get(token)
+                .cloned()
+                .ok_or_else(ApiError::unauthorized);
         }
         Ok(cert.unwrap_or_else(Identity::anonymous))
     }
 
-    async fn authorize(&self, identity: &Identity, action: &compat::Action) -> Result<(), ApiError> {
+    async fn authorize(
+        &self,
+        identity: &Identity,
+        action: &compat::Action,
+    ) -> Result<(), ApiError> {
         if !self.rbac || identity.groups.iter().any(|g| g == "system:masters") {
             return Ok(());
         }
         let state = self.state.lock().await;
         let collect = |plural: &str| -> Vec<Value> {
-            state.objects_of("rbac.authorization.k8s.io", plural, None).map(|(_, v)| v.clone()).collect()
+            state
+                .objects_of("rbac.authorization.k8s.io", plural, None)
+                .map(|(_, v)| v.clone())
+                .collect()
         };
-        let caller = compat::Caller { username: identity.username.clone(), groups: identity.groups.clone() };
+        let caller = compat::Caller {
+            username: identity.username.clone(),
+            groups: identity.groups.clone(),
+        };
         let snapshot = crate::rbac::RbacSnapshot {
             roles: collect("roles"),
             cluster_roles: collect("clusterroles"),
             role_bindings: collect("rolebindings"),
             cluster_role_bindings: collect("clusterrolebindings"),
         };
-        let ok = compat::authorize(snapshot, &caller, action);
+        let ok = compat::authorize(&snapshot, &caller, action);
         if ok {
             return Ok(());
         }
         Err(compat::forbidden(&caller, action))
     }
 
-    #[allow(clippy::too_many_lines, reason = "the route table reads best in one place")]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "the route table reads best in one place"
+    )]
     async fn route(
         self: &Arc<Self>,
         method: &Method,
@@ -319,11 +382,15 @@ impl Server {
                         &registry::aggregated(state.defs(), true),
                     ));
                 }
-                return Ok(json_response(200, &json!({
-                    "kind": "APIVersions",
-                    "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.address}],
-                }), &[]));
+                return Ok(json_response(
+                    200,
+                    &json!({
+                        "kind": "APIVersions",
+                        "versions": ["v1"],
+                        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.address}],
+                    }),
+                    &[],
+                ));
             }
             ["apis"] => {
                 let state = self.state.lock().await;
@@ -337,8 +404,16 @@ impl Server {
             }
             ["api", v] => {
                 let state = self.state.lock().await;
-                if state.defs().iter().any(|d| d.group.is_empty() && d.version == *v) {
-                    return Ok(json_response(200, &registry::resource_list(state.defs(), "", v), &[]));
+                if state
+                    .defs()
+                    .iter()
+                    .any(|d| d.group.is_empty() && d.version == *v)
+                {
+                    return Ok(json_response(
+                        200,
+                        &registry::resource_list(state.defs(), "", v),
+                        &[],
+                    ));
                 }
                 return Err(ApiError::no_route(path));
             }
@@ -346,31 +421,55 @@ impl Server {
                 let state = self.state.lock().await;
                 let groups = registry::groups(state.defs());
                 return match groups.iter().find(|(name, _)| name == g) {
-                    Some((name, versions)) => Ok(json_response(200, &registry::group_json(name, versions), &[])),
+                    Some((name, versions)) => Ok(json_response(
+                        200,
+                        &registry::group_json(name, versions),
+                        &[],
+                    )),
                     None => Err(ApiError::no_route(path)),
                 };
             }
             ["apis", g, v] => {
                 let state = self.state.lock().await;
-                if state.defs().iter().any(|d| d.group == *g && d.version == *v) {
-                    return Ok(json_response(200, &registry::resource_list(state.defs(), g, v), &[]));
+                if state
+                    .defs()
+                    .iter()
+                    .any(|d| d.group == *g && d.version == *v)
+                {
+                    return Ok(json_response(
+                        200,
+                        &registry::resource_list(state.defs(), g, v),
+                        &[],
+                    ));
                 }
                 return Err(ApiError::no_route(path));
             }
             ["openapi", "v2"] => {
-                let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let accept = headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
                 if accept.contains("protobuf") {
                     return Ok(Response::builder()
-                        .header(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+                        .header(
+                            header::CONTENT_TYPE,
+                            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                        )
                         .body(Full::new(Bytes::from(crate::openapi::v2_protobuf())).boxed_unsync())
-                        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync())));
+                        .unwrap_or_else(|_| {
+                            Response::new(Full::new(Bytes::new()).boxed_unsync())
+                        }));
                 }
                 let state = self.state.lock().await;
                 return Ok(json_response(200, &crate::openapi::v2(state.defs()), &[]));
             }
             ["openapi", "v3"] => {
                 let state = self.state.lock().await;
-                return Ok(json_response(200, &crate::openapi::v3_root(state.defs()), &[]));
+                return Ok(json_response(
+                    200,
+                    &crate::openapi::v3_root(state.defs()),
+                    &[],
+                ));
             }
             ["openapi", "v3", rest @ ..] => {
                 let state = self.state.lock().await;
@@ -380,26 +479,33 @@ impl Server {
             }
             _ => {}
         }
-        let Some(t) = parse_target(&segs) else { return Err(ApiError::no_route(path)) };
+        let Some(t) = parse_target(&segs) else {
+            return Err(ApiError::no_route(path));
+        };
         let def = {
             let state = self.state.lock().await;
             state.find_def(&t.group, &t.version, &t.resource)
         };
-        let Some(def) = def else { return Err(ApiError::no_route(path)) };
+        let Some(def) = def else {
+            return Err(ApiError::no_route(path));
+        };
         if let Some(sub) = &t.subresource
             && !(sub == "status" && (def.status_subresource || def.plural == "namespaces"))
         {
             return Err(ApiError::no_route(path));
         }
-        let ns = if def.namespaced { t.namespace.clone().unwrap_or_default() } else { String::new() };
+        let ns = if def.namespaced {
+            t.namespace.clone().unwrap_or_default()
+        } else {
+            String::new()
+        };
         if !def.namespaced && t.namespace.is_some() {
             return Err(ApiError::no_route(path));
         }
         let is_watch = t.watch_path || query_flag(&q, "watch");
         let verb = match (method, &t.name) {
-            (&Method::GET | &Method::HEAD, None) if is_watch => "watch",
+            (&Method::GET | &Method::HEAD, _) if is_watch => "watch",
             (&Method::GET | &Method::HEAD, None) => "list",
-            (&Method::GET | &Method::HEAD, Some(_)) if is_watch => "watch",
             (&Method::GET | &Method::HEAD, Some(_)) => "get",
             (&Method::POST, None) => "create",
             (&Method::PUT, Some(_)) => "update",
@@ -433,8 +539,19 @@ impl Server {
                 let state = self.state.lock().await;
                 let obj = state.get(&def, &ns, &name)?;
                 if table {
-                    let include = q.get("includeObject").map_or("PartialObjectMetadata", String::as_str);
-                    return Ok(json_response(200, &crate::table::table(&def, &[obj], json!({"resourceVersion": state.rv().to_string()}), include), &[]));
+                    let include = q
+                        .get("includeObject")
+                        .map_or("PartialObjectMetadata", String::as_str);
+                    return Ok(json_response(
+                        200,
+                        &crate::table::table(
+                            &def,
+                            &[obj],
+                            &json!({"resourceVersion": state.rv().to_string()}),
+                            include,
+                        ),
+                        &[],
+                    ));
                 }
                 Ok(json_response(200, &obj, &[]))
             }
@@ -458,19 +575,34 @@ impl Server {
                     "application/json-patch+json" => PatchType::Json,
                     "application/merge-patch+json" => PatchType::Merge,
                     "application/strategic-merge-patch+json" => PatchType::Strategic,
-                    "application/apply-patch+yaml" | "application/apply-patch+json" | "application/apply-patch+cbor" => PatchType::Apply,
+                    "application/apply-patch+yaml"
+                    | "application/apply-patch+json"
+                    | "application/apply-patch+cbor" => PatchType::Apply,
                     other => return Err(ApiError::unsupported_media_type(other)),
                 };
-                let patch = parse_body(if ptype == PatchType::Apply { "yaml" } else { "json" }, body)?;
+                let patch_body = parse_body(
+                    if ptype == PatchType::Apply {
+                        "yaml"
+                    } else {
+                        "json"
+                    },
+                    body,
+                )?;
                 let mut opts = write_opts(&q, headers, None)?;
                 if ptype == PatchType::Apply {
                     opts.field_manager = q.get("fieldManager").cloned().unwrap_or_default();
                 } else if opts.force {
-                    return Err(ApiError::bad_request("force is only allowed for apply patches"));
+                    return Err(ApiError::bad_request(
+                        "force is only allowed for apply patches",
+                    ));
                 }
                 let mut state = self.state.lock().await;
-                let w = state.patch(&def, &ns, &name, ptype, &patch, &opts, sub)?;
-                Ok(json_response(if w.created { 201 } else { 200 }, &w.object, &w.warnings))
+                let w = state.patch(&def, &ns, &name, ptype, &patch_body, &opts, sub)?;
+                Ok(json_response(
+                    if w.created { 201 } else { 200 },
+                    &w.object,
+                    &w.warnings,
+                ))
             }
             "delete" => {
                 let opts = delete_opts(&q, &parse_body("json", body)?);
@@ -485,64 +617,112 @@ impl Server {
                 let page = state.list(&def, t.namespace.as_deref(), &|o| matcher(o), None, None)?;
                 let mut deleted = Vec::new();
                 for item in &page.items {
-                    let item_ns = item["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
-                    let item_name = item["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+                    let item_ns = item["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let item_name = item["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
                     if let Ok(o) = state.delete(&def, &item_ns, &item_name, &opts) {
                         deleted.push(o);
                     }
                 }
-                Ok(json_response(200, &json!({
-                    "kind": def.list_kind, "apiVersion": def.api_version(),
-                    "metadata": {"resourceVersion": state.rv().to_string()}, "items": deleted,
-                }), &[]))
+                Ok(json_response(
+                    200,
+                    &json!({
+                        "kind": def.list_kind, "apiVersion": def.api_version(),
+                        "metadata": {"resourceVersion": state.rv().to_string()}, "items": deleted,
+                    }),
+                    &[],
+                ))
             }
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         }
     }
 
-    async fn list(&self, def: &Arc<ResourceDef>, ns: Option<&str>, q: &Query, table: bool) -> Result<Response<Body>, ApiError> {
+    async fn list(
+        &self,
+        def: &Arc<ResourceDef>,
+        ns: Option<&str>,
+        q: &Query,
+        table: bool,
+    ) -> Result<Response<Body>, ApiError> {
         let matcher = matcher(q)?;
         let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok());
         let state = self.state.lock().await;
-        let page = state.list(def, ns, &|o| matcher(o), limit, q.get("continue").map(String::as_str))?;
+        let page = state.list(
+            def,
+            ns,
+            &|o| matcher(o),
+            limit,
+            q.get("continue").map(String::as_str),
+        )?;
         let mut list_meta = json!({"resourceVersion": page.rv.to_string()});
         if let Some(c) = &page.continue_token {
             list_meta["continue"] = json!(c);
             list_meta["remainingItemCount"] = json!(page.remaining);
         }
         if table {
-            let include = q.get("includeObject").map_or("PartialObjectMetadata", String::as_str);
-            return Ok(json_response(200, &crate::table::table(def, &page.items, list_meta, include), &[]));
+            let include = q
+                .get("includeObject")
+                .map_or("PartialObjectMetadata", String::as_str);
+            return Ok(json_response(
+                200,
+                &crate::table::table(def, &page.items, &list_meta, include),
+                &[],
+            ));
         }
-        Ok(json_response(200, &json!({
-            "kind": def.list_kind,
-            "apiVersion": def.api_version(),
-            "metadata": list_meta,
-            "items": page.items,
-        }), &[]))
+        Ok(json_response(
+            200,
+            &json!({
+                "kind": def.list_kind,
+                "apiVersion": def.api_version(),
+                "metadata": list_meta,
+                "items": page.items,
+            }),
+            &[],
+        ))
     }
 }
 
 /// Builds the label+field selector predicate from the query.
-pub(crate) fn matcher(q: &Query) -> Result<impl Fn(&Value) -> bool + Send + Sync + 'static, ApiError> {
+pub(crate) fn matcher(
+    q: &Query,
+) -> Result<impl Fn(&Value) -> bool + Send + Sync + 'static, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str))?;
     Ok(move |o: &Value| labels.matches(o) && fields.matches(o))
 }
 
 fn delete_opts(q: &Query, body: &Value) -> DeleteOpts {
-    let orphan = body["orphanDependents"].as_bool().or_else(|| q.get("orphanDependents").map(|v| v == "true"));
+    let orphan = body["orphanDependents"]
+        .as_bool()
+        .or_else(|| q.get("orphanDependents").map(|v| v == "true"));
     let propagation = body["propagationPolicy"]
         .as_str()
         .map(str::to_owned)
         .or_else(|| q.get("propagationPolicy").cloned())
-        .or_else(|| orphan.map(|o| if o { "Orphan".to_owned() } else { "Background".to_owned() }));
+        .or_else(|| {
+            orphan.map(|o| {
+                if o {
+                    "Orphan".to_owned()
+                } else {
+                    "Background".to_owned()
+                }
+            })
+        });
     DeleteOpts {
         propagation,
         uid: body["preconditions"]["uid"].as_str().map(str::to_owned),
-        resource_version: body["preconditions"]["resourceVersion"].as_str().map(str::to_owned),
+        resource_version: body["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(str::to_owned),
         dry_run: q.get("dryRun").is_some_and(|v| v == "All")
-            || body["dryRun"].as_array().is_some_and(|a| a.iter().any(|v| v == "All")),
+            || body["dryRun"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == "All")),
     }
 }
 
@@ -589,33 +769,35 @@ async fn serve_connection(
     server: Arc<Server>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
-    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    match tls {
-        Some(cfg) => {
-            let Ok(tls_stream) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await else {
-                return;
-            };
-            let identity = tls_stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .and_then(|c| crate::tls::identity_from_cert(c.as_ref()));
-            let svc = hyper::service::service_fn(move |req| {
-                let server = server.clone();
-                let identity = identity.clone();
-                async move { Ok::<_, Infallible>(server.handle(req, identity).await) }
-            });
-            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls_stream), svc).await;
-        }
-        None => {
-            let svc = hyper::service::service_fn(move |req| {
-                let server = server.clone();
-                async move { Ok::<_, Infallible>(server.handle(req, None).await) }
-            });
-            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
-        }
-    }
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let Some(cfg) = tls else {
+        let svc = hyper::service::service_fn(move |req| {
+            let server = server.clone();
+            async move { Ok::<_, Infallible>(server.handle(req, None).await) }
+        });
+        let _ = builder
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+            .await;
+        return;
+    };
+    let Ok(tls_stream) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await else {
+        return;
+    };
+    let identity = tls_stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|c| crate::tls::identity_from_cert(c.as_ref()));
+    let svc = hyper::service::service_fn(move |req| {
+        let server = server.clone();
+        let identity = identity.clone();
+        async move { Ok::<_, Infallible>(server.handle(req, identity).await) }
+    });
+    let _ = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(tls_stream), svc)
+        .await;
 }
 
 #[cfg(test)]
@@ -625,12 +807,38 @@ mod tests {
     #[test]
     fn resource_paths_are_parsed_like_the_apiserver() {
         let t = parse_target(&["api", "v1", "namespaces", "default", "configmaps", "a"]).unwrap();
-        assert_eq!((t.namespace.as_deref(), t.resource.as_str(), t.name.as_deref()), (Some("default"), "configmaps", Some("a")));
+        assert_eq!(
+            (
+                t.namespace.as_deref(),
+                t.resource.as_str(),
+                t.name.as_deref()
+            ),
+            (Some("default"), "configmaps", Some("a"))
+        );
         let t = parse_target(&["api", "v1", "namespaces", "foo", "status"]).unwrap();
-        assert_eq!((t.resource.as_str(), t.name.as_deref(), t.subresource.as_deref()), ("namespaces", Some("foo"), Some("status")));
+        assert_eq!(
+            (
+                t.resource.as_str(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("namespaces", Some("foo"), Some("status"))
+        );
         let t = parse_target(&["api", "v1", "namespaces", "foo"]).unwrap();
-        assert_eq!((t.resource.as_str(), t.name.as_deref()), ("namespaces", Some("foo")));
-        let t = parse_target(&["apis", "apps", "v1", "watch", "namespaces", "x", "deployments"]).unwrap();
+        assert_eq!(
+            (t.resource.as_str(), t.name.as_deref()),
+            ("namespaces", Some("foo"))
+        );
+        let t = parse_target(&[
+            "apis",
+            "apps",
+            "v1",
+            "watch",
+            "namespaces",
+            "x",
+            "deployments",
+        ])
+        .unwrap();
         assert!(t.watch_path);
         assert_eq!(t.resource, "deployments");
         assert!(parse_target(&["apis", "apps"]).is_none());

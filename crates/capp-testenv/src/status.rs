@@ -14,6 +14,20 @@ pub struct Cause {
     pub message: String,
 }
 
+/// `Status.details`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    /// `details.name`.
+    pub name: String,
+    /// `details.group` (empty for the core group).
+    pub group: String,
+    /// `details.kind`: the resource plural for most errors, the kind for `Invalid`, as the
+    /// real server puts it.
+    pub kind: String,
+    /// `details.causes`.
+    pub causes: Vec<Cause>,
+}
+
 /// An API error that renders as a `Status` body with the matching HTTP code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -23,14 +37,8 @@ pub struct ApiError {
     pub reason: String,
     /// Human-readable message.
     pub message: String,
-    /// `details.name`.
-    pub name: Option<String>,
-    /// `details.group`.
-    pub group: Option<String>,
-    /// `details.kind` (the resource plural, as the real server puts it).
-    pub kind: Option<String>,
-    /// `details.causes`.
-    pub causes: Vec<Cause>,
+    /// `Status.details`, when there are any.
+    pub details: Option<Box<Details>>,
 }
 
 impl ApiError {
@@ -40,19 +48,32 @@ impl ApiError {
             code,
             reason: reason.to_owned(),
             message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
+            details: None,
         }
     }
 
     /// Adds `details{name, group, kind}`.
     pub(crate) fn with_details(mut self, group: &str, resource: &str, name: &str) -> Self {
-        self.group = Some(group.to_owned());
-        self.kind = Some(resource.to_owned());
-        self.name = Some(name.to_owned());
+        let causes = self.details.take().map(|d| d.causes).unwrap_or_default();
+        self.details = Some(Box::new(Details {
+            name: name.to_owned(),
+            group: group.to_owned(),
+            kind: resource.to_owned(),
+            causes,
+        }));
         self
+    }
+
+    /// Adds `details.causes`.
+    pub(crate) fn with_causes(mut self, causes: Vec<Cause>) -> Self {
+        self.details.get_or_insert_with(Box::default).causes = causes;
+        self
+    }
+
+    /// `details.causes` (empty when there are none).
+    #[must_use]
+    pub fn causes(&self) -> &[Cause] {
+        self.details.as_ref().map_or(&[], |d| &d.causes)
     }
 
     /// 400 BadRequest.
@@ -62,8 +83,12 @@ impl ApiError {
 
     /// 404 NotFound for a named object.
     pub(crate) fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, resource)))
-            .with_details(group, resource, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, resource)),
+        )
+        .with_details(group, resource, name)
     }
 
     /// 404 NotFound for a URL that matches no resource.
@@ -119,18 +144,19 @@ impl ApiError {
                 }
             })
             .collect::<Vec<_>>();
-        let what = if group.is_empty() { kind.to_owned() } else { format!("{kind}.{group}") };
+        let what = if group.is_empty() {
+            kind.to_owned()
+        } else {
+            format!("{kind}.{group}")
+        };
         let message = if list.len() == 1 {
             format!("{what} \"{name}\" is invalid: {}", list[0])
         } else {
             format!("{what} \"{name}\" is invalid: [{}]", list.join(", "))
         };
-        let mut e = Self::new(422, "Invalid", message);
-        e.group = Some(group.to_owned());
-        e.kind = Some(kind.to_owned());
-        e.name = Some(name.to_owned());
-        e.causes = causes;
-        e
+        Self::new(422, "Invalid", message)
+            .with_details(group, kind, name)
+            .with_causes(causes)
     }
 
     /// 403 Forbidden.
@@ -150,7 +176,13 @@ impl ApiError {
 
     /// 415 UnsupportedMediaType.
     pub(crate) fn unsupported_media_type(ct: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct})"
+            ),
+        )
     }
 
     /// 500 InternalError.
@@ -170,24 +202,18 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
-        if self.name.is_some() || self.kind.is_some() || !self.causes.is_empty() {
+        if let Some(d) = &self.details {
             let mut details = serde_json::Map::new();
-            if let Some(n) = &self.name {
-                details.insert("name".into(), json!(n));
+            details.insert("name".into(), json!(d.name));
+            if !d.group.is_empty() {
+                details.insert("group".into(), json!(d.group));
             }
-            if let Some(g) = &self.group
-                && !g.is_empty()
-            {
-                details.insert("group".into(), json!(g));
-            }
-            if let Some(k) = &self.kind {
-                details.insert("kind".into(), json!(k));
-            }
-            if !self.causes.is_empty() {
+            details.insert("kind".into(), json!(d.kind));
+            if !d.causes.is_empty() {
                 details.insert(
                     "causes".into(),
                     Value::Array(
-                        self.causes
+                        d.causes
                             .iter()
                             .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
                             .collect(),
@@ -210,10 +236,18 @@ impl std::error::Error for ApiError {}
 
 /// `resource.group`, or `resource` for the core group.
 fn qualified(group: &str, resource: &str) -> String {
-    if group.is_empty() { resource.to_owned() } else { format!("{resource}.{group}") }
+    if group.is_empty() {
+        resource.to_owned()
+    } else {
+        format!("{resource}.{group}")
+    }
 }
 
 /// A `Cause` with the given reason, field and message.
 pub(crate) fn cause(reason: &str, field: &str, message: impl Into<String>) -> Cause {
-    Cause { reason: reason.to_owned(), field: field.to_owned(), message: message.into() }
+    Cause {
+        reason: reason.to_owned(),
+        field: field.to_owned(),
+        message: message.into(),
+    }
 }

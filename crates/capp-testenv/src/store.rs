@@ -134,7 +134,9 @@ fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
         obj["metadata"] = Value::Object(Map::new());
     }
     // Both levels were just made objects, so this cannot fail.
-    obj.get_mut("metadata").and_then(Value::as_object_mut).unwrap_or_else(|| unreachable!())
+    obj.get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .unwrap_or_else(|| unreachable!())
 }
 
 fn str_field<'a>(obj: &'a Value, f: &str) -> &'a str {
@@ -144,7 +146,11 @@ fn str_field<'a>(obj: &'a Value, f: &str) -> &'a str {
 fn finalizers(obj: &Value) -> Vec<String> {
     obj["metadata"]["finalizers"]
         .as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -233,7 +239,12 @@ impl State {
     }
 
     /// Looks up a served resource.
-    pub(crate) fn find_def(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
+    pub(crate) fn find_def(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<Arc<ResourceDef>> {
         self.defs
             .iter()
             .find(|d| d.group == group && d.version == version && d.plural == plural)
@@ -242,7 +253,10 @@ impl State {
 
     /// Looks up a served resource by group and plural (any version).
     fn find_def_any(&self, group: &str, plural: &str) -> Option<Arc<ResourceDef>> {
-        self.defs.iter().find(|d| d.group == group && d.plural == plural).cloned()
+        self.defs
+            .iter()
+            .find(|d| d.group == group && d.plural == plural)
+            .cloned()
     }
 
     /// Renders a stored object for a resource version (sets apiVersion and kind).
@@ -259,7 +273,11 @@ impl State {
         (
             def.group.clone(),
             def.plural.clone(),
-            if def.namespaced { ns.to_owned() } else { String::new() },
+            if def.namespaced {
+                ns.to_owned()
+            } else {
+                String::new()
+            },
             name.to_owned(),
         )
     }
@@ -314,7 +332,8 @@ impl State {
             old: None,
         });
         if key.0 == "apiextensions.k8s.io" && key.1 == "customresourcedefinitions" {
-            self.defs.retain(|d| d.crd.as_deref() != Some(key.3.as_str()));
+            self.defs
+                .retain(|d| d.crd.as_deref() != Some(key.3.as_str()));
         }
         Some(obj)
     }
@@ -375,7 +394,11 @@ impl State {
             last = Some((k.2.clone(), k.3.clone()));
             items.push(Self::render(def, v));
         }
-        let continue_token = if remaining > 0 { last.map(|(n, m)| encode_continue(&n, &m)) } else { None };
+        let continue_token = if remaining > 0 {
+            last.map(|(n, m)| encode_continue(&n, &m))
+        } else {
+            None
+        };
         Ok(Page {
             items,
             rv: self.rv,
@@ -409,7 +432,9 @@ impl State {
 
     fn check_type(def: &ResourceDef, body: &Value) -> Result<(), ApiError> {
         if !body.is_object() {
-            return Err(ApiError::bad_request("the request body must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
         }
         let kind = body["kind"].as_str().unwrap_or_default();
         if !kind.is_empty() && kind != def.kind {
@@ -447,7 +472,11 @@ impl State {
             } else {
                 "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
             };
-            causes.push(cause("FieldValueInvalid", "metadata.name", format!("Invalid value: \"{name}\": {why}")));
+            causes.push(cause(
+                "FieldValueInvalid",
+                "metadata.name",
+                format!("Invalid value: \"{name}\": {why}"),
+            ));
         }
         if let Some(labels) = meta(obj)["labels"].as_object() {
             for (k, v) in labels {
@@ -460,25 +489,52 @@ impl State {
                 }
             }
         } else if !meta(obj)["labels"].is_null() {
-            causes.push(cause("FieldValueTypeInvalid", "metadata.labels", "Invalid value: must be a map of strings"));
+            causes.push(cause(
+                "FieldValueTypeInvalid",
+                "metadata.labels",
+                "Invalid value: must be a map of strings",
+            ));
         }
         if let Some(ann) = meta(obj)["annotations"].as_object() {
             for (k, v) in ann {
                 if !util::is_qualified_name(k) || !v.is_string() {
-                    causes.push(cause("FieldValueInvalid", "metadata.annotations", format!("Invalid value: \"{k}\": annotations must be string to string")));
+                    causes.push(cause(
+                        "FieldValueInvalid",
+                        "metadata.annotations",
+                        format!("Invalid value: \"{k}\": annotations must be string to string"),
+                    ));
                 }
             }
         }
-        for (i, f) in meta(obj)["finalizers"].as_array().into_iter().flatten().enumerate() {
-            let ok = f.as_str().is_some_and(|s| util::is_qualified_name(s) && (s.contains('/') || [FOREGROUND, ORPHAN, "kubernetes"].contains(&s) || s.contains('.')));
+        for (i, f) in meta(obj)["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let ok = f.as_str().is_some_and(|s| {
+                util::is_qualified_name(s)
+                    && (s.contains('/')
+                        || [FOREGROUND, ORPHAN, "kubernetes"].contains(&s)
+                        || s.contains('.'))
+            });
             if !ok {
                 causes.push(cause("FieldValueInvalid", &format!("metadata.finalizers[{i}]"), format!("Invalid value: {f}: name is neither a standard finalizer name nor is it fully qualified")));
             }
         }
-        for (i, r) in meta(obj)["ownerReferences"].as_array().into_iter().flatten().enumerate() {
+        for (i, r) in meta(obj)["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             for f in ["apiVersion", "kind", "name", "uid"] {
                 if r[f].as_str().is_none_or(str::is_empty) {
-                    causes.push(cause("FieldValueRequired", &format!("metadata.ownerReferences[{i}].{f}"), "Required value"));
+                    causes.push(cause(
+                        "FieldValueRequired",
+                        &format!("metadata.ownerReferences[{i}].{f}"),
+                        "Required value",
+                    ));
                 }
             }
         }
@@ -493,13 +549,17 @@ impl State {
         opts: &WriteOpts,
     ) -> Result<Vec<String>, ApiError> {
         let mut warnings = Vec::new();
-        let Some(schema) = &def.schema else { return Ok(warnings) };
+        let Some(schema) = &def.schema else {
+            return Ok(warnings);
+        };
         let name = str_field(obj, "name").to_owned();
         match compat::admit(schema, obj, old) {
             Ok(pruned) if !pruned.is_empty() => match opts.field_validation {
                 FieldValidation::Strict => {
-                    let list: Vec<String> =
-                        pruned.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+                    let list: Vec<String> = pruned
+                        .iter()
+                        .map(|p| format!("unknown field \"{p}\""))
+                        .collect();
                     return Err(ApiError::bad_request(format!(
                         "{}.{} \"{name}\": strict decoding error: {}",
                         def.kind,
@@ -521,6 +581,10 @@ impl State {
     // ---------------------------------------------------------------- create
 
     /// POST: creates an object.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one linear sequence of apiserver create rules"
+    )]
     pub(crate) fn create(
         &mut self,
         def: &ResourceDef,
@@ -532,35 +596,60 @@ impl State {
         if let Some(crd) = &def.crd
             && self.crd_terminating(crd)
         {
-            return Err(ApiError::method_not_allowed("create").with_details(&def.group, &def.plural, ""));
+            return Err(ApiError::method_not_allowed("create").with_details(
+                &def.group,
+                &def.plural,
+                "",
+            ));
         }
         let now = util::now();
         {
             let m = meta_mut(&mut obj);
             if def.namespaced {
-                let body_ns = m.get("namespace").and_then(Value::as_str).unwrap_or_default();
+                let body_ns = m
+                    .get("namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 if !body_ns.is_empty() && body_ns != ns {
-                    return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
                 }
                 m.insert("namespace".into(), Value::String(ns.to_owned()));
             } else {
                 m.remove("namespace");
             }
-            let name = m.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let name = m
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if name.is_empty() {
-                let prefix = m.get("generateName").and_then(Value::as_str).unwrap_or_default();
+                let prefix = m
+                    .get("generateName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 if prefix.is_empty() {
                     return Err(ApiError::invalid(
                         &def.kind,
                         &def.group,
                         "",
-                        vec![cause("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")],
+                        vec![cause(
+                            "FieldValueRequired",
+                            "metadata.name",
+                            "Required value: name or generateName is required",
+                        )],
                     ));
                 }
                 let generated = format!("{prefix}{}", util::random_suffix(5));
                 m.insert("name".into(), Value::String(generated));
             }
-            for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            for f in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "selfLink",
+            ] {
                 m.remove(f);
             }
             m.insert("uid".into(), Value::String(util::uid()));
@@ -575,7 +664,12 @@ impl State {
         obj["kind"] = Value::String(def.kind.clone());
         let name = str_field(&obj, "name").to_owned();
         if def.namespaced {
-            let ns_obj = self.objects.get(&(String::new(), "namespaces".into(), String::new(), ns.to_owned()));
+            let ns_obj = self.objects.get(&(
+                String::new(),
+                "namespaces".into(),
+                String::new(),
+                ns.to_owned(),
+            ));
             match ns_obj {
                 None => return Err(ApiError::not_found("", "namespaces", ns)),
                 Some(n) if is_deleting(n) => {
@@ -592,25 +686,46 @@ impl State {
         if self.objects.contains_key(&key) {
             return Err(ApiError::already_exists(&def.group, &def.plural, &name));
         }
-        if def.status_subresource && def.plural != "namespaces" {
-            if let Some(m) = obj.as_object_mut() {
-                m.remove("status");
-            }
+        if def.status_subresource
+            && def.plural != "namespaces"
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
         }
         self.builtin_defaults(def, &mut obj, None)?;
         let warnings = Self::admit(def, &mut obj, None, opts)?;
         if !opts.applied {
-            compat::record_update(None, &mut obj, &opts.field_manager, None, &now, def.raw_schema.as_ref());
+            compat::record_update(
+                None,
+                &mut obj,
+                &opts.field_manager,
+                None,
+                &now,
+                def.raw_schema.as_ref(),
+            );
         }
         if opts.dry_run {
-            return Ok(Written { object: obj, warnings, created: true });
+            return Ok(Written {
+                object: obj,
+                warnings,
+                created: true,
+            });
         }
         let stored = self.commit(&key, obj, EventType::Added);
-        Ok(Written { object: Self::render(def, &stored), warnings, created: true })
+        Ok(Written {
+            object: Self::render(def, &stored),
+            warnings,
+            created: true,
+        })
     }
 
     /// Type-specific server behaviour for built-ins (namespaces, secrets, CRDs).
-    fn builtin_defaults(&self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+    fn builtin_defaults(
+        &self,
+        def: &ResourceDef,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError> {
         match (def.group.as_str(), def.plural.as_str()) {
             ("", "namespaces") => {
                 let name = str_field(obj, "name").to_owned();
@@ -621,7 +736,11 @@ impl State {
                 if old.is_none() {
                     obj["spec"] = json!({"finalizers": ["kubernetes"]});
                 }
-                let phase = if is_deleting(obj) { "Terminating" } else { "Active" };
+                let phase = if is_deleting(obj) {
+                    "Terminating"
+                } else {
+                    "Active"
+                };
                 obj["status"] = json!({"phase": phase});
             }
             ("", "secrets") => {
@@ -632,7 +751,8 @@ impl State {
                     }
                     for (k, v) in sd {
                         let s = v.as_str().unwrap_or_default();
-                        obj["data"][k] = Value::String(base64::engine::general_purpose::STANDARD.encode(s));
+                        obj["data"][k] =
+                            Value::String(base64::engine::general_purpose::STANDARD.encode(s));
                     }
                     if let Some(m) = obj.as_object_mut() {
                         m.remove("stringData");
@@ -651,7 +771,14 @@ impl State {
     // ---------------------------------------------------------------- update
 
     /// PUT (and the second half of PATCH): replaces an object.
-    #[allow(clippy::too_many_lines, reason = "one linear sequence of apiserver update rules")]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one linear sequence of apiserver update rules"
+    )]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the PUT request parameters"
+    )]
     pub(crate) fn update(
         &mut self,
         def: &ResourceDef,
@@ -669,21 +796,39 @@ impl State {
         };
         let body_name = str_field(&new, "name");
         if !body_name.is_empty() && body_name != name {
-            return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
         }
         if def.namespaced {
             let body_ns = str_field(&new, "namespace");
             if !body_ns.is_empty() && body_ns != ns {
-                return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
         }
         let rv = str_field(&new, "resourceVersion").to_owned();
         if rv.is_empty() {
             if require_rv && !def.unconditional_update {
-                return Err(ApiError::invalid(&def.kind, &def.group, name, vec![cause("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")]));
+                return Err(ApiError::invalid(
+                    &def.kind,
+                    &def.group,
+                    name,
+                    vec![cause(
+                        "FieldValueInvalid",
+                        "metadata.resourceVersion",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )],
+                ));
             }
         } else if rv != str_field(&old, "resourceVersion") {
-            return Err(ApiError::conflict(&def.group, &def.plural, name, "the object has been modified; please apply your changes to the latest version and try again"));
+            return Err(ApiError::conflict(
+                &def.group,
+                &def.plural,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ));
         }
         let now = util::now();
         if subresource == Some("status") {
@@ -716,7 +861,14 @@ impl State {
         {
             let om = meta(&old).clone();
             let m = meta_mut(&mut new);
-            for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"] {
+            for f in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "namespace",
+            ] {
                 match om.get(f) {
                     Some(v) => m.insert(f.into(), v.clone()),
                     None => m.remove(f),
@@ -729,9 +881,23 @@ impl State {
         new["kind"] = Value::String(def.kind.clone());
         if is_deleting(&old) {
             let before = finalizers(&old);
-            let added: Vec<String> = finalizers(&new).into_iter().filter(|f| !before.contains(f)).collect();
+            let added: Vec<String> = finalizers(&new)
+                .into_iter()
+                .filter(|f| !before.contains(f))
+                .collect();
             if !added.is_empty() {
-                return Err(ApiError::invalid(&def.kind, &def.group, name, vec![cause("FieldValueForbidden", "metadata.finalizers", format!("Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"))]));
+                return Err(ApiError::invalid(
+                    &def.kind,
+                    &def.group,
+                    name,
+                    vec![cause(
+                        "FieldValueForbidden",
+                        "metadata.finalizers",
+                        format!(
+                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                        ),
+                    )],
+                ));
             }
         }
         let causes = Self::validate_meta(def, &new);
@@ -741,36 +907,63 @@ impl State {
         self.builtin_defaults(def, &mut new, Some(&old))?;
         let warnings = Self::admit(def, &mut new, Some(&old), opts)?;
         if def.tracks_generation
-            && generation_content(&old, def.status_subresource) != generation_content(&new, def.status_subresource)
+            && generation_content(&old, def.status_subresource)
+                != generation_content(&new, def.status_subresource)
         {
             let g = meta(&old)["generation"].as_i64().unwrap_or(0) + 1;
             meta_mut(&mut new).insert("generation".into(), json!(g));
         }
         if !opts.applied {
-            compat::record_update(Some(&old), &mut new, &opts.field_manager, subresource, &now, def.raw_schema.as_ref());
+            compat::record_update(
+                Some(&old),
+                &mut new,
+                &opts.field_manager,
+                subresource,
+                &now,
+                def.raw_schema.as_ref(),
+            );
         }
         let is_ns = def.group.is_empty() && def.plural == "namespaces";
         let finished = is_deleting(&new) && finalizers(&new).is_empty() && !is_ns;
         if opts.dry_run {
-            return Ok(Written { object: Self::render(def, &new), warnings, created: false });
+            return Ok(Written {
+                object: Self::render(def, &new),
+                warnings,
+                created: false,
+            });
         }
         if finished {
             let gone = self.remove(&key).unwrap_or(new);
             self.gc();
-            return Ok(Written { object: Self::render(def, &gone), warnings, created: false });
+            return Ok(Written {
+                object: Self::render(def, &gone),
+                warnings,
+                created: false,
+            });
         }
         if noop_view(&new) == noop_view(&old) {
-            return Ok(Written { object: Self::render(def, &old), warnings, created: false });
+            return Ok(Written {
+                object: Self::render(def, &old),
+                warnings,
+                created: false,
+            });
         }
         let stored = self.commit(&key, new, EventType::Modified);
         self.gc();
-        Ok(Written { object: Self::render(def, &stored), warnings, created: false })
+        Ok(Written {
+            object: Self::render(def, &stored),
+            warnings,
+            created: false,
+        })
     }
 
     // ---------------------------------------------------------------- patch
 
     /// PATCH (all four types).
-    #[allow(clippy::too_many_arguments, reason = "mirrors the PATCH request parameters")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the PATCH request parameters"
+    )]
     pub(crate) fn patch(
         &mut self,
         def: &ResourceDef,
@@ -786,39 +979,64 @@ impl State {
         let mut new = match (ptype, &live) {
             (PatchType::Apply, _) => {
                 if opts.field_manager.is_empty() {
-                    return Err(ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"));
+                    return Err(ApiError::bad_request(
+                        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                    ));
                 }
                 Self::check_type(def, body)?;
-                if body["apiVersion"].as_str().is_none_or(str::is_empty) || body["kind"].as_str().is_none_or(str::is_empty) {
-                    return Err(ApiError::bad_request("apply patches must include apiVersion and kind"));
+                if body["apiVersion"].as_str().is_none_or(str::is_empty)
+                    || body["kind"].as_str().is_none_or(str::is_empty)
+                {
+                    return Err(ApiError::bad_request(
+                        "apply patches must include apiVersion and kind",
+                    ));
                 }
                 let mut applied = body.clone();
                 if live.is_none() {
                     let m = meta_mut(&mut applied);
-                    m.entry("name").or_insert_with(|| Value::String(name.to_owned()));
+                    m.entry("name")
+                        .or_insert_with(|| Value::String(name.to_owned()));
                     if def.namespaced {
-                        m.entry("namespace").or_insert_with(|| Value::String(ns.to_owned()));
+                        m.entry("namespace")
+                            .or_insert_with(|| Value::String(ns.to_owned()));
                     }
                 }
-                let shape = compat::Shape { status_subresource: def.status_subresource, schema: def.raw_schema.as_ref() };
-                match compat::apply(live.as_ref(), &applied, &opts.field_manager, opts.force, subresource, &now, shape) {
+                let shape = compat::Shape {
+                    status_subresource: def.status_subresource,
+                    schema: def.raw_schema.as_ref(),
+                };
+                match compat::apply(
+                    live.as_ref(),
+                    &applied,
+                    &opts.field_manager,
+                    opts.force,
+                    subresource,
+                    &now,
+                    shape,
+                ) {
                     Ok(v) => v,
                     Err(compat::ApplyFailure::Conflict(c, message)) => {
                         let causes: Vec<Cause> = c
                             .iter()
-                            .map(|(m, f)| cause("FieldManagerConflict", f, format!("conflict with \"{m}\"")))
+                            .map(|(m, f)| {
+                                cause("FieldManagerConflict", f, format!("conflict with \"{m}\""))
+                            })
                             .collect();
-                        let mut e = ApiError::new(409, "Conflict", message).with_details(&def.group, &def.plural, name);
-                        e.causes = causes;
-                        return Err(e);
+                        return Err(ApiError::new(409, "Conflict", message)
+                            .with_details(&def.group, &def.plural, name)
+                            .with_causes(causes));
                     }
                     Err(compat::ApplyFailure::Invalid(m)) => return Err(ApiError::bad_request(m)),
                 }
             }
             (_, None) => return Err(ApiError::not_found(&def.group, &def.plural, name)),
             (PatchType::Json, Some(l)) => compat::json_patch(l, body).map_err(|m| {
-                ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {m}"))
-                    .with_details(&def.group, &def.plural, name)
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {m}"),
+                )
+                .with_details(&def.group, &def.plural, name)
             })?,
             (PatchType::Merge, Some(l)) => {
                 if !body.is_object() {
@@ -828,37 +1046,44 @@ impl State {
             }
             (PatchType::Strategic, Some(l)) => {
                 if def.crd.is_some() {
-                    return Err(ApiError::unsupported_media_type("application/strategic-merge-patch+json (strategic merge patch is not supported for custom resources)"));
+                    return Err(ApiError::unsupported_media_type(
+                        "application/strategic-merge-patch+json (strategic merge patch is not supported for custom resources)",
+                    ));
                 }
-                compat::strategic_merge_patch(l, body, &def.api_version(), &def.kind)
-                    .map_err(|m| ApiError::bad_request(format!("invalid strategic merge patch: {m}")))?
+                compat::strategic_merge_patch(l, body, &def.api_version(), &def.kind).map_err(
+                    |m| ApiError::bad_request(format!("invalid strategic merge patch: {m}")),
+                )?
             }
         };
-        let applied_opts = WriteOpts { applied: ptype == PatchType::Apply, ..opts.clone() };
+        let applied_opts = WriteOpts {
+            applied: ptype == PatchType::Apply,
+            ..opts.clone()
+        };
         let opts = &applied_opts;
-        match live {
-            None => {
-                let mut w = self.create(def, ns, new, opts)?;
-                w.created = true;
-                Ok(w)
-            }
-            Some(_) => {
-                if ptype == PatchType::Apply {
-                    // Apply never carries a resourceVersion precondition unless the user set one.
-                    if body["metadata"]["resourceVersion"].as_str().is_none_or(str::is_empty) {
-                        if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-                            m.remove("resourceVersion");
-                        }
-                    }
-                }
-                self.update(def, ns, name, new, opts, subresource, false)
-            }
+        if live.is_none() {
+            let mut w = self.create(def, ns, new, opts)?;
+            w.created = true;
+            return Ok(w);
         }
+        // Apply never carries a resourceVersion precondition unless the user set one.
+        if ptype == PatchType::Apply
+            && body["metadata"]["resourceVersion"]
+                .as_str()
+                .is_none_or(str::is_empty)
+            && let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            m.remove("resourceVersion");
+        }
+        self.update(def, ns, name, new, opts, subresource, false)
     }
 
     // ---------------------------------------------------------------- delete
 
     /// DELETE.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one linear sequence of apiserver delete rules"
+    )]
     pub(crate) fn delete(
         &mut self,
         def: &ResourceDef,
@@ -873,16 +1098,35 @@ impl State {
         if let Some(uid) = &opts.uid
             && uid != str_field(&obj, "uid")
         {
-            return Err(ApiError::conflict(&def.group, &def.plural, name, &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", str_field(&obj, "uid"))));
+            return Err(ApiError::conflict(
+                &def.group,
+                &def.plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    str_field(&obj, "uid")
+                ),
+            ));
         }
         if let Some(rv) = &opts.resource_version
             && rv != str_field(&obj, "resourceVersion")
         {
-            return Err(ApiError::conflict(&def.group, &def.plural, name, &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", str_field(&obj, "resourceVersion"))));
+            return Err(ApiError::conflict(
+                &def.group,
+                &def.plural,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    str_field(&obj, "resourceVersion")
+                ),
+            ));
         }
         let is_ns = def.group.is_empty() && def.plural == "namespaces";
         if is_ns && PROTECTED_NAMESPACES.contains(&name) {
-            return Err(ApiError::forbidden(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")).with_details("", "namespaces", name));
+            return Err(ApiError::forbidden(format!(
+                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+            ))
+            .with_details("", "namespaces", name));
         }
         let mut fins = finalizers(&obj);
         match opts.propagation.as_deref() {
@@ -900,7 +1144,18 @@ impl State {
             }
             Some("Background") | None => {}
             Some(other) => {
-                return Err(ApiError::invalid("DeleteOptions", "meta.k8s.io", "", vec![cause("FieldValueNotSupported", "propagationPolicy", format!("Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""))]));
+                return Err(ApiError::invalid(
+                    "DeleteOptions",
+                    "meta.k8s.io",
+                    "",
+                    vec![cause(
+                        "FieldValueNotSupported",
+                        "propagationPolicy",
+                        format!(
+                            "Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+                        ),
+                    )],
+                ));
             }
         }
         if opts.dry_run {
@@ -958,7 +1213,10 @@ impl State {
             self.remove(key);
             return;
         };
-        let opts = DeleteOpts { propagation: Some(propagation.to_owned()), ..DeleteOpts::default() };
+        let opts = DeleteOpts {
+            propagation: Some(propagation.to_owned()),
+            ..DeleteOpts::default()
+        };
         let _ = self.delete(&def, &key.2, &key.3, &opts);
     }
 
@@ -973,7 +1231,10 @@ impl State {
         }
     }
 
-    #[allow(clippy::too_many_lines, reason = "one pass over the GC rules, in order")]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one pass over the GC rules, in order"
+    )]
     fn gc_step(&mut self) -> bool {
         #[derive(PartialEq)]
         enum Owner {
@@ -988,20 +1249,34 @@ impl State {
         }
         let classify = |uid: &str| match by_uid.get(uid) {
             None => Owner::Absent,
-            Some(o) if is_deleting(o) && finalizers(o).iter().any(|f| f == ORPHAN) => Owner::Orphaning,
-            Some(o) if is_deleting(o) && finalizers(o).iter().any(|f| f == FOREGROUND) => Owner::Foreground,
+            Some(o) if is_deleting(o) && finalizers(o).iter().any(|f| f == ORPHAN) => {
+                Owner::Orphaning
+            }
+            Some(o) if is_deleting(o) && finalizers(o).iter().any(|f| f == FOREGROUND) => {
+                Owner::Foreground
+            }
             Some(_) => Owner::Alive,
         };
         // Dependents.
         let mut action: Option<(Key, Option<Value>, Option<&'static str>)> = None;
         for (k, v) in &self.objects {
-            let Some(refs) = meta(v)["ownerReferences"].as_array() else { continue };
+            let Some(refs) = meta(v)["ownerReferences"].as_array() else {
+                continue;
+            };
             if refs.is_empty() {
                 continue;
             }
-            let states: Vec<Owner> = refs.iter().map(|r| classify(r["uid"].as_str().unwrap_or_default())).collect();
+            let states: Vec<Owner> = refs
+                .iter()
+                .map(|r| classify(r["uid"].as_str().unwrap_or_default()))
+                .collect();
             if states.contains(&Owner::Orphaning) {
-                let keep: Vec<Value> = refs.iter().zip(&states).filter(|(_, s)| **s != Owner::Orphaning).map(|(r, _)| r.clone()).collect();
+                let keep: Vec<Value> = refs
+                    .iter()
+                    .zip(&states)
+                    .filter(|(_, s)| **s != Owner::Orphaning)
+                    .map(|(r, _)| r.clone())
+                    .collect();
                 let mut o = v.clone();
                 if keep.is_empty() {
                     meta_mut(&mut o).remove("ownerReferences");
@@ -1011,16 +1286,28 @@ impl State {
                 action = Some((k.clone(), Some(o), None));
                 break;
             }
-            if states.iter().all(|s| *s == Owner::Absent || *s == Owner::Foreground) {
+            if states
+                .iter()
+                .all(|s| *s == Owner::Absent || *s == Owner::Foreground)
+            {
                 if is_deleting(v) {
                     continue;
                 }
-                let policy = if states.contains(&Owner::Foreground) { "Foreground" } else { "Background" };
+                let policy = if states.contains(&Owner::Foreground) {
+                    "Foreground"
+                } else {
+                    "Background"
+                };
                 action = Some((k.clone(), None, Some(policy)));
                 break;
             }
             if states.contains(&Owner::Absent) {
-                let keep: Vec<Value> = refs.iter().zip(&states).filter(|(_, s)| **s != Owner::Absent).map(|(r, _)| r.clone()).collect();
+                let keep: Vec<Value> = refs
+                    .iter()
+                    .zip(&states)
+                    .filter(|(_, s)| **s != Owner::Absent)
+                    .map(|(r, _)| r.clone())
+                    .collect();
                 let mut o = v.clone();
                 meta_mut(&mut o).insert("ownerReferences".into(), Value::Array(keep));
                 action = Some((k.clone(), Some(o), None));
@@ -1049,13 +1336,17 @@ impl State {
             let fins = finalizers(v);
             let dependents = || {
                 self.objects.values().filter(move |d| {
-                    meta(d)["ownerReferences"].as_array().is_some_and(|rs| rs.iter().any(|r| r["uid"] == uid))
+                    meta(d)["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|rs| rs.iter().any(|r| r["uid"] == uid))
                 })
             };
             if fins.iter().any(|f| f == FOREGROUND)
                 && !dependents().any(|d| {
                     meta(d)["ownerReferences"].as_array().is_some_and(|rs| {
-                        rs.iter().any(|r| r["uid"] == uid && r["blockOwnerDeletion"] == Value::Bool(true))
+                        rs.iter().any(|r| {
+                            r["uid"] == uid && r["blockOwnerDeletion"] == Value::Bool(true)
+                        })
                     })
                 })
             {
@@ -1074,7 +1365,11 @@ impl State {
             }
             if k.0.is_empty() && k.1 == "namespaces" {
                 let ns = &k.3;
-                if let Some((ck, _)) = self.objects.iter().find(|(ck, cv)| ck.2 == *ns && !is_deleting(cv)) {
+                if let Some((ck, _)) = self
+                    .objects
+                    .iter()
+                    .find(|(ck, cv)| ck.2 == *ns && !is_deleting(cv))
+                {
                     delete = Some(ck.clone());
                     break;
                 }
@@ -1083,17 +1378,24 @@ impl State {
                     break;
                 }
             }
-            if k.0 == "apiextensions.k8s.io" && k.1 == "customresourcedefinitions" && fins.iter().any(|f| f == CRD_CLEANUP) {
+            if k.0 == "apiextensions.k8s.io"
+                && k.1 == "customresourcedefinitions"
+                && fins.iter().any(|f| f == CRD_CLEANUP)
+            {
                 let group = v["spec"]["group"].as_str().unwrap_or_default();
                 let plural = v["spec"]["names"]["plural"].as_str().unwrap_or_default();
-                let mut remaining = self.objects.iter().filter(|(ck, _)| ck.0 == group && ck.1 == plural);
+                let mut remaining = self
+                    .objects
+                    .iter()
+                    .filter(|(ck, _)| ck.0 == group && ck.1 == plural);
                 if let Some((ck, _)) = remaining.clone().find(|(_, cv)| !is_deleting(cv)) {
                     delete = Some(ck.clone());
                     break;
                 }
                 if remaining.next().is_none() {
                     let mut o = v.clone();
-                    let f: Vec<String> = fins.iter().filter(|f| *f != CRD_CLEANUP).cloned().collect();
+                    let f: Vec<String> =
+                        fins.iter().filter(|f| *f != CRD_CLEANUP).cloned().collect();
                     set_finalizers(&mut o, &f);
                     todo = Some((k.clone(), o));
                     break;
@@ -1119,53 +1421,115 @@ impl State {
 
     fn crd_terminating(&self, crd: &str) -> bool {
         self.objects
-            .get(&("apiextensions.k8s.io".into(), "customresourcedefinitions".into(), String::new(), crd.to_owned()))
+            .get(&(
+                "apiextensions.k8s.io".into(),
+                "customresourcedefinitions".into(),
+                String::new(),
+                crd.to_owned(),
+            ))
             .is_some_and(is_deleting)
     }
 
     /// Validates a CRD and sets its status (acceptedNames, conditions, storedVersions).
+    #[allow(
+        clippy::too_many_lines,
+        reason = "the CRD validation and status rules, in order"
+    )]
     fn prepare_crd(&self, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         let name = str_field(crd, "name").to_owned();
-        let invalid = |causes: Vec<Cause>| ApiError::invalid("CustomResourceDefinition", "apiextensions.k8s.io", &name, causes);
+        let invalid = |causes: Vec<Cause>| {
+            ApiError::invalid(
+                "CustomResourceDefinition",
+                "apiextensions.k8s.io",
+                &name,
+                causes,
+            )
+        };
         compat::validate_crd(crd).map_err(invalid)?;
         let spec = &crd["spec"];
         let group = spec["group"].as_str().unwrap_or_default().to_owned();
-        let plural = spec["names"]["plural"].as_str().unwrap_or_default().to_owned();
-        let kind = spec["names"]["kind"].as_str().unwrap_or_default().to_owned();
+        let plural = spec["names"]["plural"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let kind = spec["names"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let mut causes = Vec::new();
         if group.is_empty() || !group.contains('.') {
-            causes.push(cause("FieldValueInvalid", "spec.group", format!("Invalid value: \"{group}\": should be a domain with at least one dot")));
+            causes.push(cause(
+                "FieldValueInvalid",
+                "spec.group",
+                format!("Invalid value: \"{group}\": should be a domain with at least one dot"),
+            ));
         }
         if plural.is_empty() {
-            causes.push(cause("FieldValueRequired", "spec.names.plural", "Required value"));
+            causes.push(cause(
+                "FieldValueRequired",
+                "spec.names.plural",
+                "Required value",
+            ));
         }
         if kind.is_empty() {
-            causes.push(cause("FieldValueRequired", "spec.names.kind", "Required value"));
+            causes.push(cause(
+                "FieldValueRequired",
+                "spec.names.kind",
+                "Required value",
+            ));
         }
         if name != format!("{plural}.{group}") {
-            causes.push(cause("FieldValueInvalid", "metadata.name", format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group")));
+            causes.push(cause(
+                "FieldValueInvalid",
+                "metadata.name",
+                format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"),
+            ));
         }
         if !matches!(spec["scope"].as_str(), Some("Namespaced" | "Cluster")) {
-            causes.push(cause("FieldValueNotSupported", "spec.scope", "Unsupported value: supported values: \"Cluster\", \"Namespaced\""));
+            causes.push(cause(
+                "FieldValueNotSupported",
+                "spec.scope",
+                "Unsupported value: supported values: \"Cluster\", \"Namespaced\"",
+            ));
         }
         let versions = spec["versions"].as_array().cloned().unwrap_or_default();
         if versions.is_empty() {
-            causes.push(cause("FieldValueRequired", "spec.versions", "Required value: must have exactly one version marked as storage version"));
-        } else if versions.iter().filter(|v| v["storage"] == Value::Bool(true)).count() != 1 {
-            causes.push(cause("FieldValueInvalid", "spec.versions", "Invalid value: must have exactly one version marked as storage version"));
+            causes.push(cause(
+                "FieldValueRequired",
+                "spec.versions",
+                "Required value: must have exactly one version marked as storage version",
+            ));
+        } else if versions
+            .iter()
+            .filter(|v| v["storage"] == Value::Bool(true))
+            .count()
+            != 1
+        {
+            causes.push(cause(
+                "FieldValueInvalid",
+                "spec.versions",
+                "Invalid value: must have exactly one version marked as storage version",
+            ));
         }
         if !causes.is_empty() {
             return Err(invalid(causes));
         }
-        if let Some(o) = old {
-            if o["spec"]["group"] != spec["group"] || o["spec"]["names"]["plural"] != spec["names"]["plural"] {
-                return Err(invalid(vec![cause("FieldValueInvalid", "spec.group", "Invalid value: field is immutable")]));
-            }
+        if let Some(o) = old
+            && (o["spec"]["group"] != spec["group"]
+                || o["spec"]["names"]["plural"] != spec["names"]["plural"])
+        {
+            return Err(invalid(vec![cause(
+                "FieldValueInvalid",
+                "spec.group",
+                "Invalid value: field is immutable",
+            )]));
         }
         registry::from_crd(crd).map_err(invalid)?;
         // Names: conflicts with other served resources in the same group.
         let conflict = self.defs.iter().find(|d| {
-            d.group == group && d.crd.as_deref() != Some(name.as_str()) && (d.plural == plural || d.kind == kind)
+            d.group == group
+                && d.crd.as_deref() != Some(name.as_str())
+                && (d.plural == plural || d.kind == kind)
         });
         let mut accepted = spec["names"].clone();
         if accepted["singular"].as_str().is_none_or(str::is_empty) {
@@ -1175,7 +1539,7 @@ impl State {
             accepted["listKind"] = json!(format!("{kind}List"));
         }
         let now = util::now();
-        let prev = old.map(|o| o["status"]["conditions"].clone()).unwrap_or(Value::Null);
+        let prev = old.map_or(Value::Null, |o| o["status"]["conditions"].clone());
         let cond = |t: &str, ok: bool, reason: &str, msg: &str| {
             let status = if ok { "True" } else { "False" };
             let ltt = prev
@@ -1187,19 +1551,47 @@ impl State {
         let mut conditions = match conflict {
             None => vec![
                 cond("NamesAccepted", true, "NoConflicts", "no conflicts found"),
-                cond("Established", true, "InitialNamesAccepted", "the initial names have been accepted"),
+                cond(
+                    "Established",
+                    true,
+                    "InitialNamesAccepted",
+                    "the initial names have been accepted",
+                ),
             ],
             Some(d) => vec![
-                cond("NamesAccepted", false, if d.plural == plural { "PluralConflict" } else { "KindConflict" }, &format!("\"{plural}\" or \"{kind}\" is already in use")),
-                cond("Established", false, "NotAccepted", "not all names are accepted"),
+                cond(
+                    "NamesAccepted",
+                    false,
+                    if d.plural == plural {
+                        "PluralConflict"
+                    } else {
+                        "KindConflict"
+                    },
+                    &format!("\"{plural}\" or \"{kind}\" is already in use"),
+                ),
+                cond(
+                    "Established",
+                    false,
+                    "NotAccepted",
+                    "not all names are accepted",
+                ),
             ],
         };
         if is_deleting(crd) {
-            conditions.push(cond("Terminating", true, "InstanceDeletionInProgress", "CustomResource deletion is in progress"));
+            conditions.push(cond(
+                "Terminating",
+                true,
+                "InstanceDeletionInProgress",
+                "CustomResource deletion is in progress",
+            ));
         }
         let mut stored: Vec<String> = old
             .and_then(|o| o["status"]["storedVersions"].as_array())
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         if let Some(sv) = registry::storage_version(crd)
             && !stored.contains(&sv)
@@ -1224,10 +1616,12 @@ impl State {
     /// (Re)registers the resources a stored CRD serves.
     fn register_crd(&mut self, crd: &Value) {
         let name = str_field(crd, "name").to_owned();
-        let established = crd["status"]["conditions"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
-        self.defs.retain(|d| d.crd.as_deref() != Some(name.as_str()));
+        let established = crd["status"]["conditions"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|c| c["type"] == "Established" && c["status"] == "True")
+        });
+        self.defs
+            .retain(|d| d.crd.as_deref() != Some(name.as_str()));
         if !established {
             return;
         }
@@ -1239,13 +1633,20 @@ impl State {
 
 fn encode_continue(ns: &str, name: &str) -> String {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"ns": ns, "name": name}).to_string())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"ns": ns, "name": name}).to_string())
 }
 
 fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
     use base64::Engine as _;
-    let bad = || ApiError::bad_request("continue key is not valid: the token was not produced by this server");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: the token was not produced by this server",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     Ok((
         v["ns"].as_str().ok_or_else(bad)?.to_owned(),

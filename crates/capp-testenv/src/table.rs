@@ -18,7 +18,11 @@ enum Step {
 /// `.a[*]` and `.a[?(@.type=="Ready")].status` (plus `!=`).
 fn parse(path: &str) -> Option<Vec<Step>> {
     let p = path.trim();
-    let p = p.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(p).trim();
+    let p = p
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(p)
+        .trim();
     let p = p.strip_prefix('$').unwrap_or(p);
     let chars: Vec<char> = p.chars().collect();
     let mut i = 0;
@@ -57,7 +61,6 @@ fn find_close(chars: &[char], open: usize) -> Option<usize> {
     for (j, &c) in chars.iter().enumerate().skip(open) {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),
             (None, '[') => depth += 1,
             (None, ']') => {
@@ -99,8 +102,12 @@ fn parse_bracket(inner: &str) -> Option<Step> {
         let (l, r) = f.split_once("!=")?;
         (l, false, r)
     };
-    let path: Vec<String> =
-        lhs.trim().strip_prefix("@.")?.split('.').map(str::to_owned).collect();
+    let path: Vec<String> = lhs
+        .trim()
+        .strip_prefix("@.")?
+        .split('.')
+        .map(str::to_owned)
+        .collect();
     let rhs = rhs.trim();
     let value = match unquote(rhs) {
         Some(s) => Value::String(s),
@@ -111,7 +118,9 @@ fn parse_bracket(inner: &str) -> Option<Step> {
 
 /// Evaluates a JSONPath expression, returning every match.
 pub(crate) fn eval<'a>(path: &str, obj: &'a Value) -> Vec<&'a Value> {
-    let Some(steps) = parse(path) else { return Vec::new() };
+    let Some(steps) = parse(path) else {
+        return Vec::new();
+    };
     let mut cur = vec![obj];
     for s in &steps {
         let mut next = Vec::new();
@@ -164,9 +173,13 @@ fn column_defs(def: &ResourceDef) -> Vec<Value> {
 }
 
 fn cell(c: &PrinterColumn, obj: &Value) -> Value {
-    let Some(v) = eval(&c.json_path, obj).into_iter().next() else { return Value::Null };
+    let Some(v) = eval(&c.json_path, obj).into_iter().next() else {
+        return Value::Null;
+    };
     match c.type_.as_str() {
-        "date" => v.as_str().map_or(Value::Null, |s| Value::String(crate::util::human_age(s))),
+        "date" => v
+            .as_str()
+            .map_or(Value::Null, |s| Value::String(crate::util::human_age(s))),
         "integer" | "number" | "boolean" if !v.is_string() => v.clone(),
         _ => match v {
             Value::String(_) => v.clone(),
@@ -180,7 +193,9 @@ fn cell(c: &PrinterColumn, obj: &Value) -> Value {
 fn row(def: &ResourceDef, obj: &Value, include_object: &str) -> Value {
     let mut cells = vec![obj["metadata"]["name"].clone()];
     if def.columns.is_empty() {
-        let created = obj["metadata"]["creationTimestamp"].as_str().unwrap_or_default();
+        let created = obj["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap_or_default();
         cells.push(Value::String(crate::util::human_age(created)));
     } else {
         cells.extend(def.columns.iter().map(|c| cell(c, obj)));
@@ -205,7 +220,7 @@ fn row(def: &ResourceDef, obj: &Value, include_object: &str) -> Value {
 pub(crate) fn table(
     def: &ResourceDef,
     objs: &[Value],
-    list_meta: Value,
+    list_meta: &Value,
     include_object: &str,
 ) -> Value {
     json!({
@@ -231,10 +246,22 @@ mod tests {
             ]},
             "spec": {"items": [{"n": 1}, {"n": 2}]}
         });
-        assert_eq!(eval(".metadata.labels['cluster.x-k8s.io/cluster-name']", &o), [&json!("c1")]);
-        assert_eq!(eval(".metadata.labels.cluster\\.x-k8s\\.io/cluster-name", &o), [&json!("c1")]);
-        assert_eq!(eval(".status.conditions[?(@.type==\"Ready\")].status", &o), [&json!("True")]);
-        assert_eq!(eval(".status.conditions[?(@.type!='Ready')].status", &o), [&json!("False")]);
+        assert_eq!(
+            eval(".metadata.labels['cluster.x-k8s.io/cluster-name']", &o),
+            [&json!("c1")]
+        );
+        assert_eq!(
+            eval(".metadata.labels.cluster\\.x-k8s\\.io/cluster-name", &o),
+            [&json!("c1")]
+        );
+        assert_eq!(
+            eval(".status.conditions[?(@.type==\"Ready\")].status", &o),
+            [&json!("True")]
+        );
+        assert_eq!(
+            eval(".status.conditions[?(@.type!='Ready')].status", &o),
+            [&json!("False")]
+        );
         assert_eq!(eval("{.spec.items[1].n}", &o), [&json!(2)]);
         assert_eq!(eval(".spec.items[*].n", &o).len(), 2);
         assert!(eval(".nothing.here", &o).is_empty());

@@ -28,8 +28,9 @@ impl Pki {
     /// Generates a CA and a serving certificate, and builds the rustls server configuration.
     pub(crate) fn generate() -> Result<Self> {
         let mut rng = rand::rng();
-        let ca = CertificateAuthority::generate(&CaOptions::new("capp-testenv-ca"), now(), &mut rng)
-            .map_err(Error::Pki)?;
+        let ca =
+            CertificateAuthority::generate(&CaOptions::new("capp-testenv-ca"), now(), &mut rng)
+                .map_err(Error::Pki)?;
         let serving = ca
             .issue(
                 &LeafSpec::server("capp-testenv")
@@ -44,31 +45,45 @@ impl Pki {
         roots
             .add(CertificateDer::from(ca.certificate().der().to_vec()))
             .map_err(|e| Error::Tls(e.to_string()))?;
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| Error::Tls(e.to_string()))?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| Error::Tls(e.to_string()))?;
         let key = PrivateKeyDer::from_pem_slice(serving.key_pem().expose_secret().as_bytes())
             .map_err(|e| Error::Tls(e.to_string()))?;
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Tls(e.to_string()))?
             .with_client_cert_verifier(verifier)
-            .with_single_cert(vec![CertificateDer::from(serving.certificate.der().to_vec())], key)
+            .with_single_cert(
+                vec![CertificateDer::from(serving.certificate.der().to_vec())],
+                key,
+            )
             .map_err(|e| Error::Tls(e.to_string()))?;
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(Self { ca, server_config: Arc::new(cfg) })
+        Ok(Self {
+            ca,
+            server_config: Arc::new(cfg),
+        })
     }
 
     /// Issues a client certificate: CN = user name, O = groups.
     pub(crate) fn client_certificate(&self, identity: &Identity) -> Result<IssuedCertificate> {
         let mut spec = LeafSpec::client(identity.username.clone());
         // `system:authenticated` is implied for every authenticated caller.
-        for g in identity.groups.iter().filter(|g| *g != "system:authenticated") {
+        for g in identity
+            .groups
+            .iter()
+            .filter(|g| *g != "system:authenticated")
+        {
             spec = spec.with_organization(g.clone());
         }
-        self.ca.issue(&spec, now(), &mut rand::rng()).map_err(Error::Pki)
+        self.ca
+            .issue(&spec, now(), &mut rand::rng())
+            .map_err(Error::Pki)
     }
 }
 
@@ -76,7 +91,12 @@ impl Pki {
 /// rcgen's distinguished names) keeps one `O` per certificate, so identities with several
 /// groups authenticate with a token instead.
 pub(crate) fn fits_certificate(identity: &Identity) -> bool {
-    identity.groups.iter().filter(|g| *g != "system:authenticated").count() <= 1
+    identity
+        .groups
+        .iter()
+        .filter(|g| *g != "system:authenticated")
+        .count()
+        <= 1
 }
 
 /// The identity a (verified) client certificate carries: CN is the user, O the groups.
@@ -87,5 +107,8 @@ pub(crate) fn identity_from_cert(der: &[u8]) -> Option<Identity> {
     if !groups.iter().any(|g| g == "system:authenticated") {
         groups.push("system:authenticated".to_owned());
     }
-    Some(Identity { username: info.common_name.clone()?, groups })
+    Some(Identity {
+        username: info.common_name.clone()?,
+        groups,
+    })
 }

@@ -37,7 +37,7 @@ impl Stream {
     fn render(&self, obj: &Value) -> Value {
         let o = State::render(&self.def, obj);
         if self.table {
-            crate::table::table(&self.def, &[o], json!({}), &self.include)
+            crate::table::table(&self.def, &[o], &json!({}), &self.include)
         } else {
             o
         }
@@ -84,6 +84,10 @@ impl Stream {
 }
 
 /// Starts a watch and returns the streaming response.
+#[allow(
+    clippy::too_many_lines,
+    reason = "parameter parsing, snapshot and the stream task belong together"
+)]
 pub(crate) async fn watch(
     server: Arc<Server>,
     def: Arc<ResourceDef>,
@@ -92,13 +96,21 @@ pub(crate) async fn watch(
     table: bool,
 ) -> Result<Response<Body>, ApiError> {
     let matches = matcher(q)?;
-    let timeout = q.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs);
-    let bookmarks = matches!(q.get("allowWatchBookmarks").map(String::as_str), Some("true" | "1"));
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let bookmarks = matches!(
+        q.get("allowWatchBookmarks").map(String::as_str),
+        Some("true" | "1")
+    );
     let send_initial = q.get("sendInitialEvents").is_some_and(|v| v == "true");
     let rv = match q.get("resourceVersion").map(String::as_str) {
         None | Some("") => None,
         Some(s) => Some(s.parse::<u64>().map_err(|_| {
-            ApiError::bad_request(format!("invalid resourceVersion \"{s}\": must be an integer"))
+            ApiError::bad_request(format!(
+                "invalid resourceVersion \"{s}\": must be an integer"
+            ))
         })?),
     };
     let stream = Stream {
@@ -106,7 +118,10 @@ pub(crate) async fn watch(
         ns: ns.filter(|n| !n.is_empty()),
         matches: Box::new(matches),
         table,
-        include: q.get("includeObject").cloned().unwrap_or_else(|| "PartialObjectMetadata".to_owned()),
+        include: q
+            .get("includeObject")
+            .cloned()
+            .unwrap_or_else(|| "PartialObjectMetadata".to_owned()),
     };
     let (tx, rx_body) = mpsc::channel::<Bytes>(256);
     let (initial, replay, rx, start_rv, gone) = {
@@ -116,7 +131,11 @@ pub(crate) async fn watch(
         let mut replay = Vec::new();
         let mut gone = None;
         if send_initial || rv.is_none_or(|r| r == 0) {
-            let ns_filter = if stream.def.namespaced { stream.ns.as_deref() } else { None };
+            let ns_filter = if stream.def.namespaced {
+                stream.ns.as_deref()
+            } else {
+                None
+            };
             for (_, o) in state.objects_of(&stream.def.group, &stream.def.plural, ns_filter) {
                 if (stream.matches)(o) {
                     initial.push(line("ADDED", &stream.render(o)));
@@ -154,11 +173,23 @@ pub(crate) async fn watch(
                 return;
             }
         }
-        run(&stream, rx, &tx, &mut shutdown, timeout, bookmarks.then_some(interval), last_rv).await;
+        run(
+            &stream,
+            rx,
+            &tx,
+            &mut shutdown,
+            timeout,
+            bookmarks.then_some(interval),
+            last_rv,
+        )
+        .await;
     });
-    let body = http_body_util::StreamBody::new(futures::stream::unfold(rx_body, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
-    }));
+    let body =
+        http_body_util::StreamBody::new(futures::stream::unfold(rx_body, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+        }));
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")

@@ -2,6 +2,12 @@
 //! (CN = user, O = groups), kubeconfigs per identity, plain HTTP, and optional RBAC
 //! enforcement through stored Roles, ClusterRoles and bindings.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
 #[path = "support/support.rs"]
 mod support;
 
@@ -14,7 +20,9 @@ use serde_json::json;
 
 async fn client_from_kubeconfig(path: &std::path::Path) -> kube::Client {
     let kc = Kubeconfig::read_from(path).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
     kube::Client::try_from(cfg).unwrap()
 }
 
@@ -31,29 +39,42 @@ async fn https_serves_with_the_generated_ca_and_rejects_unknown_tokens() {
     assert!(env.url().starts_with("https://127.0.0.1:"));
     assert!(env.ca_pem().unwrap().contains("BEGIN CERTIFICATE"));
     let version = env.client().unwrap().apiserver_version().await.unwrap();
-    assert_eq!((version.major.as_str(), version.minor.as_str()), ("1", "33"));
+    assert_eq!(
+        (version.major.as_str(), version.minor.as_str()),
+        ("1", "33")
+    );
 
     let mut cfg = kube::Config::new(env.url().parse().unwrap());
     cfg.root_cert = Some(vec![pem_to_der(env.ca_pem().unwrap())]);
     cfg.auth_info.token = Some("not-a-token".to_owned().into());
     let stranger = kube::Client::try_from(cfg).unwrap();
-    let err = Api::<ConfigMap>::default_namespaced(stranger).list(&ListParams::default()).await.unwrap_err();
+    let err = Api::<ConfigMap>::default_namespaced(stranger)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
     assert_eq!(status_code(&err), 401);
 }
 
 fn pem_to_der(pem: &str) -> Vec<u8> {
     use base64::Engine as _;
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
 }
 
 #[tokio::test]
 async fn plain_http_works_with_token_kubeconfigs() {
-    let env = TestEnv::start(Config::default().with_tls(false)).await.unwrap();
+    let env = TestEnv::start(Config::default().with_tls(false))
+        .await
+        .unwrap();
     assert!(env.url().starts_with("http://"));
     assert!(env.ca_pem().is_none());
     let client = client_from_kubeconfig(env.kubeconfig_path()).await;
-    Api::<ConfigMap>::default_namespaced(client).list(&ListParams::default()).await.unwrap();
+    Api::<ConfigMap>::default_namespaced(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -61,75 +82,137 @@ async fn without_rbac_every_authenticated_identity_is_allowed() {
     let env = support::start().await;
     let path = env.kubeconfig_for(&Identity::user("bob", &[])).unwrap();
     let client = client_from_kubeconfig(&path).await;
-    Api::<ConfigMap>::default_namespaced(client).list(&ListParams::default()).await.unwrap();
+    Api::<ConfigMap>::default_namespaced(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn rbac_denies_until_a_role_binding_grants_a_client_certificate_group() {
-    let env = TestEnv::start(Config::default().with_rbac(true)).await.unwrap();
-    let path = env.kubeconfig_for(&Identity::user("alice", &["devs"])).unwrap();
+    let env = TestEnv::start(Config::default().with_rbac(true))
+        .await
+        .unwrap();
+    let path = env
+        .kubeconfig_for(&Identity::user("alice", &["devs"]))
+        .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("client-certificate-data"), "users authenticate with a client certificate");
+    assert!(
+        text.contains("client-certificate-data"),
+        "users authenticate with a client certificate"
+    );
     let alice = client_from_kubeconfig(&path).await;
     let api = Api::<ConfigMap>::namespaced(alice, "default");
     let err = api.list(&ListParams::default()).await.unwrap_err();
     assert_eq!(status_code(&err), 403);
-    let kube::Error::Api(status) = err else { unreachable!() };
+    let kube::Error::Api(status) = err else {
+        unreachable!()
+    };
     assert_eq!(status.reason, "Forbidden");
-    assert!(status.message.contains("User \"alice\" cannot list resource \"configmaps\""), "{}", status.message);
+    assert!(
+        status
+            .message
+            .contains("User \"alice\" cannot list resource \"configmaps\""),
+        "{}",
+        status.message
+    );
 
     let admin = env.client().unwrap();
     let role: Role = serde_json::from_value(json!({
         "metadata": {"name": "cm-reader"},
         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
     })).unwrap();
-    Api::<Role>::namespaced(admin.clone(), "default").create(&PostParams::default(), &role).await.unwrap();
+    Api::<Role>::namespaced(admin.clone(), "default")
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
     let binding: RoleBinding = serde_json::from_value(json!({
         "metadata": {"name": "devs-read"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-reader"},
         "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"}]
-    })).unwrap();
-    Api::<RoleBinding>::namespaced(admin, "default").create(&PostParams::default(), &binding).await.unwrap();
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(admin, "default")
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
 
     api.list(&ListParams::default()).await.unwrap();
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
-    assert_eq!(status_code(&api.create(&PostParams::default(), &cm).await.unwrap_err()), 403, "the role only reads");
+    assert_eq!(
+        status_code(&api.create(&PostParams::default(), &cm).await.unwrap_err()),
+        403,
+        "the role only reads"
+    );
 }
 
 #[tokio::test]
 async fn rbac_authorizes_service_account_tokens_through_cluster_role_bindings() {
-    let env = TestEnv::start(Config::default().with_rbac(true)).await.unwrap();
+    let env = TestEnv::start(Config::default().with_rbac(true))
+        .await
+        .unwrap();
     let sa = Identity::service_account("capp-system", "manager");
     let path = env.kubeconfig_for(&sa).unwrap();
-    assert!(std::fs::read_to_string(&path).unwrap().contains("token:"), "service accounts use tokens");
+    assert!(
+        std::fs::read_to_string(&path).unwrap().contains("token:"),
+        "service accounts use tokens"
+    );
     let client = client_from_kubeconfig(&path).await;
     let all = Api::<ConfigMap>::all(client.clone());
-    assert_eq!(status_code(&all.list(&ListParams::default()).await.unwrap_err()), 403);
+    assert_eq!(
+        status_code(&all.list(&ListParams::default()).await.unwrap_err()),
+        403
+    );
 
     let admin = env.client().unwrap();
     let role: ClusterRole = serde_json::from_value(json!({
         "metadata": {"name": "cm-admin"},
         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]
-    })).unwrap();
-    Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role).await.unwrap();
+    }))
+    .unwrap();
+    Api::<ClusterRole>::all(admin.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
     let binding: ClusterRoleBinding = serde_json::from_value(json!({
         "metadata": {"name": "manager"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cm-admin"},
         "subjects": [{"kind": "ServiceAccount", "name": "manager", "namespace": "capp-system"}]
     })).unwrap();
-    Api::<ClusterRoleBinding>::all(admin).create(&PostParams::default(), &binding).await.unwrap();
+    Api::<ClusterRoleBinding>::all(admin)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
 
     all.list(&ListParams::default()).await.unwrap();
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
-    Api::<ConfigMap>::namespaced(client.clone(), "default").create(&PostParams::default(), &cm).await.unwrap();
-    let other = env.client_for(&Identity::service_account("capp-system", "other")).unwrap();
-    assert_eq!(status_code(&Api::<ConfigMap>::all(other).list(&ListParams::default()).await.unwrap_err()), 403);
+    Api::<ConfigMap>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let other = env
+        .client_for(&Identity::service_account("capp-system", "other"))
+        .unwrap();
+    assert_eq!(
+        status_code(
+            &Api::<ConfigMap>::all(other)
+                .list(&ListParams::default())
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
 }
 
 #[tokio::test]
 async fn the_admin_identity_always_passes_rbac() {
-    let env = TestEnv::start(Config::default().with_rbac(true)).await.unwrap();
+    let env = TestEnv::start(Config::default().with_rbac(true))
+        .await
+        .unwrap();
     let admin = client_from_kubeconfig(env.kubeconfig_path()).await;
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
-    Api::<ConfigMap>::namespaced(admin, "default").create(&PostParams::default(), &cm).await.unwrap();
+    Api::<ConfigMap>::namespaced(admin, "default")
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
 }

@@ -4,6 +4,12 @@
 //!
 //! Needs `../shared/specs/capi-v1.10`; skips loudly without it and fails under `CI=true`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
 #[path = "support/support.rs"]
 mod support;
 
@@ -19,22 +25,34 @@ fn upstream_crds() -> Option<Vec<Value>> {
         return None;
     }
     let mut crds = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir.unwrap()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir.unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    for f in files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
+    for f in files
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "yaml"))
+    {
         let text = std::fs::read_to_string(&f).unwrap();
         let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
-        crds.extend(docs.into_iter().filter(|d| d["kind"] == "CustomResourceDefinition"));
+        crds.extend(
+            docs.into_iter()
+                .filter(|d| d["kind"] == "CustomResourceDefinition"),
+        );
     }
     Some(crds)
 }
 
 fn machines(client: kube::Client) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("cluster.x-k8s.io", "v1beta1", "Machine"), "machines");
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("cluster.x-k8s.io", "v1beta1", "Machine"),
+        "machines",
+    );
     Api::namespaced_with(client, "default", &ar)
 }
 
-fn machine(spec: Value) -> DynamicObject {
+fn machine(spec: &Value) -> DynamicObject {
     serde_json::from_value(json!({
         "apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Machine",
         "metadata": {"name": "m1", "labels": {"cluster.x-k8s.io/cluster-name": "c1"}},
@@ -55,8 +73,18 @@ async fn the_upstream_cluster_api_crds_install_and_are_served() {
         .filter(|g| g.name().ends_with("cluster.x-k8s.io"))
         .flat_map(|g| g.recommended_resources().into_iter().map(|(ar, _)| ar.kind))
         .collect();
-    for kind in ["Cluster", "Machine", "MachineDeployment", "KubeadmControlPlane", "KubeadmConfig", "ClusterResourceSet"] {
-        assert!(kinds.iter().any(|k| k == kind), "{kind} not served: {kinds:?}");
+    for kind in [
+        "Cluster",
+        "Machine",
+        "MachineDeployment",
+        "KubeadmControlPlane",
+        "KubeadmConfig",
+        "ClusterResourceSet",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} not served: {kinds:?}"
+        );
     }
 }
 
@@ -67,15 +95,32 @@ async fn an_invalid_machine_is_rejected_with_field_level_causes_and_unknown_fiel
     env.install_crds(&crds).await.unwrap();
     let api = machines(env.client().unwrap());
 
-    let err = api.create(&PostParams::default(), &machine(json!({"bootstrap": {"dataSecretName": "s"}}))).await.unwrap_err();
-    let kube::Error::Api(status) = err else { panic!("expected an API error") };
+    let err = api
+        .create(
+            &PostParams::default(),
+            &machine(&json!({"bootstrap": {"dataSecretName": "s"}})),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected an API error")
+    };
     assert_eq!(status.code, 422);
     assert_eq!(status.reason, "Invalid");
-    assert!(status.message.contains("spec.clusterName: Required value"), "{}", status.message);
+    assert!(
+        status.message.contains("spec.clusterName: Required value"),
+        "{}",
+        status.message
+    );
     let causes = status.details.unwrap().causes;
-    assert!(causes.iter().any(|c| c.field == "spec.clusterName" && c.reason == "FieldValueRequired"), "{causes:?}");
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.field == "spec.clusterName" && c.reason == "FieldValueRequired"),
+        "{causes:?}"
+    );
 
-    let valid = machine(json!({
+    let valid = machine(&json!({
         "clusterName": "c1",
         "bootstrap": {"dataSecretName": "s"},
         "infrastructureRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "PacketMachine", "name": "m1"},
@@ -83,7 +128,10 @@ async fn an_invalid_machine_is_rejected_with_field_level_causes_and_unknown_fiel
     }));
     let created = api.create(&PostParams::default(), &valid).await.unwrap();
     assert_eq!(created.data["spec"]["clusterName"], "c1");
-    assert!(created.data["spec"].get("typo").is_none(), "unknown fields are pruned");
+    assert!(
+        created.data["spec"].get("typo").is_none(),
+        "unknown fields are pruned"
+    );
 }
 
 #[tokio::test]
@@ -91,12 +139,21 @@ async fn a_non_structural_crd_is_rejected() {
     let env = support::start().await;
     let mut crd = support::widget_crd();
     // A property without a type is not structural.
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["untyped"] = json!({"description": "no type"});
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["untyped"] =
+        json!({"description": "no type"});
     let api: Api<CustomResourceDefinition> = Api::all(env.client().unwrap());
     let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
     let err = api.create(&PostParams::default(), &crd).await.unwrap_err();
-    let kube::Error::Api(status) = err else { panic!("expected an API error") };
+    let kube::Error::Api(status) = err else {
+        panic!("expected an API error")
+    };
     assert_eq!(status.code, 422, "{}", status.message);
-    assert!(status.message.contains("spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[untyped].type"), "{}", status.message);
+    assert!(
+        status.message.contains(
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[untyped].type"
+        ),
+        "{}",
+        status.message
+    );
     assert!(api.get_opt("widgets.example.com").await.unwrap().is_none());
 }

@@ -2,6 +2,12 @@
 //! server-side apply of status reconciles on create, update and delete; status apply with
 //! `force`; and Lease-based leader election with resourceVersion conflicts.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
 #[path = "support/support.rs"]
 mod support;
 
@@ -21,7 +27,14 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default)]
-#[kube(group = "example.com", version = "v1", kind = "Widget", namespaced, status = "WidgetStatus", schema = "disabled")]
+#[kube(
+    group = "example.com",
+    version = "v1",
+    kind = "Widget",
+    namespaced,
+    status = "WidgetStatus",
+    schema = "disabled"
+)]
 struct WidgetSpec {
     size: i64,
 }
@@ -45,7 +58,10 @@ struct Ctx {
 
 const FINALIZER: &str = "widgets.example.com/cleanup";
 
-async fn reconcile(w: Arc<Widget>, ctx: Arc<Ctx>) -> Result<Action, kube::runtime::finalizer::Error<ReconcileError>> {
+async fn reconcile(
+    w: Arc<Widget>,
+    ctx: Arc<Ctx>,
+) -> Result<Action, kube::runtime::finalizer::Error<ReconcileError>> {
     let api = ctx.api.clone();
     let seen = ctx.seen.clone();
     finalizer(&ctx.api, FINALIZER, w, |ev| async move {
@@ -68,14 +84,20 @@ async fn reconcile(w: Arc<Widget>, ctx: Arc<Ctx>) -> Result<Action, kube::runtim
     .await
 }
 
-fn error_policy(_: Arc<Widget>, _: &kube::runtime::finalizer::Error<ReconcileError>, _: Arc<Ctx>) -> Action {
+fn error_policy(
+    _: Arc<Widget>,
+    _: &kube::runtime::finalizer::Error<ReconcileError>,
+    _: Arc<Ctx>,
+) -> Action {
     Action::requeue(Duration::from_millis(100))
 }
 
 async fn expect(rx: &mut mpsc::UnboundedReceiver<String>, want: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let got = tokio::time::timeout_at(deadline, rx.recv()).await.unwrap_or_else(|_| panic!("timed out waiting for {want:?}"));
+        let got = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {want:?}"));
         if got.as_deref() == Some(want) {
             return;
         }
@@ -90,7 +112,10 @@ async fn a_controller_with_a_finalizer_reconciles_create_update_and_delete() {
     let api: Api<Widget> = Api::namespaced(client.clone(), "default");
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let ctx = Arc::new(Ctx { api: api.clone(), seen: tx });
+    let ctx = Arc::new(Ctx {
+        api: api.clone(),
+        seen: tx,
+    });
     let controller = tokio::spawn(
         Controller::new(api.clone(), watcher::Config::default())
             .graceful_shutdown_on(async move {
@@ -100,24 +125,41 @@ async fn a_controller_with_a_finalizer_reconciles_create_update_and_delete() {
             .for_each(|r| async move { eprintln!("controller: {r:?}") }),
     );
 
-    api.create(&PostParams::default(), &Widget::new("w1", WidgetSpec { size: 1 })).await.unwrap();
+    api.create(
+        &PostParams::default(),
+        &Widget::new("w1", WidgetSpec { size: 1 }),
+    )
+    .await
+    .unwrap();
     expect(&mut rx, "apply w1 gen=1").await;
     let w = api.get("w1").await.unwrap();
     assert_eq!(w.finalizers(), [FINALIZER]);
     assert_eq!(w.status.as_ref().and_then(|s| s.observed), Some(1));
 
-    api.patch("w1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 2}}))).await.unwrap();
+    api.patch(
+        "w1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"size": 2}})),
+    )
+    .await
+    .unwrap();
     expect(&mut rx, "apply w1 gen=2").await;
 
     api.delete("w1", &DeleteParams::default()).await.unwrap();
     expect(&mut rx, "cleanup w1").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while api.get_opt("w1").await.unwrap().is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "the widget is removed once the finalizer is gone");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the widget is removed once the finalizer is gone"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(10), controller).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), controller)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -125,12 +167,32 @@ async fn status_apply_with_force_takes_over_fields_owned_by_another_manager() {
     let env = support::start().await;
     env.install_crds(&[support::widget_crd()]).await.unwrap();
     let api: Api<Widget> = Api::namespaced(env.client().unwrap(), "default");
-    api.create(&PostParams::default(), &Widget::new("w", WidgetSpec { size: 1 })).await.unwrap();
-    let status = |ready: bool| Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Widget", "status": {"ready": ready}}));
-    api.patch_status("w", &PatchParams::apply("first"), &status(true)).await.unwrap();
-    let err = api.patch_status("w", &PatchParams::apply("second"), &status(false)).await.unwrap_err();
-    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409), "{err:?}");
-    let w = api.patch_status("w", &PatchParams::apply("second").force(), &status(false)).await.unwrap();
+    api.create(
+        &PostParams::default(),
+        &Widget::new("w", WidgetSpec { size: 1 }),
+    )
+    .await
+    .unwrap();
+    let status = |ready: bool| {
+        Patch::Apply(
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "status": {"ready": ready}}),
+        )
+    };
+    api.patch_status("w", &PatchParams::apply("first"), &status(true))
+        .await
+        .unwrap();
+    let err = api
+        .patch_status("w", &PatchParams::apply("second"), &status(false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409),
+        "{err:?}"
+    );
+    let w = api
+        .patch_status("w", &PatchParams::apply("second").force(), &status(false))
+        .await
+        .unwrap();
     assert_eq!(w.status.unwrap().ready, Some(false));
     assert_eq!(w.spec.size, 1, "status apply leaves spec alone");
 }
@@ -142,7 +204,10 @@ async fn try_acquire(api: &Api<Lease>, me: &str, duration_secs: i32) -> Result<b
     match api.get_opt("leader").await? {
         None => {
             let lease = Lease {
-                metadata: kube::api::ObjectMeta { name: Some("leader".into()), ..Default::default() },
+                metadata: kube::api::ObjectMeta {
+                    name: Some("leader".into()),
+                    ..Default::default()
+                },
                 spec: Some(LeaseSpec {
                     holder_identity: Some(me.into()),
                     lease_duration_seconds: Some(duration_secs),
@@ -160,7 +225,10 @@ async fn try_acquire(api: &Api<Lease>, me: &str, duration_secs: i32) -> Result<b
         Some(mut lease) => {
             let spec = lease.spec.get_or_insert_with(Default::default);
             let holder = spec.holder_identity.clone().unwrap_or_default();
-            let renewed = spec.renew_time.as_ref().map_or(jiff::Timestamp::UNIX_EPOCH, |t| t.0);
+            let renewed = spec
+                .renew_time
+                .as_ref()
+                .map_or(jiff::Timestamp::UNIX_EPOCH, |t| t.0);
             let expired = jiff::Timestamp::now().as_millisecond() - renewed.as_millisecond()
                 > i64::from(spec.lease_duration_seconds.unwrap_or(0)) * 1000;
             if holder != me && !expired {
@@ -185,13 +253,28 @@ async fn try_acquire(api: &Api<Lease>, me: &str, duration_secs: i32) -> Result<b
 async fn lease_leader_election_hands_over_only_after_expiry_and_races_conflict() {
     let env = support::start().await;
     let api: Api<Lease> = Api::namespaced(env.client().unwrap(), "kube-system");
-    assert!(try_acquire(&api, "a", 1).await.unwrap(), "the first candidate takes the free lease");
-    assert!(!try_acquire(&api, "b", 1).await.unwrap(), "a held lease is not taken");
-    assert!(try_acquire(&api, "a", 1).await.unwrap(), "the holder renews");
+    assert!(
+        try_acquire(&api, "a", 1).await.unwrap(),
+        "the first candidate takes the free lease"
+    );
+    assert!(
+        !try_acquire(&api, "b", 1).await.unwrap(),
+        "a held lease is not taken"
+    );
+    assert!(
+        try_acquire(&api, "a", 1).await.unwrap(),
+        "the holder renews"
+    );
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    assert!(try_acquire(&api, "b", 1).await.unwrap(), "an expired lease is taken over");
+    assert!(
+        try_acquire(&api, "b", 1).await.unwrap(),
+        "an expired lease is taken over"
+    );
     let lease = api.get("leader").await.unwrap();
-    assert_eq!(lease.spec.as_ref().unwrap().holder_identity.as_deref(), Some("b"));
+    assert_eq!(
+        lease.spec.as_ref().unwrap().holder_identity.as_deref(),
+        Some("b")
+    );
     assert_eq!(lease.spec.as_ref().unwrap().lease_transitions, Some(1));
 
     // Two candidates racing from the same read: exactly one write wins.
@@ -200,7 +283,15 @@ async fn lease_leader_election_hands_over_only_after_expiry_and_races_conflict()
     first.spec.as_mut().unwrap().holder_identity = Some("c".into());
     let mut second = stale;
     second.spec.as_mut().unwrap().holder_identity = Some("d".into());
-    api.replace("leader", &PostParams::default(), &first).await.unwrap();
-    let err = api.replace("leader", &PostParams::default(), &second).await.unwrap_err();
-    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409), "{err:?}");
+    api.replace("leader", &PostParams::default(), &first)
+        .await
+        .unwrap();
+    let err = api
+        .replace("leader", &PostParams::default(), &second)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409),
+        "{err:?}"
+    );
 }

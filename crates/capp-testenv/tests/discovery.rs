@@ -1,6 +1,12 @@
 //! Discovery, OpenAPI, the Table format and CRD lifecycle: what kubectl reads before it acts,
 //! and how serving follows CustomResourceDefinitions being created and deleted.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
 #[path = "support/support.rs"]
 mod support;
 
@@ -14,16 +20,36 @@ use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
 async fn get(client: &kube::Client, path: &str, accept: &str) -> (http::StatusCode, String, Value) {
-    let req = http::Request::get(path).header("Accept", accept).body(Vec::new()).unwrap();
-    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
+    let req = http::Request::get(path)
+        .header("Accept", accept)
+        .body(Vec::new())
+        .unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
     let status = resp.status();
-    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
-    (status, ct, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        status,
+        ct,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn widgets(client: kube::Client) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Widget"), "widgets");
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
     Api::namespaced_with(client, "default", &ar)
 }
 
@@ -34,11 +60,35 @@ async fn discovery_lists_builtin_groups_and_follows_crds() {
     let (_, _, api) = get(&client, "/api", "application/json").await;
     assert_eq!(api["versions"], json!(["v1"]));
     let (_, _, core) = get(&client, "/api/v1", "application/json").await;
-    let cm = core["resources"].as_array().unwrap().iter().find(|r| r["name"] == "configmaps").unwrap();
-    assert_eq!((cm["kind"].as_str(), cm["namespaced"].as_bool(), cm["shortNames"][0].as_str()), (Some("ConfigMap"), Some(true), Some("cm")));
+    let cm = core["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "configmaps")
+        .unwrap();
+    assert_eq!(
+        (
+            cm["kind"].as_str(),
+            cm["namespaced"].as_bool(),
+            cm["shortNames"][0].as_str()
+        ),
+        (Some("ConfigMap"), Some(true), Some("cm"))
+    );
     let (_, _, groups) = get(&client, "/apis", "application/json").await;
-    let names: Vec<&str> = groups["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-    for g in ["apps", "coordination.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "events.k8s.io"] {
+    let names: Vec<&str> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    for g in [
+        "apps",
+        "coordination.k8s.io",
+        "rbac.authorization.k8s.io",
+        "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
+        "events.k8s.io",
+    ] {
         assert!(names.contains(&g), "{g} missing from {names:?}");
     }
     assert!(!names.contains(&"example.com"));
@@ -46,37 +96,92 @@ async fn discovery_lists_builtin_groups_and_follows_crds() {
     env.install_crds(&[support::widget_crd()]).await.unwrap();
     let (status, _, list) = get(&client, "/apis/example.com/v1", "application/json").await;
     assert_eq!(status, 200);
-    let w = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "widgets").unwrap();
+    let w = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "widgets")
+        .unwrap();
     assert_eq!(w["kind"], "Widget");
     assert_eq!(w["shortNames"], json!(["wd"]));
     assert_eq!(w["categories"], json!(["all"]));
     assert!(w["verbs"].as_array().unwrap().contains(&json!("watch")));
-    assert!(list["resources"].as_array().unwrap().iter().any(|r| r["name"] == "widgets/status"));
+    assert!(
+        list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "widgets/status")
+    );
 
-    let (_, ct, agg) = get(&client, "/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json").await;
+    let (_, ct, agg) = get(
+        &client,
+        "/apis",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+    )
+    .await;
     assert!(ct.contains("as=APIGroupDiscoveryList"), "{ct}");
-    assert!(agg["items"].as_array().unwrap().iter().any(|g| g["metadata"]["name"] == "example.com"));
+    assert!(
+        agg["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["metadata"]["name"] == "example.com")
+    );
 
     // Deleting the CRD deletes its objects and stops serving it.
     widgets(client.clone()).create(&PostParams::default(), &serde_json::from_value(json!({
         "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}
     })).unwrap()).await.unwrap();
-    Api::<CustomResourceDefinition>::all(client.clone()).delete("widgets.example.com", &DeleteParams::default()).await.unwrap();
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .delete("widgets.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
     let (status, _, _) = get(&client, "/apis/example.com/v1", "application/json").await;
     assert_eq!(status, 404);
-    assert!(env.get_object(&Gvr::new("example.com", "v1", "widgets"), Some("default"), "w").await.is_none());
-    assert!(env.get_object(&Gvr::new("apiextensions.k8s.io", "v1", "customresourcedefinitions"), None, "widgets.example.com").await.is_none());
+    assert!(
+        env.get_object(
+            &Gvr::new("example.com", "v1", "widgets"),
+            Some("default"),
+            "w"
+        )
+        .await
+        .is_none()
+    );
+    assert!(
+        env.get_object(
+            &Gvr::new("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+            None,
+            "widgets.example.com"
+        )
+        .await
+        .is_none()
+    );
 }
 
 #[tokio::test]
 async fn installed_crds_report_established_and_names_accepted() {
     let env = support::start().await;
     env.install_crds(&[support::widget_crd()]).await.unwrap();
-    let crd = Api::<CustomResourceDefinition>::all(env.client().unwrap()).get("widgets.example.com").await.unwrap();
+    let crd = Api::<CustomResourceDefinition>::all(env.client().unwrap())
+        .get("widgets.example.com")
+        .await
+        .unwrap();
     let status = crd.status.unwrap();
-    let conds: Vec<(String, String)> = status.conditions.unwrap().into_iter().map(|c| (c.type_, c.status)).collect();
-    assert!(conds.contains(&("Established".to_owned(), "True".to_owned())), "{conds:?}");
-    assert!(conds.contains(&("NamesAccepted".to_owned(), "True".to_owned())), "{conds:?}");
+    let conds: Vec<(String, String)> = status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.type_, c.status))
+        .collect();
+    assert!(
+        conds.contains(&("Established".to_owned(), "True".to_owned())),
+        "{conds:?}"
+    );
+    assert!(
+        conds.contains(&("NamesAccepted".to_owned(), "True".to_owned())),
+        "{conds:?}"
+    );
     assert_eq!(status.accepted_names.unwrap().plural, "widgets");
     assert_eq!(status.stored_versions, Some(vec!["v1".to_owned()]));
 }
@@ -87,13 +192,25 @@ async fn openapi_v3_advertises_server_side_field_validation_for_patch() {
     env.install_crds(&[support::widget_crd()]).await.unwrap();
     let client = env.client().unwrap();
     let (_, _, root) = get(&client, "/openapi/v3", "application/json").await;
-    let url = root["paths"]["apis/example.com/v1"]["serverRelativeURL"].as_str().unwrap().to_owned();
+    let url = root["paths"]["apis/example.com/v1"]["serverRelativeURL"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(root["paths"]["api/v1"].is_object());
     let (_, _, doc) = get(&client, &url, "application/json").await;
-    let patch = &doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"];
+    let patch =
+        &doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"];
     assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Widget");
-    assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-    assert!(doc["components"]["schemas"]["com.example.v1.Widget"]["properties"]["spec"].is_object());
+    assert!(
+        patch["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fieldValidation")
+    );
+    assert!(
+        doc["components"]["schemas"]["com.example.v1.Widget"]["properties"]["spec"].is_object()
+    );
 }
 
 #[tokio::test]
@@ -105,15 +222,30 @@ async fn tables_render_printer_columns_and_name_age_for_builtins() {
         "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 4}
     })).unwrap()).await.unwrap();
     let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-    let (_, _, t) = get(&client, "/apis/example.com/v1/namespaces/default/widgets", accept).await;
+    let (_, _, t) = get(
+        &client,
+        "/apis/example.com/v1/namespaces/default/widgets",
+        accept,
+    )
+    .await;
     assert_eq!(t["kind"], "Table");
-    let cols: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> = t["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(cols, ["Name", "Size", "Ready", "Age"]);
     assert_eq!(t["rows"][0]["cells"][0], "w");
     assert_eq!(t["rows"][0]["cells"][1], 4);
     assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
     let (_, _, ns) = get(&client, "/api/v1/namespaces/default", accept).await;
-    let cols: Vec<&str> = ns["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> = ns["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(cols, ["Name", "Age"]);
 }
 
@@ -126,21 +258,44 @@ async fn strict_field_validation_rejects_unknown_fields_and_dry_run_stores_nothi
         "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1, "sise": 2}
     })).unwrap();
     let client = env.client().unwrap();
-    let req = http::Request::post("/apis/example.com/v1/namespaces/default/widgets?fieldValidation=Strict")
-        .header("Content-Type", "application/json")
-        .body(serde_json::to_vec(&obj).unwrap())
+    let req = http::Request::post(
+        "/apis/example.com/v1/namespaces/default/widgets?fieldValidation=Strict",
+    )
+    .header("Content-Type", "application/json")
+    .body(serde_json::to_vec(&obj).unwrap())
+    .unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
         .unwrap();
-    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
     assert_eq!(resp.status(), 400);
-    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
     let s: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(s["kind"], "Status");
-    assert!(s["message"].as_str().unwrap().contains("unknown field \"spec.sise\""), "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field \"spec.sise\""),
+        "{s}"
+    );
 
-    let dry = PostParams { dry_run: true, ..PostParams::default() };
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
     let preview = api.create(&dry, &obj).await.unwrap();
-    assert!(preview.data["spec"].get("sise").is_none(), "pruned in the preview");
-    assert!(api.get_opt("w").await.unwrap().is_none(), "dry run stores nothing");
+    assert!(
+        preview.data["spec"].get("sise").is_none(),
+        "pruned in the preview"
+    );
+    assert!(
+        api.get_opt("w").await.unwrap().is_none(),
+        "dry run stores nothing"
+    );
 
     let created = api.create(&PostParams::default(), &obj).await.unwrap();
     assert!(created.data["spec"].get("sise").is_none());
@@ -158,10 +313,21 @@ async fn schema_defaults_are_applied_and_invalid_values_are_422() {
     let err = api.create(&PostParams::default(), &serde_json::from_value(json!({
         "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "x"}, "spec": {"size": 0, "color": "green"}
     })).unwrap()).await.unwrap_err();
-    let kube::Error::Api(s) = err else { panic!("expected an API error") };
+    let kube::Error::Api(s) = err else {
+        panic!("expected an API error")
+    };
     assert_eq!(s.code, 422);
-    let fields: Vec<String> = s.details.unwrap().causes.into_iter().map(|c| c.field).collect();
-    assert!(fields.contains(&"spec.size".to_owned()) && fields.contains(&"spec.color".to_owned()), "{fields:?}");
+    let fields: Vec<String> = s
+        .details
+        .unwrap()
+        .causes
+        .into_iter()
+        .map(|c| c.field)
+        .collect();
+    assert!(
+        fields.contains(&"spec.size".to_owned()) && fields.contains(&"spec.color".to_owned()),
+        "{fields:?}"
+    );
 }
 
 #[tokio::test]
@@ -169,10 +335,19 @@ async fn shutdown_ends_open_watches_and_removes_temporary_files() {
     let env = support::start().await;
     let kubeconfig = env.kubeconfig_path().to_owned();
     assert!(kubeconfig.exists());
-    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::default_namespaced(env.client().unwrap());
-    let stream = api.watch(&kube::api::WatchParams::default(), "0").await.unwrap();
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::default_namespaced(env.client().unwrap());
+    let stream = api
+        .watch(&kube::api::WatchParams::default(), "0")
+        .await
+        .unwrap();
     let drained = tokio::spawn(async move { futures::StreamExt::count(stream).await });
-    tokio::time::timeout(Duration::from_secs(5), env.shutdown()).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), drained).await.expect("the watch ends at shutdown").unwrap();
+    tokio::time::timeout(Duration::from_secs(5), env.shutdown())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), drained)
+        .await
+        .expect("the watch ends at shutdown")
+        .unwrap();
     assert!(!kubeconfig.exists());
 }

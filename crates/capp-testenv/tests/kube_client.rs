@@ -2,6 +2,12 @@
 //! subresource, patches, server-side apply, finalizers, garbage collection, selectors, paging
 //! and watches.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
 #[path = "support/support.rs"]
 mod support;
 
@@ -10,21 +16,29 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use serde_json::json;
 
-fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}})).unwrap()
+fn cm(name: &str, labels: &serde_json::Value) -> ConfigMap {
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
+    )
+    .unwrap()
 }
 
 fn widgets(client: kube::Client, ns: &str) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Widget"), "widgets");
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
     Api::namespaced_with(client, ns, &ar)
 }
 
-fn widget(name: &str, spec: serde_json::Value) -> DynamicObject {
+fn widget(name: &str, spec: &serde_json::Value) -> DynamicObject {
     serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": spec})).unwrap()
 }
 
@@ -39,12 +53,26 @@ fn api_code(e: kube::Error) -> (u16, String) {
 async fn created_objects_get_server_fields_and_duplicates_are_rejected() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
-    let created = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &cm("a", &json!({})))
+        .await
+        .unwrap();
     let meta = &created.metadata;
     assert_eq!(meta.uid.as_ref().unwrap().len(), 36);
     assert!(meta.creation_timestamp.is_some());
-    assert!(meta.resource_version.as_ref().unwrap().parse::<u64>().unwrap() > 0);
-    let (code, reason) = api_code(api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap_err());
+    assert!(
+        meta.resource_version
+            .as_ref()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    let (code, reason) = api_code(
+        api.create(&PostParams::default(), &cm("a", &json!({})))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
     let (code, _) = api_code(api.get("missing").await.unwrap_err());
     assert_eq!(code, 404);
@@ -54,7 +82,8 @@ async fn created_objects_get_server_fields_and_duplicates_are_rejected() {
 async fn generate_name_produces_unique_names() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
-    let mut o: ConfigMap = serde_json::from_value(json!({"metadata": {"generateName": "gen-"}})).unwrap();
+    let mut o: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"generateName": "gen-"}})).unwrap();
     let a = api.create(&PostParams::default(), &o).await.unwrap();
     o.metadata.name = None;
     let b = api.create(&PostParams::default(), &o).await.unwrap();
@@ -68,10 +97,20 @@ async fn namespaced_objects_need_an_existing_namespace() {
     let env = support::start().await;
     let client = env.client().unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "nope");
-    let (code, _) = api_code(api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap_err());
+    let (code, _) = api_code(
+        api.create(&PostParams::default(), &cm("a", &json!({})))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(code, 404);
-    let names: Vec<String> = Api::<Namespace>::all(client).list(&ListParams::default()).await.unwrap()
-        .items.into_iter().filter_map(|n| n.metadata.name).collect();
+    let names: Vec<String> = Api::<Namespace>::all(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
     for ns in ["default", "kube-system", "kube-public"] {
         assert!(names.contains(&ns.to_owned()), "{names:?}");
     }
@@ -81,13 +120,30 @@ async fn namespaced_objects_need_an_existing_namespace() {
 async fn a_stale_resource_version_is_a_conflict_and_resource_versions_increase() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
-    let first = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    let first = api
+        .create(&PostParams::default(), &cm("a", &json!({})))
+        .await
+        .unwrap();
     let mut update = first.clone();
     update.data = Some([("k".to_owned(), "w".to_owned())].into());
-    let second = api.replace("a", &PostParams::default(), &update).await.unwrap();
-    let rv = |c: &ConfigMap| c.metadata.resource_version.clone().unwrap().parse::<u64>().unwrap();
+    let second = api
+        .replace("a", &PostParams::default(), &update)
+        .await
+        .unwrap();
+    let rv = |c: &ConfigMap| {
+        c.metadata
+            .resource_version
+            .clone()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
     assert!(rv(&second) > rv(&first));
-    let (code, reason) = api_code(api.replace("a", &PostParams::default(), &update).await.unwrap_err());
+    let (code, reason) = api_code(
+        api.replace("a", &PostParams::default(), &update)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((code, reason.as_str()), (409, "Conflict"));
 }
 
@@ -95,19 +151,37 @@ async fn a_stale_resource_version_is_a_conflict_and_resource_versions_increase()
 async fn invalid_names_and_labels_are_422_with_field_causes() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
-    let err = api.create(&PostParams::default(), &cm("Bad_Name", json!({"ok": "-bad-"}))).await.unwrap_err();
-    let kube::Error::Api(status) = err else { panic!("expected API error") };
+    let err = api
+        .create(
+            &PostParams::default(),
+            &cm("Bad_Name", &json!({"ok": "-bad-"})),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected API error")
+    };
     assert_eq!(status.code, 422);
     assert_eq!(status.reason, "Invalid");
-    assert!(status.message.contains("metadata.name"), "{}", status.message);
-    assert!(status.message.contains("metadata.labels"), "{}", status.message);
+    assert!(
+        status.message.contains("metadata.name"),
+        "{}",
+        status.message
+    );
+    assert!(
+        status.message.contains("metadata.labels"),
+        "{}",
+        status.message
+    );
 }
 
 #[tokio::test]
 async fn secrets_string_data_is_folded_into_data() {
     let env = support::start().await;
     let api: Api<Secret> = Api::namespaced(env.client().unwrap(), "default");
-    let s: Secret = serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"token": "abc"}})).unwrap();
+    let s: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"token": "abc"}}))
+            .unwrap();
     let s = api.create(&PostParams::default(), &s).await.unwrap();
     assert_eq!(s.data.unwrap()["token"].0, b"abc");
     assert_eq!(s.type_.as_deref(), Some("Opaque"));
@@ -119,23 +193,59 @@ async fn generation_moves_on_spec_changes_only_and_status_goes_through_the_subre
     let env = support::start().await;
     env.install_crds(&[support::widget_crd()]).await.unwrap();
     let api = widgets(env.client().unwrap(), "default");
-    let mut w = widget("w", json!({"size": 2}));
+    let mut w = widget("w", &json!({"size": 2}));
     w.data["status"] = json!({"ready": true});
     let created = api.create(&PostParams::default(), &w).await.unwrap();
     assert_eq!(created.metadata.generation, Some(1));
-    assert!(created.data.get("status").is_none(), "status is dropped on create");
+    assert!(
+        created.data.get("status").is_none(),
+        "status is dropped on create"
+    );
 
-    let labelled = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}}))).await.unwrap();
-    assert_eq!(labelled.metadata.generation, Some(1), "metadata changes keep the generation");
+    let labelled = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        labelled.metadata.generation,
+        Some(1),
+        "metadata changes keep the generation"
+    );
 
-    let with_status = api.patch_status("w", &PatchParams::default(), &Patch::Merge(json!({"status": {"ready": true}, "spec": {"size": 9}}))).await.unwrap();
+    let with_status = api
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"ready": true}, "spec": {"size": 9}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(with_status.data["status"]["ready"], json!(true));
-    assert_eq!(with_status.data["spec"]["size"], json!(2), "/status ignores spec");
+    assert_eq!(
+        with_status.data["spec"]["size"],
+        json!(2),
+        "/status ignores spec"
+    );
     assert_eq!(with_status.metadata.generation, Some(1));
 
-    let resized = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 3}, "status": {"ready": false}}))).await.unwrap();
+    let resized = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 3}, "status": {"ready": false}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(resized.metadata.generation, Some(2));
-    assert_eq!(resized.data["status"]["ready"], json!(true), "the main endpoint ignores status");
+    assert_eq!(
+        resized.data["status"]["ready"],
+        json!(true),
+        "the main endpoint ignores status"
+    );
 }
 
 #[tokio::test]
@@ -143,9 +253,16 @@ async fn custom_resource_updates_require_a_resource_version() {
     let env = support::start().await;
     env.install_crds(&[support::widget_crd()]).await.unwrap();
     let api = widgets(env.client().unwrap(), "default");
-    let mut w = api.create(&PostParams::default(), &widget("w", json!({"size": 2}))).await.unwrap();
+    let mut w = api
+        .create(&PostParams::default(), &widget("w", &json!({"size": 2})))
+        .await
+        .unwrap();
     w.metadata.resource_version = None;
-    let (code, _) = api_code(api.replace("w", &PostParams::default(), &w).await.unwrap_err());
+    let (code, _) = api_code(
+        api.replace("w", &PostParams::default(), &w)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(code, 422);
 }
 
@@ -154,21 +271,46 @@ async fn json_patch_test_failures_and_merge_and_strategic_patches_behave() {
     let env = support::start().await;
     let client = env.client().unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    api.create(&PostParams::default(), &cm("a", json!({"x": "1"}))).await.unwrap();
-    let ok = json_patch::Patch(serde_json::from_value(json!([
-        {"op": "test", "path": "/data/k", "value": "v"},
-        {"op": "replace", "path": "/data/k", "value": "w"}
-    ])).unwrap());
-    let patched = api.patch("a", &PatchParams::default(), &Patch::<()>::Json(ok)).await.unwrap();
+    api.create(&PostParams::default(), &cm("a", &json!({"x": "1"})))
+        .await
+        .unwrap();
+    let ok = json_patch::Patch(
+        serde_json::from_value(json!([
+            {"op": "test", "path": "/data/k", "value": "v"},
+            {"op": "replace", "path": "/data/k", "value": "w"}
+        ]))
+        .unwrap(),
+    );
+    let patched = api
+        .patch("a", &PatchParams::default(), &Patch::<()>::Json(ok))
+        .await
+        .unwrap();
     assert_eq!(patched.data.unwrap()["k"], "w");
-    let failing = json_patch::Patch(serde_json::from_value(json!([
-        {"op": "test", "path": "/data/k", "value": "v"},
-        {"op": "replace", "path": "/data/k", "value": "z"}
-    ])).unwrap());
-    let (code, _) = api_code(api.patch("a", &PatchParams::default(), &Patch::<()>::Json(failing)).await.unwrap_err());
+    let failing = json_patch::Patch(
+        serde_json::from_value(json!([
+            {"op": "test", "path": "/data/k", "value": "v"},
+            {"op": "replace", "path": "/data/k", "value": "z"}
+        ]))
+        .unwrap(),
+    );
+    let (code, _) = api_code(
+        api.patch("a", &PatchParams::default(), &Patch::<()>::Json(failing))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(code, 422);
-    let merged = api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": null, "n": "1"}}))).await.unwrap();
-    assert_eq!(merged.data.unwrap().into_iter().collect::<Vec<_>>(), [("n".to_owned(), "1".to_owned())]);
+    let merged = api
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": null, "n": "1"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        merged.data.unwrap().into_iter().collect::<Vec<_>>(),
+        [("n".to_owned(), "1".to_owned())]
+    );
 
     let deployments: Api<Deployment> = Api::namespaced(client, "default");
     let d: Deployment = serde_json::from_value(json!({
@@ -177,11 +319,22 @@ async fn json_patch_test_failures_and_merge_and_strategic_patches_behave() {
             {"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}
         ]}}}
     })).unwrap();
-    deployments.create(&PostParams::default(), &d).await.unwrap();
-    let smp = json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b:2"}]}}}});
-    let d = deployments.patch("d", &PatchParams::default(), &Patch::Strategic(smp)).await.unwrap();
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
+    let smp =
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b:2"}]}}}});
+    let d = deployments
+        .patch("d", &PatchParams::default(), &Patch::Strategic(smp))
+        .await
+        .unwrap();
     let containers = d.spec.unwrap().template.spec.unwrap().containers;
-    assert_eq!(containers.len(), 2, "strategic merge keeps containers by name");
+    assert_eq!(
+        containers.len(),
+        2,
+        "strategic merge keeps containers by name"
+    );
     assert_eq!(containers[1].image.as_deref(), Some("b:2"));
     assert_eq!(d.metadata.generation, Some(2));
 }
@@ -191,14 +344,53 @@ async fn server_side_apply_tracks_managers_removes_dropped_fields_and_reports_co
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
     let apply = |data: serde_json::Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": data});
-    let first = api.patch("a", &PatchParams::apply("one"), &Patch::Apply(apply(json!({"x": "1", "y": "2"})))).await.unwrap();
-    let managers: Vec<_> = first.metadata.managed_fields.unwrap().into_iter().map(|m| (m.manager.unwrap(), m.operation.unwrap())).collect();
+    let first = api
+        .patch(
+            "a",
+            &PatchParams::apply("one"),
+            &Patch::Apply(apply(json!({"x": "1", "y": "2"}))),
+        )
+        .await
+        .unwrap();
+    let managers: Vec<_> = first
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.manager.unwrap(), m.operation.unwrap()))
+        .collect();
     assert_eq!(managers, [("one".to_owned(), "Apply".to_owned())]);
-    let dropped = api.patch("a", &PatchParams::apply("one"), &Patch::Apply(apply(json!({"x": "1"})))).await.unwrap();
-    assert_eq!(dropped.data.unwrap().keys().collect::<Vec<_>>(), ["x"], "fields the applier drops are removed");
-    let (code, reason) = api_code(api.patch("a", &PatchParams::apply("two"), &Patch::Apply(apply(json!({"x": "9"})))).await.unwrap_err());
+    let dropped = api
+        .patch(
+            "a",
+            &PatchParams::apply("one"),
+            &Patch::Apply(apply(json!({"x": "1"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        dropped.data.unwrap().keys().collect::<Vec<_>>(),
+        ["x"],
+        "fields the applier drops are removed"
+    );
+    let (code, reason) = api_code(
+        api.patch(
+            "a",
+            &PatchParams::apply("two"),
+            &Patch::Apply(apply(json!({"x": "9"}))),
+        )
+        .await
+        .unwrap_err(),
+    );
     assert_eq!((code, reason.as_str()), (409, "Conflict"));
-    let forced = api.patch("a", &PatchParams::apply("two").force(), &Patch::Apply(apply(json!({"x": "9"})))).await.unwrap();
+    let forced = api
+        .patch(
+            "a",
+            &PatchParams::apply("two").force(),
+            &Patch::Apply(apply(json!({"x": "9"}))),
+        )
+        .await
+        .unwrap();
     assert_eq!(forced.data.unwrap()["x"], "9");
 }
 
@@ -206,22 +398,41 @@ async fn server_side_apply_tracks_managers_removes_dropped_fields_and_reports_co
 async fn finalizers_hold_deletion_until_the_last_one_is_removed() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
-    let mut c = cm("a", json!({}));
+    let mut c = cm("a", &json!({}));
     c.metadata.finalizers = Some(vec!["example.com/hold".to_owned()]);
     api.create(&PostParams::default(), &c).await.unwrap();
     api.delete("a", &DeleteParams::default()).await.unwrap();
     let held = api.get("a").await.unwrap();
     assert!(held.metadata.deletion_timestamp.is_some());
     assert_eq!(held.metadata.deletion_grace_period_seconds, Some(0));
-    let (code, _) = api_code(api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/hold", "example.com/more"]}}))).await.unwrap_err());
+    let (code, _) = api_code(
+        api.patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"finalizers": ["example.com/hold", "example.com/more"]}}),
+            ),
+        )
+        .await
+        .unwrap_err(),
+    );
     assert_eq!(code, 422, "no new finalizers while deleting");
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(api_code(api.get("a").await.unwrap_err()).0, 404);
 }
 
 async fn owner_and_child(api: &Api<ConfigMap>, block: bool) -> (ConfigMap, ConfigMap) {
-    let owner = api.create(&PostParams::default(), &cm("owner", json!({}))).await.unwrap();
-    let mut child = cm("child", json!({}));
+    let owner = api
+        .create(&PostParams::default(), &cm("owner", &json!({})))
+        .await
+        .unwrap();
+    let mut child = cm("child", &json!({}));
     child.metadata.owner_references = Some(vec![serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid, "blockOwnerDeletion": block
     })).unwrap()]);
@@ -234,7 +445,9 @@ async fn background_deletion_collects_dependents() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
     owner_and_child(&api, false).await;
-    api.delete("owner", &DeleteParams::background()).await.unwrap();
+    api.delete("owner", &DeleteParams::background())
+        .await
+        .unwrap();
     assert_eq!(api_code(api.get("child").await.unwrap_err()).0, 404);
 }
 
@@ -243,12 +456,39 @@ async fn foreground_deletion_waits_for_blocking_dependents() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
     owner_and_child(&api, true).await;
-    api.patch("child", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/hold"]}}))).await.unwrap();
-    api.delete("owner", &DeleteParams::foreground()).await.unwrap();
+    api.patch(
+        "child",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/hold"]}})),
+    )
+    .await
+    .unwrap();
+    api.delete("owner", &DeleteParams::foreground())
+        .await
+        .unwrap();
     let owner = api.get("owner").await.unwrap();
-    assert!(owner.metadata.finalizers.unwrap().contains(&"foregroundDeletion".to_owned()));
-    assert!(api.get("child").await.unwrap().metadata.deletion_timestamp.is_some());
-    api.patch("child", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    assert!(
+        owner
+            .metadata
+            .finalizers
+            .unwrap()
+            .contains(&"foregroundDeletion".to_owned())
+    );
+    assert!(
+        api.get("child")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    api.patch(
+        "child",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(api_code(api.get("child").await.unwrap_err()).0, 404);
     assert_eq!(api_code(api.get("owner").await.unwrap_err()).0, 404);
 }
@@ -261,7 +501,13 @@ async fn orphan_deletion_keeps_dependents_and_drops_their_owner_reference() {
     api.delete("owner", &DeleteParams::orphan()).await.unwrap();
     assert_eq!(api_code(api.get("owner").await.unwrap_err()).0, 404);
     let child = api.get("child").await.unwrap();
-    assert!(child.metadata.owner_references.unwrap_or_default().is_empty());
+    assert!(
+        child
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -269,13 +515,24 @@ async fn deleting_a_namespace_deletes_its_contents() {
     let env = support::start().await;
     let client = env.client().unwrap();
     let nss: Api<Namespace> = Api::all(client.clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "tmp"}})).unwrap()).await.unwrap();
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "tmp"}})).unwrap(),
+    )
+    .await
+    .unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client, "tmp");
-    api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    api.create(&PostParams::default(), &cm("a", &json!({})))
+        .await
+        .unwrap();
     nss.delete("tmp", &DeleteParams::default()).await.unwrap();
     assert_eq!(api_code(nss.get("tmp").await.unwrap_err()).0, 404);
     assert_eq!(api_code(api.get("a").await.unwrap_err()).0, 404);
-    let (code, _) = api_code(nss.delete("default", &DeleteParams::default()).await.unwrap_err());
+    let (code, _) = api_code(
+        nss.delete("default", &DeleteParams::default())
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(code, 403);
 }
 
@@ -284,17 +541,75 @@ async fn label_and_field_selectors_filter_lists_across_namespaces() {
     let env = support::start().await;
     let client = env.client().unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    api.create(&PostParams::default(), &cm("web", json!({"app": "web", "tier": "fe"}))).await.unwrap();
-    api.create(&PostParams::default(), &cm("db", json!({"app": "db"}))).await.unwrap();
-    Api::<ConfigMap>::namespaced(client.clone(), "kube-system").create(&PostParams::default(), &cm("sys", json!({"app": "web"}))).await.unwrap();
-    let names = |l: kube::core::ObjectList<ConfigMap>| l.items.into_iter().map(|c| c.metadata.name.unwrap()).collect::<Vec<_>>();
-    assert_eq!(names(api.list(&ListParams::default().labels("app in (web,db),!tier")).await.unwrap()), ["db"]);
-    assert_eq!(names(api.list(&ListParams::default().labels("tier")).await.unwrap()), ["web"]);
-    assert_eq!(names(api.list(&ListParams::default().labels("app notin (db)")).await.unwrap()), ["web"]);
-    assert_eq!(names(api.list(&ListParams::default().fields("metadata.name=db")).await.unwrap()), ["db"]);
+    api.create(
+        &PostParams::default(),
+        &cm("web", &json!({"app": "web", "tier": "fe"})),
+    )
+    .await
+    .unwrap();
+    api.create(&PostParams::default(), &cm("db", &json!({"app": "db"})))
+        .await
+        .unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), "kube-system")
+        .create(&PostParams::default(), &cm("sys", &json!({"app": "web"})))
+        .await
+        .unwrap();
+    let names = |l: kube::core::ObjectList<ConfigMap>| {
+        l.items
+            .into_iter()
+            .map(|c| c.metadata.name.unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(
+            api.list(&ListParams::default().labels("app in (web,db),!tier"))
+                .await
+                .unwrap()
+        ),
+        ["db"]
+    );
+    assert_eq!(
+        names(
+            api.list(&ListParams::default().labels("tier"))
+                .await
+                .unwrap()
+        ),
+        ["web"]
+    );
+    assert_eq!(
+        names(
+            api.list(&ListParams::default().labels("app notin (db)"))
+                .await
+                .unwrap()
+        ),
+        ["web"]
+    );
+    assert_eq!(
+        names(
+            api.list(&ListParams::default().fields("metadata.name=db"))
+                .await
+                .unwrap()
+        ),
+        ["db"]
+    );
     let all: Api<ConfigMap> = Api::all(client);
-    assert_eq!(names(all.list(&ListParams::default().labels("app=web")).await.unwrap()), ["web", "sys"], "sorted by namespace, then name");
-    assert_eq!(names(all.list(&ListParams::default().fields("metadata.namespace!=default")).await.unwrap()), ["sys"]);
+    assert_eq!(
+        names(
+            all.list(&ListParams::default().labels("app=web"))
+                .await
+                .unwrap()
+        ),
+        ["web", "sys"],
+        "sorted by namespace, then name"
+    );
+    assert_eq!(
+        names(
+            all.list(&ListParams::default().fields("metadata.namespace!=default"))
+                .await
+                .unwrap()
+        ),
+        ["sys"]
+    );
 }
 
 #[tokio::test]
@@ -302,7 +617,9 @@ async fn lists_page_with_limit_and_continue() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
     for i in 0..5 {
-        api.create(&PostParams::default(), &cm(&format!("c{i}"), json!({}))).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("c{i}"), &json!({})))
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut lp = ListParams::default().limit(2);
@@ -324,13 +641,29 @@ async fn watches_stream_added_modified_and_deleted_from_a_resource_version() {
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
     let list = api.list(&ListParams::default()).await.unwrap();
     let rv = list.metadata.resource_version.unwrap();
-    let mut stream = api.watch(&WatchParams::default().timeout(10), &rv).await.unwrap().boxed();
-    api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "2"}}))).await.unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(10), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    api.create(&PostParams::default(), &cm("a", &json!({})))
+        .await
+        .unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "2"}})),
+    )
+    .await
+    .unwrap();
     api.delete("a", &DeleteParams::default()).await.unwrap();
     let mut kinds = Vec::new();
     while kinds.len() < 3 {
-        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.unwrap().unwrap().unwrap();
+        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         kinds.push(match ev {
             WatchEvent::Added(_) => "ADDED",
             WatchEvent::Modified(_) => "MODIFIED",
@@ -344,24 +677,61 @@ async fn watches_stream_added_modified_and_deleted_from_a_resource_version() {
 
 #[tokio::test]
 async fn a_watch_from_a_compacted_resource_version_gets_410_gone() {
-    let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_watch_history(3)).await.unwrap();
+    let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_watch_history(3))
+        .await
+        .unwrap();
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
-    let old = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap().metadata.resource_version.unwrap();
+    let old = api
+        .create(&PostParams::default(), &cm("a", &json!({})))
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
     for i in 0..5 {
-        api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": i.to_string()}}))).await.unwrap();
+        api.patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": i.to_string()}})),
+        )
+        .await
+        .unwrap();
     }
-    let mut stream = api.watch(&WatchParams::default().timeout(5), &old).await.unwrap().boxed();
-    let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.unwrap().unwrap().unwrap();
-    let WatchEvent::Error(e) = ev else { panic!("expected an ERROR event, got {ev:?}") };
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(5), &old)
+        .await
+        .unwrap()
+        .boxed();
+    let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let WatchEvent::Error(e) = ev else {
+        panic!("expected an ERROR event, got {ev:?}")
+    };
     assert_eq!(e.code, 410);
 }
 
 #[tokio::test]
 async fn watches_send_bookmarks_when_asked_and_end_after_timeout_seconds() {
-    let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_bookmark_interval(Duration::from_millis(200))).await.unwrap();
+    let env = capp_testenv::TestEnv::start(
+        capp_testenv::Config::default().with_bookmark_interval(Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
     let started = std::time::Instant::now();
-    let events: Vec<_> = api.watch(&WatchParams::default().timeout(1), "0").await.unwrap().try_collect().await.unwrap();
+    let events: Vec<_> = api
+        .watch(&WatchParams::default().timeout(1), "0")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(events.iter().any(|e| matches!(e, WatchEvent::Bookmark(_))), "{events:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, WatchEvent::Bookmark(_))),
+        "{events:?}"
+    );
 }

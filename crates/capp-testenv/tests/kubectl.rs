@@ -4,6 +4,12 @@
 //!
 //! Skips loudly when kubectl is missing; fails instead under `CI=true`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
 #[path = "support/support.rs"]
 mod support;
 
@@ -37,16 +43,27 @@ impl Kubectl {
             return None;
         }
         let env = support::start().await;
-        let cache = std::env::temp_dir().join(format!("capp-testenv-kubectl-{}", std::process::id()))
+        let cache = std::env::temp_dir()
+            .join(format!("capp-testenv-kubectl-{}", std::process::id()))
             .join(env.url().rsplit(':').next().unwrap());
         std::fs::create_dir_all(&cache).unwrap();
-        Some(Self { bin: bin.unwrap(), env, cache })
+        Some(Self {
+            bin: bin.unwrap(),
+            env,
+            cache,
+        })
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(&self.bin);
-        c.arg("--kubeconfig").arg(self.env.kubeconfig_path()).arg("--cache-dir").arg(&self.cache)
-            .args(args).env("HOME", &self.cache).stdin(Stdio::null()).kill_on_drop(true);
+        c.arg("--kubeconfig")
+            .arg(self.env.kubeconfig_path())
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args)
+            .env("HOME", &self.cache)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
         c
     }
 
@@ -62,7 +79,11 @@ impl Kubectl {
             .await
             .expect("kubectl finishes within 60s")
             .expect("kubectl runs");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     fn write(&self, name: &str, text: &str) -> String {
@@ -72,13 +93,19 @@ impl Kubectl {
     }
 
     fn widgets(&self) -> Api<DynamicObject> {
-        let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Widget"), "widgets");
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+            "widgets",
+        );
         Api::namespaced_with(self.env.client().unwrap(), "default", &ar)
     }
 
     /// Installs the Widget CRD and creates widget `name` through kubectl.
     async fn widget(&self, name: &str, extra_metadata: &str) {
-        self.env.install_crds(&[support::widget_crd()]).await.unwrap();
+        self.env
+            .install_crds(&[support::widget_crd()])
+            .await
+            .unwrap();
         let f = self.write(&format!("{name}.yaml"), &format!(
             "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {name}\n{extra_metadata}spec:\n  size: 2\n"
         ));
@@ -144,26 +171,58 @@ spec:
 
 #[tokio::test]
 async fn kubectl_applies_a_manifest_with_crds_and_custom_resources_and_gets_them() {
-    let Some(k) = Kubectl::start().await else { return };
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
     let f = k.write("manifest.yaml", MANIFEST);
     // Like a real apiserver, kubectl cannot map the Gadget kind until the CRD exists: the first
     // pass creates the CRD (and reports the missing mapping), the second creates the rest.
     let (_, _, first_err) = k.run(&["apply", "-f", &f]).await;
-    assert!(first_err.is_empty() || first_err.contains("ensure CRDs are installed first"), "{first_err}");
-    k.ok(&["wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=20s"]).await;
+    assert!(
+        first_err.is_empty() || first_err.contains("ensure CRDs are installed first"),
+        "{first_err}"
+    );
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/gadgets.example.com",
+        "--timeout=20s",
+    ])
+    .await;
     let out = k.ok(&["apply", "-f", &f]).await;
     assert!(out.contains("gadget.example.com/g1 created"), "{out}");
 
     let table = k.ok(&["get", "gadgets", "-n", "demo"]).await;
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].split_whitespace().eq(["NAME", "COLOR", "COUNT"]), "{table}");
-    assert!(lines[1].split_whitespace().eq(["g1", "red", "7"]), "{table}");
+    assert!(
+        lines[0].split_whitespace().eq(["NAME", "COLOR", "COUNT"]),
+        "{table}"
+    );
+    assert!(
+        lines[1].split_whitespace().eq(["g1", "red", "7"]),
+        "{table}"
+    );
     let short = k.ok(&["get", "gd", "-A"]).await;
     assert!(short.contains("demo") && short.contains("g1"), "{short}");
 
-    let yaml = k.ok(&["get", "gadget", "g1", "-n", "demo", "-o", "yaml"]).await;
-    assert!(yaml.contains("color: red") && yaml.contains("uid:") && yaml.contains("generation: 1"), "{yaml}");
-    let cm = k.ok(&["get", "configmap", "settings", "-n", "demo", "-o", "jsonpath={.data.mode}"]).await;
+    let yaml = k
+        .ok(&["get", "gadget", "g1", "-n", "demo", "-o", "yaml"])
+        .await;
+    assert!(
+        yaml.contains("color: red") && yaml.contains("uid:") && yaml.contains("generation: 1"),
+        "{yaml}"
+    );
+    let cm = k
+        .ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.mode}",
+        ])
+        .await;
     assert_eq!(cm, "fast");
     let deploys = k.ok(&["get", "deployments", "-n", "demo"]).await;
     assert!(deploys.contains("web"), "{deploys}");
@@ -174,83 +233,228 @@ async fn kubectl_applies_a_manifest_with_crds_and_custom_resources_and_gets_them
     let bad = k.write("bad.yaml", "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g2, namespace: demo}\nspec: {color: green}\n");
     let (ok, _, err) = k.run(&["apply", "-f", &bad]).await;
     assert!(!ok);
-    assert!(err.contains("spec.color") && err.contains("Unsupported value"), "{err}");
+    assert!(
+        err.contains("spec.color") && err.contains("Unsupported value"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn kubectl_patches_with_merge_json_and_strategic_patches() {
-    let Some(k) = Kubectl::start().await else { return };
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
     let f = k.write("manifest.yaml", MANIFEST);
     let _ = k.run(&["apply", "-f", &f]).await;
     k.ok(&["apply", "-f", &f]).await;
-    k.ok(&["patch", "gadget", "g1", "-n", "demo", "--type=merge", "-p", r#"{"spec":{"count":8}}"#]).await;
-    k.ok(&["patch", "gadget", "g1", "-n", "demo", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/color","value":"blue"}]"#]).await;
-    let g = k.ok(&["get", "gadget", "g1", "-n", "demo", "-o", "jsonpath={.spec.color} {.spec.count} {.metadata.generation}"]).await;
+    k.ok(&[
+        "patch",
+        "gadget",
+        "g1",
+        "-n",
+        "demo",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"count":8}}"#,
+    ])
+    .await;
+    k.ok(&[
+        "patch",
+        "gadget",
+        "g1",
+        "-n",
+        "demo",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/color","value":"blue"}]"#,
+    ])
+    .await;
+    let g = k
+        .ok(&[
+            "get",
+            "gadget",
+            "g1",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.color} {.spec.count} {.metadata.generation}",
+        ])
+        .await;
     assert_eq!(g, "blue 8 3");
-    let (ok, _, err) = k.run(&["patch", "gadget", "g1", "-n", "demo", "--type=json", "-p", r#"[{"op":"test","path":"/spec/color","value":"red"}]"#]).await;
+    let (ok, _, err) = k
+        .run(&[
+            "patch",
+            "gadget",
+            "g1",
+            "-n",
+            "demo",
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/spec/color","value":"red"}]"#,
+        ])
+        .await;
     assert!(!ok, "a failing JSON patch test is rejected: {err}");
 
-    k.ok(&["patch", "deployment", "web", "-n", "demo", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:2"}]}}}}"#]).await;
-    let images = k.ok(&["get", "deployment", "web", "-n", "demo", "-o", "jsonpath={.spec.template.spec.containers[*].image}"]).await;
-    assert_eq!(images, "nginx:2 busybox:1", "strategic merge patches containers by name");
+    k.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        "demo",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:2"}]}}}}"#,
+    ])
+    .await;
+    let images = k
+        .ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].image}",
+        ])
+        .await;
+    assert_eq!(
+        images, "nginx:2 busybox:1",
+        "strategic merge patches containers by name"
+    );
 }
 
 #[tokio::test]
 async fn kubectl_delete_is_held_by_finalizers_until_they_are_removed() {
-    let Some(k) = Kubectl::start().await else { return };
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
     k.widget("w1", "  finalizers: [example.com/hold]\n").await;
     let out = k.ok(&["delete", "widget", "w1", "--wait=false"]).await;
     assert!(out.contains("deleted"), "{out}");
-    let ts = k.ok(&["get", "widget", "w1", "-o", "jsonpath={.metadata.deletionTimestamp}"]).await;
-    assert!(!ts.is_empty(), "the object is held with a deletionTimestamp");
-    k.ok(&["patch", "widget", "w1", "--type=json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#]).await;
+    let ts = k
+        .ok(&[
+            "get",
+            "widget",
+            "w1",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ])
+        .await;
+    assert!(
+        !ts.is_empty(),
+        "the object is held with a deletionTimestamp"
+    );
+    k.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ])
+    .await;
     let (ok, _, err) = k.run(&["get", "widget", "w1"]).await;
     assert!(!ok && err.contains("NotFound"), "{err}");
 
     // A waiting delete returns once another client removes the finalizer.
     k.widget("w2", "  finalizers: [example.com/hold]\n").await;
-    let waiting = k.command(&["delete", "widget", "w2", "--timeout=30s"]).output();
+    let waiting = k
+        .command(&["delete", "widget", "w2", "--timeout=30s"])
+        .output();
     let remover = async {
         tokio::time::sleep(Duration::from_millis(700)).await;
-        k.widgets().patch("w2", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+        k.widgets()
+            .patch(
+                "w2",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .await
+            .unwrap();
     };
-    let (out, ()) = tokio::join!(tokio::time::timeout(Duration::from_secs(40), waiting), remover);
+    let (out, ()) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(40), waiting),
+        remover
+    );
     let out = out.unwrap().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(k.widgets().get_opt("w2").await.unwrap().is_none());
 }
 
 #[tokio::test]
 async fn kubectl_wait_returns_when_the_condition_becomes_ready() {
-    let Some(k) = Kubectl::start().await else { return };
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
     k.widget("w", "").await;
-    let waiting = k.command(&["wait", "--for=condition=Ready", "widget/w", "--timeout=30s"]).output();
+    let waiting = k
+        .command(&["wait", "--for=condition=Ready", "widget/w", "--timeout=30s"])
+        .output();
     let setter = async {
         tokio::time::sleep(Duration::from_millis(700)).await;
         let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Done", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-        k.widgets().patch_status("w", &PatchParams::default(), &Patch::Merge(status)).await.unwrap();
+        k.widgets()
+            .patch_status("w", &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .unwrap();
     };
-    let (out, ()) = tokio::join!(tokio::time::timeout(Duration::from_secs(40), waiting), setter);
+    let (out, ()) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(40), waiting),
+        setter
+    );
     let out = out.unwrap().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("condition met"));
     let ready = k.ok(&["get", "widget", "w"]).await;
-    assert!(ready.lines().nth(1).unwrap().split_whitespace().nth(2) == Some("True"), "READY column: {ready}");
+    assert!(
+        ready.lines().nth(1).unwrap().split_whitespace().nth(2) == Some("True"),
+        "READY column: {ready}"
+    );
 }
 
 #[tokio::test]
 async fn kubectl_get_watch_sees_a_change() {
-    let Some(k) = Kubectl::start().await else { return };
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
     k.widget("w", "").await;
-    let mut child = k.command(&["get", "widgets", "--watch"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = k
+        .command(&["get", "widgets", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let header = next_line(&mut lines).await;
     assert!(header.starts_with("NAME"), "{header}");
     let initial = next_line(&mut lines).await;
-    assert!(initial.split_whitespace().eq(["w", "2"].into_iter().chain(initial.split_whitespace().skip(2))), "{initial}");
-    k.widgets().patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 5}}))).await.unwrap();
+    assert!(
+        initial.split_whitespace().eq(["w", "2"]
+            .into_iter()
+            .chain(initial.split_whitespace().skip(2))),
+        "{initial}"
+    );
+    k.widgets()
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 5}})),
+        )
+        .await
+        .unwrap();
     let changed = next_line(&mut lines).await;
-    assert_eq!(changed.split_whitespace().take(2).collect::<Vec<_>>(), ["w", "5"], "{changed}");
+    assert_eq!(
+        changed.split_whitespace().take(2).collect::<Vec<_>>(),
+        ["w", "5"],
+        "{changed}"
+    );
     child.kill().await.unwrap();
 }
 

@@ -3,15 +3,15 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use capp_testenv::{Config, TestEnv};
 use serde_json::{Value, json};
 
 /// Starts a server with the default configuration (HTTPS, no RBAC).
 pub(crate) async fn start() -> TestEnv {
-    TestEnv::start(Config::default()).await.expect("the test server starts")
+    TestEnv::start(Config::default())
+        .await
+        .expect("the test server starts")
 }
 
 /// Whether an external requirement is present; otherwise skip loudly, or fail under CI=true.
@@ -30,38 +30,20 @@ pub(crate) fn require(what: &str, present: bool) -> bool {
 /// The kubectl binary, if installed.
 pub(crate) fn kubectl_path() -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|p| p.join("kubectl")).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|p| p.join("kubectl"))
+            .find(|p| p.is_file())
     })
 }
 
 /// `../shared/specs/<rel>`, if present.
 pub(crate) fn shared_spec(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/specs")).join(rel);
+    let p = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/specs"
+    ))
+    .join(rel);
     p.exists().then_some(p)
-}
-
-/// Runs kubectl against the server with a private cache dir; returns (success, stdout, stderr).
-pub(crate) async fn kubectl(kubectl: &Path, env: &TestEnv, cache: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(env.kubeconfig_path())
-            .arg("--cache-dir")
-            .arg(cache)
-            .args(args)
-            .env("HOME", cache)
-            .stdin(Stdio::null())
-            .output(),
-    )
-    .await
-    .expect("kubectl finishes within 60s")
-    .expect("kubectl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A namespaced `Widget` CRD in `example.com` with a status subresource, printer columns,
