@@ -706,6 +706,21 @@ fn a_crd_version_without_schema_is_rejected() {
 }
 
 #[test]
+fn a_crd_with_spec_preserve_unknown_fields_true_is_rejected() {
+    let mut c = crd(&with_field(&json!({"type": "string"})), false);
+    c["spec"]["preserveUnknownFields"] = json!(true);
+    let v = check_crd(&c).expect_err("rejected");
+    assert_eq!(v[0].rule, Rule::Crd);
+    assert_eq!(v[0].path, "spec.preserveUnknownFields");
+    assert!(
+        v[0].message
+            .contains("x-kubernetes-preserve-unknown-fields"),
+        "{}",
+        v[0]
+    );
+}
+
+#[test]
 fn the_status_subresource_restricts_root_keywords() {
     let mut schema = with_field(&json!({"type": "string"}));
     schema["anyOf"] = json!([{"required": ["spec"]}]);
