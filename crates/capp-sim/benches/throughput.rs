@@ -5,6 +5,13 @@
 //! measuring time per concurrency level (default 3), `BENCH_CONNECTIONS` a comma-separated
 //! list of concurrency levels (default `1,8,32`).
 
+// A benchmark binary: printing figures is its output and a failed setup should stop it loudly.
+#![allow(
+    clippy::expect_used,
+    clippy::print_stdout,
+    reason = "benchmark binary: prints figures, aborts on setup failure"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -62,10 +69,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    let levels: Vec<usize> = std::env::var("BENCH_CONNECTIONS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 8, 32]);
+    let levels: Vec<u32> = std::env::var("BENCH_CONNECTIONS").ok().map_or_else(
+        || vec![1, 8, 32],
+        |s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -92,7 +99,7 @@ fn main() {
             .await;
             assert_eq!(status, 201);
             let value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-            id = value["id"].as_str().expect("id").to_owned();
+            value["id"].as_str().expect("id").clone_into(&mut id);
         }
         sim.finish_provisioning();
         let uri = Arc::new(format!("/metal/v1/devices/{id}"));
@@ -121,11 +128,11 @@ fn main() {
             }
             let elapsed = started.elapsed().as_secs_f64();
             let total = count.load(Ordering::Relaxed);
-            #[allow(clippy::cast_precision_loss, reason = "request counts are far below 2^52")]
-            let rate = total as f64 / elapsed;
+            let total_f = f64::from(u32::try_from(total).unwrap_or(u32::MAX));
+            let rate = total_f / elapsed;
             println!(
                 "  {connections:>3} connections: {rate:>9.0} requests/s ({total} requests, {:.1} us/request/connection)",
-                elapsed * 1e6 * connections as f64 / total.max(1) as f64
+                elapsed * 1e6 * f64::from(connections) / total_f.max(1.0)
             );
         }
         sim.shutdown().await;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use capp_sim::openapi::Spec;
 use capp_sim::{Fault, Simulator, Timings};
 use http::Method;
+use http::Method as M;
 use serde_json::{Value, json};
 
 use super::support::*;
@@ -148,7 +149,6 @@ async fn every_response_of_every_operation_validates_against_the_spec() {
     let p = sim.default_project_id().to_owned();
     let foreign = sim.foreign_project_id();
     let unknown = "11111111-2222-4333-8444-555555555555";
-    use Method as M;
 
     // Projects.
     c.call("findProjects", M::GET, "/projects", None, 200).await;
