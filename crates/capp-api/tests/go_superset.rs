@@ -1,6 +1,6 @@
 //! Wire compatibility with the Go provider (cluster-api-provider-packet v0.9.0): every
-//! property path of its CRDs exists in ours with the same type, enum values, default and no
-//! stricter required-ness; names, scope and printer columns carry over.
+//! property path of its CRDs exists in ours with the same type, format, enum values, default
+//! and no stricter required-ness; names, scope and printer columns carry over.
 //!
 //! Reads `../shared/specs/capp-v0.9.0/`; skips loudly without it, fails under `CI=true`.
 
@@ -76,6 +76,9 @@ fn compare(go: &Value, ours: &Value, path: &str, problems: &mut Vec<String>, che
             "{at}: type {} in Go, {} in ours",
             go["type"], ours["type"]
         ));
+    }
+    if go.get("format").is_some() && go.get("format") != ours.get("format") {
+        problems.push(format!("{at}: format {} in Go, {} in ours", go["format"], ours["format"]));
     }
     let (go_enum, our_enum) = (str_set(&go["enum"]), str_set(&ours["enum"]));
     if go_enum != our_enum && !documented(path) {
