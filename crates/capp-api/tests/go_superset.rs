@@ -78,7 +78,10 @@ fn compare(go: &Value, ours: &Value, path: &str, problems: &mut Vec<String>, che
         ));
     }
     if go.get("format").is_some() && go.get("format") != ours.get("format") {
-        problems.push(format!("{at}: format {} in Go, {} in ours", go["format"], ours["format"]));
+        problems.push(format!(
+            "{at}: format {} in Go, {} in ours",
+            go["format"], ours["format"]
+        ));
     }
     let (go_enum, our_enum) = (str_set(&go["enum"]), str_set(&ours["enum"]));
     if go_enum != our_enum && !documented(path) {
