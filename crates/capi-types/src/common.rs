@@ -178,3 +178,45 @@ pub(crate) fn atomic_label_selector(generator: &mut schemars::SchemaGenerator) -
     }
     schema
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_print_as_host_port_with_ipv6_in_brackets() {
+        let v4 = ApiEndpoint {
+            host: "147.75.80.10".into(),
+            port: 6443,
+        };
+        let v6 = ApiEndpoint {
+            host: "2604:1380::1".into(),
+            port: 443,
+        };
+        assert_eq!(v4.to_string(), "147.75.80.10:6443");
+        assert_eq!(v6.to_string(), "[2604:1380::1]:443");
+    }
+
+    #[test]
+    fn an_endpoint_needs_both_host_and_port_to_be_valid() {
+        let host_only = ApiEndpoint {
+            host: "h".into(),
+            port: 0,
+        };
+        let port_only = ApiEndpoint {
+            host: String::new(),
+            port: 6443,
+        };
+        assert!(!host_only.is_valid() && !host_only.is_zero());
+        assert!(!port_only.is_valid() && !port_only.is_zero());
+        assert!(ApiEndpoint::default().is_zero());
+    }
+
+    #[test]
+    fn empty_template_metadata_serialises_to_an_empty_object() {
+        assert_eq!(
+            serde_json::to_value(ObjectMeta::default()).unwrap(),
+            serde_json::json!({})
+        );
+    }
+}
