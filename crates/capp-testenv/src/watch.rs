@@ -18,6 +18,9 @@ use crate::server::{Body, Query, Server, matcher};
 use crate::status::ApiError;
 use crate::store::{Event, EventType, State};
 
+/// The longest a watch runs (one year): also the default when no `timeoutSeconds` is given.
+const MAX_WATCH_SECS: u64 = 60 * 60 * 24 * 365;
+
 fn line(kind: &str, object: &Value) -> Bytes {
     let mut v = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     v.push(b'\n');
@@ -99,7 +102,8 @@ pub(crate) async fn watch(
     let timeout = q
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
-        .map(Duration::from_secs);
+        // Clamped so that the deadline cannot overflow `Instant`.
+        .map(|t| Duration::from_secs(t.min(MAX_WATCH_SECS)));
     let bookmarks = matches!(
         q.get("allowWatchBookmarks").map(String::as_str),
         Some("true" | "1")
@@ -207,7 +211,7 @@ async fn run(
     bookmark_every: Option<Duration>,
     mut last_rv: u64,
 ) {
-    let deadline = tokio::time::sleep(timeout.unwrap_or(Duration::from_secs(60 * 60 * 24 * 365)));
+    let deadline = tokio::time::sleep(timeout.unwrap_or(Duration::from_secs(MAX_WATCH_SECS)));
     tokio::pin!(deadline);
     let mut ticker = tokio::time::interval(bookmark_every.unwrap_or(Duration::from_secs(3600)));
     ticker.tick().await;

@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event, finalizer};
-use kube::runtime::watcher;
+use kube::runtime::watcher::{self, watcher};
 use kube::{CustomResource, ResourceExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -294,4 +294,98 @@ async fn lease_leader_election_hands_over_only_after_expiry_and_races_conflict()
         matches!(&err, kube::Error::Api(s) if s.code == 409),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn the_event_recorder_publishes_events_k8s_io_events() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::api::events::v1::Event as K8sEvent;
+    use kube::runtime::events::{Event as RecorderEvent, EventType, Recorder, Reporter};
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
+    let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "test".into(),
+            instance: None,
+        },
+    );
+    let event = RecorderEvent {
+        type_: EventType::Normal,
+        reason: "Created".into(),
+        note: Some("made it".into()),
+        action: "Create".into(),
+        secondary: None,
+    };
+    let reference = kube::Resource::object_ref(&cm, &());
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let events = Api::<K8sEvent>::namespaced(client, "default")
+        .list(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        events.items.len(),
+        1,
+        "a repeated event becomes a series, not a second object"
+    );
+    let e = &events.items[0];
+    assert_eq!(e.reason.as_deref(), Some("Created"));
+    assert_eq!(
+        e.regarding.as_ref().and_then(|r| r.name.as_deref()),
+        Some("x")
+    );
+}
+
+#[tokio::test]
+async fn the_watcher_works_with_list_watch_and_with_streaming_lists() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::watcher::Event as WEvent;
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let cm = |name: &str| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()
+    };
+    api.create(&PostParams::default(), &cm("before"))
+        .await
+        .unwrap();
+    for config in [
+        watcher::Config::default(),
+        watcher::Config::default().streaming_lists(),
+    ] {
+        let mut stream = watcher(api.clone(), config).boxed();
+        let mut initial = Vec::new();
+        loop {
+            let ev = tokio::time::timeout(Duration::from_secs(5), stream.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            match ev {
+                WEvent::Init => {}
+                WEvent::InitApply(o) => initial.push(o.name_any()),
+                WEvent::InitDone => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(initial.contains(&"before".to_owned()), "{initial:?}");
+        let name = format!("after-{}", initial.len());
+        api.create(&PostParams::default(), &cm(&name))
+            .await
+            .unwrap();
+        loop {
+            let ev = tokio::time::timeout(Duration::from_secs(5), stream.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if let WEvent::Apply(o) = ev {
+                assert_eq!(o.name_any(), name);
+                break;
+            }
+        }
+    }
 }

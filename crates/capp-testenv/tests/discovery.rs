@@ -351,3 +351,29 @@ async fn shutdown_ends_open_watches_and_removes_temporary_files() {
         .unwrap();
     assert!(!kubeconfig.exists());
 }
+
+#[tokio::test]
+async fn every_served_crd_version_serves_the_same_objects() {
+    let env = support::start().await;
+    let mut crd = support::widget_crd();
+    let mut alpha = crd["spec"]["versions"][0].clone();
+    alpha["name"] = json!("v1alpha1");
+    alpha["storage"] = json!(false);
+    crd["spec"]["versions"].as_array_mut().unwrap().push(alpha);
+    env.install_crds(&[crd]).await.unwrap();
+    let client = env.client().unwrap();
+    widgets(client.clone()).create(&PostParams::default(), &serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 2}
+    })).unwrap()).await.unwrap();
+    let (status, _, w) = get(
+        &client,
+        "/apis/example.com/v1alpha1/namespaces/default/widgets/w",
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(w["apiVersion"], "example.com/v1alpha1");
+    assert_eq!(w["spec"]["size"], 2);
+    let (_, _, group) = get(&client, "/apis/example.com", "application/json").await;
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+}
