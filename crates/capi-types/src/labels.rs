@@ -220,11 +220,16 @@ mod tests {
             CONTRACT_V1BETA1_LABEL,
             format!("{GROUP}/{CONTRACT_V1BETA1_VALUE}")
         );
-        use kube::Resource;
-        assert_eq!(crate::machine::Machine::api_version(&()), API_VERSION);
-        assert_eq!(crate::bootstrap::KubeadmConfig::group(&()), BOOTSTRAP_GROUP);
         assert_eq!(
-            crate::control_plane::KubeadmControlPlane::group(&()),
+            <crate::machine::Machine as kube::Resource>::api_version(&()),
+            API_VERSION
+        );
+        assert_eq!(
+            <crate::bootstrap::KubeadmConfig as kube::Resource>::group(&()),
+            BOOTSTRAP_GROUP
+        );
+        assert_eq!(
+            <crate::control_plane::KubeadmControlPlane as kube::Resource>::group(&()),
             CONTROL_PLANE_GROUP
         );
     }
