@@ -196,7 +196,9 @@ impl Kubeconfig {
 
     /// Renders the kubeconfig as YAML. The result holds credentials, hence [`SecretValue`].
     pub fn to_yaml(&self) -> Result<SecretValue> {
-        serde_saphyr::to_string(self)
+        // Plain scalars, as kubectl writes them: no folded (`>-`) blocks for the long base64.
+        let options = serde_saphyr::ser_options! { prefer_block_scalars: false };
+        serde_saphyr::to_string_with_options(self, options)
             .map(SecretValue::new)
             .map_err(Error::KubeconfigSerialize)
     }

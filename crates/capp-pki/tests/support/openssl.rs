@@ -1,4 +1,4 @@
-//! Helpers for tests that drive the real `openssl` tool: availability check (skip loudly,
+//! Helpers for tests that drive real tools (`openssl`, `kubectl`): availability check (skip loudly,
 //! fail under `CI=true`), a self-cleaning temporary directory and command runners.
 
 #![allow(
@@ -14,19 +14,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Returns `true` when `openssl` can be run. When it cannot, prints a loud message and
-/// returns `false`, or panics if `CI=true` (CI must not silently skip).
+/// Returns `true` when `openssl` can be run; see [`tool_available`].
 pub(crate) fn openssl_available(test: &str) -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
+    tool_available("openssl", &["version"], test)
+}
+
+/// Returns `true` when `tool <probe>` runs successfully. When it cannot, prints a loud
+/// message and returns `false`, or panics if `CI=true` (CI must not silently skip).
+pub(crate) fn tool_available(tool: &str, probe: &[&str], test: &str) -> bool {
+    let ok = Command::new(tool)
+        .args(probe)
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "`openssl` is required under CI=true but was not found (test {test})"
+            "`{tool}` is required under CI=true but was not found (test {test})"
         );
-        eprintln!("!!!!! SKIPPING {test}: the `openssl` tool was not found on PATH !!!!!");
+        eprintln!("!!!!! SKIPPING {test}: the `{tool}` tool was not found on PATH !!!!!");
     }
     ok
 }
