@@ -43,7 +43,7 @@
 //!   written; the simulator emits only the listed keys.
 //! - **Undeclared statuses.** Many operations do not declare every status the API sends (no
 //!   429 or 5xx on most paths, no 403 on some). [`Spec::validate_response`] answers
-//!   [`Error::NotInSpec`](crate::Error::NotInSpec) for them; callers decide (the simulator's
+//!   [`Error::NotInSpec`] for them; callers decide (the simulator's
 //!   conformance tests validate such bodies against the `Error` schema and list each case).
 //! - **Declared without a body.** A status declared with no `content` (such as
 //!   `findDeviceCustomdata`'s 200) has no schema: any body passes, except that a 204 must
@@ -321,14 +321,16 @@ impl Spec {
     }
 }
 
-/// Parses YAML (a superset of JSON) into a JSON value.
+/// Parses YAML (a superset of JSON) into a JSON value, with YAML 1.2 booleans.
 ///
-/// serde-saphyr resolves plain scalars with the YAML 1.2 core schema when the target is
-/// `serde_json::Value`: only `true`/`false` are booleans, so YAML 1.1 spellings such as
-/// `on`, `no` or `yes` stay strings (checked by a test), and quoted status keys (`"200"`)
-/// stay strings.
+/// By default serde-saphyr infers YAML 1.1 booleans: into a `serde_json::Value`, plain
+/// `on`, `off`, `yes`, `no`, `y` and `n` become `true`/`false` (checked by a test). An
+/// OpenAPI document is YAML 1.2, where only `true` and `false` are booleans, so this parser
+/// turns on `strict_booleans`: an enum value `no` or a key `y` stays a string. Numeric keys
+/// (`200:`) become strings, as JSON object keys must.
 pub fn parse_yaml(text: &str) -> std::result::Result<Value, serde_saphyr::Error> {
-    serde_saphyr::from_str::<Value>(text)
+    let options = serde_saphyr::options! { strict_booleans: true };
+    serde_saphyr::from_str_with_options::<Value>(text, options)
 }
 
 fn escape(name: &str) -> String {
@@ -344,5 +346,55 @@ fn method_upper(m: &str) -> &'static str {
         "patch" => "PATCH",
         "head" => "HEAD",
         _ => "OPTIONS",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const YAML_1_1: &str = "a: on\nb: no\nc: yes\nd: true\ne: [on, off]\n\"200\": x\n404: y\n";
+
+    #[test]
+    fn yaml_1_1_booleans_stay_strings_and_status_keys_become_strings() {
+        let value = parse_yaml(YAML_1_1).unwrap();
+        assert_eq!(
+            value,
+            json!({"a": "on", "b": "no", "c": "yes", "d": true, "e": ["on", "off"], "200": "x", "404": "y"})
+        );
+    }
+
+    #[test]
+    fn serde_saphyr_defaults_would_turn_yaml_1_1_words_into_booleans() {
+        // Why `parse_yaml` sets `strict_booleans`: without it the words above change type.
+        let value: Value = serde_saphyr::from_str(YAML_1_1).unwrap();
+        assert_eq!(value["b"], json!(false));
+        assert_eq!(value["404"], json!(true));
+    }
+
+    #[test]
+    fn a_document_without_paths_or_schemas_is_rejected() {
+        assert!(matches!(
+            Spec::from_value(json!({"openapi": "3.0.0"}), "x.yaml"),
+            Err(Error::SpecShape(_))
+        ));
+        let doc = json!({"paths": {}, "components": {"schemas": {"A": {"type": "object",
+            "properties": {"n": {"type": "integer", "format": "int32", "minimum": 1}},
+            "required": ["n"], "additionalProperties": false}}}});
+        let spec = Spec::from_value(doc, "x.yaml").unwrap();
+        assert!(
+            spec.validate_schema("A", &json!({"n": 1.0}))
+                .unwrap()
+                .is_empty()
+        );
+        let v = spec.validate_schema("A", &json!({"n": 0, "m": 1})).unwrap();
+        assert_eq!(v.len(), 2, "{v:?}");
+        let v = spec.validate_schema("A", &json!({})).unwrap();
+        assert!(v[0].message.contains("required property \"n\""), "{v:?}");
+        assert!(matches!(
+            spec.validate_schema("B", &json!({})),
+            Err(Error::NotInSpec(_))
+        ));
     }
 }
