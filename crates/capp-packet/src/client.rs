@@ -193,6 +193,13 @@ impl MetalClient {
                 Ok(raw) => return Ok(raw),
                 Err(e) => e,
             };
+            // A 429 with a wait pauses every clone of the client, not only this call.
+            if let (Some(limiter), Some(api)) = (&inner.limiter, error.api())
+                && api.status() == http::StatusCode::TOO_MANY_REQUESTS
+                && let Some(wait) = api.retry_after()
+            {
+                limiter.pause_for(wait.min(inner.config.retry.max_retry_after));
+            }
             let delay = match call.retry {
                 Retry::Idempotent => {
                     inner

@@ -3,7 +3,8 @@
 //! Many controllers (and many reconciles of one controller) share one [`MetalClient`](crate::MetalClient);
 //! the bucket keeps their combined request rate under the configured limit so they cannot
 //! stampede the API into 429s. Waiters reserve a token and sleep outside the lock, so they are
-//! served in arrival order.
+//! served in arrival order. When the server answers 429 with a wait, the whole bucket pauses for
+//! that long, so the clones that did not see the 429 do not keep hitting the limit either.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -35,6 +36,8 @@ struct Bucket {
     /// Tokens available now; negative when waiters have reserved future tokens.
     tokens: f64,
     updated: Instant,
+    /// No request goes out before this instant (set from a 429's wait).
+    paused_until: Option<Instant>,
 }
 
 /// The token bucket.
@@ -51,6 +54,7 @@ impl RateLimiter {
             bucket: Mutex::new(Bucket {
                 tokens: f64::from(limit.burst),
                 updated: Instant::now(),
+                paused_until: None,
             }),
         }
     }
@@ -78,10 +82,26 @@ impl RateLimiter {
             .min(f64::from(self.limit.burst));
         bucket.updated = now;
         bucket.tokens -= 1.0;
-        if bucket.tokens >= 0.0 {
+        let for_token = if bucket.tokens >= 0.0 {
             Duration::ZERO
         } else {
             Duration::from_secs_f64(-bucket.tokens / self.limit.per_second)
+        };
+        let for_pause = bucket
+            .paused_until
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
+        for_token.max(for_pause)
+    }
+
+    /// Holds every request back for `wait` from now (the server said so with a 429).
+    pub(crate) fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut bucket = self
+            .bucket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if bucket.paused_until.is_none_or(|current| current < until) {
+            bucket.paused_until = Some(until);
         }
     }
 }
@@ -121,6 +141,25 @@ mod tests {
         assert!(
             limiter.reserve(later) > Duration::ZERO,
             "the burst caps the refill"
+        );
+    }
+
+    #[test]
+    fn a_pause_holds_back_even_a_full_bucket() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 100.0,
+            burst: 100,
+        });
+        limiter.pause_for(Duration::from_secs(2));
+        let wait = limiter.reserve(Instant::now());
+        assert!(
+            wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        );
+        limiter.pause_for(Duration::from_millis(10));
+        assert!(
+            limiter.reserve(Instant::now()) > Duration::from_millis(1900),
+            "a shorter pause never shortens a longer one"
         );
     }
 

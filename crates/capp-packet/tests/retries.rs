@@ -167,3 +167,36 @@ async fn clones_share_one_rate_limiter() {
     assert_eq!(stats.throttled, 8, "{stats:?}");
     assert_eq!(sim.operation_count("findMetros"), 10);
 }
+
+#[tokio::test]
+async fn a_429_seen_by_one_clone_holds_back_the_others() {
+    let (sim, _) = support::start().await;
+    let config = support::config_for(&sim)
+        .with_retry(capp_packet::RetryPolicy::never())
+        .with_rate_limit(Some(RateLimit {
+            per_second: 1000.0,
+            burst: 100,
+        }));
+    let first = MetalClient::new(config).unwrap();
+    let second = first.clone();
+    sim.faults().inject_for("findMetros", Fault::RateLimited, 1);
+    let e = first.list_metros().await.unwrap_err();
+    let wait = e.api().unwrap().retry_after().unwrap();
+
+    let started = Instant::now();
+    second.get_project(sim.default_project_id()).await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took + Duration::from_millis(100) >= wait,
+        "waited {took:?} of {wait:?}"
+    );
+    assert_eq!(second.stats().throttled, 1);
+}
+
+#[tokio::test]
+async fn the_client_works_behind_the_metal_trait_object() {
+    let (sim, client) = support::start().await;
+    let metal: std::sync::Arc<dyn Metal> = std::sync::Arc::new(client);
+    let project = metal.get_project(sim.default_project_id()).await.unwrap();
+    assert_eq!(project.id, sim.default_project_id());
+}
