@@ -252,6 +252,12 @@ impl CertificateAuthority {
                 field: key_field.to_owned(),
             });
         }
+        // Fail at load time, naming the input, rather than at the first issue.
+        Issuer::from_ca_cert_der(&certificate.der().into(), key.key_pair()).map_err(|_| {
+            Error::UnsupportedCa {
+                field: cert_field.to_owned(),
+            }
+        })?;
         Ok(Self { certificate, key })
     }
 

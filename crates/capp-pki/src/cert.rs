@@ -263,3 +263,48 @@ where
     out.sort_by(|a, b| a.not_after.cmp(&b.not_after).then(a.name.cmp(&b.name)));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ca::{CaOptions, CertificateAuthority};
+    use rand::SeedableRng;
+
+    fn ca(days: u64, now: Timestamp) -> CertificateAuthority {
+        CertificateAuthority::generate(
+            &CaOptions::new("t").with_validity(std::time::Duration::from_secs(days * 86_400)),
+            now,
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn expiry_is_inclusive_at_the_horizon_and_exclusive_just_before() {
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let c = ca(30, now);
+        assert!(c.certificate().expires_within(now, 30));
+        assert!(!c.certificate().expires_within(now, 29));
+        let after = now + SignedDuration::from_hours(31 * 24);
+        assert!(c.certificate().expires_within(after, 0));
+    }
+
+    #[test]
+    fn non_certificate_input_is_rejected_with_the_field_named() {
+        let err = Certificate::from_der(vec![0x30, 0x00], "ca.crt").unwrap_err();
+        assert_eq!(err.to_string(), "`ca.crt` is not a valid X.509 certificate");
+        let err = Certificate::from_pem("no pem here", "ca.crt").unwrap_err();
+        assert!(err.to_string().contains("ca.crt"), "{err}");
+    }
+
+    #[test]
+    fn pem_output_parses_back_to_the_same_certificate() {
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let c = ca(30, now);
+        let back = Certificate::from_pem(c.cert_pem(), "x").unwrap();
+        assert_eq!(&back, c.certificate());
+        assert_eq!(back.info().serial_hex.len(), 32);
+        assert!(back.public_key_hash().starts_with("sha256:"));
+        assert_eq!(back.public_key_hash().len(), 7 + 64);
+    }
+}

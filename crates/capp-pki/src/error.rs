@@ -73,6 +73,14 @@ pub enum Error {
         field: String,
     },
 
+    /// A CA certificate's subject cannot be reproduced as an issuer name (for example a
+    /// multi-valued RDN), so it could not sign leaves.
+    #[error("`{field}` cannot be used as an issuer (unsupported subject encoding)")]
+    UnsupportedCa {
+        /// Which input was being parsed.
+        field: String,
+    },
+
     /// The private key does not belong to the certificate it was paired with.
     #[error("the private key `{field}` does not match the certificate's public key")]
     KeyMismatch {

@@ -141,6 +141,12 @@ impl PrivateKey {
         SecretString::from(self.pair.serialize_pem())
     }
 
+    /// The private key as PKCS#8 DER (for example for `rustls::pki_types::PrivatePkcs8KeyDer`).
+    #[must_use]
+    pub fn to_pkcs8_der(&self) -> secrecy::SecretSlice<u8> {
+        secrecy::SecretSlice::from(self.pair.serialize_der())
+    }
+
     /// The DER `SubjectPublicKeyInfo` of the public half.
     #[must_use]
     pub fn public_key_der(&self) -> Vec<u8> {

@@ -150,3 +150,48 @@ impl<'de> Deserialize<'de> for SecretValue {
         String::deserialize(deserializer).map(Self::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_secret_lists_keys_but_not_values() {
+        let secret = Secret::new("ns", "demo-ca", "cluster.x-k8s.io/secret")
+            .with_label("cluster.x-k8s.io/cluster-name", "demo")
+            .with_data("tls.key", "super-secret-key-material");
+        let debug = format!("{secret:?}");
+        assert!(
+            debug.contains("tls.key") && debug.contains("[REDACTED]"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("demo-ca") && debug.contains("cluster-name"),
+            "{debug}"
+        );
+        assert!(!debug.contains("super-secret"), "{debug}");
+    }
+
+    #[test]
+    fn missing_and_non_utf8_keys_are_errors_naming_secret_and_key() {
+        let secret = Secret::new("ns", "demo-sa", "Opaque").with_data("tls.key", vec![0xff, 0xfe]);
+        assert_eq!(
+            secret.get("tls.crt").unwrap_err().to_string(),
+            "Secret `demo-sa` has no data key `tls.crt`"
+        );
+        assert_eq!(
+            secret.get_str("tls.key").unwrap_err().to_string(),
+            "Secret `demo-sa` key `tls.key` is not UTF-8 text"
+        );
+    }
+
+    #[test]
+    fn a_secret_value_serialises_transparently_but_debugs_redacted() {
+        let value = SecretValue::new("abcdef.0123456789abcdef");
+        assert_eq!(format!("{value:?}"), "[REDACTED]");
+        let yaml = serde_saphyr::to_string(&value).unwrap();
+        assert_eq!(yaml.trim(), "abcdef.0123456789abcdef");
+        let back: SecretValue = serde_saphyr::from_str(&yaml).unwrap();
+        assert_eq!(back, value);
+    }
+}
