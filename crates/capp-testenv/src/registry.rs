@@ -47,6 +47,8 @@ pub(crate) struct ResourceDef {
     pub(crate) raw_schema: Option<Value>,
     /// Name of the CRD serving this resource.
     pub(crate) crd: Option<String>,
+    /// A create-only review resource (SubjectAccessReview...): answered, never stored.
+    pub(crate) review: bool,
 }
 
 impl ResourceDef {
@@ -76,6 +78,7 @@ struct Builtin {
     categories: &'static [&'static str],
     status: bool,
     generation: bool,
+    review: bool,
 }
 
 const fn b(
@@ -96,6 +99,7 @@ const fn b(
         categories: &[],
         status: false,
         generation: false,
+        review: false,
     }
 }
 
@@ -199,6 +203,28 @@ const BUILTINS: &[Builtin] = &[
             &[],
         )
     },
+    Builtin {
+        review: true,
+        ..b(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+            "SelfSubjectAccessReview",
+            false,
+            &[],
+        )
+    },
+    Builtin {
+        review: true,
+        ..b(
+            "authorization.k8s.io",
+            "v1",
+            "subjectaccessreviews",
+            "SubjectAccessReview",
+            false,
+            &[],
+        )
+    },
 ];
 
 /// All built-in resources.
@@ -223,6 +249,7 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceDef>> {
                 schema: None,
                 raw_schema: None,
                 crd: None,
+                review: b.review,
             })
         })
         .collect()
@@ -328,6 +355,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
                 Some(raw_schema)
             },
             crd: Some(str_at(crd, &["metadata", "name"]).to_owned()),
+            review: false,
         }));
     }
     if causes.is_empty() {
@@ -359,6 +387,10 @@ const VERBS: &[&str] = &[
     "watch",
 ];
 
+fn verbs(d: &ResourceDef) -> &'static [&'static str] {
+    if d.review { &["create"] } else { VERBS }
+}
+
 /// `APIResourceList` for one group/version.
 pub(crate) fn resource_list(defs: &[Arc<ResourceDef>], group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
@@ -371,7 +403,7 @@ pub(crate) fn resource_list(defs: &[Arc<ResourceDef>], group: &str, version: &st
             "singularName": d.singular,
             "namespaced": d.namespaced,
             "kind": d.kind,
-            "verbs": VERBS,
+            "verbs": verbs(d),
         });
         if !d.short_names.is_empty() {
             r["shortNames"] = json!(d.short_names);
@@ -483,7 +515,7 @@ pub(crate) fn aggregated(defs: &[Arc<ResourceDef>], core: bool) -> Value {
                             "responseKind": {"group": d.group, "version": d.version, "kind": d.kind},
                             "scope": if d.namespaced { "Namespaced" } else { "Cluster" },
                             "singularResource": d.singular,
-                            "verbs": VERBS,
+                            "verbs": verbs(d),
                         });
                         if !d.short_names.is_empty() {
                             r["shortNames"] = json!(d.short_names);

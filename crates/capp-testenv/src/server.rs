@@ -522,7 +522,17 @@ impl Server {
             namespace: ns.clone(),
             name: t.name.clone().unwrap_or_default(),
         };
-        self.authorize(identity, &action).await?;
+        // Like the default `system:basic-user` binding: anyone may ask what they may do.
+        if def.plural != "selfsubjectaccessreviews" {
+            self.authorize(identity, &action).await?;
+        }
+        if def.review {
+            if verb != "create" {
+                return Err(ApiError::method_not_allowed(method.as_str()));
+            }
+            let review = parse_body(&content_type(headers), body)?;
+            return self.review(&def, identity, review).await;
+        }
         let table = wants_table(headers);
         let name = t.name.clone().unwrap_or_default();
         let sub = t.subresource.as_deref();
@@ -640,6 +650,73 @@ impl Server {
             }
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         }
+    }
+
+    /// Answers a SelfSubjectAccessReview or SubjectAccessReview (never stored).
+    async fn review(
+        &self,
+        def: &ResourceDef,
+        identity: &Identity,
+        mut review: Value,
+    ) -> Result<Response<Body>, ApiError> {
+        if !review.is_object() {
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
+        let spec = review["spec"].clone();
+        let subject = if def.plural == "selfsubjectaccessreviews" {
+            identity.clone()
+        } else {
+            let user = spec["user"].as_str().unwrap_or_default().to_owned();
+            let groups: Vec<String> = spec["groups"]
+                .as_array()
+                .map(|g| {
+                    g.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if user.is_empty() && groups.is_empty() {
+                return Err(ApiError::invalid(
+                    &def.kind,
+                    &def.group,
+                    "",
+                    vec![crate::status::cause(
+                        "FieldValueRequired",
+                        "spec.user",
+                        "Required value: at least one of user or group must be specified",
+                    )],
+                ));
+            }
+            Identity {
+                username: user,
+                groups,
+            }
+        };
+        let ra = &spec["resourceAttributes"];
+        let allowed = if ra.is_object() {
+            let s = |k: &str| ra[k].as_str().unwrap_or_default().to_owned();
+            let action = compat::Action {
+                verb: s("verb"),
+                api_group: s("group"),
+                resource: s("resource"),
+                subresource: s("subresource"),
+                namespace: s("namespace"),
+                name: s("name"),
+            };
+            self.authorize(&subject, &action).await.is_ok()
+        } else {
+            // Non-resource URLs (discovery, OpenAPI, health) are open to everyone here.
+            true
+        };
+        review["apiVersion"] = json!(def.api_version());
+        review["kind"] = json!(def.kind);
+        review["status"] = json!({"allowed": allowed});
+        if !allowed {
+            review["status"]["reason"] = json!("no RBAC rule allows this");
+        }
+        Ok(json_response(201, &review, &[]))
     }
 
     async fn list(

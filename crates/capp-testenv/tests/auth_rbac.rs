@@ -216,3 +216,69 @@ async fn the_admin_identity_always_passes_rbac() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn access_reviews_answer_what_rbac_allows() {
+    use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReview, SubjectAccessReview};
+    let env = TestEnv::start(Config::default().with_rbac(true))
+        .await
+        .unwrap();
+    let admin = env.client().unwrap();
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "viewers"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cm-view"},
+        "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "viewers"}]
+    }))
+    .unwrap();
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "cm-view"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
+    }))
+    .unwrap();
+    Api::<ClusterRole>::all(admin.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    let review = |verb: &str| -> SubjectAccessReview {
+        serde_json::from_value(json!({"spec": {
+            "user": "carol", "groups": ["viewers"],
+            "resourceAttributes": {"verb": verb, "resource": "configmaps", "namespace": "default"}
+        }}))
+        .unwrap()
+    };
+    let sars = Api::<SubjectAccessReview>::all(admin);
+    assert!(
+        sars.create(&PostParams::default(), &review("list"))
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        !sars
+            .create(&PostParams::default(), &review("delete"))
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .allowed
+    );
+
+    let carol = env
+        .client_for(&Identity::user("carol", &["viewers"]))
+        .unwrap();
+    let ssar: SelfSubjectAccessReview = serde_json::from_value(json!({"spec": {
+        "resourceAttributes": {"verb": "get", "resource": "configmaps", "namespace": "default"}
+    }}))
+    .unwrap();
+    let answer = Api::<SelfSubjectAccessReview>::all(carol)
+        .create(&PostParams::default(), &ssar)
+        .await
+        .unwrap();
+    assert!(answer.status.unwrap().allowed);
+}
