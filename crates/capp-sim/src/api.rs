@@ -377,17 +377,17 @@ pub(crate) fn find_route(method: &Method, path: &str) -> Matched {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let mut other_methods = Vec::new();
     for route in routes() {
-        let pattern: Vec<&str> = route.pattern.split('/').skip(1).collect();
-        if pattern.len() != segments.len() {
+        if route.pattern.matches('/').count() != segments.len() {
             continue;
         }
+        let pattern = route.pattern.split('/').skip(1);
         let mut params = Vec::new();
-        let fits = pattern.iter().zip(&segments).all(|(p, s)| {
-            if *p == "{id}" {
+        let fits = pattern.zip(&segments).all(|(p, s)| {
+            if p == "{id}" {
                 params.push(percent_decode(s));
                 !s.is_empty()
             } else {
-                p == s
+                p == *s
             }
         });
         if !fits {

@@ -332,10 +332,37 @@ pub(crate) fn os_id(slug: &str) -> String {
     stable_uuid(&format!("os:{slug}"))
 }
 
+/// Renders each catalogue entry once: the catalogue is static, and plan objects (with their
+/// `available_in` links) are the most expensive part of a device body.
+fn cached(kind: &str, key: &str, render: impl FnOnce() -> Value) -> Value {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Value>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let id = format!("{kind}:{key}");
+    if let Some(v) = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&id)
+    {
+        return v.clone();
+    }
+    let value = render();
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(id, value.clone());
+    value
+}
+
 impl Metro {
     /// The API representation (`Metro` schema).
     #[must_use]
     pub fn to_json(&self) -> Value {
+        cached("metro", self.code, || self.render())
+    }
+
+    fn render(&self) -> Value {
         json!({
             "id": metro_id(self.code),
             "code": self.code,
@@ -350,6 +377,10 @@ impl Facility {
     /// `exclude=address`).
     #[must_use]
     pub fn to_json(&self) -> Value {
+        cached("facility", self.code, || self.render())
+    }
+
+    fn render(&self) -> Value {
         let metro = metro(self.metro).map_or(Value::Null, Metro::to_json);
         json!({
             "id": facility_id(self.code),
@@ -385,6 +416,10 @@ impl Plan {
     /// The API representation (`Plan` schema).
     #[must_use]
     pub fn to_json(&self) -> Value {
+        cached("plan", self.slug, || self.render())
+    }
+
+    fn render(&self) -> Value {
         let drives: Vec<Value> = self
             .drives
             .iter()
@@ -430,6 +465,10 @@ impl OperatingSystem {
     /// The API representation (`OperatingSystem` schema).
     #[must_use]
     pub fn to_json(&self) -> Value {
+        cached("os", self.slug, || self.render())
+    }
+
+    fn render(&self) -> Value {
         let plans: Vec<&str> = PLANS.iter().map(|p| p.slug).collect();
         json!({
             "id": os_id(self.slug),

@@ -559,7 +559,18 @@ impl State {
 
     /// Advances every device whose timer has run out.
     pub(crate) fn tick(&mut self, now: Timestamp) {
-        let ids: Vec<String> = self.devices.keys().cloned().collect();
+        // Only devices in a timed state can change; most are `active` and cost nothing.
+        let ids: Vec<String> = self
+            .devices
+            .values()
+            .filter(|d| {
+                !matches!(
+                    d.state,
+                    DeviceState::Active | DeviceState::Inactive | DeviceState::Failed
+                )
+            })
+            .map(|d| d.id.clone())
+            .collect();
         for id in ids {
             self.tick_device(&id, now);
         }
