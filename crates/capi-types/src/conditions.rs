@@ -295,9 +295,10 @@ pub trait Conditions {
         self.get(type_).map_or(Severity::None, Condition::severity)
     }
 
-    /// Adds or replaces a condition. The given condition's `last_transition_time` is used
-    /// when the condition is new or its status changes; otherwise the existing transition time
-    /// is kept. Returns whether anything changed.
+    /// Adds or replaces a condition. The given condition's `last_transition_time` (the
+    /// caller's "now", see [`format_time`]) is used when the condition is new or its status
+    /// changes; otherwise the existing transition time is kept. Returns whether anything
+    /// changed. Prefer the `mark_*` helpers, which always fill the time.
     fn set(&mut self, condition: Condition) -> bool {
         let conditions = self.conditions_mut();
         let changed =

@@ -242,3 +242,13 @@ fn names_scope_subresources_and_printer_columns_match_upstream() {
         );
     }
 }
+
+#[test]
+fn missing_shared_data_skips_locally_and_fails_in_ci() {
+    use upstream::{Missing, decide};
+    assert_eq!(decide(true, None), Missing::Run);
+    assert_eq!(decide(true, Some("true")), Missing::Run);
+    assert_eq!(decide(false, None), Missing::Skip);
+    assert_eq!(decide(false, Some("false")), Missing::Skip);
+    assert_eq!(decide(false, Some("true")), Missing::Fail);
+}
