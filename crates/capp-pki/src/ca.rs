@@ -7,11 +7,12 @@ use jiff::{SignedDuration, Timestamp};
 use rand::RngCore;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyUsagePurpose, SanType, SerialNumber,
+    Issuer, KeyUsagePurpose, SanType, SerialNumber, SigningKey,
 };
 use secrecy::SecretString;
 
 use crate::cert::{Certificate, ExtendedUsage};
+use crate::der;
 use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::{Error, Result};
 
@@ -69,7 +70,8 @@ impl CaOptions {
 pub struct LeafSpec {
     /// Subject common name.
     pub common_name: String,
-    /// Subject organisations (`O=`); Kubernetes maps these to groups for client certificates.
+    /// Subject organisations (`O=`), one RDN each, in order; Kubernetes maps these to groups
+    /// for client certificates.
     pub organizations: Vec<String>,
     /// DNS subject alternative names.
     pub dns_names: Vec<String>,
@@ -354,7 +356,21 @@ impl CertificateAuthority {
         let cert = params
             .signed_by(key.key_pair(), &issuer)
             .map_err(sign_error)?;
-        Certificate::from_der(cert.der().to_vec(), "issued certificate")
+        let mut der = cert.der().to_vec();
+        if spec.organizations.len() > 1 {
+            // rcgen's DistinguishedName keeps one value per attribute type, but Kubernetes
+            // maps every `O` of a client certificate to a group: rewrite the subject with one
+            // RDN per organisation and re-sign with the same CA key and algorithm.
+            let subject = der::subject_name(&spec.organizations, &spec.common_name);
+            der = der::replace_subject(&der, &subject, |tbs| {
+                SigningKey::sign(self.key.key_pair(), tbs)
+            })
+            .ok_or_else(|| Error::InvalidCertificate {
+                field: "issued certificate".to_owned(),
+            })?
+            .map_err(sign_error)?;
+        }
+        Certificate::from_der(der, "issued certificate")
     }
 }
 

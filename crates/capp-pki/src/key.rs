@@ -3,7 +3,7 @@
 //! CAPI's kubeadm providers and `openssl` write keys in three encodings: PKCS#8
 //! (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`). The ring backend
 //! only reads PKCS#8, so PKCS#1 and SEC1 keys are re-wrapped into PKCS#8 (pure DER wrapping,
-//! in a private `der` module) before they are handed to rcgen. Keys are always written back as
+//! in the private `der` module) before they are handed to rcgen. Keys are always written back as
 //! PKCS#8, which kubeadm, kube-apiserver and openssl all read.
 
 use std::fmt;
@@ -11,9 +11,8 @@ use std::fmt;
 use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PublicKeyData};
 use secrecy::SecretString;
 
+use crate::der;
 use crate::{Error, Result};
-
-mod der;
 
 /// Algorithm for newly generated keys.
 ///

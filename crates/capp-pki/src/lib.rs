@@ -59,6 +59,7 @@ pub mod ca;
 pub mod capi;
 pub mod cert;
 pub mod cluster;
+mod der;
 mod error;
 pub mod key;
 pub mod kubeconfig;

@@ -245,6 +245,33 @@ fn openssl_verifies_the_client_certificates_with_kubeadm_subjects() {
     );
     assert!(!wrong.status.success());
 
+    // A user in several groups: one `O` per group, in order (as Go's pkix.Name writes them).
+    let multi = pki
+        .ca
+        .issue(
+            &LeafSpec::client("jane")
+                .with_organization("system:authenticated")
+                .with_organization("team-a")
+                .with_organization("kubeadm:cluster-admins"),
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    let text = verify_and_text(&dir, "jane", &pki.ca, &multi, "sslclient");
+    assert_eq!(
+        subject(&text),
+        "O = system:authenticated, O = team-a, O = kubeadm:cluster-admins, CN = jane"
+    );
+    assert_eq!(
+        multi.certificate.info().organizations,
+        ["system:authenticated", "team-a", "kubeadm:cluster-admins"]
+    );
+    assert_eq!(
+        extension(&text, "X509v3 Extended Key Usage"),
+        "TLS Web Client Authentication"
+    );
+    assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
+
     let front_proxy = pki.front_proxy_client(now, &mut rng).unwrap();
     let text = verify_and_text(
         &dir,
@@ -381,7 +408,10 @@ fn openssl_ca_signs_a_verifiable_leaf(
     );
     let leaf = ca
         .issue(
+            // Two organisations: the subject is re-encoded and re-signed with the loaded key.
             &LeafSpec::server("kube-apiserver")
+                .with_organization("example")
+                .with_organization("system:nodes")
                 .with_san("kubernetes")
                 .with_san("10.96.0.1"),
             now(),
@@ -389,6 +419,10 @@ fn openssl_ca_signs_a_verifiable_leaf(
         )
         .unwrap();
     let text = verify_and_text(&dir, "leaf", &ca, &leaf, "sslserver");
+    assert_eq!(
+        subject(&text),
+        "O = example, O = system:nodes, CN = kube-apiserver"
+    );
     assert_eq!(
         extension(&text, "X509v3 Subject Alternative Name"),
         "DNS:kubernetes, IP Address:10.96.0.1"

@@ -1,5 +1,5 @@
-use super::der::{P256_OID, P384_OID, read_tlv, sec1_curve, tlv};
 use super::*;
+use crate::der::{P256_OID, P384_OID, read_tlv, sec1_curve, tlv};
 use secrecy::ExposeSecret;
 
 /// Extracts the SEC1 `ECPrivateKey` from a ring-generated PKCS#8 EC key (the OCTET STRING
