@@ -14,6 +14,9 @@ use crate::retry::RetryPolicy;
 pub const DEFAULT_BASE_URL: &str = "https://api.equinix.com/metal/v1";
 
 /// The largest `per_page` the spec allows for paginated lists (`components/parameters/PerPage.yaml`).
+///
+/// The spec's introduction still says "a maximum of 100 results per page"; if a server caps
+/// lower than asked, nothing breaks, because the client follows `meta` rather than counting.
 pub const MAX_PER_PAGE: u32 = 1000;
 
 /// The `User-Agent` the client sends: `capp/<version> (+<repository>)`.

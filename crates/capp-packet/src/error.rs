@@ -397,6 +397,17 @@ mod tests {
     }
 
     #[test]
+    fn errors_can_cross_threads_and_stay_small() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
+        assert!(
+            std::mem::size_of::<Error>() <= 48,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+
+    #[test]
     fn each_status_maps_to_its_predicate() {
         assert!(api(401, "Invalid authentication token").is_unauthorized());
         assert!(api(403, "nope").is_forbidden());

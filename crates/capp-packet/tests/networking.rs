@@ -165,24 +165,35 @@ async fn hardware_reservations_are_listed_and_a_device_can_use_one() {
     expected.sort();
     assert_eq!(ids, expected);
 
-    let free = reservations
+    // Two free m3.large.x86 reservations in da11: one used in facility form, one in metro form
+    // (the Go provider dropped the id in metro form, its defect D1).
+    let free: Vec<_> = reservations
         .iter()
-        .find(|r| r.provisionable)
-        .expect("a free reservation");
-    let plan = free.plan.as_ref().map(|p| p.slug.clone()).unwrap();
-    let facility = free.facility.as_ref().map(|f| f.code.clone()).unwrap();
-    let mut r = CreateDevice::new(Location::Facility(vec![facility]), plan, "ubuntu_24_04");
-    r.hardware_reservation_id = Some(free.id.clone());
-    let d = client.create_device(&project, &r).await.unwrap();
-    assert_eq!(
-        sim.device(&d.id)
-            .unwrap()
-            .hardware_reservation_id
-            .as_deref(),
-        Some(free.id.as_str())
-    );
-    let taken = client.get_hardware_reservation(&free.id).await.unwrap();
-    assert!(!taken.provisionable, "{taken:?}");
+        .filter(|r| r.provisionable && r.facility.as_ref().is_some_and(|f| f.code == "da11"))
+        .collect();
+    assert!(free.len() >= 2, "{reservations:?}");
+    let plan = free[0].plan.as_ref().map(|p| p.slug.clone()).unwrap();
+    let forms = [
+        Location::Facility(vec!["da11".into()]),
+        Location::Metro("da".into()),
+    ];
+    for (reservation, location) in free.iter().zip(forms) {
+        let mut r = CreateDevice::new(location, plan.clone(), "ubuntu_24_04");
+        r.hardware_reservation_id = Some(reservation.id.clone());
+        let d = client.create_device(&project, &r).await.unwrap();
+        assert_eq!(
+            sim.device(&d.id)
+                .unwrap()
+                .hardware_reservation_id
+                .as_deref(),
+            Some(reservation.id.as_str())
+        );
+        let taken = client
+            .get_hardware_reservation(&reservation.id)
+            .await
+            .unwrap();
+        assert!(!taken.provisionable, "{taken:?}");
+    }
 }
 
 #[tokio::test]
