@@ -25,6 +25,7 @@ mod compat;
 mod env;
 mod openapi;
 pub mod patch;
+mod protobuf;
 pub mod rbac;
 mod registry;
 pub mod schema;

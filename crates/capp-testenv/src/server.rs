@@ -211,7 +211,7 @@ fn parse_body(ct: &str, body: &[u8]) -> Result<Value, ApiError> {
         serde_saphyr::from_str::<Value>(text)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
     } else if ct.contains("protobuf") {
-        Err(ApiError::unsupported_media_type(ct))
+        crate::protobuf::decode(body).map_err(|m| ApiError::new(415, "UnsupportedMediaType", m))
     } else {
         serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("error decoding the request body as JSON: {e}"))

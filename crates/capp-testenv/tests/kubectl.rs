@@ -465,3 +465,104 @@ async fn next_line(l: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdou
         .unwrap()
         .expect("kubectl is still running")
 }
+
+#[tokio::test]
+async fn kubectl_create_subcommands_and_auth_can_i_work_through_protobuf() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team"]).await;
+    k.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        "team",
+        "--from-literal=mode=fast",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        "team",
+        "--from-literal=user=pw",
+    ])
+    .await;
+    k.ok(&["create", "serviceaccount", "manager", "-n", "team"])
+        .await;
+    k.ok(&[
+        "create",
+        "role",
+        "reader",
+        "-n",
+        "team",
+        "--verb=get,list",
+        "--resource=configmaps",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "reader",
+        "-n",
+        "team",
+        "--role=reader",
+        "--serviceaccount=team:manager",
+    ])
+    .await;
+    let data = k
+        .ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.data.mode}",
+        ])
+        .await;
+    assert_eq!(data, "fast");
+    let secret = k
+        .ok(&[
+            "get",
+            "secret",
+            "creds",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.data.user}",
+        ])
+        .await;
+    assert_eq!(secret, "cHc=");
+    let rules = k
+        .ok(&[
+            "get",
+            "role",
+            "reader",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.rules[0].verbs}",
+        ])
+        .await;
+    assert_eq!(rules, r#"["get","list"]"#);
+    let subject = k
+        .ok(&[
+            "get",
+            "rolebinding",
+            "reader",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.subjects[0].name}",
+        ])
+        .await;
+    assert_eq!(subject, "manager");
+    assert_eq!(
+        k.ok(&["auth", "can-i", "delete", "nodes"]).await.trim(),
+        "yes"
+    );
+}
