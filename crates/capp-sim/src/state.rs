@@ -901,3 +901,26 @@ pub(crate) fn ts(t: Timestamp) -> String {
 pub(crate) fn href(kind: &str, id: &str) -> Value {
     json!({ "href": format!("/metal/v1/{kind}/{id}") })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_parse_align_and_contain() {
+        let eip = Block::parse("139.178.64.5").unwrap();
+        assert_eq!(
+            (eip.cidr, eip.netmask()),
+            (32, "255.255.255.255".to_owned())
+        );
+        let block = Block::parse("139.178.64.4/30").unwrap();
+        assert!(block.contains(eip));
+        assert!(!eip.contains(block));
+        assert!(Block::parse("139.178.64.5/30").is_none(), "unaligned");
+        assert!(Block::parse("not an address").is_none());
+        let v6 = Block::parse("2604:1380::/127").unwrap();
+        assert_eq!(v6.netmask(), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+        assert_eq!(v6.addr(1), "2604:1380::1");
+        assert!(block.overlaps(eip) && !v6.overlaps(eip));
+    }
+}

@@ -243,3 +243,114 @@ async fn a_failed_on_demand_device_vanishes_and_answers_403() {
     assert!(sim.devices().is_empty());
     assert_eq!(sim.vanished_devices(), [id]);
 }
+
+#[tokio::test]
+async fn on_the_real_clock_a_device_becomes_active_after_its_provisioning_time() {
+    let config = SimConfig::default().with_timings(capp_sim::Timings {
+        queued: std::time::Duration::from_millis(50),
+        provisioning: std::time::Duration::from_millis(150),
+        deprovisioning: std::time::Duration::ZERO,
+    });
+    let (sim, api) = start_with(config).await;
+    let project = sim.default_project_id().to_owned();
+    let id = create_device(&api, &project, device_body("real")).await;
+    assert_ne!(
+        api.get(&format!("/devices/{id}")).await.json()["state"],
+        "active"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        api.get(&format!("/devices/{id}")).await.json()["state"],
+        "active"
+    );
+}
+
+#[tokio::test]
+async fn shutting_down_or_dropping_the_handle_stops_the_server() {
+    let (sim, api) = start().await;
+    assert_eq!(api.get("/plans").await.status, 200);
+    sim.shutdown().await;
+    assert!(
+        api.try_send(http::Method::GET, "/plans", None, None)
+            .await
+            .is_err()
+    );
+
+    let (sim, api) = start().await;
+    drop(sim);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        api.try_send(http::Method::GET, "/plans", None, None)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_configuration_is_refused_at_start_with_the_fix() {
+    let empty = Simulator::start(SimConfig::for_tests().with_token("")).await;
+    assert!(matches!(empty, Err(capp_sim::Error::Config(ref m)) if m.contains("non-empty")));
+    let bad_project = Simulator::start(SimConfig::for_tests().with_project_id("p1")).await;
+    assert!(matches!(bad_project, Err(capp_sim::Error::Config(ref m)) if m.contains("UUID")));
+    let bad_rate = Simulator::start(SimConfig::for_tests().with_faults(capp_sim::FaultConfig {
+        server_error_rate: 2.0,
+        ..capp_sim::FaultConfig::default()
+    }))
+    .await;
+    assert!(
+        matches!(bad_rate, Err(capp_sim::Error::Config(ref m)) if m.contains("between 0.0 and 1.0"))
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_name_the_field_and_the_fix() {
+    let (sim, api) = start().await;
+    let path = format!("/projects/{}/devices", sim.default_project_id());
+    let cases = [
+        (
+            json!({"metro": "da", "operating_system": "ubuntu_24_04"}),
+            "Plan can't be blank",
+        ),
+        (
+            json!({"metro": "da", "plan": "c3.small.x86"}),
+            "Operating system can't be blank",
+        ),
+        (
+            json!({"plan": "c3.small.x86", "operating_system": "ubuntu_24_04"}),
+            "Facility can't be blank",
+        ),
+        (
+            json!({"metro": "zz", "plan": "c3.small.x86", "operating_system": "ubuntu_24_04"}),
+            "zz is not a valid metro",
+        ),
+        (
+            json!({"facility": ["ny9"], "plan": "c3.small.x86", "operating_system": "ubuntu_24_04"}),
+            "ny9 is not a valid facility",
+        ),
+        (
+            json!({"metro": "da", "plan": "c3.small.x86", "operating_system": "ubuntu_24_04", "tags": "a"}),
+            "tags must be an array of strings",
+        ),
+        (
+            json!({"metro": "da", "plan": "c3.small.x86", "operating_system": "custom_ipxe"}),
+            "ipxe_script_url is required",
+        ),
+        (
+            json!({"metro": "da", "plan": "c3.small.x86", "operating_system": "ubuntu_24_04",
+            "hardware_reservation_id": "123a45b6"}),
+            "123a45b6 is not a valid hardware reservation",
+        ),
+        (
+            json!({"metro": "da", "plan": "c3.small.x86", "operating_system": "ubuntu_24_04",
+            "ip_addresses": [{"address_family": 4, "public": true}]}),
+            "must include a private IPv4",
+        ),
+    ];
+    for (body, message) in cases {
+        let resp = api.post(&path, body.clone()).await;
+        assert_eq!(resp.status, 422, "{body}");
+        let text = resp.json()["errors"][0].as_str().unwrap().to_owned();
+        assert!(text.contains(message), "{body}: {text}");
+    }
+    assert!(sim.devices().is_empty());
+}
