@@ -400,11 +400,7 @@ mod tests {
     fn errors_can_cross_threads_and_stay_small() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<Error>();
-        assert!(
-            std::mem::size_of::<Error>() <= 48,
-            "{}",
-            std::mem::size_of::<Error>()
-        );
+        assert!(size_of::<Error>() <= 48, "{}", size_of::<Error>());
     }
 
     #[test]
