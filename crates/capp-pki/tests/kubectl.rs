@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use capp_pki::secrecy::ExposeSecret;
-use capp_pki::{ApiServerSans, ClusterPki, ClusterPkiOptions};
+use capp_pki::{ApiServerSans, ClusterPki, ClusterPkiOptions, Kubeconfig};
 use jiff::Timestamp;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -110,6 +110,12 @@ fn kubectl_reads_the_admin_kubeconfig() {
             .as_str()
             .unwrap()
     );
+
+    // What kubectl (client-go) writes back, with `preferences: {}` and its own key order,
+    // parses into the same kubeconfig.
+    let raw = stdout(&kubectl(&dir, &["config", "view", "--raw"]));
+    assert!(raw.contains("preferences: {}"), "{raw}");
+    assert_eq!(Kubeconfig::from_yaml(&raw).unwrap(), kubeconfig);
 }
 
 type Seen = Vec<(Option<String>, String)>;
