@@ -16,6 +16,7 @@ use crate::ca::{
 use crate::cert::{Certificate, Expiring, ExtendedUsage, expiring_within};
 use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::kubeconfig::Kubeconfig;
+use crate::secret::SecretValue;
 use crate::{Error, Result};
 
 /// Common name of the cluster CA.
@@ -116,6 +117,23 @@ impl ServiceAccountKey {
         self.key.public_key_pem()
     }
 }
+
+/// One file of the kubeadm PKI directory, for example for a cloud-init `write_files` entry.
+/// `Debug` never shows the contents of private keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PkiFile {
+    /// Absolute path (under `/etc/kubernetes/pki`).
+    pub path: String,
+    /// File contents (PEM). Private keys are redacted in `Debug`.
+    pub content: SecretValue,
+    /// Octal permissions as CAPI's kubeadm bootstrap provider writes them: `0640` for
+    /// certificates and public keys, `0600` for private keys.
+    pub permissions: &'static str,
+}
+
+/// Where kubeadm looks for its PKI.
+pub const KUBEADM_PKI_DIR: &str = "/etc/kubernetes/pki";
 
 /// Inputs for the apiserver serving certificate's SANs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -367,6 +385,40 @@ impl ClusterPki {
         ))
     }
 
+    /// The files kubeadm expects before `kubeadm init` or a control-plane `kubeadm join`
+    /// (`ca.crt`/`ca.key`, `etcd/ca.crt`/`etcd/ca.key`, `front-proxy-ca.crt`/`.key`,
+    /// `sa.pub`/`sa.key` under `/etc/kubernetes/pki`), in that order. kubeadm creates every
+    /// leaf from these. Worker nodes need none of them (they discover the CA by hash).
+    #[must_use]
+    pub fn control_plane_files(&self) -> Vec<PkiFile> {
+        let file = |name: &str, content: SecretValue, permissions| PkiFile {
+            path: format!("{KUBEADM_PKI_DIR}/{name}"),
+            content,
+            permissions,
+        };
+        let public = |text: &str| SecretValue::new(text);
+        let mut files = Vec::with_capacity(8);
+        for (base, ca) in [
+            ("ca", &self.ca),
+            ("etcd/ca", &self.etcd_ca),
+            ("front-proxy-ca", &self.front_proxy_ca),
+        ] {
+            files.push(file(&format!("{base}.crt"), public(ca.cert_pem()), "0640"));
+            files.push(file(&format!("{base}.key"), ca.key_pem().into(), "0600"));
+        }
+        files.push(file(
+            "sa.pub",
+            public(&self.service_account.public_key_pem()),
+            "0640",
+        ));
+        files.push(file(
+            "sa.key",
+            self.service_account.private_key_pem().into(),
+            "0600",
+        ));
+        files
+    }
+
     /// The kubeadm discovery hash (`sha256:<hex>`) of the cluster CA.
     #[must_use]
     pub fn ca_cert_hash(&self) -> String {
@@ -453,6 +505,49 @@ fn parse_version(version: &str) -> Result<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_plane_files_are_kubeadms_pki_layout_with_private_keys_0600() {
+        use rand::SeedableRng;
+        let now: Timestamp = "2026-11-21T08:00:00Z".parse().unwrap();
+        let pki = ClusterPki::generate(
+            &ClusterPkiOptions::default(),
+            now,
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        )
+        .unwrap();
+        let files = pki.control_plane_files();
+        let layout: Vec<(&str, &str)> = files
+            .iter()
+            .map(|f| (f.path.as_str(), f.permissions))
+            .collect();
+        assert_eq!(
+            layout,
+            [
+                ("/etc/kubernetes/pki/ca.crt", "0640"),
+                ("/etc/kubernetes/pki/ca.key", "0600"),
+                ("/etc/kubernetes/pki/etcd/ca.crt", "0640"),
+                ("/etc/kubernetes/pki/etcd/ca.key", "0600"),
+                ("/etc/kubernetes/pki/front-proxy-ca.crt", "0640"),
+                ("/etc/kubernetes/pki/front-proxy-ca.key", "0600"),
+                ("/etc/kubernetes/pki/sa.pub", "0640"),
+                ("/etc/kubernetes/pki/sa.key", "0600"),
+            ]
+        );
+        assert_eq!(files[2].content.expose(), pki.etcd_ca.cert_pem());
+        let key = PrivateKey::from_pem(files[5].content.expose(), "front-proxy-ca.key").unwrap();
+        assert_eq!(
+            key.public_key_der(),
+            pki.front_proxy_ca.key().public_key_der()
+        );
+        assert!(
+            files[7]
+                .content
+                .expose()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
+        assert!(!format!("{files:?}").contains("BEGIN PRIVATE KEY"));
+    }
 
     #[test]
     fn the_service_ip_is_the_first_address_of_the_service_cidr() {

@@ -5,7 +5,8 @@
 //!
 //! - [`ClusterPki`]: the cluster CA (`kubernetes`), etcd CA (`etcd-ca`), front-proxy CA
 //!   (`front-proxy-ca`) and service-account key pair, with kubeadm's leaves
-//!   ([`ClusterPki::apiserver`], [`ClusterPki::admin_client`], ...).
+//!   ([`ClusterPki::apiserver`], [`ClusterPki::admin_client`], ...) and the files kubeadm
+//!   expects in `/etc/kubernetes/pki` ([`ClusterPki::control_plane_files`]).
 //! - [`CertificateAuthority`]: generate a self-signed CA or load one from PEM (RSA CAs
 //!   written by CAPI or openssl included), and issue server/client leaves from a [`LeafSpec`].
 //! - [`Kubeconfig`]: render and parse kubeconfig YAML (client certificate or token).
@@ -72,7 +73,7 @@ pub use ca::{
 };
 pub use capi::Purpose;
 pub use cert::{Certificate, CertificateInfo, Expiring, ExtendedUsage, expiring_within};
-pub use cluster::{ApiServerSans, ClusterPki, ClusterPkiOptions, ServiceAccountKey};
+pub use cluster::{ApiServerSans, ClusterPki, ClusterPkiOptions, PkiFile, ServiceAccountKey};
 pub use error::{Error, Result};
 pub use key::{KeyAlgorithm, KeyKind, PrivateKey};
 pub use kubeconfig::Kubeconfig;
