@@ -252,7 +252,8 @@ impl Faults {
         let mut latency = config.latency;
         if !config.latency_jitter.is_zero() {
             let jitter_ms = u64::try_from(config.latency_jitter.as_millis()).unwrap_or(u64::MAX);
-            latency += Duration::from_millis(rng.random_range(0..=jitter_ms));
+            latency =
+                latency.saturating_add(Duration::from_millis(rng.random_range(0..=jitter_ms)));
         }
         let rate = config.rate_limit.map(|limit| inner.count_request(limit));
         let mut action = Action::Handle;
@@ -274,7 +275,7 @@ impl Faults {
                 Fault::Garbage => Action::Garbage,
                 Fault::NoCapacity => Action::NoCapacity,
                 Fault::Latency(extra) => {
-                    latency += extra;
+                    latency = latency.saturating_add(extra);
                     Action::Handle
                 }
             };

@@ -180,21 +180,35 @@ impl Block {
         if self.family == 4 { 32 } else { 128 }
     }
 
+    /// The host part's mask (all ones for `/0` of IPv6, where a size would not fit in u128).
+    fn host_mask(self) -> u128 {
+        let host_bits = u32::from(self.bits().saturating_sub(self.cidr));
+        if host_bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << host_bits) - 1
+        }
+    }
+
+    /// Number of addresses (saturating at `u128::MAX` for an IPv6 `/0`).
     pub(crate) fn size(self) -> u128 {
-        1u128 << (self.bits() - self.cidr).min(127)
+        self.host_mask().saturating_add(1)
+    }
+
+    /// The last address of the block (no overflow even at the top of the address space).
+    fn last(self) -> u128 {
+        self.network | self.host_mask()
     }
 
     pub(crate) fn contains(self, other: Block) -> bool {
         other.family == self.family
             && other.cidr >= self.cidr
             && other.network >= self.network
-            && other.network + other.size() <= self.network + self.size()
+            && other.last() <= self.last()
     }
 
     pub(crate) fn overlaps(self, other: Block) -> bool {
-        other.family == self.family
-            && other.network < self.network + self.size()
-            && self.network < other.network + other.size()
+        other.family == self.family && other.network <= self.last() && self.network <= other.last()
     }
 
     pub(crate) fn addr(self, offset: u128) -> String {
@@ -225,7 +239,7 @@ impl Block {
                 network: u128::from(u32::from(v4)),
                 cidr,
             };
-            return block.network.is_multiple_of(block.size()).then_some(block);
+            return (block.network & block.host_mask() == 0).then_some(block);
         }
         if let Ok(v6) = addr.parse::<Ipv6Addr>() {
             let cidr = cidr.unwrap_or(128);
@@ -235,7 +249,7 @@ impl Block {
                 network: u128::from(v6),
                 cidr,
             };
-            return block.network.is_multiple_of(block.size()).then_some(block);
+            return (block.network & block.host_mask() == 0).then_some(block);
         }
         None
     }
@@ -922,5 +936,12 @@ mod tests {
         assert_eq!(v6.netmask(), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
         assert_eq!(v6.addr(1), "2604:1380::1");
         assert!(block.overlaps(eip) && !v6.overlaps(eip));
+        let top = Block::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff").unwrap();
+        let all = Block::parse("::/0").unwrap();
+        assert!(all.contains(top) && all.overlaps(top) && !top.contains(all));
+        assert_eq!(all.size(), u128::MAX);
+        assert!(Block::parse("8000::/1").unwrap().contains(top));
+        let top_v4 = Block::parse("255.255.255.255").unwrap();
+        assert!(Block::parse("0.0.0.0/0").unwrap().contains(top_v4));
     }
 }

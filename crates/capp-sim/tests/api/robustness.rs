@@ -113,6 +113,23 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_paths_and_queries_get_a_clean_answer(
+        prefix in prop_oneof![Just("/projects/"), Just("/devices/"), Just("/ips/"), Just("/metadata/"), Just("/")],
+        rest in "[a-zA-Z0-9%/._~-]{0,40}",
+        query in "[a-z_=&%0-9,\\[\\]]{0,40}",
+    ) {
+        let f = fixture();
+        let path = format!("{prefix}{rest}?{query}");
+        let resp = f.runtime.block_on(f.api.try_send(Method::GET, &path, None, None))
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        prop_assert!((200..500).contains(&resp.status), "{path}: {}", resp.status);
+    }
+}
+
 fn arb_json() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),
@@ -198,5 +215,49 @@ fn deeply_nested_json_is_a_clean_422() {
         Bytes::from(deep),
         Some("application/json"),
     );
+    assert_eq!(resp.status, 422);
+}
+
+#[test]
+fn extreme_addresses_and_numbers_are_answered_cleanly() {
+    let f = fixture();
+    let ips = format!("/devices/{}/ips", f.device);
+    for address in [
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "::/0",
+        "8000::/1",
+        "0.0.0.0/0",
+        "255.255.255.255",
+        "1.2.3.4/33",
+        "1.2.3.4/-1",
+        "",
+    ] {
+        let body = serde_json::json!({"address": address}).to_string();
+        let resp = send(
+            f,
+            &Method::POST,
+            &ips,
+            Bytes::from(body),
+            Some("application/json"),
+        );
+        assert_eq!(resp.status, 422, "{address}: {}", resp.text());
+    }
+    let reserve = format!("/projects/{}/ips", f.project);
+    for quantity in [0_u64, 3, 512, u64::MAX] {
+        let body = serde_json::json!({"type": "public_ipv4", "quantity": quantity, "metro": "da"});
+        let resp = send(
+            f,
+            &Method::POST,
+            &reserve,
+            Bytes::from(body.to_string()),
+            Some("application/json"),
+        );
+        assert_eq!(resp.status, 422, "{quantity}: {}", resp.text());
+    }
+    let list = format!(
+        "/projects/{}/devices?page=0&per_page=99999999999999999999",
+        f.project
+    );
+    let resp = f.runtime.block_on(f.api.get(&list));
     assert_eq!(resp.status, 422);
 }
