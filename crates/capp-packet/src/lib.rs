@@ -11,6 +11,20 @@
 //! - retries with capped, jittered backoff for idempotent calls ([`RetryPolicy`]), a shared
 //!   client-side token bucket ([`RateLimit`]) and call counters ([`CallStats`]).
 //!
+//! # Retries, idempotency and cost
+//!
+//! | calls | retried on 408/429/5xx/transport/timeout | on failure |
+//! |---|---|---|
+//! | `get_*`, `list_*`, `devices_with_tags` | yes, up to `retry.max_attempts` | error |
+//! | `update_device` (PUT), `delete_*`, `unassign_ip` | yes | error |
+//! | `create_bgp_session` | yes (the API refuses a duplicate with 422) | [`Error::is_already_exists`] means done |
+//! | `create_device`, `request_ip_reservation`, `assign_ip`, `create_project_ssh_key`, `request_bgp_config` | **never** | [`Error::may_have_been_applied`] says whether to look before creating again |
+//!
+//! Backoff is exponential from `base_delay`, capped at `max_delay`, with jitter; a server's
+//! `Retry-After` (or `X-RateLimit-Reset`) replaces it up to `max_retry_after`, beyond which the
+//! error goes back to the caller. A 429 also pauses the shared rate limiter. Every method of
+//! [`Metal`] documents its cost in API calls; lists use `per_page = 1000`, the API maximum.
+//!
 //! ```no_run
 //! use capp_packet::{ClientConfig, CreateDevice, Location, Metal, MetalClient};
 //! # async fn demo() -> capp_packet::Result<()> {
