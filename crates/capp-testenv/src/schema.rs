@@ -23,6 +23,11 @@
 //!    duplicates, `allOf`/`anyOf`/`oneOf`/`not`, and finally every `x-kubernetes-validations`
 //!    CEL rule.
 //!
+//! On update (`old` given), validation *ratchets* as on a Kubernetes 1.30+ server: values
+//! equal to their correlated old value (same property, same `map`-list key, same `set`-list
+//! value) are not validated again, so an object stored before a schema tightened can still be
+//! updated elsewhere; transition rules (`oldSelf`) are always enforced.
+//!
 //! Errors are [`FieldCause`]s whose `reason`, `field` and `message` match what the real server
 //! puts into the `causes` of a `422 Invalid` `Status`, e.g. `spec.replicas` /
 //! `Invalid value: "string": spec.replicas in body must be of type integer: "string"`.
@@ -33,14 +38,16 @@
 //!
 //! # CEL
 //!
-//! Rules are compiled once, by [`CrdSchema::compile`], with the [`cel`] crate (0.15): the
+//! Rules are compiled once, by [`CrdSchema::compile`], with the `cel` crate (0.15): the
 //! standard library and macros (`has`, `all`, `exists`, `exists_one`, `map`, `filter`), `size`,
 //! `matches` (Rust `regex`, which like Go's RE2 has no backtracking), `startsWith`, `endsWith`,
 //! `contains`, `timestamp`, `duration`, `int`/`string`/... conversions, plus the cel crate's
 //! extension libraries that overlap the Kubernetes ones: strings (`lowerAscii`, `upperAscii`,
 //! `indexOf`, `lastIndexOf`, `replace`, `split`, `substring`, `trim`, `join`, `charAt`,
 //! `format`), lists (`distinct`, `flatten`, `reverse`, `slice`, `sort`, `lists.range`) and
-//! math (`math.abs`, `math.ceil`, ...).
+//! math (`math.abs`, `math.ceil`, ...). Of the Kubernetes libraries, the lists library
+//! (`isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`) and the regex library (`find`,
+//! `findAll`) are added here.
 //!
 //! `self` is bound to the node the rule sits on: objects with properties become maps keyed by
 //! property name (names that are CEL keywords or contain `-`, `.`, `/` or `__` are escaped as
@@ -59,12 +66,17 @@
 //! - no static type checking of rules: a rule with a typo in a field name compiles and fails
 //!   at evaluation (`no such key: foo`) instead of being rejected when the CRD is created;
 //! - no cost estimation or cost budget;
-//! - the Kubernetes-specific libraries `isSorted`, `sum`, `min`, `max`, `indexOf` on lists,
-//!   `find`/`findAll`, `url`, `ip`, `cidr`, `quantity`, `semver` and `optionalOldSelf` are not
-//!   available (their use fails at evaluation with a clear "no such function" message);
+//! - the Kubernetes libraries for `url`, `ip`, `cidr`, `quantity`, `semver` and `format`,
+//!   and `optionalOldSelf`, are not available (a rule using them fails at evaluation with the
+//!   cel crate's "undeclared reference" / "no matching overload" message);
 //! - equality of `set`/`map` lists is order-sensitive (upstream compares them as sets/maps);
-//! - validation ratcheting (unchanged invalid fields accepted on update) is not implemented:
-//!   every write is fully validated.
+//! - ratcheting is simplified: a subtree equal to its correlated old value is skipped as a
+//!   whole (upstream ratchets error by error, which differs only in corner cases such as
+//!   `allOf`/`anyOf` alternatives), and ratcheted CEL errors are dropped rather than
+//!   returned as warnings;
+//! - embedded resources (`x-kubernetes-embedded-resource`) do not get the ObjectMeta
+//!   validation and `apiVersion`/`kind` presence checks the real server applies; root
+//!   `metadata` is left to the caller entirely (neither pruned nor coerced here).
 
 mod cel;
 mod compile;

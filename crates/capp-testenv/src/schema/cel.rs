@@ -1,5 +1,7 @@
 //! `x-kubernetes-validations`: compiling CEL rules once and evaluating them against JSON.
 
+mod library;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -53,6 +55,19 @@ pub(crate) struct CelEnv {
     duration: Option<Program>,
 }
 
+/// Where a value being validated sits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Site<'p> {
+    /// Its field path (`spec.items[0]`).
+    pub(crate) path: &'p str,
+    /// Whether it is the resource root, where rules see only `apiVersion`, `kind`,
+    /// `metadata.name` and `metadata.generateName` besides the schema's own fields.
+    pub(crate) is_root: bool,
+    /// Whether it equals its correlated old value: then only transition rules run
+    /// (ratcheting).
+    pub(crate) unchanged: bool,
+}
+
 /// One compiled `x-kubernetes-validations` entry.
 #[derive(Debug)]
 pub(crate) struct Rule {
@@ -83,6 +98,7 @@ impl CelEnv {
         let _ = env.add_extension(cel::extensions::strings);
         let _ = env.add_extension(cel::extensions::lists);
         let _ = env.add_extension(cel::extensions::math);
+        let _ = env.add_extension(library::register);
         let timestamp = env.compile("timestamp(v)").ok();
         let duration = env.compile("duration(v)").ok();
         CelEnv {
@@ -184,17 +200,21 @@ impl CelEnv {
     /// Evaluates every rule of `node` for the value at `path`, appending failures.
     ///
     /// `old` is the correlated old value, when there is one; transition rules are skipped
-    /// without it.
+    /// without it. For an unchanged value only transition rules run.
     pub(crate) fn evaluate(
         &self,
         node: &Node,
         value: &Value,
         old: Option<&Value>,
-        path: &str,
-        is_root: bool,
+        site: Site<'_>,
         causes: &mut Vec<FieldCause>,
     ) {
-        if node.rules.is_empty() {
+        let Site {
+            path,
+            is_root,
+            unchanged: ratchet,
+        } = site;
+        if node.rules.is_empty() || (ratchet && !node.rules.iter().any(|r| r.transition)) {
             return;
         }
         // One context per node: `self` (and `oldSelf`, when a transition rule needs it) is
@@ -214,7 +234,7 @@ impl CelEnv {
             _ => Some(errors::render(value)),
         };
         for rule in &node.rules {
-            if rule.transition && old.is_none() {
+            if (rule.transition && old.is_none()) || (ratchet && !rule.transition) {
                 continue;
             }
             let detail_on_error =

@@ -1014,3 +1014,75 @@ fn a_compiled_schema_can_be_shared_between_threads() {
     };
     assert!(handle.join().unwrap());
 }
+
+#[test]
+fn kubernetes_list_and_regex_library_functions_are_available() {
+    let rules = json!([
+        {"rule": "self.ports.isSorted()", "message": "ports must be sorted"},
+        {"rule": "self.ports.sum() <= 100", "message": "sum too large"},
+        {"rule": "self.ports.min() >= 1 && self.ports.max() <= 90", "message": "out of range"},
+        {"rule": "self.names.indexOf('b') != 0 && self.names.lastIndexOf('zz') == -1", "message": "index"},
+        {"rule": "self.version.find('[0-9]+') == '1' && self.version.findAll('[0-9]+') == ['1', '32', '4']", "message": "version"},
+        {"rule": "self.version.findAll('[0-9]+', 2).size() == 2", "message": "limit"},
+    ]);
+    let s = compile(&json!({
+        "type": "object",
+        "properties": {
+            "ports": {"type": "array", "items": {"type": "integer"}},
+            "names": {"type": "array", "items": {"type": "string"}},
+            "version": {"type": "string"},
+        },
+        "x-kubernetes-validations": rules,
+    }));
+    let good = json!({"ports": [1, 2, 3], "names": ["a", "b"], "version": "v1.32.4"});
+    assert!(admit(&s, &good).is_ok(), "{:#?}", admit(&s, &good));
+    let bad = json!({"ports": [50, 60], "names": ["b", "zz"], "version": "v2.0.0"});
+    let messages: Vec<String> = rejected(admit(&s, &bad))
+        .into_iter()
+        .map(|c| c.message)
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            "Invalid value: sum too large",
+            "Invalid value: index",
+            "Invalid value: version",
+        ]
+    );
+    let unsorted = json!({"ports": [3, 1], "names": [], "version": "1"});
+    let causes = rejected(admit(&s, &unsorted));
+    assert_eq!(causes[0].message, "Invalid value: ports must be sorted");
+}
+
+#[test]
+fn an_update_may_keep_an_invalid_value_it_does_not_change_but_not_introduce_one() {
+    let s = compile(&props(&json!({
+        "name": {"type": "string", "pattern": "^[a-z]+$"},
+        "n": {"type": "integer", "x-kubernetes-validations": [{"rule": "self < 10", "message": "n < 10"}]},
+        "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string", "maxLength": 2}},
+    })));
+    let old = json!({"name": "ABC", "n": 12, "tags": ["abc"]});
+    // Unchanged invalid values are ratcheted, as on a real 1.30+ server.
+    assert!(
+        update(
+            &s,
+            &old,
+            &json!({"name": "ABC", "n": 12, "tags": ["abc", "x"]})
+        )
+        .is_ok()
+    );
+    // Changed values are validated in full.
+    let causes = rejected(update(
+        &s,
+        &old,
+        &json!({"name": "ABD", "n": 13, "tags": ["abcd"]}),
+    ));
+    let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec!["spec.name", "spec.tags[0]", "spec.n"],
+        "{causes:#?}"
+    );
+    // The same object is rejected on create.
+    assert_eq!(rejected(admit(&s, &old)).len(), 3);
+}

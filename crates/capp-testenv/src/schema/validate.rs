@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::FieldCause;
-use super::cel::CelEnv;
+use super::cel::{CelEnv, Site};
 use super::compile::{Bound, ListType, Node, Type, json_type_name};
 use super::errors::{self, child, index, quote};
 
@@ -27,9 +27,14 @@ impl Validator<'_> {
         old: Option<&Value>,
         causes: &mut Vec<FieldCause>,
     ) {
-        self.openapi(root, obj, "", causes);
+        self.openapi(root, obj, old, "", causes);
         if let Some(cel) = self.cel {
-            cel_walk(cel, root, obj, old, "", true, causes);
+            let site = Site {
+                path: "",
+                is_root: true,
+                unchanged: false,
+            };
+            cel_walk(cel, root, obj, old, site, causes);
         }
     }
 
@@ -42,13 +47,31 @@ impl Validator<'_> {
         path: &str,
         causes: &mut Vec<FieldCause>,
     ) {
-        self.openapi(node, value, path, causes);
+        self.openapi(node, value, old, path, causes);
         if let Some(cel) = self.cel {
-            cel_walk(cel, node, value, old, path, false, causes);
+            let site = Site {
+                path,
+                is_root: false,
+                unchanged: false,
+            };
+            cel_walk(cel, node, value, old, site, causes);
         }
     }
 
-    fn openapi(&self, node: &Node, value: &Value, path: &str, causes: &mut Vec<FieldCause>) {
+    /// OpenAPI validation of `value` at `path`. `old` is the correlated old value on update:
+    /// where it equals the new value, the subtree is not validated (validation ratcheting,
+    /// on by default since Kubernetes 1.30, lets unchanged invalid values stay).
+    fn openapi(
+        &self,
+        node: &Node,
+        value: &Value,
+        old: Option<&Value>,
+        path: &str,
+        causes: &mut Vec<FieldCause>,
+    ) {
+        if old.is_some_and(|o| json_eq(o, value)) {
+            return;
+        }
         if value.is_null() {
             if !node.nullable {
                 if let Some(t) = node.ty {
@@ -85,7 +108,7 @@ impl Validator<'_> {
                 }
             }
             Value::Array(items) => {
-                self.array_checks(node, items, value, path, causes);
+                self.array_checks(node, items, old, path, causes);
             }
             Value::Object(map) => {
                 for key in &node.required {
@@ -107,11 +130,13 @@ impl Validator<'_> {
                         &format!("{path} in body should have at least {min} properties"),
                     ));
                 }
+                let old_map = old.and_then(Value::as_object);
                 for (k, v) in map {
+                    let old_v = old_map.and_then(|m| m.get(k));
                     if let Some(prop) = node.properties.get(k) {
-                        self.openapi(prop, v, &child(path, k), causes);
+                        self.openapi(prop, v, old_v, &child(path, k), causes);
                     } else if let Some(add) = node.additional.as_deref() {
-                        self.openapi(add, v, &child(path, k), causes);
+                        self.openapi(add, v, old_v, &child(path, k), causes);
                     }
                 }
             }
@@ -125,7 +150,7 @@ impl Validator<'_> {
         &self,
         node: &Node,
         items: &[Value],
-        value: &Value,
+        old: Option<&Value>,
         path: &str,
         causes: &mut Vec<FieldCause>,
     ) {
@@ -144,11 +169,16 @@ impl Validator<'_> {
             ));
         }
         if node.unique_items && has_duplicates(items) {
-            causes.push(errors::duplicate_rendered(path, &errors::render(value)));
+            causes.push(errors::duplicate_rendered(
+                path,
+                &errors::render(&Value::Array(items.to_vec())),
+            ));
         }
         if let Some(item_node) = node.items.as_deref() {
+            let old_items = old.and_then(Value::as_array).map(Vec::as_slice);
             for (i, item) in items.iter().enumerate() {
-                self.openapi(item_node, item, &index(path, i), causes);
+                let old_item = correlate(&node.list_type, old_items, item);
+                self.openapi(item_node, item, old_item, &index(path, i), causes);
             }
         }
         match &node.list_type {
@@ -189,7 +219,7 @@ impl Validator<'_> {
     fn junctors(&self, node: &Node, value: &Value, path: &str, causes: &mut Vec<FieldCause>) {
         let run = |sub: &Node| {
             let mut found = Vec::new();
-            self.openapi(sub, value, path, &mut found);
+            self.openapi(sub, value, None, path, &mut found);
             found
         };
         let composite = |message: String| errors::invalid_rendered("", "\"\"", &message);
@@ -403,6 +433,25 @@ fn has_duplicates(items: &[Value]) -> bool {
         .any(|(i, item)| items[..i].iter().any(|earlier| json_eq(earlier, item)))
 }
 
+/// The old item a new list item correlates with: by key in `map` lists, by value in `set`
+/// lists; items of atomic lists never correlate.
+fn correlate<'o>(
+    list_type: &ListType,
+    old: Option<&'o [Value]>,
+    item: &Value,
+) -> Option<&'o Value> {
+    let old = old?;
+    match list_type {
+        ListType::Atomic => None,
+        ListType::Set => old.iter().find(|o| json_eq(o, item)),
+        ListType::Map(keys) => {
+            let key = map_key(item, keys)?;
+            old.iter()
+                .find(|o| map_key(o, keys).is_some_and(|k| json_eq(&k, &key)))
+        }
+    }
+}
+
 /// The key of a `map` list item: an object of its list-map-key fields (missing keys absent).
 fn map_key(item: &Value, keys: &[String]) -> Option<Value> {
     let obj = item.as_object()?;
@@ -548,14 +597,18 @@ fn cel_walk(
     node: &Node,
     value: &Value,
     old: Option<&Value>,
-    path: &str,
-    is_root: bool,
+    site: Site<'_>,
     causes: &mut Vec<FieldCause>,
 ) {
     if !node.has_rules_below || value.is_null() {
         return;
     }
-    cel.evaluate(node, value, old, path, is_root, causes);
+    let Site { path, is_root, .. } = site;
+    // Ratcheting: rules that do not use `oldSelf` are not enforced on values that did not
+    // change (upstream turns those errors into warnings). Below an unchanged value,
+    // everything is unchanged.
+    let unchanged = site.unchanged || old.is_some_and(|o| json_eq(o, value));
+    cel.evaluate(node, value, old, Site { unchanged, ..site }, causes);
     match value {
         Value::Object(map) => {
             let old_map = old.and_then(Value::as_object);
@@ -567,15 +620,13 @@ fn cel_walk(
                     continue;
                 };
                 let old_child = old_map.and_then(|m| m.get(k));
-                cel_walk(
-                    cel,
-                    child_node,
-                    v,
-                    old_child,
-                    &child(path, k),
-                    false,
-                    causes,
-                );
+                let child_path = child(path, k);
+                let child_site = Site {
+                    path: &child_path,
+                    is_root: false,
+                    unchanged,
+                };
+                cel_walk(cel, child_node, v, old_child, child_site, causes);
             }
         }
         Value::Array(items) => {
@@ -599,15 +650,13 @@ fn cel_walk(
                     }
                     _ => None,
                 };
-                cel_walk(
-                    cel,
-                    item_node,
-                    item,
-                    old_item,
-                    &index(path, i),
-                    false,
-                    causes,
-                );
+                let item_path = index(path, i);
+                let item_site = Site {
+                    path: &item_path,
+                    is_root: false,
+                    unchanged,
+                };
+                cel_walk(cel, item_node, item, old_item, item_site, causes);
             }
         }
         _ => {}
