@@ -12,6 +12,9 @@
 //! | `GET /2009-04-04/meta-data/{item}` | `GET /metadata/{device_id}/2009-04-04/meta-data/{item}` |
 //! | `GET /2009-04-04/user-data` | `GET /metadata/{device_id}/2009-04-04/user-data` |
 //!
+//! | `POST {phone_home_url}` | `POST /metadata/{device_id}/phone-home` (204) |
+//! | `POST {user_state_url}` | `POST /metadata/{device_id}/events` (204; `{state, code, message}`) |
+//!
 //! So `Simulator::metadata_url(id)` is the stand-in for `https://metadata.platformequinix.com`.
 //! No token is needed (the real service has none either). Data is served once provisioning
 //! has begun; a `queued` or unknown device answers 404 `{"error":"..."}`.
@@ -63,6 +66,24 @@ const EC2_ITEMS: &[&str] = &[
     "public-ipv6",
     "local-ipv4",
 ];
+
+/// Accepts a phone-home or user-state event for a device (the body is in the request log).
+pub(crate) fn post(state: &State, rest: &str) -> MetaReply {
+    let mut parts = rest.trim_end_matches('/').splitn(2, '/');
+    let device_id = parts.next().unwrap_or("");
+    let sub = parts.next().unwrap_or("");
+    if !state.devices.contains_key(device_id) {
+        return MetaReply::not_found("instance not found");
+    }
+    match sub {
+        "phone-home" | "events" => MetaReply {
+            status: 204,
+            content_type: "text/plain; charset=utf-8",
+            body: String::new(),
+        },
+        _ => MetaReply::not_found("no such metadata path"),
+    }
+}
 
 /// Serves `rest`, the path after `/metadata/`.
 pub(crate) fn handle(state: &mut State, rest: &str, now: Timestamp, base_url: &str) -> MetaReply {

@@ -212,12 +212,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
     };
 
     if let Some(rest) = path.strip_prefix("/metadata/") {
-        return Ok(finish(
-            shared,
-            record,
-            serve_metadata(shared, &method, rest),
-            None,
-        ));
+        let rest = rest.to_owned();
+        return Ok(metadata_request(shared, req, &method, &rest, record).await);
     }
     let Some(api_path) = path
         .strip_prefix(API_PREFIX)
@@ -328,11 +324,34 @@ fn authorize(
     }
 }
 
+/// The metadata service: GETs of device data, POSTs of phone-home and state events (whose
+/// bodies go to the request log).
+async fn metadata_request(
+    shared: &Shared,
+    req: Request<Incoming>,
+    method: &Method,
+    rest: &str,
+    mut record: RequestRecord,
+) -> Resp {
+    if method == Method::POST {
+        let response = match read_json_body(shared, req, BodyUse::Optional).await {
+            Ok(body) => {
+                record.body = body;
+                let reply = metadata::post(&shared.state(), rest);
+                text_response(reply.status, reply.content_type, reply.body)
+            }
+            Err(response) => response,
+        };
+        return finish(shared, record, response, None);
+    }
+    finish(shared, record, serve_metadata(shared, method, rest), None)
+}
+
 fn serve_metadata(shared: &Shared, method: &Method, rest: &str) -> Resp {
     if method != Method::GET {
         return json_response(
             405,
-            &json!({"error": "the metadata service only answers GET"}),
+            &json!({"error": "the metadata service answers GET, and POST to phone-home and events"}),
         );
     }
     let now = shared.clock.now();
@@ -482,6 +501,14 @@ fn finish(
         }
         _ => response,
     };
+    tracing::debug!(
+        method = %record.method,
+        path = %record.path,
+        operation = record.operation.as_deref().unwrap_or("-"),
+        status = record.status,
+        fault = record.fault.as_deref().unwrap_or("-"),
+        "Request"
+    );
     shared.observer.record(record);
     response
 }

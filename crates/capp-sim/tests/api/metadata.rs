@@ -81,3 +81,28 @@ async fn metadata_of_an_unknown_or_queued_device_is_404() {
     );
     assert_eq!(api.get("/metadata/nope/metadata").await.status, 404);
 }
+
+#[tokio::test]
+async fn a_device_can_phone_home_and_post_state_events() {
+    let (sim, api) = start().await;
+    let p = sim.default_project_id().to_owned();
+    let dev = create_device(&api, &p, device_body("cp")).await;
+    let meta = api.get(&format!("/metadata/{dev}/metadata")).await.json();
+    let events_url = meta["user_state_url"].as_str().unwrap();
+    let path = events_url.trim_start_matches(&sim.root_url()).to_owned();
+    let resp = api
+        .post(
+            &path,
+            json!({"state": "running", "code": 1000, "message": "booted"}),
+        )
+        .await;
+    assert_eq!(resp.status, 204);
+    let posted = sim.request_log().into_iter().last().unwrap();
+    assert_eq!(posted.body.unwrap()["message"], "booted");
+    assert_eq!(
+        api.post("/metadata/nope/phone-home", json!({}))
+            .await
+            .status,
+        404
+    );
+}
