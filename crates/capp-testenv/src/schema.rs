@@ -63,8 +63,9 @@
 //! lists never correlate), exactly as upstream.
 //!
 //! Known gaps compared with the real server (documented rather than faked):
-//! - no static type checking of rules: a rule with a typo in a field name compiles and fails
-//!   at evaluation (`no such key: foo`) instead of being rejected when the CRD is created;
+//! - no static type checking of rules: undeclared variables are rejected when the schema is
+//!   compiled, as upstream, but a typo in a field name (`self.replcas`) compiles and fails at
+//!   evaluation (`no such key: replcas`) instead of being rejected when the CRD is created;
 //! - no cost estimation or cost budget;
 //! - the Kubernetes libraries for `url`, `ip`, `cidr`, `quantity`, `semver` and `format`,
 //!   and `optionalOldSelf`, are not available (a rule using them fails at evaluation with the

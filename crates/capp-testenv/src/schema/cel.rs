@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use cel::{Context, Env, ExecutionError, Program};
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr};
+use cel::{Context, Env, ExecutionError, IdedExpr, Program};
 use serde_json::Value;
 
 use super::FieldCause;
@@ -133,13 +134,20 @@ impl CelEnv {
                 ));
                 continue;
             };
-            let program = match self.env.compile(source) {
+            let program = match self
+                .env
+                .compile(source)
+                .map_err(|e| e.to_string())
+                .and_then(|p| match undeclared_reference(&p) {
+                    Some(message) => Err(message),
+                    None => Ok(p),
+                }) {
                 Ok(p) => p,
                 Err(e) => {
                     causes.push(errors::invalid_value(
                         &format!("{entry_path}.rule"),
                         &Value::String(source.to_owned()),
-                        &format!("compilation failed: {}", first_line(&e.to_string())),
+                        &format!("compilation failed: {}", first_line(&e)),
                     ));
                     continue;
                 }
@@ -460,6 +468,93 @@ fn join_field_path(path: &str, field_path: &str) -> String {
         }
     }
     out
+}
+
+/// Identifiers a rule may use besides the variables its macros bind: the rule variables,
+/// and the type and namespace names of the standard library and its extensions.
+const KNOWN_IDENTS: [&str; 18] = [
+    "self",
+    "oldSelf",
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+    "dyn",
+    "timestamp",
+    "duration",
+    "math",
+    "lists",
+    "strings",
+];
+
+/// The first identifier of `program` that is neither a rule variable, a known type or
+/// namespace, nor bound by a macro: cel-go rejects such a rule when the CRD is written, so
+/// this does too (the cel crate would only fail when evaluating it).
+fn undeclared_reference(program: &Program) -> Option<String> {
+    fn walk<'e>(expr: &'e IdedExpr, bound: &mut Vec<&'e str>) -> Option<(u64, &'e str)> {
+        match &expr.expr {
+            Expr::Ident(name) => {
+                let known = name.starts_with('@')
+                    || KNOWN_IDENTS.contains(&name.as_str())
+                    || bound.contains(&name.as_str());
+                (!known).then_some((expr.id, name.as_str()))
+            }
+            Expr::Call(call) => call
+                .target
+                .as_deref()
+                .and_then(|t| walk(t, bound))
+                .or_else(|| call.args.iter().find_map(|a| walk(a, bound))),
+            Expr::Select(select) => walk(&select.operand, bound),
+            Expr::List(list) => list.elements.iter().find_map(|e| walk(e, bound)),
+            Expr::Map(map) => map.entries.iter().find_map(|e| entry(e, bound)),
+            Expr::Struct(st) => st.entries.iter().find_map(|e| entry(e, bound)),
+            Expr::Comprehension(comp) => {
+                if let Some(found) =
+                    walk(&comp.iter_range, bound).or_else(|| walk(&comp.accu_init, bound))
+                {
+                    return Some(found);
+                }
+                let depth = bound.len();
+                bound.push(&comp.iter_var);
+                if let Some(v2) = &comp.iter_var2 {
+                    bound.push(v2);
+                }
+                bound.push(&comp.accu_var);
+                let found = walk(&comp.loop_cond, bound)
+                    .or_else(|| walk(&comp.loop_step, bound))
+                    .or_else(|| walk(&comp.result, bound));
+                bound.truncate(depth);
+                found
+            }
+            Expr::Literal(_) | Expr::Unspecified => None,
+        }
+    }
+    fn entry<'e>(e: &'e IdedEntryExpr, bound: &mut Vec<&'e str>) -> Option<(u64, &'e str)> {
+        match &e.expr {
+            EntryExpr::StructField(f) => walk(&f.value, bound),
+            EntryExpr::MapEntry(m) => walk(&m.key, bound).or_else(|| walk(&m.value, bound)),
+        }
+    }
+    let (id, name) = walk(program.expression(), &mut Vec::new())?;
+    // Offsets are byte offsets into the source; cel-go reports 1-based line and column.
+    let source = &program.source_info().source;
+    let start = program
+        .source_info()
+        .offset_for(id)
+        .map_or(0, |(start, _)| start as usize)
+        .min(source.len());
+    let before = source.get(..start).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some(format!(
+        "ERROR: <input>:{line}:{column}: undeclared reference to '{name}' (in container '')"
+    ))
 }
 
 /// The first line of a multi-line CEL parse error (the rest is a source excerpt).

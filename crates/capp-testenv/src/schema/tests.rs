@@ -1086,3 +1086,26 @@ fn an_update_may_keep_an_invalid_value_it_does_not_change_but_not_introduce_one(
     // The same object is rejected on create.
     assert_eq!(rejected(admit(&s, &old)).len(), 3);
 }
+
+#[test]
+fn a_rule_with_an_undeclared_variable_is_rejected_but_macro_variables_are_fine() {
+    let err = CrdSchema::compile(&resource(&json!({
+        "type": "object",
+        "properties": {"l": {"type": "array", "items": {"type": "integer"}}},
+        "x-kubernetes-validations": [
+            {"rule": "self.l.all(x, x > 0) && self.l.exists(y, self.l.all(z, z >= y))"},
+            {"rule": "self.l.map(v, v * 2).filter(w, w > 2).size() >= 0 && math.abs(-1) == 1"},
+            {"rule": "size(self.l) < limit"},
+        ],
+    })))
+    .unwrap_err();
+    let c = only(&err);
+    assert_eq!(
+        c.field,
+        "openAPIV3Schema.properties[spec].x-kubernetes-validations[2].rule"
+    );
+    assert_eq!(
+        c.message,
+        r#"Invalid value: "size(self.l) < limit": compilation failed: ERROR: <input>:1:16: undeclared reference to 'limit' (in container '')"#
+    );
+}
