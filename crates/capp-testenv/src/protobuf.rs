@@ -207,7 +207,7 @@ fn map_entry(bytes: &[u8], as_bytes: bool) -> Option<(String, Value)> {
     let mut value = json!("");
     for (n, w) in fields(bytes)? {
         match (n, w) {
-            (1, Wire::Len(b)) => key = std::str::from_utf8(b).ok()?.to_owned(),
+            (1, Wire::Len(b)) => std::str::from_utf8(b).ok()?.clone_into(&mut key),
             (2, Wire::Len(b)) if as_bytes => {
                 value = json!(base64::engine::general_purpose::STANDARD.encode(b));
             }

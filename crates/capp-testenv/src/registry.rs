@@ -68,6 +68,10 @@ pub(crate) fn api_version(group: &str, version: &str) -> String {
 }
 
 /// A static description of a built-in resource.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent per-resource flags, as in APIResource"
+)]
 struct Builtin {
     group: &'static str,
     version: &'static str,

@@ -711,7 +711,14 @@ impl State {
                 created: true,
             });
         }
+        let owned = meta(&obj)["ownerReferences"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty());
         let stored = self.commit(&key, obj, EventType::Added);
+        if owned {
+            // A dependent whose owners are all gone is collected, as the real GC would.
+            self.gc();
+        }
         Ok(Written {
             object: Self::render(def, &stored),
             warnings,
@@ -948,8 +955,14 @@ impl State {
                 created: false,
             });
         }
+        // Only deletion state and owner references feed the garbage collector; skipping it for
+        // other writes keeps updates O(1) in the number of stored objects.
+        let needs_gc =
+            is_deleting(&new) || meta(&new)["ownerReferences"] != meta(&old)["ownerReferences"];
         let stored = self.commit(&key, new, EventType::Modified);
-        self.gc();
+        if needs_gc {
+            self.gc();
+        }
         Ok(Written {
             object: Self::render(def, &stored),
             warnings,

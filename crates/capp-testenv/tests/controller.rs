@@ -324,7 +324,7 @@ async fn the_event_recorder_publishes_events_k8s_io_events() {
     recorder.publish(&event, &reference).await.unwrap();
     recorder.publish(&event, &reference).await.unwrap();
     let events = Api::<K8sEvent>::namespaced(client, "default")
-        .list(&Default::default())
+        .list(&kube::api::ListParams::default())
         .await
         .unwrap();
     assert_eq!(
