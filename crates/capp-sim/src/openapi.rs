@@ -99,6 +99,8 @@ pub struct Spec {
     doc: Value,
     source: PathBuf,
     allow_nulls: bool,
+    /// operationId -> (path, method), built on first lookup.
+    index: std::sync::OnceLock<std::collections::HashMap<String, (String, String)>>,
 }
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
@@ -135,6 +137,7 @@ impl Spec {
             doc,
             source: source.into(),
             allow_nulls: false,
+            index: std::sync::OnceLock::new(),
         })
     }
 
@@ -197,11 +200,29 @@ impl Spec {
 
     /// The operation with this operationId.
     pub fn operation(&self, operation_id: &str) -> Result<Operation<'_>> {
-        self.operations()
-            .into_iter()
-            .find(|(id, _)| id == operation_id)
-            .map(|(_, op)| op)
-            .ok_or_else(|| Error::NotInSpec(format!("operation {operation_id}")))
+        let index = self.index.get_or_init(|| {
+            self.operations()
+                .into_iter()
+                .map(|(id, op)| (id, (op.path.to_owned(), op.method.to_ascii_lowercase())))
+                .collect()
+        });
+        let not_found = || Error::NotInSpec(format!("operation {operation_id}"));
+        let (path, method) = index.get(operation_id).ok_or_else(not_found)?;
+        let (path, item) = self
+            .doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .and_then(|paths| paths.get_key_value(path))
+            .ok_or_else(not_found)?;
+        let definition = self
+            .deref(item)
+            .get(method.as_str())
+            .ok_or_else(not_found)?;
+        Ok(Operation {
+            method: method_upper(method),
+            path,
+            definition,
+        })
     }
 
     /// The statuses an operation declares (`"200"`, `"404"`, `"default"`, ...).
