@@ -11,6 +11,23 @@ use super::{
 use crate::clock::elapsed;
 use crate::ids::short_id;
 
+/// The provisioning timeline of the real API (event type, text).
+const PROVISIONING_EVENTS: [(&str, &str); 7] = [
+    ("provisioning.101", "Provisioning started"),
+    ("provisioning.102", "Network configured"),
+    (
+        "provisioning.103",
+        "Configuration written, restarting device",
+    ),
+    ("provisioning.104", "Connected to magic install system"),
+    ("provisioning.105", "Server partitions created"),
+    ("provisioning.106", "Operating system packages installed"),
+    (
+        "provisioning.109",
+        "Installation finished, rebooting server",
+    ),
+];
+
 /// Which nested objects the caller asked to expand (`include=`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Include {
@@ -83,27 +100,69 @@ impl State {
         obj
     }
 
-    fn provisioning_percentage(&self, d: &Device, now: Timestamp) -> Option<f64> {
+    /// Completed provisioning events out of [`PROVISIONING_EVENTS`], while provisioning.
+    fn events_done(&self, d: &Device, now: Timestamp) -> Option<u32> {
         match d.state {
-            DeviceState::Queued => Some(0.0),
+            DeviceState::Queued => Some(0),
             DeviceState::Provisioning => {
+                // A stuck device hangs after "Connected to magic install system", as the
+                // real ones typically did.
+                if matches!(d.doom, crate::faults::Doom::Stuck) {
+                    return Some(4);
+                }
                 let total = self.timings.provisioning.as_secs_f64();
                 let spent = elapsed(d.phase_since, now).as_secs_f64();
-                // The real API reports completed events / 7 events; round to that grid.
-                let fraction = if total <= 0.0 {
-                    0.0
-                } else {
-                    (spent / total).min(1.0)
-                };
-                let events = if matches!(d.doom, crate::faults::Doom::Stuck) {
-                    4.0
-                } else {
-                    (fraction * 7.0).floor().min(6.0)
-                };
-                Some(events * 100.0 / 7.0)
+                if total <= 0.0 {
+                    return Some(0);
+                }
+                let fraction = (spent / total).min(1.0);
+                Some(
+                    (1..=6)
+                        .rev()
+                        .find(|n| fraction * 7.0 >= f64::from(*n))
+                        .unwrap_or(0),
+                )
             }
             _ => None,
         }
+    }
+
+    /// The real API reports completed events / 7 events as the percentage.
+    fn provisioning_percentage(&self, d: &Device, now: Timestamp) -> Option<f64> {
+        self.events_done(d, now)
+            .map(|done| f64::from(done) * 100.0 / 7.0)
+    }
+
+    /// The provisioning timeline; events not reached yet have no id or time.
+    fn provisioning_events(&self, d: &Device, now: Timestamp) -> Value {
+        let Some(done) = self.events_done(d, now) else {
+            return json!([]);
+        };
+        // "Provisioning started" is reached as soon as the device provisions.
+        let reached = done.max(u32::from(d.state == DeviceState::Provisioning));
+        let step = self.timings.provisioning / 7;
+        let events: Vec<Value> = PROVISIONING_EVENTS
+            .iter()
+            .zip(0u32..)
+            .map(|((kind, body), n)| {
+                let mut event = json!({"type": kind, "body": body, "interpolated": body});
+                if n < reached {
+                    let at = d
+                        .phase_since
+                        .checked_add(jiff::SignedDuration::try_from(step * n).unwrap_or_default())
+                        .unwrap_or(d.phase_since);
+                    if let Some(obj) = event.as_object_mut() {
+                        let id = crate::ids::stable_uuid(&format!("{}:{kind}", d.id));
+                        obj.insert("href".into(), json!(format!("/metal/v1/events/{id}")));
+                        obj.insert("id".into(), json!(id));
+                        obj.insert("created_at".into(), json!(ts(at)));
+                        obj.insert("state".into(), json!("success"));
+                    }
+                }
+                event
+            })
+            .collect();
+        Value::Array(events)
     }
 
     pub(crate) fn device_json(&self, d: &Device, include: &Include, now: Timestamp) -> Value {
@@ -186,7 +245,10 @@ impl State {
         let keys: Vec<Value> = d.ssh_key_ids.iter().map(|k| href("ssh-keys", k)).collect();
         obj.insert("ssh_keys".into(), Value::Array(keys));
         obj.insert("volumes".into(), json!([]));
-        obj.insert("provisioning_events".into(), json!([]));
+        obj.insert(
+            "provisioning_events".into(),
+            self.provisioning_events(d, now),
+        );
         obj.insert("actions".into(), actions(d.state));
         Value::Object(obj)
     }

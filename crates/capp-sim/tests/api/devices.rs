@@ -192,7 +192,16 @@ async fn provisioning_percentage_grows_on_the_simulated_clock() {
     sim.advance(std::time::Duration::from_secs(40));
     let later = get().await.json();
     let pct = later["provisioning_percentage"].as_f64().unwrap();
-    assert!(pct > 50.0 && pct < 100.0, "{pct}");
+    // 40 of 70 seconds: 4 of the 7 provisioning events, the real API's 57.14 %.
+    assert!((pct - 400.0 / 7.0).abs() < 1e-9, "{pct}");
+    let events = later["provisioning_events"].as_array().unwrap();
+    assert_eq!(events.len(), 7);
+    let reached = events
+        .iter()
+        .filter(|e| e.get("created_at").is_some())
+        .count();
+    assert_eq!(reached, 4);
+    assert_eq!(events[3]["body"], "Connected to magic install system");
     sim.advance(std::time::Duration::from_secs(30));
     let done = get().await.json();
     assert_eq!(done["state"], "active");
