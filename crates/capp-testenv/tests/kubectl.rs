@@ -38,11 +38,15 @@ impl Drop for Kubectl {
 
 impl Kubectl {
     async fn start() -> Option<Self> {
+        Self::start_with(capp_testenv::Config::default()).await
+    }
+
+    async fn start_with(config: capp_testenv::Config) -> Option<Self> {
         let bin = support::kubectl_path();
         if !support::require("kubectl", bin.is_some()) {
             return None;
         }
-        let env = support::start().await;
+        let env = TestEnv::start(config).await.unwrap();
         let cache = std::env::temp_dir()
             .join(format!("capp-testenv-kubectl-{}", std::process::id()))
             .join(env.url().rsplit(':').next().unwrap());
@@ -565,4 +569,50 @@ async fn kubectl_create_subcommands_and_auth_can_i_work_through_protobuf() {
         k.ok(&["auth", "can-i", "delete", "nodes"]).await.trim(),
         "yes"
     );
+}
+
+#[tokio::test]
+async fn kubectl_as_impersonates_a_service_account_under_rbac() {
+    let Some(k) = Kubectl::start_with(capp_testenv::Config::default().with_rbac(true)).await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team"]).await;
+    let sa = "--as=system:serviceaccount:team:manager";
+    let (allowed, out, _) = k
+        .run(&["auth", "can-i", "list", "configmaps", "-n", "team", sa])
+        .await;
+    assert!(!allowed && out.trim() == "no", "{out}");
+    let (ok, _, err) = k.run(&["get", "configmaps", "-n", "team", sa]).await;
+    assert!(!ok && err.contains("Forbidden"), "{err}");
+    k.ok(&[
+        "create",
+        "role",
+        "reader",
+        "-n",
+        "team",
+        "--verb=list",
+        "--resource=configmaps",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "reader",
+        "-n",
+        "team",
+        "--role=reader",
+        "--serviceaccount=team:manager",
+    ])
+    .await;
+    assert_eq!(
+        k.ok(&["auth", "can-i", "list", "configmaps", "-n", "team", sa])
+            .await
+            .trim(),
+        "yes"
+    );
+    k.ok(&["get", "configmaps", "-n", "team", sa]).await;
+    let (allowed, out, _) = k
+        .run(&["auth", "can-i", "delete", "configmaps", "-n", "team", sa])
+        .await;
+    assert!(!allowed && out.trim() == "no", "{out}");
 }
