@@ -363,3 +363,54 @@ async fn validation_errors_name_the_field_and_the_fix() {
     }
     assert!(sim.devices().is_empty());
 }
+
+#[tokio::test]
+async fn concurrent_creates_give_distinct_devices_and_count_capacity_exactly() {
+    let (sim, api) = start().await;
+    let project = sim.default_project_id().to_owned();
+    sim.set_capacity("da", "c3.small.x86", 40);
+    let mut tasks = Vec::new();
+    for n in 0..50 {
+        let (api, path) = (api.clone(), format!("/projects/{project}/devices"));
+        tasks.push(tokio::spawn(async move {
+            // Duplicate hostnames are allowed, as on the real API.
+            let resp = api.post(&path, device_body("same-name")).await;
+            (n, resp.status)
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap().1);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 40);
+    assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 10);
+    let devices = sim.devices();
+    let ids: std::collections::BTreeSet<_> = devices.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids.len(), 40);
+    assert_eq!(sim.capacity_left("da", "c3.small.x86"), 0);
+    let addresses: std::collections::BTreeSet<_> =
+        devices.iter().flat_map(|d| d.addresses.clone()).collect();
+    assert_eq!(
+        addresses.len(),
+        40 * 3,
+        "every management address is unique"
+    );
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_ids_and_addresses() {
+    async fn run(seed: u64) -> Vec<(String, Vec<String>)> {
+        let (sim, api) = start_with(SimConfig::for_tests().with_seed(seed)).await;
+        let project = sim.default_project_id().to_owned();
+        for n in 0..3 {
+            create_device(&api, &project, device_body(&format!("n{n}"))).await;
+        }
+        sim.devices()
+            .into_iter()
+            .map(|d| (d.id, d.addresses))
+            .collect()
+    }
+    let a = run(7).await;
+    assert_eq!(a, run(7).await);
+    assert_ne!(a[0].0, run(8).await[0].0);
+}
