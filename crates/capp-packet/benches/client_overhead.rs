@@ -30,6 +30,19 @@ struct Figures {
     per_second: f64,
 }
 
+/// Samples of one variant, gathered over several interleaved rounds.
+#[derive(Default)]
+struct Series {
+    samples: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Series {
+    fn figures(&self) -> Figures {
+        figures(self.samples.clone(), self.wall)
+    }
+}
+
 fn figures(mut samples: Vec<Duration>, wall: Duration) -> Figures {
     samples.sort();
     let n = samples.len().max(1);
@@ -67,15 +80,16 @@ async fn sequential_raw(
     url: &str,
     token: &str,
     calls: usize,
-) -> Result<Figures, Box<dyn Error>> {
-    let mut samples = Vec::with_capacity(calls);
+    series: &mut Series,
+) -> Result<(), Box<dyn Error>> {
     let wall = Instant::now();
     for _ in 0..calls {
         let t = Instant::now();
         raw_get(raw, url, token).await?;
-        samples.push(t.elapsed());
+        series.samples.push(t.elapsed());
     }
-    Ok(figures(samples, wall.elapsed()))
+    series.wall += wall.elapsed();
+    Ok(())
 }
 
 async fn sequential_raw_decoded(
@@ -83,8 +97,8 @@ async fn sequential_raw_decoded(
     url: &str,
     token: &str,
     calls: usize,
-) -> Result<Figures, Box<dyn Error>> {
-    let mut samples = Vec::with_capacity(calls);
+    series: &mut Series,
+) -> Result<(), Box<dyn Error>> {
     let wall = Instant::now();
     for _ in 0..calls {
         let t = Instant::now();
@@ -101,24 +115,26 @@ async fn sequential_raw_decoded(
             .to_bytes();
         let device: capp_packet::Device = serde_json::from_slice(&body)?;
         std::hint::black_box(device);
-        samples.push(t.elapsed());
+        series.samples.push(t.elapsed());
     }
-    Ok(figures(samples, wall.elapsed()))
+    series.wall += wall.elapsed();
+    Ok(())
 }
 
 async fn sequential_client(
     client: &MetalClient,
     id: &str,
     calls: usize,
-) -> Result<Figures, Box<dyn Error>> {
-    let mut samples = Vec::with_capacity(calls);
+    series: &mut Series,
+) -> Result<(), Box<dyn Error>> {
     let wall = Instant::now();
     for _ in 0..calls {
         let t = Instant::now();
         client.get_device(id).await?;
-        samples.push(t.elapsed());
+        series.samples.push(t.elapsed());
     }
-    Ok(figures(samples, wall.elapsed()))
+    series.wall += wall.elapsed();
+    Ok(())
 }
 
 async fn concurrent_client(
@@ -146,6 +162,35 @@ async fn concurrent_client(
     Ok((calls / tasks * tasks) as f64 / wall.elapsed().as_secs_f64())
 }
 
+/// The JSON decoding share: one device body decoded into `Device` many times.
+async fn decode_alone(raw: &Raw, url: &str, token: &str) -> Result<(), Box<dyn Error>> {
+    let body = raw_get(raw, url, token).await?;
+    let bytes = {
+        let request = http::Request::get(url)
+            .header("x-auth-token", token)
+            .body(Full::new(Bytes::new()))?;
+        raw.request(request)
+            .await?
+            .into_body()
+            .collect()
+            .await?
+            .to_bytes()
+    };
+    let decodes = 20_000;
+    let t = Instant::now();
+    for _ in 0..decodes {
+        let d: capp_packet::Device = serde_json::from_slice(&bytes)?;
+        std::hint::black_box(d);
+    }
+    let per = t.elapsed() / decodes;
+    println!(
+        "decode of one {body} B Device body alone: {:.1} us",
+        per.as_secs_f64() * 1e6
+    );
+
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let calls: usize = std::env::var("BENCH_CALLS")
         .ok()
@@ -157,34 +202,66 @@ fn main() -> Result<(), Box<dyn Error>> {
         .build()?;
     runtime.block_on(async move {
         let sim = Simulator::start(SimConfig::for_tests()).await?;
-        let config = ClientConfig::new(sim.token()).with_base_url(sim.base_url()).with_rate_limit(None);
+        let config = ClientConfig::new(sim.token())
+            .with_base_url(sim.base_url())
+            .with_rate_limit(None);
         let client = MetalClient::new(config.clone())?;
-        let mut request = CreateDevice::new(Location::Metro("da".into()), "c3.small.x86", "ubuntu_24_04");
+        let mut request =
+            CreateDevice::new(Location::Metro("da".into()), "c3.small.x86", "ubuntu_24_04");
         request.tags = vec!["capp:cluster-id:bench".into()];
         request.hostname = Some("bench-0".into());
-        let device = client.create_device(sim.default_project_id(), &request).await?;
+        let device = client
+            .create_device(sim.default_project_id(), &request)
+            .await?;
         sim.finish_provisioning();
         let url = format!("{}/devices/{}", sim.base_url(), device.id);
-        let body_bytes = sim.device_json(&device.id).map(|v| v.to_string().len()).unwrap_or_default();
+        let body_bytes = sim
+            .device_json(&device.id)
+            .map(|v| v.to_string().len())
+            .unwrap_or_default();
 
         let raw: Raw = Client::builder(TokioExecutor::new()).build_http();
+        let limited = MetalClient::new(config.clone().with_rate_limit(Some(RateLimit {
+            per_second: 1e9,
+            burst: 1_000_000,
+        })))?;
         // Warm-up: connections, allocator, the sim's caches.
-        sequential_raw(&raw, &url, sim.token(), 200).await?;
-        sequential_client(&client, &device.id, 200).await?;
+        let mut warm = Series::default();
+        sequential_raw(&raw, &url, sim.token(), 200, &mut warm).await?;
+        sequential_client(&client, &device.id, 200, &mut warm).await?;
+        sequential_client(&limited, &device.id, 200, &mut warm).await?;
 
-        println!("GET /devices/{{id}} against capp-sim on loopback, {calls} sequential calls each, device body ~{body_bytes} B");
-        let raw_f = sequential_raw(&raw, &url, sim.token(), calls).await?;
+        // Interleaved rounds, so load from other processes hits every variant alike.
+        let (mut raw_s, mut decoded_s, mut client_s, mut limited_s) = (
+            Series::default(),
+            Series::default(),
+            Series::default(),
+            Series::default(),
+        );
+        let round = 250.min(calls);
+        for _ in 0..calls.div_ceil(round) {
+            sequential_raw(&raw, &url, sim.token(), round, &mut raw_s).await?;
+            sequential_raw_decoded(&raw, &url, sim.token(), round, &mut decoded_s).await?;
+            sequential_client(&client, &device.id, round, &mut client_s).await?;
+            sequential_client(&limited, &device.id, round, &mut limited_s).await?;
+        }
+        println!(
+            "GET /devices/{{id}} against capp-sim on loopback, {} sequential calls per variant \
+             in interleaved rounds of {round}, device body ~{body_bytes} B",
+            raw_s.samples.len()
+        );
+        let raw_f = raw_s.figures();
         show("raw hyper (bytes only)", &raw_f);
-        let decoded_f = sequential_raw_decoded(&raw, &url, sim.token(), calls).await?;
+        let decoded_f = decoded_s.figures();
         show("raw hyper + serde decode into Device", &decoded_f);
-        let client_f = sequential_client(&client, &device.id, calls).await?;
+        let client_f = client_s.figures();
         show("MetalClient::get_device (decoded Device)", &client_f);
-        let limited = MetalClient::new(
-            config.clone().with_rate_limit(Some(RateLimit { per_second: 1e9, burst: 1_000_000 })),
-        )?;
-        sequential_client(&limited, &device.id, 200).await?;
-        let limited_f = sequential_client(&limited, &device.id, calls).await?;
+        let limited_f = limited_s.figures();
         show("MetalClient with a (non-binding) rate limiter", &limited_f);
+        println!(
+            "rate limiter cost: {:+.1} us p50",
+            (limited_f.p50.as_secs_f64() - client_f.p50.as_secs_f64()) * 1e6
+        );
         // Signed differences: on a busy 2-core machine the means are noisy; p50 is the figure
         // to quote.
         let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -200,26 +277,18 @@ fn main() -> Result<(), Box<dyn Error>> {
             us(client_f.mean) - us(decoded_f.mean),
         );
 
-        let body = raw_get(&raw, &url, sim.token()).await?;
-        let bytes = {
-            let request = http::Request::get(&url).header("x-auth-token", sim.token()).body(Full::new(Bytes::new()))?;
-            raw.request(request).await?.into_body().collect().await?.to_bytes()
-        };
-        let decodes = 20_000;
-        let t = Instant::now();
-        for _ in 0..decodes {
-            let d: capp_packet::Device = serde_json::from_slice(&bytes)?;
-            std::hint::black_box(d);
-        }
-        let per = t.elapsed() / decodes;
-        println!("decode of one {body} B Device body alone: {:.1} us", per.as_secs_f64() * 1e6);
+        decode_alone(&raw, &url, sim.token()).await?;
 
         for tasks in [8, 32] {
             let rate = concurrent_client(&client, &device.id, tasks, calls).await?;
             println!("MetalClient, {tasks} concurrent tasks: {rate:.0} calls/s");
         }
         let stats = client.stats();
-        println!("client counters: {} attempts, {} retries", stats.total(), stats.retries);
+        println!(
+            "client counters: {} attempts, {} retries",
+            stats.total(),
+            stats.retries
+        );
         sim.shutdown().await;
         Ok(())
     })
