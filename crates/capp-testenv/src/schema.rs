@@ -63,9 +63,10 @@
 //! lists never correlate), exactly as upstream.
 //!
 //! Known gaps compared with the real server (documented rather than faked):
-//! - no static type checking of rules: undeclared variables are rejected when the schema is
-//!   compiled, as upstream, but a typo in a field name (`self.replcas`) compiles and fails at
-//!   evaluation (`no such key: replcas`) instead of being rejected when the CRD is created;
+//! - rules are only partly checked when the schema is compiled: undeclared variables and
+//!   field names the schema does not declare (`self.spec.replcas`) are rejected as upstream,
+//!   but type errors (`self.replicas == 'three'`) only fail when the rule is evaluated,
+//!   where cel-go rejects the CRD;
 //! - no cost estimation or cost budget;
 //! - the Kubernetes libraries for `url`, `ip`, `cidr`, `quantity`, `semver` and `format`,
 //!   and `optionalOldSelf`, are not available (a rule using them fails at evaluation with the

@@ -1,13 +1,13 @@
 //! `x-kubernetes-validations`: compiling CEL rules once and evaluating them against JSON.
 
+mod check;
 mod library;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr};
-use cel::{Context, Env, ExecutionError, IdedExpr, Program};
+use cel::{Context, Env, ExecutionError, Program};
 use serde_json::Value;
 
 use super::FieldCause;
@@ -109,10 +109,13 @@ impl CelEnv {
         }
     }
 
-    /// Compiles the `x-kubernetes-validations` list found at `path`.
+    /// Compiles the `x-kubernetes-validations` list found at `path` on `node` (whose
+    /// properties and items are already compiled), checking variables and field names.
     pub(crate) fn compile_rules(
         &self,
         rules: &Value,
+        node: &Node,
+        is_root: bool,
         path: &str,
         causes: &mut Vec<FieldCause>,
     ) -> Vec<Rule> {
@@ -138,7 +141,7 @@ impl CelEnv {
                 .env
                 .compile(source)
                 .map_err(|e| e.to_string())
-                .and_then(|p| match undeclared_reference(&p) {
+                .and_then(|p| match check::check(&p, node, is_root) {
                     Some(message) => Err(message),
                     None => Ok(p),
                 }) {
@@ -154,20 +157,29 @@ impl CelEnv {
             };
             let message_expression = match entry.get("messageExpression").and_then(Value::as_str) {
                 None => None,
-                Some(expr) => match self.env.compile(expr) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        causes.push(errors::invalid_value(
-                            &format!("{entry_path}.messageExpression"),
-                            &Value::String(expr.to_owned()),
-                            &format!(
-                                "messageExpression compilation failed: {}",
-                                first_line(&e.to_string())
-                            ),
-                        ));
-                        continue;
+                Some(expr) => {
+                    match self
+                        .env
+                        .compile(expr)
+                        .map_err(|e| e.to_string())
+                        .and_then(|p| match check::check(&p, node, is_root) {
+                            Some(message) => Err(message),
+                            None => Ok(p),
+                        }) {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            causes.push(errors::invalid_value(
+                                &format!("{entry_path}.messageExpression"),
+                                &Value::String(expr.to_owned()),
+                                &format!(
+                                    "messageExpression compilation failed: {}",
+                                    first_line(&e)
+                                ),
+                            ));
+                            continue;
+                        }
                     }
-                },
+                }
             };
             let reason = entry
                 .get("reason")
@@ -468,93 +480,6 @@ fn join_field_path(path: &str, field_path: &str) -> String {
         }
     }
     out
-}
-
-/// Identifiers a rule may use besides the variables its macros bind: the rule variables,
-/// and the type and namespace names of the standard library and its extensions.
-const KNOWN_IDENTS: [&str; 18] = [
-    "self",
-    "oldSelf",
-    "int",
-    "uint",
-    "double",
-    "bool",
-    "string",
-    "bytes",
-    "list",
-    "map",
-    "null_type",
-    "type",
-    "dyn",
-    "timestamp",
-    "duration",
-    "math",
-    "lists",
-    "strings",
-];
-
-/// The first identifier of `program` that is neither a rule variable, a known type or
-/// namespace, nor bound by a macro: cel-go rejects such a rule when the CRD is written, so
-/// this does too (the cel crate would only fail when evaluating it).
-fn undeclared_reference(program: &Program) -> Option<String> {
-    fn walk<'e>(expr: &'e IdedExpr, bound: &mut Vec<&'e str>) -> Option<(u64, &'e str)> {
-        match &expr.expr {
-            Expr::Ident(name) => {
-                let known = name.starts_with('@')
-                    || KNOWN_IDENTS.contains(&name.as_str())
-                    || bound.contains(&name.as_str());
-                (!known).then_some((expr.id, name.as_str()))
-            }
-            Expr::Call(call) => call
-                .target
-                .as_deref()
-                .and_then(|t| walk(t, bound))
-                .or_else(|| call.args.iter().find_map(|a| walk(a, bound))),
-            Expr::Select(select) => walk(&select.operand, bound),
-            Expr::List(list) => list.elements.iter().find_map(|e| walk(e, bound)),
-            Expr::Map(map) => map.entries.iter().find_map(|e| entry(e, bound)),
-            Expr::Struct(st) => st.entries.iter().find_map(|e| entry(e, bound)),
-            Expr::Comprehension(comp) => {
-                if let Some(found) =
-                    walk(&comp.iter_range, bound).or_else(|| walk(&comp.accu_init, bound))
-                {
-                    return Some(found);
-                }
-                let depth = bound.len();
-                bound.push(&comp.iter_var);
-                if let Some(v2) = &comp.iter_var2 {
-                    bound.push(v2);
-                }
-                bound.push(&comp.accu_var);
-                let found = walk(&comp.loop_cond, bound)
-                    .or_else(|| walk(&comp.loop_step, bound))
-                    .or_else(|| walk(&comp.result, bound));
-                bound.truncate(depth);
-                found
-            }
-            Expr::Literal(_) | Expr::Unspecified => None,
-        }
-    }
-    fn entry<'e>(e: &'e IdedEntryExpr, bound: &mut Vec<&'e str>) -> Option<(u64, &'e str)> {
-        match &e.expr {
-            EntryExpr::StructField(f) => walk(&f.value, bound),
-            EntryExpr::MapEntry(m) => walk(&m.key, bound).or_else(|| walk(&m.value, bound)),
-        }
-    }
-    let (id, name) = walk(program.expression(), &mut Vec::new())?;
-    // Offsets are byte offsets into the source; cel-go reports 1-based line and column.
-    let source = &program.source_info().source;
-    let start = program
-        .source_info()
-        .offset_for(id)
-        .map_or(0, |(start, _)| start as usize)
-        .min(source.len());
-    let before = source.get(..start).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Some(format!(
-        "ERROR: <input>:{line}:{column}: undeclared reference to '{name}' (in container '')"
-    ))
 }
 
 /// The first line of a multi-line CEL parse error (the rest is a source excerpt).

@@ -262,22 +262,7 @@ fn compile_node(
             items, &sub_path, cel, causes, structural,
         )));
     }
-    for (keyword, target) in [
-        ("allOf", &mut node.all_of),
-        ("anyOf", &mut node.any_of),
-        ("oneOf", &mut node.one_of),
-    ] {
-        if let Some(list) = obj.get(keyword).and_then(Value::as_array) {
-            for (i, sub) in list.iter().enumerate() {
-                let sub_path = errors::index(&format!("{path}.{keyword}"), i);
-                target.push(compile_node(sub, &sub_path, cel, causes, false));
-            }
-        }
-    }
-    if let Some(sub) = obj.get("not") {
-        let sub_path = format!("{path}.not");
-        node.not = Some(Box::new(compile_node(sub, &sub_path, cel, causes, false)));
-    }
+    compile_junctors(&mut node, obj, path, cel, causes);
 
     node.list_type = match obj.get("x-kubernetes-list-type").and_then(Value::as_str) {
         Some("set") => ListType::Set,
@@ -296,13 +281,45 @@ fn compile_node(
     };
 
     if structural && let Some(rules) = obj.get("x-kubernetes-validations") {
-        node.rules = cel.compile_rules(rules, &format!("{path}.x-kubernetes-validations"), causes);
+        node.rules = cel.compile_rules(
+            rules,
+            &node,
+            path == "openAPIV3Schema",
+            &format!("{path}.x-kubernetes-validations"),
+            causes,
+        );
     }
     node.has_rules_below = !node.rules.is_empty()
         || node.properties.values().any(|n| n.has_rules_below)
         || node.additional.as_ref().is_some_and(|n| n.has_rules_below)
         || node.items.as_ref().is_some_and(|n| n.has_rules_below);
     node
+}
+
+/// `allOf`, `anyOf`, `oneOf` and `not`: value validations only (no CEL rules inside).
+fn compile_junctors(
+    node: &mut Node,
+    obj: &Map<String, Value>,
+    path: &str,
+    cel: &CelEnv,
+    causes: &mut Vec<FieldCause>,
+) {
+    for (keyword, target) in [
+        ("allOf", &mut node.all_of),
+        ("anyOf", &mut node.any_of),
+        ("oneOf", &mut node.one_of),
+    ] {
+        if let Some(list) = obj.get(keyword).and_then(Value::as_array) {
+            for (i, sub) in list.iter().enumerate() {
+                let sub_path = errors::index(&format!("{path}.{keyword}"), i);
+                target.push(compile_node(sub, &sub_path, cel, causes, false));
+            }
+        }
+    }
+    if let Some(sub) = obj.get("not") {
+        let sub_path = format!("{path}.not");
+        node.not = Some(Box::new(compile_node(sub, &sub_path, cel, causes, false)));
+    }
 }
 
 fn compile_value_validations(

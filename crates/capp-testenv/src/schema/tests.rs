@@ -1109,3 +1109,62 @@ fn a_rule_with_an_undeclared_variable_is_rejected_but_macro_variables_are_fine()
         r#"Invalid value: "size(self.l) < limit": compilation failed: ERROR: <input>:1:16: undeclared reference to 'limit' (in container '')"#
     );
 }
+
+#[test]
+fn a_rule_naming_a_field_the_schema_does_not_declare_is_rejected() {
+    let compile_rule = |rule: &str| {
+        CrdSchema::compile(&json!({
+            "type": "object",
+            "properties": {
+                "metadata": {"type": "object"},
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "replicas": {"type": "integer"},
+                        "dash-name": {"type": "string"},
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    },
+                },
+            },
+            "x-kubernetes-validations": [{"rule": rule}],
+        }))
+    };
+    for ok in [
+        "self.spec.replicas >= 0",
+        "!has(self.spec.dash__dash__name) || self.spec.dash__dash__name != ''",
+        "!has(self.spec.labels.app) || self.spec.labels.app != ''",
+        "!has(self.spec.free.anything) || true",
+        "self.metadata.name != '' && self.kind == 'Widget' && has(self.apiVersion)",
+        "self.spec.labels.all(k, self.spec.labels[k] != '')",
+    ] {
+        assert!(
+            compile_rule(ok).is_ok(),
+            "{ok}: {:?}",
+            compile_rule(ok).err()
+        );
+    }
+    for (bad, message) in [
+        (
+            "self.spec.replcas >= 0",
+            "ERROR: <input>:1:10: undefined field 'replcas'",
+        ),
+        // (the position of a field inside has() is reported at the macro)
+        ("has(self.spec.nope)", "undefined field 'nope'"),
+        (
+            "self.metadata.namespace == 'x'",
+            "ERROR: <input>:1:14: undefined field 'namespace'",
+        ),
+    ] {
+        let err = compile_rule(bad).unwrap_err();
+        let c = only(&err);
+        assert_eq!(c.field, "openAPIV3Schema.x-kubernetes-validations[0].rule");
+        assert!(
+            c.message
+                .starts_with(&format!("Invalid value: {bad:?}: compilation failed: "))
+                && c.message.ends_with(message),
+            "{bad}: {}",
+            c.message
+        );
+    }
+}
