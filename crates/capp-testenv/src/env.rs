@@ -410,6 +410,69 @@ impl TestEnv {
         Ok(())
     }
 
+    /// Creates or replaces every object of a (multi-document) YAML manifest as the admin —
+    /// CustomResourceDefinitions first, then Namespaces, then the rest in order — and returns
+    /// the stored objects. Namespaced objects without a namespace go to `default`.
+    pub async fn apply_manifest(&self, yaml: &str) -> Result<Vec<Value>> {
+        let docs: Vec<Value> =
+            serde_saphyr::from_multiple(yaml).map_err(|e| Error::ManifestParse(e.to_string()))?;
+        let mut docs: Vec<(usize, Value)> = docs
+            .into_iter()
+            .enumerate()
+            .filter(|(_, d)| d.is_object())
+            .collect();
+        let rank = |d: &Value| match d["kind"].as_str() {
+            Some("CustomResourceDefinition") => 0,
+            Some("Namespace") => 1,
+            _ => 2,
+        };
+        docs.sort_by_key(|(i, d)| (rank(d), *i));
+        let opts = WriteOpts {
+            field_manager: "capp-testenv".to_owned(),
+            ..WriteOpts::default()
+        };
+        let mut state = self.server.state.lock().await;
+        let mut out = Vec::new();
+        for (index, mut doc) in docs {
+            let name = doc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let rejected = |source: ApiError| Error::ManifestObject {
+                index,
+                name: name.clone(),
+                source,
+            };
+            let api_version = doc["apiVersion"].as_str().unwrap_or_default().to_owned();
+            let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
+            let def = state.find_def_by_kind(&api_version, &kind).ok_or_else(|| {
+                rejected(ApiError::no_route(&format!(
+                    "no resource serves {api_version} {kind}"
+                )))
+            })?;
+            let ns = if def.namespaced {
+                doc["metadata"]["namespace"]
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("default")
+                    .to_owned()
+            } else {
+                String::new()
+            };
+            let written = match state.get_raw(&def, &ns, &name).cloned() {
+                Some(existing) if !name.is_empty() => {
+                    doc["metadata"]["resourceVersion"] =
+                        existing["metadata"]["resourceVersion"].clone();
+                    state.update(&def, &ns, &name, doc, &opts, None, true)
+                }
+                _ => state.create(&def, &ns, doc, &opts),
+            }
+            .map_err(rejected)?;
+            out.push(written.object);
+        }
+        Ok(out)
+    }
+
     /// A stored object (as served at `gvr`), if it exists.
     pub async fn get_object(
         &self,

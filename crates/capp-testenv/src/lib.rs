@@ -82,6 +82,20 @@ pub enum Error {
         #[source]
         source: ApiError,
     },
+    /// A manifest given to [`TestEnv::apply_manifest`] is not valid YAML.
+    #[error("the manifest is not valid YAML: {0}")]
+    ManifestParse(String),
+    /// The server rejected an object of a manifest (or no resource serves its kind).
+    #[error("object {index} ({name}) of the manifest was rejected")]
+    ManifestObject {
+        /// Position of the document in the manifest (0-based).
+        index: usize,
+        /// `metadata.name` of the object.
+        name: String,
+        /// The API error.
+        #[source]
+        source: ApiError,
+    },
     /// A CustomResourceDefinition was stored but is not established (for example a name
     /// conflict).
     #[error("CustomResourceDefinition {name} is not established: {message}")]

@@ -251,6 +251,18 @@ impl State {
             .cloned()
     }
 
+    /// Looks up a served resource by `apiVersion` and kind.
+    pub(crate) fn find_def_by_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Option<Arc<ResourceDef>> {
+        self.defs
+            .iter()
+            .find(|d| d.api_version() == api_version && d.kind == kind)
+            .cloned()
+    }
+
     /// Looks up a served resource by group and plural (any version).
     fn find_def_any(&self, group: &str, plural: &str) -> Option<Arc<ResourceDef>> {
         self.defs

@@ -282,3 +282,97 @@ async fn access_reviews_answer_what_rbac_allows() {
         .unwrap();
     assert!(answer.status.unwrap().allowed);
 }
+
+const INSTALL: &str = r"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: manager}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: manager}
+subjects: [{kind: ServiceAccount, name: manager, namespace: capp-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: manager}
+rules:
+- {apiGroups: [example.com], resources: [widgets], verbs: [get, list, watch, patch]}
+- {apiGroups: [example.com], resources: [widgets/status], verbs: [patch, update]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: manager, namespace: capp-system}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: capp-system}
+";
+
+#[tokio::test]
+async fn a_manager_runs_with_exactly_the_permissions_its_install_manifest_grants() {
+    use kube::core::{DynamicObject, GroupVersionKind};
+    use kube::discovery::ApiResource;
+    let env = TestEnv::start(Config::default().with_rbac(true))
+        .await
+        .unwrap();
+    let crd = serde_saphyr::to_string(&support::widget_crd()).unwrap();
+    let applied = env
+        .apply_manifest(&format!("{INSTALL}---\n{crd}"))
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 5);
+    assert_eq!(
+        applied[0]["kind"], "CustomResourceDefinition",
+        "CRDs go first"
+    );
+    env.apply_manifest(INSTALL)
+        .await
+        .expect("re-applying replaces");
+
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
+    let admin: Api<DynamicObject> = Api::namespaced_with(env.client().unwrap(), "default", &ar);
+    let w: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}
+    }))
+    .unwrap();
+    admin.create(&PostParams::default(), &w).await.unwrap();
+
+    let manager = env
+        .client_for(&Identity::service_account("capp-system", "manager"))
+        .unwrap();
+    let widgets: Api<DynamicObject> = Api::namespaced_with(manager.clone(), "default", &ar);
+    widgets.get("w").await.unwrap();
+    let status = kube::api::Patch::Merge(json!({"status": {"ready": true}}));
+    widgets
+        .patch_status("w", &kube::api::PatchParams::default(), &status)
+        .await
+        .unwrap();
+    assert_eq!(
+        status_code(&widgets.delete("w", &kube::api::DeleteParams::default()).await.unwrap_err()),
+        403
+    );
+    assert_eq!(
+        status_code(
+            &widgets
+                .create(&PostParams::default(), &w)
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    let cms = Api::<ConfigMap>::namespaced(manager, "default");
+    assert_eq!(
+        status_code(&cms.list(&ListParams::default()).await.unwrap_err()),
+        403
+    );
+
+    let err = env
+        .apply_manifest("apiVersion: example.com/v9\nkind: Nope\nmetadata: {name: x}\n")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, capp_testenv::Error::ManifestObject { index: 0, .. }),
+        "{err:?}"
+    );
+}
