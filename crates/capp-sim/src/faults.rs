@@ -75,6 +75,10 @@ pub enum Fault {
     /// Handle the request, then send the headers and only half of the body before closing.
     /// The request's effect (a created device, say) has happened.
     Truncate,
+    /// Handle the request, then close the connection without any response: the effect (a
+    /// created device, say) happened but the client only sees the connection end. This is
+    /// the "unexpected EOF on create" case that forces a client to adopt by tags.
+    Lost,
     /// Handle the request, then answer `200` with a body that is not JSON.
     Garbage,
     /// Answer 429 with `Retry-After` and `X-RateLimit-*` headers.
@@ -128,6 +132,7 @@ pub(crate) enum Action {
     Status(u16),
     Drop,
     Truncate,
+    Lost,
     Garbage,
     RateLimited,
     NoCapacity,
@@ -272,6 +277,7 @@ impl Faults {
                 Fault::Status(code) => Action::Status(code),
                 Fault::Drop => Action::Drop,
                 Fault::Truncate => Action::Truncate,
+                Fault::Lost => Action::Lost,
                 Fault::Garbage => Action::Garbage,
                 Fault::NoCapacity => Action::NoCapacity,
                 Fault::Latency(extra) => {

@@ -27,6 +27,22 @@ pub struct RequestRecord {
     pub fault: Option<String>,
 }
 
+impl RequestRecord {
+    /// A record of a request not answered yet.
+    pub(crate) fn new(method: &str, path: &str, query: &str) -> Self {
+        Self {
+            seq: 0,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            operation: None,
+            status: 0,
+            body: None,
+            fault: None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     seq: u64,

@@ -200,16 +200,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let raw_query = req.uri().query().unwrap_or("").to_owned();
-    let mut record = RequestRecord {
-        seq: 0,
-        method: method.to_string(),
-        path: path.clone(),
-        query: raw_query.clone(),
-        operation: None,
-        status: 0,
-        body: None,
-        fault: None,
-    };
+    let mut record = RequestRecord::new(method.as_str(), &path, &raw_query);
 
     if let Some(rest) = path.strip_prefix("/metadata/") {
         let rest = rest.to_owned();
@@ -294,6 +285,12 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
         Reply::Empty(status) => empty_response(status),
     };
     rate_headers(&mut response, rate);
+    if post_fault == Some(Action::Lost) {
+        record.status = response.status().as_u16();
+        record.fault = Some("lost".to_owned());
+        shared.observer.record(record);
+        return Err(Dropped);
+    }
     Ok(finish(shared, record, response, post_fault))
 }
 
@@ -379,7 +376,7 @@ fn early_fault(action: Action, operation: Option<&str>, rate: Option<RateInfo>) 
     };
     match action {
         Action::Handle => proceed(false, None),
-        Action::Truncate | Action::Garbage => proceed(false, Some(action)),
+        Action::Truncate | Action::Garbage | Action::Lost => proceed(false, Some(action)),
         Action::NoCapacity if operation == Some("createDevice") => proceed(true, None),
         Action::Drop => Early::Drop,
         Action::RateLimited => {

@@ -46,6 +46,29 @@ async fn a_truncated_create_fails_for_the_client_but_the_device_exists() {
 }
 
 #[tokio::test]
+async fn a_lost_create_response_leaves_the_device_created() {
+    let (sim, api) = start().await;
+    let p = sim.default_project_id().to_owned();
+    sim.faults().inject_for("createDevice", Fault::Lost, 1);
+    let body = bytes::Bytes::from(device_body("lost").to_string());
+    let result = api
+        .try_send(
+            Method::POST,
+            &format!("/projects/{p}/devices"),
+            Some(body),
+            Some("application/json"),
+        )
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(sim.devices().len(), 1);
+    let record = sim.request_log().pop().unwrap();
+    assert_eq!(
+        (record.status, record.fault.as_deref()),
+        (201, Some("lost"))
+    );
+}
+
+#[tokio::test]
 async fn a_garbage_body_is_not_json() {
     let (sim, api) = start().await;
     sim.faults().inject(Fault::Garbage);
