@@ -76,8 +76,8 @@
 //!   whole (upstream ratchets error by error, which differs only in corner cases such as
 //!   `allOf`/`anyOf` alternatives), and ratcheted CEL errors are dropped rather than
 //!   returned as warnings;
-//! - embedded resources (`x-kubernetes-embedded-resource`) do not get the ObjectMeta
-//!   validation and `apiVersion`/`kind` presence checks the real server applies; root
+//! - embedded resources (`x-kubernetes-embedded-resource`) get the `apiVersion`/`kind`
+//!   checks but not the full ObjectMeta validation and coercion of their `metadata`; root
 //!   `metadata` is left to the caller entirely (neither pruned nor coerced here).
 
 mod cel;

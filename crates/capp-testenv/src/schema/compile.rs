@@ -80,6 +80,9 @@ pub(crate) struct Node {
     pub(crate) int_or_string: bool,
     pub(crate) preserve_unknown: bool,
     pub(crate) embedded: bool,
+    /// The schema root: embedded-resource pruning applies, but its `apiVersion`, `kind` and
+    /// `metadata` are the server's business, not checked here.
+    pub(crate) resource_root: bool,
     pub(crate) properties: BTreeMap<String, Node>,
     /// `additionalProperties` given as a schema (or `true`, compiled as an empty node that
     /// preserves unknown fields).
@@ -190,6 +193,7 @@ pub(crate) fn compile_root(schema: &Value, cel: &CelEnv, causes: &mut Vec<FieldC
     // The resource root always behaves as an embedded resource: apiVersion, kind and metadata
     // survive pruning (upstream clones the root schema with XEmbeddedResource = true).
     node.embedded = true;
+    node.resource_root = true;
     node
 }
 

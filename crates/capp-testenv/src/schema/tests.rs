@@ -1168,3 +1168,28 @@ fn a_rule_naming_a_field_the_schema_does_not_declare_is_rejected() {
         );
     }
 }
+
+#[test]
+fn an_embedded_resource_needs_api_version_and_kind() {
+    let s = compile(&props(&json!({"template": {
+        "type": "object",
+        "x-kubernetes-embedded-resource": true,
+        "x-kubernetes-preserve-unknown-fields": true,
+    }})));
+    assert!(
+        admit(
+            &s,
+            &json!({"template": {"apiVersion": "v1", "kind": "ConfigMap", "data": {}}})
+        )
+        .is_ok()
+    );
+    let causes = rejected(admit(&s, &json!({"template": {"apiVersion": "a/b/c"}})));
+    let shown: Vec<String> = causes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "spec.template.kind: Required value: must not be empty",
+            r#"spec.template.apiVersion: Invalid value: "a/b/c": unexpected GroupVersion string: a/b/c"#,
+        ]
+    );
+}

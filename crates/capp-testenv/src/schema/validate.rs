@@ -111,6 +111,9 @@ impl Validator<'_> {
                 self.array_checks(node, items, old, path, causes);
             }
             Value::Object(map) => {
+                if node.embedded && !node.resource_root {
+                    embedded_resource_checks(map, path, causes);
+                }
                 for key in &node.required {
                     if !map.contains_key(key) {
                         causes.push(errors::required(&child(path, key), ""));
@@ -282,6 +285,54 @@ impl Validator<'_> {
                 "{shown} must not validate the schema (not)"
             )));
         }
+    }
+}
+
+/// `x-kubernetes-embedded-resource` objects need a valid `apiVersion` and `kind`, and an
+/// object `metadata` (upstream `objectmeta.validateEmbeddedResource`; the ObjectMeta field
+/// checks beyond its shape are not repeated here).
+fn embedded_resource_checks(
+    map: &serde_json::Map<String, Value>,
+    path: &str,
+    causes: &mut Vec<FieldCause>,
+) {
+    for key in ["apiVersion", "kind"] {
+        if !map.contains_key(key) {
+            causes.push(errors::required(&child(path, key), "must not be empty"));
+        }
+    }
+    if let Some(v) = map.get("apiVersion") {
+        let field = child(path, "apiVersion");
+        match v.as_str() {
+            None => causes.push(errors::invalid_value(&field, v, "must be a string")),
+            Some("") => causes.push(errors::invalid_value(&field, v, "must not be empty")),
+            Some(s) if s.matches('/').count() > 1 || s.starts_with('/') || s.ends_with('/') => {
+                causes.push(errors::invalid_value(
+                    &field,
+                    v,
+                    &format!("unexpected GroupVersion string: {s}"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(v) = map.get("kind") {
+        let field = child(path, "kind");
+        match v.as_str() {
+            None => causes.push(errors::invalid_value(&field, v, "must be a string")),
+            Some("") => causes.push(errors::invalid_value(&field, v, "must not be empty")),
+            Some(_) => {}
+        }
+    }
+    if let Some(v) = map.get("metadata")
+        && !v.is_object()
+        && !v.is_null()
+    {
+        causes.push(errors::invalid_value(
+            &child(path, "metadata"),
+            v,
+            "must be an object",
+        ));
     }
 }
 
