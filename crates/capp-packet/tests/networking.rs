@@ -41,6 +41,14 @@ async fn an_elastic_ip_is_reserved_assigned_found_and_released() {
         .clone()
         .expect("a reservation has an address");
     assert_eq!(reservation.cidr, Some(32));
+    assert_eq!(
+        reservation.metro.as_ref().map(|m| m.code.as_str()),
+        Some("da")
+    );
+    assert_eq!(
+        reservation.tags, req.tags,
+        "the tag the provider finds its address by"
+    );
 
     let listed = client.list_ip_reservations(&project).await.unwrap();
     let mine = listed

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::common::{Href, ResourceRef};
+use super::catalog::{Facility, Metro};
+use super::common::Href;
 use super::de::null_default;
 
 /// The block an assignment was carved from.
@@ -104,10 +105,10 @@ pub struct IpReservation {
     pub details: Option<String>,
     /// Free-form JSON.
     pub customdata: Option<Map<String, Value>>,
-    /// Metro of the block.
-    pub metro: Option<ResourceRef>,
-    /// Facility of the block.
-    pub facility: Option<ResourceRef>,
+    /// Metro of the block (check `code` before using an address in a given metro).
+    pub metro: Option<Metro>,
+    /// Facility of the block (deprecated by Equinix).
+    pub facility: Option<Facility>,
     /// Assignments of addresses from this block (needs `include=assignments`, which the client
     /// sends on lists).
     #[serde(deserialize_with = "null_default")]
