@@ -47,7 +47,8 @@ pub trait Metal: Send + Sync {
     /// The project's devices that carry **all** of `tags`, reading every page.
     ///
     /// Uses the server-side `tag` filter with the first tag (the API filters on one tag), then
-    /// checks every tag client-side. `ceil(matching_first_tag / per_page)` calls, at least 1.
+    /// checks every tag client-side, so put the most selective tag (the machine's own) first.
+    /// `ceil(matching_first_tag / per_page)` calls, at least 1: one call per machine lookup.
     /// With no tags this is [`Metal::list_devices`].
     async fn devices_with_tags(&self, project_id: &str, tags: &[String]) -> Result<Vec<Device>>;
 
