@@ -419,3 +419,24 @@ impl Drop for Simulator {
         let _ = self.stop.send(true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn the_handle_and_its_parts_can_be_shared_across_tasks() {
+        assert_send_sync::<Simulator>();
+        assert_send_sync::<Faults>();
+        assert_send_sync::<openapi::Spec>();
+        assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let config = SimConfig::default().with_token("s3cr3t-token");
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
+}
