@@ -377,3 +377,30 @@ async fn every_served_crd_version_serves_the_same_objects() {
     let (_, _, group) = get(&client, "/apis/example.com", "application/json").await;
     assert_eq!(group["preferredVersion"]["version"], "v1");
 }
+
+#[tokio::test]
+async fn a_crd_whose_kind_is_taken_is_not_established() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let mut other = support::widget_crd();
+    other["metadata"]["name"] = json!("gizmos.example.com");
+    other["spec"]["names"] = json!({"plural": "gizmos", "singular": "gizmo", "kind": "Widget"});
+    let err = env.install_crds(&[other]).await.unwrap_err();
+    assert!(
+        matches!(err, capp_testenv::Error::CrdNotEstablished { .. }),
+        "{err:?}"
+    );
+    let client = env.client().unwrap();
+    let crd = Api::<CustomResourceDefinition>::all(client.clone())
+        .get("gizmos.example.com")
+        .await
+        .unwrap();
+    let conds = crd.status.unwrap().conditions.unwrap();
+    let names = conds.iter().find(|c| c.type_ == "NamesAccepted").unwrap();
+    assert_eq!(
+        (names.status.as_str(), names.reason.as_deref()),
+        ("False", Some("KindConflict"))
+    );
+    let (status, _, _) = get(&client, "/apis/example.com/v1/gizmos", "application/json").await;
+    assert_eq!(status, 404, "a CRD that is not established is not served");
+}
