@@ -1193,3 +1193,80 @@ fn an_embedded_resource_needs_api_version_and_kind() {
         ]
     );
 }
+
+/// A random JSON value built from a small vocabulary, so that it often hits the schema.
+fn random_json(rng: &mut rand::rngs::StdRng, depth: u32) -> Value {
+    use rand::Rng as _;
+    const KEYS: [&str; 8] = ["a", "n", "l", "m", "name", "v", "apiVersion", "x"];
+    let pick = if depth == 0 {
+        rng.random_range(0..5)
+    } else {
+        rng.random_range(0..7)
+    };
+    match pick {
+        0 => Value::Null,
+        1 => Value::Bool(rng.random()),
+        2 => json!(rng.random_range(-3_i64..20)),
+        3 => json!(f64::from(rng.random_range(-30_i32..30)) / 4.0),
+        4 => json!(["", "a", "ABC", "a/b/c", "2024-01-01T00:00:00Z", "é"][rng.random_range(0..6)]),
+        5 => Value::Array(
+            (0..rng.random_range(0..4))
+                .map(|_| random_json(rng, depth - 1))
+                .collect(),
+        ),
+        _ => Value::Object(
+            (0..rng.random_range(0..5))
+                .map(|_| {
+                    let key = KEYS[rng.random_range(0..KEYS.len())].to_owned();
+                    (key, random_json(rng, depth - 1))
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[test]
+fn admitting_arbitrary_json_never_panics_and_accepted_objects_are_stable() {
+    use rand::SeedableRng as _;
+    let item = json!({
+        "type": "object", "required": ["name"],
+        "properties": {"name": {"type": "string", "maxLength": 3}, "v": {"type": "integer", "default": 1}},
+        "x-kubernetes-validations": [{"rule": "self.v >= 0 || self.name == 'a'", "message": "neg"}],
+    });
+    let s = compile(&json!({
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "enum": ["a", "ABC"], "x-kubernetes-validations": [{"rule": "self == oldSelf"}]},
+            "n": {"x-kubernetes-int-or-string": true, "x-kubernetes-validations": [{"rule": "type(self) == int ? self < 10 : self.size() < 3"}]},
+            "l": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"], "items": item, "maxItems": 3},
+            "m": {"type": "object", "additionalProperties": {"type": "number", "nullable": true}},
+            "x": {"type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true},
+        },
+        "x-kubernetes-validations": [{"rule": "!has(self.a) || has(self.n)", "message": "n with a"}],
+    }));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut accepted = 0;
+    for _ in 0..3000 {
+        let spec = random_json(&mut rng, 4);
+        let old = random_json(&mut rng, 4);
+        // Updates against an arbitrary old object: any outcome, but no panic.
+        let _ = update(&s, &old, &spec);
+        // Creates: what is accepted is stable when admitted again.
+        let mut obj = object(&spec);
+        if s.admit(&mut obj, None).is_ok() {
+            accepted += 1;
+            let mut again = obj.clone();
+            match s.admit(&mut again, None) {
+                Ok(admitted) => {
+                    assert!(admitted.pruned.is_empty(), "{obj}: {:?}", admitted.pruned);
+                    assert_eq!(again, obj);
+                }
+                Err(causes) => panic!("{obj} was admitted once but not twice: {causes:#?}"),
+            }
+        }
+    }
+    assert!(
+        accepted > 100,
+        "only {accepted} random objects were accepted"
+    );
+}
