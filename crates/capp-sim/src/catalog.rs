@@ -413,10 +413,25 @@ impl Facility {
 }
 
 impl Plan {
-    /// The API representation (`Plan` schema).
+    /// The API representation (`Plan` schema), as `GET /plans` lists it.
     #[must_use]
     pub fn to_json(&self) -> Value {
         cached("plan", self.slug, || self.render())
+    }
+
+    /// The plan as embedded in a device or hardware reservation: the same object without
+    /// the `available_in` and `available_in_metros` price lists (links to every location
+    /// are noise in a device body and dominated the cost of rendering one).
+    #[must_use]
+    pub fn to_embedded_json(&self) -> Value {
+        cached("plan-embedded", self.slug, || {
+            let mut value = self.render();
+            if let Some(obj) = value.as_object_mut() {
+                obj.remove("available_in");
+                obj.remove("available_in_metros");
+            }
+            value
+        })
     }
 
     fn render(&self) -> Value {

@@ -194,7 +194,7 @@ fn metadata_json(state: &State, device_id: &str, base_url: &str) -> Value {
         .filter_map(|k| state.ssh_keys.get(k))
         .map(|k| k.key.clone())
         .collect();
-    let plan = d.plan.to_json();
+    let plan = d.plan.to_embedded_json();
     let mut obj = json!({
         "id": d.id,
         "hostname": d.hostname,

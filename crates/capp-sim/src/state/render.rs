@@ -215,7 +215,7 @@ impl State {
             obj.insert("root_password".into(), json!(d.root_password));
         }
         obj.insert("operating_system".into(), d.os.to_json());
-        obj.insert("plan".into(), d.plan.to_json());
+        obj.insert("plan".into(), d.plan.to_embedded_json());
         obj.insert("metro".into(), d.metro.to_json());
         obj.insert("facility".into(), d.facility.to_json());
         let project = if include.has("project") {
@@ -491,7 +491,7 @@ impl State {
             "created_at": ts(h.created_at),
             "custom_rate": h.plan.price_hour * 0.8,
             "facility": h.facility.to_json(),
-            "plan": h.plan.to_json(),
+            "plan": h.plan.to_embedded_json(),
             "project": href("projects", &h.project_id),
             "provisionable": h.device_id.is_none(),
             "spare": false,
