@@ -262,6 +262,7 @@ fn formats_are_checked_and_unknown_formats_pass() {
         "ip": {"type": "string", "format": "ipv4"},
         "data": {"type": "string", "format": "byte"},
         "odd": {"type": "string", "format": "no-such-format"},
+        "wait": {"type": "string", "format": "duration"},
     })));
     assert!(
         admit(
@@ -290,6 +291,18 @@ fn formats_are_checked_and_unknown_formats_pass() {
     assert_eq!(
         rejected(admit(&s, &json!({"data": "!!"})))[0].field,
         "spec.data"
+    );
+    for ok in [
+        json!({"wait": "1h30m"}),
+        json!({"wait": "3 d"}),
+        json!({"at": "2024-05-01T10:00:00"}),
+        json!({"at": "2024-05-01T10:00:00.123+02:00"}),
+    ] {
+        assert!(admit(&s, &ok).is_ok(), "{ok}");
+    }
+    assert_eq!(
+        rejected(admit(&s, &json!({"wait": "soon"})))[0].field,
+        "spec.wait"
     );
 }
 

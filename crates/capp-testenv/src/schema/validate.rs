@@ -519,7 +519,10 @@ fn map_key(item: &Value, keys: &[String]) -> Option<Value> {
 /// numeric `int32`/`int64`/`float`/`double`) always pass, as upstream.
 pub(crate) fn format_ok(format: &str, s: &str) -> bool {
     match format {
-        "date-time" | "datetime" => s.parse::<jiff::Timestamp>().is_ok(),
+        // strfmt also accepts local (offset-less) and minute-precision date-times.
+        "date-time" | "datetime" => {
+            s.parse::<jiff::Timestamp>().is_ok() || s.parse::<jiff::civil::DateTime>().is_ok()
+        }
         "date" => s.parse::<jiff::civil::Date>().is_ok() && s.len() == 10,
         "byte" => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
         "uuid" | "uuid3" | "uuid4" | "uuid5" => is_uuid(s),
@@ -611,8 +614,8 @@ fn is_mac(s: &str) -> bool {
             .all(|g| g.len() == 2 && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// Go `time.ParseDuration` syntax (`1h30m`, `-1.5s`, `300ms`), the common case of strfmt's
-/// more permissive duration format.
+/// Go `time.ParseDuration` syntax (`1h30m`, `-1.5s`, `300ms`) plus strfmt's days and weeks
+/// and a space before the unit (`3 d`); strfmt's spelled-out units are not accepted.
 fn is_duration(s: &str) -> bool {
     let s = s.strip_prefix(['-', '+']).unwrap_or(s);
     if s == "0" {
@@ -630,7 +633,8 @@ fn is_duration(s: &str) -> bool {
             return false;
         }
         rest = &rest[num_end..];
-        let unit = ["ns", "us", "µs", "ms", "s", "m", "h"]
+        rest = rest.trim_start_matches(' ');
+        let unit = ["ns", "us", "µs", "ms", "s", "m", "h", "d", "w"]
             .iter()
             .filter(|u| rest.starts_with(**u))
             .max_by_key(|u| u.len());
