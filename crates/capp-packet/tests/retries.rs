@@ -164,7 +164,9 @@ async fn clones_share_one_rate_limiter() {
     // 2 at once, then 8 more at 20/s: at least 0.4 s for the ten together.
     assert!(took >= Duration::from_millis(380), "{took:?}");
     let stats = client.stats();
-    assert_eq!(stats.throttled, 8, "{stats:?}");
+    // Normally exactly 8 wait; a very slow scheduler lets the bucket refill in between, so only
+    // the time bound above is exact.
+    assert!((1..=8).contains(&stats.throttled), "{stats:?}");
     assert_eq!(sim.operation_count("findMetros"), 10);
 }
 
