@@ -1060,3 +1060,36 @@ fn undeclared_statuses_are_reported_as_not_in_the_spec() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn metadata_neighbours_and_addresses_match_the_api_schemas() {
+    let Some(spec) = spec() else { return };
+    let (sim, api) = start().await;
+    let p = sim.default_project_id().to_owned();
+    let dev = create_device(&api, &p, device_body("cp")).await;
+    api.post(
+        &format!("/projects/{p}/bgp-configs"),
+        json!({"deployment_type": "local", "asn": 65000}),
+    )
+    .await;
+    for family in ["ipv4", "ipv6"] {
+        let resp = api
+            .post(
+                &format!("/devices/{dev}/bgp/sessions"),
+                json!({"address_family": family}),
+            )
+            .await;
+        assert_eq!(resp.status, 201);
+    }
+    let meta = api.get(&format!("/metadata/{dev}/metadata")).await.json();
+    let neighbors = meta["bgp_neighbors"].as_array().unwrap();
+    assert_eq!(neighbors.len(), 2);
+    for n in neighbors {
+        let v = spec.validate_schema("BgpNeighborData", n).unwrap();
+        assert!(v.is_empty(), "{v:?}");
+    }
+    for a in meta["network"]["addresses"].as_array().unwrap() {
+        let v = spec.validate_schema("IPAssignment", a).unwrap();
+        assert!(v.is_empty(), "{v:?}");
+    }
+}
