@@ -60,7 +60,9 @@
 //! A rule that references `oldSelf` is a *transition rule*: it is evaluated only on update and
 //! only where an old value exists at the same path (properties and `additionalProperties`
 //! correlate by key, `x-kubernetes-list-type: map` items by their keys; items of atomic and set
-//! lists never correlate), exactly as upstream.
+//! lists never correlate), exactly as upstream. A rule with `optionalOldSelf: true` also runs
+//! on create, with `oldSelf` an optional (`oldSelf.hasValue()`, `oldSelf.value()`,
+//! `oldSelf.orValue(x)`).
 //!
 //! Known gaps compared with the real server (documented rather than faked):
 //! - rules are only partly checked when the schema is compiled: undeclared variables and
@@ -68,9 +70,9 @@
 //!   but type errors (`self.replicas == 'three'`) only fail when the rule is evaluated,
 //!   where cel-go rejects the CRD;
 //! - no cost estimation or cost budget;
-//! - the Kubernetes libraries for `url`, `ip`, `cidr`, `quantity`, `semver` and `format`,
-//!   and `optionalOldSelf`, are not available (a rule using them fails at evaluation with the
-//!   cel crate's "undeclared reference" / "no matching overload" message);
+//! - the Kubernetes libraries for `url`, `ip`, `cidr`, `quantity`, `semver` and the named
+//!   `format.*` validators are not available (a rule calling them fails at evaluation with
+//!   the cel crate's "no matching overload" message);
 //! - equality of `set`/`map` lists is order-sensitive (upstream compares them as sets/maps);
 //! - ratcheting is simplified: a subtree equal to its correlated old value is skipped as a
 //!   whole (upstream ratchets error by error, which differs only in corner cases such as

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use cel::objects::OptionalValue;
 use cel::{Context, Env, ExecutionError, Program};
 use serde_json::Value;
 
@@ -81,6 +82,8 @@ pub(crate) struct Rule {
     /// Whether the rule references `oldSelf`: evaluated only on update, where an old value
     /// correlates.
     pub(crate) transition: bool,
+    /// `optionalOldSelf: true`: the rule also runs on create, with `oldSelf` an optional.
+    optional_old_self: bool,
 }
 
 impl Rule {
@@ -212,6 +215,8 @@ impl CelEnv {
                     .filter(|p| !p.is_empty())
                     .map(str::to_owned),
                 transition,
+                optional_old_self: transition
+                    && entry.get("optionalOldSelf").and_then(Value::as_bool) == Some(true),
             });
         }
         out
@@ -237,15 +242,15 @@ impl CelEnv {
         if node.rules.is_empty() || (ratchet && !node.rules.iter().any(|r| r.transition)) {
             return;
         }
-        // One context per node: `self` (and `oldSelf`, when a transition rule needs it) is
-        // converted once and shared by all the rules of the node.
-        let mut ctx = Context::with_env(Arc::clone(&self.env));
-        ctx.add_variable_from_value("self", self.to_cel(value, Some(node), is_root));
-        if let Some(old) = old
-            && node.rules.iter().any(|r| r.transition)
-        {
-            ctx.add_variable_from_value("oldSelf", self.to_cel(old, Some(node), is_root));
-        }
+        // At most two contexts per node, built on first use: `self` and `oldSelf` are
+        // converted once and shared by all the rules of the node. Rules with
+        // `optionalOldSelf` see `oldSelf` as an optional (`optional.none()` on create).
+        let self_val = self.to_cel(value, Some(node), is_root);
+        let old_val = old
+            .filter(|_| node.rules.iter().any(|r| r.transition))
+            .map(|o| self.to_cel(o, Some(node), is_root));
+        let mut plain_ctx: Option<Context<'_, '_>> = None;
+        let mut optional_ctx: Option<Context<'_, '_>> = None;
         // Evaluation errors carry the schema type as bad value; failed rules carry the value
         // itself, omitted for objects and arrays (upstream `validateExpressions`).
         let type_name = errors::quote(node.ty.map_or("", Type::name));
@@ -254,19 +259,33 @@ impl CelEnv {
             _ => Some(errors::render(value)),
         };
         for rule in &node.rules {
-            if (rule.transition && old.is_none()) || (ratchet && !rule.transition) {
+            if (rule.transition && old.is_none() && !rule.optional_old_self)
+                || (ratchet && !rule.transition)
+            {
                 continue;
             }
+            let ctx = if rule.optional_old_self {
+                optional_ctx.get_or_insert_with(|| {
+                    let optional = match &old_val {
+                        Some(v) => OptionalValue::of(v.clone()),
+                        None => OptionalValue::none(),
+                    };
+                    self.context(&self_val, Some(cel::Value::Opaque(Arc::new(optional))))
+                })
+            } else {
+                plain_ctx.get_or_insert_with(|| self.context(&self_val, old_val.clone()))
+            };
+            let ctx = &*ctx;
             let detail_on_error =
                 |e: String| format!("{e} evaluating rule: {}", rule.error_string());
-            match rule.program.execute(&ctx) {
+            match rule.program.execute(ctx) {
                 Ok(cel::Value::Bool(true)) => {}
                 Ok(cel::Value::Bool(false)) => {
                     let field = match &rule.field_path {
                         Some(fp) => join_field_path(path, fp),
                         None => path.to_owned(),
                     };
-                    let detail = Self::message_for(rule, &ctx);
+                    let detail = Self::message_for(rule, ctx);
                     causes.push(match (rule.reason.as_deref(), &bad_value) {
                         (Some("FieldValueForbidden"), _) => errors::forbidden(&field, &detail),
                         (Some("FieldValueRequired"), _) => errors::required(&field, &detail),
@@ -293,6 +312,16 @@ impl CelEnv {
                 )),
             }
         }
+    }
+
+    /// A context binding `self` and, when given, `oldSelf`.
+    fn context(&self, self_val: &cel::Value, old_val: Option<cel::Value>) -> Context<'_, '_> {
+        let mut ctx = Context::with_env(Arc::clone(&self.env));
+        ctx.add_variable_from_value("self", self_val.clone());
+        if let Some(old) = old_val {
+            ctx.add_variable_from_value("oldSelf", old);
+        }
+        ctx
     }
 
     /// The failure message of a rule: its `messageExpression` result when that evaluates to

@@ -1283,3 +1283,27 @@ fn admitting_arbitrary_json_never_panics_and_accepted_objects_are_stable() {
         "only {accepted} random objects were accepted"
     );
 }
+
+#[test]
+fn an_optional_old_self_rule_runs_on_create_with_no_old_value() {
+    let s = compile(&props(&json!({"n": {
+        "type": "integer",
+        "x-kubernetes-validations": [{
+            "rule": "oldSelf.hasValue() ? self >= oldSelf.value() : self >= 1",
+            "optionalOldSelf": true,
+            "message": "n may only grow, from at least 1",
+        }],
+    }})));
+    assert!(admit(&s, &json!({"n": 1})).is_ok());
+    assert_cause(
+        &rejected(admit(&s, &json!({"n": 0}))),
+        "FieldValueInvalid",
+        "spec.n",
+        "Invalid value: 0: n may only grow, from at least 1",
+    );
+    assert!(update(&s, &json!({"n": 3}), &json!({"n": 5})).is_ok());
+    assert_eq!(
+        rejected(update(&s, &json!({"n": 5}), &json!({"n": 3}))).len(),
+        1
+    );
+}
