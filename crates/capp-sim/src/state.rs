@@ -109,6 +109,8 @@ pub(crate) struct Device {
     pub(crate) management_ips: Vec<String>,
     pub(crate) root_password: String,
     pub(crate) switch_uuid: String,
+    /// `network_ports`, rendered once at creation (they never change).
+    pub(crate) ports: Value,
 }
 
 /// Which management addresses a device asked for (`ip_addresses` in the create body).

@@ -167,6 +167,11 @@ pub(super) fn create(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
         management_ips: Vec::new(),
         root_password,
         switch_uuid,
+        ports: Value::Null,
+    };
+    let device = Device {
+        ports: crate::state::render::network_ports(&device),
+        ..device
     };
     match &placement.hardware_reservation {
         Some(hw) => {

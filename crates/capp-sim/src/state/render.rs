@@ -241,7 +241,7 @@ impl State {
             .map(Self::assignment_json)
             .collect();
         obj.insert("ip_addresses".into(), Value::Array(addresses));
-        obj.insert("network_ports".into(), network_ports(d));
+        obj.insert("network_ports".into(), d.ports.clone());
         let keys: Vec<Value> = d.ssh_key_ids.iter().map(|k| href("ssh-keys", k)).collect();
         obj.insert("ssh_keys".into(), Value::Array(keys));
         obj.insert("volumes".into(), json!([]));
@@ -543,7 +543,8 @@ fn bgp_config_value(cfg: &BgpConfig, project_id: &str, state: &State) -> Value {
     obj
 }
 
-fn network_ports(d: &Device) -> Value {
+/// The bond and its two NICs, with stable ids and MACs derived from the device id.
+pub(crate) fn network_ports(d: &Device) -> Value {
     let mac = |n: u8| {
         let h = crate::ids::stable_uuid(&format!("{}:{n}", d.id));
         format!("b8:ce:f6:{}:{}:{}", &h[0..2], &h[2..4], &h[4..6])
