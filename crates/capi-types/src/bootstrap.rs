@@ -31,6 +31,7 @@ pub const FORMAT_IGNITION: &str = "ignition";
     group = "bootstrap.cluster.x-k8s.io",
     version = "v1beta1",
     kind = "KubeadmConfig",
+    schema = "manual",
     namespaced,
     status = "KubeadmConfigStatus",
     derive = "PartialEq",
@@ -51,7 +52,8 @@ pub const FORMAT_IGNITION: &str = "ignition";
         description = "Time duration since creation of KubeadmConfig"
     )
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "KubeadmConfigSpec")]
 pub struct KubeadmConfigSpec {
     /// Cluster-wide kubeadm settings (`kubeadm init` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +109,13 @@ pub struct KubeadmConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignition: Option<IgnitionSpec>,
 }
+
+crate::optional_spec!(
+    KubeadmConfig,
+    KubeadmConfigSpec,
+    status = KubeadmConfigStatus,
+    description = "KubeadmConfig is the Schema for the kubeadmconfigs API.",
+);
 
 impl KubeadmConfigSpec {
     /// The bootstrap data format, defaulting to `cloud-config`.
@@ -345,6 +354,7 @@ impl_conditions!(KubeadmConfigStatus);
     group = "bootstrap.cluster.x-k8s.io",
     version = "v1beta1",
     kind = "KubeadmConfigTemplate",
+    schema = "manual",
     namespaced,
     derive = "PartialEq",
     derive = "Default",
@@ -358,11 +368,18 @@ impl_conditions!(KubeadmConfigStatus);
         description = "Time duration since creation of KubeadmConfigTemplate"
     )
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "KubeadmConfigTemplateSpec")]
 pub struct KubeadmConfigTemplateSpec {
     /// The template.
     pub template: KubeadmConfigTemplateResource,
 }
+
+crate::optional_spec!(
+    KubeadmConfigTemplate,
+    KubeadmConfigTemplateSpec,
+    description = "KubeadmConfigTemplate is the Schema for the kubeadmconfigtemplates API.",
+);
 
 /// The content of a KubeadmConfigTemplate.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -23,6 +23,7 @@ pub use topology::Topology;
     group = "cluster.x-k8s.io",
     version = "v1beta1",
     kind = "Cluster",
+    schema = "manual",
     namespaced,
     status = "ClusterStatus",
     derive = "PartialEq",
@@ -56,7 +57,8 @@ pub use topology::Topology;
         description = "Kubernetes version associated with this Cluster"
     )
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "ClusterSpec")]
 pub struct ClusterSpec {
     /// Can be used to prevent controllers from processing the Cluster and all its associated
     /// objects.
@@ -87,6 +89,13 @@ pub struct ClusterSpec {
     #[schemars(length(max = 32))]
     pub availability_gates: Vec<ConditionGate>,
 }
+
+crate::optional_spec!(
+    Cluster,
+    ClusterSpec,
+    status = ClusterStatus,
+    description = "Cluster is the Schema for the clusters API.",
+);
 
 /// The network configuration of a Cluster.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]

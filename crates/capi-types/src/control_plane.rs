@@ -23,6 +23,7 @@ use crate::conditions::{Condition, impl_conditions};
     group = "controlplane.cluster.x-k8s.io",
     version = "v1beta1",
     kind = "KubeadmControlPlane",
+    schema = "manual",
     namespaced,
     status = "KubeadmControlPlaneStatus",
     derive = "PartialEq",
@@ -98,7 +99,8 @@ use crate::conditions::{Condition, impl_conditions};
         description = "Kubernetes version associated with this control plane"
     )
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "KubeadmControlPlaneSpec")]
 pub struct KubeadmControlPlaneSpec {
     /// Number of desired control plane Machines (an odd number for stacked etcd).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +129,13 @@ pub struct KubeadmControlPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_naming_strategy: Option<MachineNamingStrategy>,
 }
+
+crate::optional_spec!(
+    KubeadmControlPlane,
+    KubeadmControlPlaneSpec,
+    status = KubeadmControlPlaneStatus,
+    description = "KubeadmControlPlane is the Schema for the KubeadmControlPlane API.",
+);
 
 /// The template of the control plane Machines.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -276,6 +285,7 @@ pub struct LastRemediationStatus {
     group = "controlplane.cluster.x-k8s.io",
     version = "v1beta1",
     kind = "KubeadmControlPlaneTemplate",
+    schema = "manual",
     namespaced,
     derive = "PartialEq",
     derive = "Default",
@@ -289,11 +299,19 @@ pub struct LastRemediationStatus {
         description = "Time duration since creation of KubeadmControlPlaneTemplate"
     )
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "KubeadmControlPlaneTemplateSpec")]
 pub struct KubeadmControlPlaneTemplateSpec {
     /// The template.
     pub template: KubeadmControlPlaneTemplateResource,
 }
+
+crate::optional_spec!(
+    KubeadmControlPlaneTemplate,
+    KubeadmControlPlaneTemplateSpec,
+    description =
+        "KubeadmControlPlaneTemplate is the Schema for the kubeadmcontrolplanetemplates API.",
+);
 
 /// The content of a KubeadmControlPlaneTemplate.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -19,10 +19,11 @@
 //!   `round_trip.rs`).
 //! - Secrets in kubeadm configuration (bootstrap tokens, passwords) print as `[REDACTED]` in
 //!   `Debug` output ([`bootstrap::Sensitive`]).
+//! - As upstream, no kind requires `spec`: a missing or `null` spec parses as the zero
+//!   value (`Spec::default()`), and the generated schemas do not list it as required
+//!   ([`optional_spec!`]).
 //!
 //! # Caveats
-//! - The root `spec` is required (kube-derive's generated kinds have a non-optional `spec`);
-//!   upstream allows a missing `spec`. Every object Cluster API creates has one.
 //! - The v1beta2 conditions (`status.v1beta2.conditions`) use k8s-openapi's `metav1.Condition`,
 //!   whose schema has no `enum`, lengths or patterns; all other value constraints (`maxLength`,
 //!   `maxItems`, `minimum`, `pattern`, formats) are those of upstream.
@@ -84,6 +85,7 @@ pub mod labels;
 pub mod machine;
 pub mod machine_deployment;
 pub mod machine_set;
+pub mod optional_spec;
 pub mod owner;
 pub mod predicates;
 pub mod provider_id;

@@ -27,6 +27,7 @@ use crate::conditions::{Condition, impl_conditions};
     category = "cluster-api",
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     doc = "Machine is the Schema for the machines API.",
+    schema = "manual",
     printcolumn(
         name = "Cluster",
         type_ = "string",
@@ -64,7 +65,8 @@ use crate::conditions::{Condition, impl_conditions};
         description = "Kubernetes version associated with this Machine"
     )
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "MachineSpec")]
 pub struct MachineSpec {
     /// The name of the Cluster this Machine belongs to.
     #[schemars(length(min = 1, max = 63))]
@@ -107,6 +109,13 @@ pub struct MachineSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_deletion_timeout: Option<String>,
 }
+
+crate::optional_spec!(
+    Machine,
+    MachineSpec,
+    status = MachineStatus,
+    description = "Machine is the Schema for the machines API.",
+);
 
 /// Where a Machine's bootstrap data comes from.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -21,6 +21,7 @@ use crate::machine::MachineTemplateSpec;
     group = "cluster.x-k8s.io",
     version = "v1beta1",
     kind = "MachineDeployment",
+    schema = "manual",
     namespaced,
     status = "MachineDeploymentStatus",
     derive = "PartialEq",
@@ -90,7 +91,8 @@ use crate::machine::MachineTemplateSpec;
         description = "Kubernetes version associated with this MachineDeployment"
     )
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "MachineDeploymentSpec")]
 pub struct MachineDeploymentSpec {
     /// The name of the Cluster this object belongs to.
     #[schemars(length(min = 1, max = 63))]
@@ -125,6 +127,13 @@ pub struct MachineDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_deadline_seconds: Option<i32>,
 }
+
+crate::optional_spec!(
+    MachineDeployment,
+    MachineDeploymentSpec,
+    status = MachineDeploymentStatus,
+    description = "MachineDeployment is the Schema for the machinedeployments API.",
+);
 
 /// How a MachineDeployment replaces Machines.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

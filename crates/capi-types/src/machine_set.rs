@@ -19,6 +19,7 @@ use crate::machine::MachineTemplateSpec;
     group = "cluster.x-k8s.io",
     version = "v1beta1",
     kind = "MachineSet",
+    schema = "manual",
     namespaced,
     status = "MachineSetStatus",
     derive = "PartialEq",
@@ -76,7 +77,8 @@ use crate::machine::MachineTemplateSpec;
         description = "Kubernetes version associated with this MachineSet"
     )
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "MachineSetSpec")]
 pub struct MachineSetSpec {
     /// The name of the Cluster this object belongs to.
     #[schemars(length(min = 1, max = 63))]
@@ -101,6 +103,13 @@ pub struct MachineSetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_naming_strategy: Option<MachineNamingStrategy>,
 }
+
+crate::optional_spec!(
+    MachineSet,
+    MachineSetSpec,
+    status = MachineSetStatus,
+    description = "MachineSet is the Schema for the machinesets API.",
+);
 
 /// The observed state of a MachineSet.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

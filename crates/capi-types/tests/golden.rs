@@ -94,3 +94,88 @@ impl<K: kube::CustomResourceExt> CrdJson for K {
         serde_json::to_value(K::crd()).unwrap()
     }
 }
+
+/// Collects the paths of properties without a description.
+fn undocumented(node: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    if let Some(props) = node["properties"].as_object() {
+        for (name, prop) in props {
+            let at = format!("{path}.{name}");
+            if prop["description"]
+                .as_str()
+                .is_none_or(|d| d.trim().is_empty())
+            {
+                out.push(at.clone());
+            }
+            undocumented(prop, &at, out);
+        }
+    }
+    for nested in ["items", "additionalProperties"] {
+        if node[nested].is_object() {
+            undocumented(&node[nested], &format!("{path}[]"), out);
+        }
+    }
+    for list in ["allOf", "anyOf", "oneOf"] {
+        for (i, branch) in node[list].as_array().into_iter().flatten().enumerate() {
+            undocumented(branch, &format!("{path}<{list}{i}>"), out);
+        }
+    }
+}
+
+fn root_schema(crd: &serde_json::Value) -> &serde_json::Value {
+    &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+}
+
+#[test]
+fn every_field_of_every_generated_crd_has_a_description() {
+    let mut missing = Vec::new();
+    for crd in capi_types::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        let json = serde_json::to_value(&crd).unwrap();
+        let root = root_schema(&json);
+        if root["description"].as_str().is_none_or(str::is_empty) {
+            missing.push(format!("{name}: <root>"));
+        }
+        let mut here = Vec::new();
+        undocumented(root, "", &mut here);
+        missing.extend(here.into_iter().map(|p| format!("{name}: {p}")));
+    }
+    assert!(missing.is_empty(), "undocumented: {missing:#?}");
+}
+
+#[test]
+fn the_description_check_notices_a_nested_field_without_one() {
+    let schema = serde_json::json!({"properties": {"spec": {"description": "d", "properties": {
+        "items": {"description": "d", "items": {"properties": {"x": {"type": "string"}}}}
+    }}}});
+    let mut missing = Vec::new();
+    undocumented(&schema, "", &mut missing);
+    assert_eq!(missing, [".spec.items[].x"]);
+}
+
+#[test]
+fn printer_columns_point_at_fields_that_exist() {
+    for crd in capi_types::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        let json = serde_json::to_value(&crd).unwrap();
+        let root = root_schema(&json);
+        for column in json["spec"]["versions"][0]["additionalPrinterColumns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let path = column["jsonPath"].as_str().unwrap();
+            if path.starts_with(".metadata.") {
+                continue;
+            }
+            let found = path
+                .trim_start_matches('.')
+                .split('.')
+                .try_fold(root, |node, part| node["properties"].get(part));
+            assert!(
+                found.is_some(),
+                "{name}: column {} points at missing {path}",
+                column["name"]
+            );
+        }
+    }
+}

@@ -413,3 +413,126 @@ fn bootstrap_tokens_and_passwords_do_not_appear_in_debug_output() {
         "the wire form keeps the token"
     );
 }
+
+/// Parses `{apiVersion, kind, metadata}` plus `extra` into `K` and returns its spec.
+fn parse_spec<K>(api_version: &str, kind: &str, extra: &Value) -> Result<K::Spec, String>
+where
+    K: DeserializeOwned + kube::core::object::HasSpec,
+    K::Spec: Clone,
+{
+    let mut object = serde_json::json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": "no-spec", "namespace": "default"},
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        object[key] = value.clone();
+    }
+    serde_json::from_value::<K>(object)
+        .map(|k| k.spec().clone())
+        .map_err(|e| e.to_string())
+}
+
+macro_rules! spec_less {
+    ($kind:ty, $api_version:literal, $upstream:literal) => {
+        (
+            stringify!($kind),
+            $api_version,
+            $upstream,
+            (|extra: &Value| {
+                parse_spec::<$kind>($api_version, stringify!($kind), extra)
+                    .map(|spec| spec == Default::default())
+            }) as fn(&Value) -> Result<bool, String>,
+        )
+    };
+}
+
+#[test]
+fn objects_without_a_spec_are_valid_upstream_and_parse_as_the_zero_spec() {
+    // No upstream CRD requires `spec`; the API server stores such objects and Go reads the
+    // zero value. An explicit `null` is the same on the wire.
+    let kinds = [
+        spec_less!(
+            Cluster,
+            "cluster.x-k8s.io/v1beta1",
+            "cluster.x-k8s.io_clusters.yaml"
+        ),
+        spec_less!(
+            Machine,
+            "cluster.x-k8s.io/v1beta1",
+            "cluster.x-k8s.io_machines.yaml"
+        ),
+        spec_less!(
+            MachineSet,
+            "cluster.x-k8s.io/v1beta1",
+            "cluster.x-k8s.io_machinesets.yaml"
+        ),
+        spec_less!(
+            MachineDeployment,
+            "cluster.x-k8s.io/v1beta1",
+            "cluster.x-k8s.io_machinedeployments.yaml"
+        ),
+        spec_less!(
+            KubeadmConfig,
+            "bootstrap.cluster.x-k8s.io/v1beta1",
+            "bootstrap.cluster.x-k8s.io_kubeadmconfigs.yaml"
+        ),
+        spec_less!(
+            KubeadmConfigTemplate,
+            "bootstrap.cluster.x-k8s.io/v1beta1",
+            "bootstrap.cluster.x-k8s.io_kubeadmconfigtemplates.yaml"
+        ),
+        spec_less!(
+            KubeadmControlPlane,
+            "controlplane.cluster.x-k8s.io/v1beta1",
+            "controlplane.cluster.x-k8s.io_kubeadmcontrolplanes.yaml"
+        ),
+        spec_less!(
+            KubeadmControlPlaneTemplate,
+            "controlplane.cluster.x-k8s.io/v1beta1",
+            "controlplane.cluster.x-k8s.io_kubeadmcontrolplanetemplates.yaml"
+        ),
+    ];
+    let dir = upstream::upstream_dir("objects_without_a_spec_are_valid_upstream");
+    for (kind, api_version, upstream_file, parse) in kinds {
+        if let Some(dir) = &dir {
+            let object = serde_json::json!({
+                "apiVersion": api_version, "kind": kind, "metadata": {"name": "no-spec"},
+            });
+            let errors =
+                upstream::validate(&object, &upstream::upstream_schema(dir, upstream_file));
+            assert!(
+                errors.is_empty(),
+                "{kind} without spec upstream: {errors:?}"
+            );
+        }
+        assert_eq!(
+            parse(&serde_json::json!({})),
+            Ok(true),
+            "{kind} without spec"
+        );
+        assert_eq!(
+            parse(&serde_json::json!({"spec": null})),
+            Ok(true),
+            "{kind} with spec: null"
+        );
+        let wrong = parse(&serde_json::json!({"spec": "not an object"}));
+        assert!(
+            wrong.is_err(),
+            "{kind}: a string spec must still be rejected"
+        );
+    }
+}
+
+#[test]
+fn a_spec_less_kubeadm_config_from_yaml_parses_and_reports_the_default_format() {
+    let config: KubeadmConfig = serde_saphyr::from_str(
+        "apiVersion: bootstrap.cluster.x-k8s.io/v1beta1\nkind: KubeadmConfig\nmetadata:\n  name: worker-0\nstatus:\n  ready: true\n  dataSecretName: worker-0\n",
+    )
+    .unwrap();
+    assert_eq!(config.spec.format(), "cloud-config");
+    assert_eq!(
+        config.status.and_then(|s| s.data_secret_name).as_deref(),
+        Some("worker-0")
+    );
+}

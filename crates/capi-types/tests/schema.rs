@@ -78,10 +78,6 @@ const LOOSER_ENUMS: [&str; 1] = ["status.v1beta2.conditions[].status"];
 /// use k8s-openapi's `metav1.Condition`, whose schema carries none.
 const LOOSER_CONSTRAINTS: [&str; 1] = ["status.v1beta2.conditions[]"];
 
-// Known and accepted difference in `required`: kube-derive makes the root `spec` required
-// (the generated struct's `spec` field is not optional), upstream does not. Every object
-// CAPI creates has a spec.
-
 #[test]
 fn every_property_of_our_crds_exists_upstream_with_the_same_type_enum_list_type_constraints_and_no_stricter_required()
  {
@@ -133,11 +129,7 @@ fn every_property_of_our_crds_exists_upstream_with_the_same_type_enum_list_type_
                     mine.constraints, theirs.constraints
                 ));
             }
-            let extra: Vec<_> = mine
-                .required
-                .difference(&theirs.required)
-                .filter(|field| !(path.is_empty() && field.as_str() == "spec"))
-                .collect();
+            let extra: Vec<_> = mine.required.difference(&theirs.required).collect();
             if !extra.is_empty() {
                 problems.push(format!(
                     "{name}: {path} requires {extra:?}, upstream does not"
