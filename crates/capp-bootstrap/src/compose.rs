@@ -6,19 +6,22 @@
 //! that resolve the provider ID and node IP from the Metal metadata service, extra packages.
 //! [`compose`] adds a [`PacketAdditions`] without breaking the original:
 //!
-//! **cloud-config** — the original text is kept byte for byte; only new lines are inserted:
+//! **cloud-config** — the original text is kept byte for byte; only new text is inserted:
 //! - additional files are appended to `write_files`, after the original ones;
 //! - additional commands are inserted at the *start* of `runcmd`, so they run before the
 //!   provider's `kubeadm` command (CABPK's last command also writes the CAPI sentinel);
 //! - additional packages are appended to `packages` (those already listed are skipped);
+//! - block lists (`- item` lines, at any indentation) get new `- item` lines; flow lists
+//!   (`runcmd: ['kubeadm init ...']`) get new items inside the brackets, written as JSON
+//!   (valid YAML flow nodes with every string double-quoted);
 //! - a missing key is added at the end of the document;
 //! - the header (`## template: jinja` and `#cloud-config`) is preserved; with a Jinja header,
 //!   additions containing `{{`, `{%` or `{#` are refused because cloud-init would render them.
 //!
 //! The result is parsed again and checked: every original key keeps its value and every
 //! original list item keeps its content and order. Layouts that cannot be extended by
-//! inserting lines (flow-style `runcmd: [..]`, indented top-level keys) are refused with an
-//! error rather than rewritten.
+//! inserting text (a scalar `runcmd: echo`, a quoted or indented top-level key) are refused
+//! with an error rather than rewritten.
 //!
 //! **ignition** (spec 2.x or 3.x, version preserved) — files are added to `storage.files`
 //! (`data:` URLs, base64), commands go into a script file run by an added oneshot systemd
@@ -214,15 +217,15 @@ fn compose_cloud_config(payload: &str, additions: &PacketAdditions) -> Result<St
 
     let mut text = body;
     let mut expected = original.clone();
-    let edits: [(&str, Option<String>, Place); 3] = [
-        ("write_files", items_yaml(&additions.files)?, Place::After),
-        ("packages", items_yaml(&packages)?, Place::After),
-        ("runcmd", items_yaml(&additions.commands)?, Place::Before),
+    let edits: [(&str, Option<Items>, Place); 3] = [
+        ("write_files", Items::of(&additions.files)?, Place::After),
+        ("packages", Items::of(&packages)?, Place::After),
+        ("runcmd", Items::of(&additions.commands)?, Place::Before),
     ];
     for (key, items, place) in edits {
         let Some(items) = items else { continue };
         text = insert_items(&text, key, &items, place, original.contains_key(key))?;
-        let ours: Vec<Value> = serde_saphyr::from_str(&items)
+        let ours: Vec<Value> = serde_saphyr::from_str(&items.block)
             .map_err(|_| cc_error("generated items do not parse back"))?;
         let entry = expected.entry(key.to_owned()).or_insert(Value::Null);
         let mut existing = match entry.take() {
@@ -266,12 +269,31 @@ fn parse_body(body: &str) -> Result<serde_json::Map<String, Value>> {
     }
 }
 
-/// The items as a YAML block sequence at column 0, or `None` when there are none.
-fn items_yaml<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
-    if items.is_empty() {
-        return Ok(None);
+/// The items to add to one list, in the two forms the original list may be written in.
+struct Items {
+    /// A YAML block sequence at column 0 (`- item` lines).
+    block: String,
+    /// Each item as a JSON value, which is also a YAML flow node with every string
+    /// double-quoted (so YAML 1.1 readers cannot take `yes` or `0755` for something else).
+    flow: Vec<String>,
+}
+
+impl Items {
+    /// The items in both forms, or `None` when there are none.
+    fn of<T: serde::Serialize>(items: &[T]) -> Result<Option<Self>> {
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let block = crate::yaml::to_string(&items, "cloud-config additions")?;
+        let flow = items
+            .iter()
+            .map(|item| {
+                serde_json::to_string(item)
+                    .map_err(|_| cc_error("an addition cannot be written as a flow node"))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(Self { block, flow }))
     }
-    crate::yaml::to_string(&items, "cloud-config additions").map(Some)
 }
 
 /// A column-0 line that starts a new top-level key (not a comment, not a sequence item).
@@ -287,47 +309,147 @@ fn is_top_level(line: &str) -> bool {
     }
 }
 
-/// Whether `line` is exactly `key:` (optionally followed by a comment).
-fn is_key_line(line: &str, key: &str) -> Result<bool> {
+/// How a top-level key line is written.
+enum KeyForm {
+    /// `key:` with the list on the following lines (block sequence, or nothing).
+    Block,
+    /// `key: [` ... a flow sequence starting on the key line.
+    Flow,
+}
+
+/// Whether `line` is the top-level key `key:` and how its value is written; a scalar or a
+/// flow mapping cannot be extended.
+fn key_form(line: &str, key: &str) -> Result<Option<KeyForm>> {
     let Some(rest) = line.strip_prefix(key).and_then(|r| r.strip_prefix(':')) else {
-        return Ok(false);
+        return Ok(None);
     };
     let rest = rest.trim();
     if rest.is_empty() || rest.starts_with('#') {
-        Ok(true)
+        Ok(Some(KeyForm::Block))
+    } else if rest.starts_with('[') {
+        Ok(Some(KeyForm::Flow))
     } else {
         Err(cc_error(format!(
-            "`{key}` is not written as a block list (found `{key}: {rest}`); only block lists can be extended"
+            "`{key}` is not written as a list (found `{key}: {rest}`); only block lists (`- item`) and flow lists (`[..]`) can be extended"
         )))
     }
 }
 
-fn insert_items(text: &str, key: &str, items: &str, place: Place, exists: bool) -> Result<String> {
+/// Scans the flow sequence whose `[` is at byte `open` of `text` and returns the byte offset
+/// of its closing `]`, whether it is empty, and whether its last item ends with a comma.
+///
+/// Quoted scalars (`'..'` with `''`, `".."` with backslash escapes), nested flow collections
+/// and comments are skipped. A quote only opens a quoted scalar at the start of a node, so
+/// the apostrophe of a plain scalar such as `echo it's` does not. Anything this scanner gets
+/// wrong is caught by the self-check of [`compose_cloud_config`].
+fn flow_sequence_end(text: &str, open: usize) -> Option<(usize, bool, bool)> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut last = b'[';
+    let mut previous = b' ';
+    let mut i = open;
+    while let Some(&c) = bytes.get(i) {
+        match c {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return (c == b']').then_some((i, last == b'[', last == b','));
+                }
+            }
+            b'#' if previous.is_ascii_whitespace() => {
+                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                previous = b'\n';
+                continue;
+            }
+            b'\'' | b'"' if matches!(last, b'[' | b'{' | b',' | b':') => {
+                i += 1;
+                loop {
+                    match *bytes.get(i)? {
+                        b'\\' if c == b'"' => i += 2,
+                        b'\'' if c == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+                        q if q == c => break,
+                        _ => i += 1,
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !c.is_ascii_whitespace() {
+            last = c;
+        }
+        previous = c;
+        i += 1;
+    }
+    None
+}
+
+/// Adds the items to the flow sequence of `key` that starts on line `key_line`, keeping every
+/// original byte: before the first item (`Place::Before`) or after the last one.
+fn insert_flow(
+    lines: &[String],
+    key_line: usize,
+    key: &str,
+    items: &Items,
+    place: Place,
+) -> Result<String> {
+    let text = lines.concat();
+    let line_start: usize = lines[..key_line].iter().map(String::len).sum();
+    let value_start = line_start + key.len() + 1;
+    let open = text[value_start..]
+        .find('[')
+        .map(|n| value_start + n)
+        .ok_or_else(|| cc_error(format!("`{key}` has no `[`")))?;
+    let (close, empty, trailing_comma) = flow_sequence_end(&text, open).ok_or_else(|| {
+        cc_error(format!(
+            "the flow list of `{key}` is not closed by a matching `]`"
+        ))
+    })?;
+    let joined = items.flow.join(", ");
+    let (at, insert) = match (place, empty, trailing_comma) {
+        (_, true, _) => (open + 1, joined),
+        (Place::Before, false, _) => (open + 1, format!("{joined}, ")),
+        (Place::After, false, true) => (close, format!(" {joined}")),
+        (Place::After, false, false) => (close, format!(", {joined}")),
+    };
+    Ok(format!("{}{insert}{}", &text[..at], &text[at..]))
+}
+
+fn insert_items(
+    text: &str,
+    key: &str,
+    items: &Items,
+    place: Place,
+    exists: bool,
+) -> Result<String> {
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
     if let Some(last) = lines.last_mut()
         && !last.ends_with('\n')
     {
         last.push('\n');
     }
-    let mut key_line = None;
+    let mut found = None;
     for (index, line) in lines.iter().enumerate() {
-        if is_key_line(line, key)? {
-            if key_line.is_some() {
+        if let Some(form) = key_form(line, key)? {
+            if found.is_some() {
                 return Err(cc_error(format!("`{key}` appears more than once")));
             }
-            key_line = Some(index);
+            found = Some((index, form));
         }
     }
-    let Some(key_line) = key_line else {
+    let Some((key_line, form)) = found else {
         if exists {
             return Err(cc_error(format!(
                 "`{key}` is present but not as an unquoted key at column 0; that layout is not supported"
             )));
         }
         lines.push(format!("{key}:\n"));
-        lines.push(items.to_owned());
+        lines.push(items.block.clone());
         return Ok(lines.concat());
     };
+    if let KeyForm::Flow = form {
+        return insert_flow(&lines, key_line, key, items, place);
+    }
     let end = lines[key_line + 1..]
         .iter()
         .position(|l| is_top_level(l))
@@ -349,6 +471,7 @@ fn insert_items(text: &str, key: &str, items: &str, place: Place, exists: bool) 
     };
     let pad = " ".repeat(indent);
     let indented: String = items
+        .block
         .split_inclusive('\n')
         .map(|l| {
             if l.trim().is_empty() {
