@@ -4,7 +4,9 @@
 //!
 //! Needs `../shared/specs`; skips loudly without it, and fails instead when `CI=true`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use capp_testenv::schema::{CrdSchema, FieldCause, validate_crd};
 use serde_json::{Value, json};
@@ -29,11 +31,24 @@ fn specs_dir(sub: &str) -> Option<PathBuf> {
     None
 }
 
-/// Every `CustomResourceDefinition` in a spec directory, by file name.
+/// Every `CustomResourceDefinition` in a spec directory, by file name. Parsed once per test
+/// binary: the tests run in parallel and parsing the YAML dominates their run time.
 fn crds_in(sub: &str) -> Option<Vec<(String, Value)>> {
+    static PARSED: OnceLock<Mutex<HashMap<String, Vec<(String, Value)>>>> = OnceLock::new();
     let dir = specs_dir(sub)?;
+    let mut parsed = PARSED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let crds = parsed
+        .entry(sub.to_owned())
+        .or_insert_with(|| parse_dir(&dir));
+    Some(crds.clone())
+}
+
+fn parse_dir(dir: &Path) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -55,7 +70,7 @@ fn crds_in(sub: &str) -> Option<Vec<(String, Value)>> {
             ));
         }
     }
-    Some(out)
+    out
 }
 
 fn crd(sub: &str, file: &str) -> Option<Value> {
