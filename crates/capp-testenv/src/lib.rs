@@ -21,6 +21,7 @@
 //!
 //! What is and is not emulated is listed in `docs/testenv.md`.
 
+mod builtin;
 mod compat;
 mod env;
 mod openapi;

@@ -553,6 +553,49 @@ impl State {
         causes
     }
 
+    /// Decodes built-in kinds into their types: wrong types are a 400, unknown fields are
+    /// rejected, warned about or dropped per `fieldValidation`. Returns warnings.
+    fn decode_builtin(
+        def: &ResourceDef,
+        obj: &mut Value,
+        opts: &WriteOpts,
+    ) -> Result<Vec<String>, ApiError> {
+        if def.crd.is_some() {
+            return Ok(Vec::new());
+        }
+        let name = str_field(obj, "name").to_owned();
+        let unknown = match crate::builtin::check(&def.group, &def.plural, obj) {
+            Ok(Some(u)) => u,
+            Ok(None) => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: {e}",
+                    def.kind, def.version, def.kind
+                )));
+            }
+        };
+        if unknown.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|u| format!("unknown field \"{}\"", u.display))
+            .collect();
+        if opts.field_validation == FieldValidation::Strict {
+            return Err(ApiError::bad_request(format!(
+                "{} \"{name}\": strict decoding error: {}",
+                def.kind,
+                list.join(", ")
+            )));
+        }
+        crate::builtin::prune(obj, &unknown);
+        Ok(if opts.field_validation == FieldValidation::Warn {
+            list
+        } else {
+            Vec::new()
+        })
+    }
+
     /// Schema admission for custom resources; returns warnings.
     fn admit(
         def: &ResourceDef,
@@ -704,8 +747,9 @@ impl State {
         {
             m.remove("status");
         }
+        let mut warnings = Self::decode_builtin(def, &mut obj, opts)?;
         self.builtin_defaults(def, &mut obj, None)?;
-        let warnings = Self::admit(def, &mut obj, None, opts)?;
+        warnings.extend(Self::admit(def, &mut obj, None, opts)?);
         if !opts.applied {
             compat::record_update(
                 None,
@@ -923,8 +967,9 @@ impl State {
         if !causes.is_empty() {
             return Err(ApiError::invalid(&def.kind, &def.group, name, causes));
         }
+        let mut warnings = Self::decode_builtin(def, &mut new, opts)?;
         self.builtin_defaults(def, &mut new, Some(&old))?;
-        let warnings = Self::admit(def, &mut new, Some(&old), opts)?;
+        warnings.extend(Self::admit(def, &mut new, Some(&old), opts)?);
         if def.tracks_generation
             && generation_content(&old, def.status_subresource)
                 != generation_content(&new, def.status_subresource)

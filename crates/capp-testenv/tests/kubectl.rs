@@ -616,3 +616,32 @@ async fn kubectl_as_impersonates_a_service_account_under_rbac() {
         .await;
     assert!(!allowed && out.trim() == "no", "{out}");
 }
+
+#[tokio::test]
+async fn kubectl_apply_rejects_unknown_and_mistyped_fields_of_built_in_kinds() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let typo = k.write(
+        "typo.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\ndatta: {x: y}\n",
+    );
+    let (ok, _, err) = k.run(&["apply", "-f", &typo]).await;
+    assert!(!ok && err.contains("unknown field \"datta\""), "{err}");
+    let (ok, out, err) = k.run(&["apply", "--validate=false", "-f", &typo]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("configmap/c created"), "{out}");
+    let stored = k
+        .ok(&["get", "configmap", "c", "-o", "jsonpath={.datta}|{.data.a}"])
+        .await;
+    assert_eq!(stored, "|b", "unknown fields are dropped");
+    let mistyped = k.write(
+        "mistyped.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: many, selector: {}, template: {}}\n",
+    );
+    let (ok, _, err) = k.run(&["apply", "-f", &mistyped]).await;
+    assert!(
+        !ok && err.contains("cannot be handled as a Deployment"),
+        "{err}"
+    );
+}
