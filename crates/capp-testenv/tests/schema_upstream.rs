@@ -31,10 +31,13 @@ fn specs_dir(sub: &str) -> Option<PathBuf> {
     None
 }
 
+/// CRDs by file name.
+type Crds = Vec<(String, Value)>;
+
 /// Every `CustomResourceDefinition` in a spec directory, by file name. Parsed once per test
 /// binary: the tests run in parallel and parsing the YAML dominates their run time.
 fn crds_in(sub: &str) -> Option<Vec<(String, Value)>> {
-    static PARSED: OnceLock<Mutex<HashMap<String, Vec<(String, Value)>>>> = OnceLock::new();
+    static PARSED: OnceLock<Mutex<HashMap<String, Crds>>> = OnceLock::new();
     let dir = specs_dir(sub)?;
     let mut parsed = PARSED
         .get_or_init(Mutex::default)
