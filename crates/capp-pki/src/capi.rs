@@ -112,11 +112,23 @@ impl ServiceAccountKey {
             )
     }
 
-    /// Loads the key pair from a `<cluster>-sa` Secret (only `tls.key` is needed; the public
-    /// key is derived from it).
+    /// Loads the key pair from a `<cluster>-sa` Secret. The public key is derived from
+    /// `tls.key`; when `tls.crt` is present it must be that public key (`PUBLIC KEY` PEM),
+    /// because CAPI's kubeadm bootstrap writes it to `sa.pub` on control-plane nodes, and a
+    /// mismatch would make the API server reject every service-account token.
     pub fn from_capi_secret(secret: &Secret) -> Result<Self> {
         let key_field = format!("{}/{TLS_KEY}", secret.name);
-        PrivateKey::from_pem(secret.get_str(TLS_KEY)?, &key_field).map(Self::from_key)
+        let key = PrivateKey::from_pem(secret.get_str(TLS_KEY)?, &key_field)?;
+        if secret.data.contains_key(TLS_CRT) {
+            let crt_field = format!("{}/{TLS_CRT}", secret.name);
+            let public = crate::key::public_key_raw_from_pem(secret.get_str(TLS_CRT)?, &crt_field)?;
+            if public != key.public_key_raw() {
+                return Err(Error::ServiceAccountKeyMismatch {
+                    secret: secret.name.clone(),
+                });
+            }
+        }
+        Ok(Self::from_key(key))
     }
 }
 

@@ -59,6 +59,23 @@ pub enum Error {
         field: String,
     },
 
+    /// A `PUBLIC KEY` PEM block does not hold a DER `SubjectPublicKeyInfo`.
+    #[error("`{field}` is not a valid public key (expected a `PUBLIC KEY` SubjectPublicKeyInfo)")]
+    InvalidPublicKey {
+        /// Which input was being parsed.
+        field: String,
+    },
+
+    /// The `tls.crt` of a service-account Secret is not the public half of its `tls.key`.
+    #[error(
+        "Secret `{secret}`: `tls.crt` is not the public key of `tls.key`; \
+         write the public half of `tls.key` (`openssl pkey -in tls.key -pubout`) to `tls.crt`"
+    )]
+    ServiceAccountKeyMismatch {
+        /// The Secret name.
+        secret: String,
+    },
+
     /// DER contents of a certificate could not be parsed as X.509.
     #[error("`{field}` is not a valid X.509 certificate")]
     InvalidCertificate {

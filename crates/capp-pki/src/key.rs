@@ -168,6 +168,31 @@ impl PrivateKey {
     }
 }
 
+/// The raw public key bits of the first `PUBLIC KEY` (SubjectPublicKeyInfo) block of a PEM
+/// document, for comparison with [`PrivateKey::public_key_raw`].
+pub(crate) fn public_key_raw_from_pem(pem_text: &str, field: &str) -> Result<Vec<u8>> {
+    let blocks = pem::parse_many(pem_text).map_err(|source| Error::Pem {
+        field: field.to_owned(),
+        source,
+    })?;
+    let block = blocks
+        .iter()
+        .find(|b| b.tag() == "PUBLIC KEY")
+        .ok_or_else(|| Error::MissingPemBlock {
+            field: field.to_owned(),
+            expected: "PUBLIC KEY",
+        })?;
+    let invalid = || Error::InvalidPublicKey {
+        field: field.to_owned(),
+    };
+    let (rest, spki) = <x509_parser::x509::SubjectPublicKeyInfo<'_> as x509_parser::prelude::FromDer<'_, _>>::from_der(block.contents())
+        .map_err(|_| invalid())?;
+    if !rest.is_empty() {
+        return Err(invalid());
+    }
+    Ok(spki.subject_public_key.data.to_vec())
+}
+
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrivateKey")

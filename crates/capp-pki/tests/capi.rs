@@ -136,6 +136,43 @@ fn a_missing_secret_or_key_is_reported_by_name() {
 }
 
 #[test]
+fn a_service_account_secret_whose_public_key_is_not_its_private_key_is_rejected() {
+    // CABPK writes `tls.crt` to `sa.pub` (API server, verifies tokens) and `tls.key` to
+    // `sa.key` (controller manager, signs them): a mismatched pair breaks every token.
+    let pki = generated();
+    let other = generated();
+    let mut secrets = pki.to_capi_secrets("demo", "default");
+    let foreign_public = other.service_account.public_key_pem();
+    secrets[3]
+        .data
+        .insert("tls.crt".into(), foreign_public.into_bytes());
+    let err = ClusterPki::from_capi_secrets("demo", &secrets).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Secret `demo-sa`: `tls.crt` is not the public key of `tls.key`; write the public half \
+         of `tls.key` (`openssl pkey -in tls.key -pubout`) to `tls.crt`"
+    );
+
+    // A certificate where the public key belongs is named, too.
+    secrets[3]
+        .data
+        .insert("tls.crt".into(), pki.ca.cert_pem().as_bytes().to_vec());
+    let err = ClusterPki::from_capi_secrets("demo", &secrets).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`demo-sa/tls.crt` contains no PUBLIC KEY PEM block"
+    );
+
+    // Without `tls.crt` the public key is derived from `tls.key`.
+    secrets[3].data.remove("tls.crt");
+    let loaded = ClusterPki::from_capi_secrets("demo", &secrets).unwrap();
+    assert_eq!(
+        loaded.service_account.public_key_pem(),
+        pki.service_account.public_key_pem()
+    );
+}
+
+#[test]
 fn secrets_written_by_capi_kubeadm_providers_with_rsa_pkcs1_keys_load() {
     if !openssl_available("secrets_written_by_capi_kubeadm_providers_with_rsa_pkcs1_keys_load") {
         return;
