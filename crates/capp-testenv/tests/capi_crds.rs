@@ -1,4 +1,4 @@
-//! The upstream Cluster API v1.10 CRDs through the server: they install and are served
+//! The upstream Cluster API v1.10 (and CAPP v0.9.0) CRDs through the server: they install and are served
 //! (discovery, printer columns), valid objects are accepted, invalid ones are rejected with
 //! field-level causes, unknown fields are pruned, and a non-structural CRD is refused.
 //!
@@ -20,8 +20,12 @@ use kube::discovery::{ApiResource, Discovery};
 use serde_json::{Value, json};
 
 fn upstream_crds() -> Option<Vec<Value>> {
-    let dir = support::shared_spec("capi-v1.10");
-    if !support::require("../shared/specs/capi-v1.10", dir.is_some()) {
+    crds_in("capi-v1.10")
+}
+
+fn crds_in(sub: &str) -> Option<Vec<Value>> {
+    let dir = support::shared_spec(sub);
+    if !support::require(&format!("../shared/specs/{sub}"), dir.is_some()) {
         return None;
     }
     let mut crds = Vec::new();
@@ -156,4 +160,38 @@ async fn a_non_structural_crd_is_rejected() {
         status.message
     );
     assert!(api.get_opt("widgets.example.com").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_upstream_crds_have_no_field_a_strict_server_would_reject() {
+    let (Some(mut crds), Some(capp)) = (upstream_crds(), crds_in("capp-v0.9.0")) else {
+        return;
+    };
+    crds.extend(capp);
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    for crd in &crds {
+        let req = http::Request::post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?fieldValidation=Strict",
+        )
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(crd).unwrap())
+        .unwrap();
+        let resp = client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .unwrap();
+        let code = resp.status();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(
+            code,
+            201,
+            "{}: {}",
+            crd["metadata"]["name"],
+            String::from_utf8_lossy(&bytes)
+        );
+    }
 }
