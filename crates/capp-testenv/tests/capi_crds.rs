@@ -1,8 +1,9 @@
-//! The upstream Cluster API v1.10 (and CAPP v0.9.0) CRDs through the server: they install and are served
-//! (discovery, printer columns), valid objects are accepted, invalid ones are rejected with
-//! field-level causes, unknown fields are pruned, and a non-structural CRD is refused.
+//! The upstream Cluster API v1.10 and CAPP v0.9.0 CRDs through the server: they install, are
+//! served (discovery) and pass strict field validation; valid objects are accepted, invalid ones
+//! are rejected with field-level causes, unknown fields are pruned, and a non-structural CRD is
+//! refused.
 //!
-//! Needs `../shared/specs/capi-v1.10`; skips loudly without it and fails under `CI=true`.
+//! Needs `../shared/specs`; skips loudly without it and fails under `CI=true`.
 
 #![allow(
     clippy::unwrap_used,
