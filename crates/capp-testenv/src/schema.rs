@@ -73,7 +73,9 @@
 //! - the Kubernetes libraries for `url`, `ip`, `cidr`, `quantity`, `semver` and the named
 //!   `format.*` validators are not available (a rule calling them fails at evaluation with
 //!   the cel crate's "no matching overload" message);
-//! - equality of `set`/`map` lists is order-sensitive (upstream compares them as sets/maps);
+//! - `set` and `map` lists are shown to rules in a canonical order (sorted by value, or by
+//!   their map keys) so that equality ignores order as upstream; indexing such a list
+//!   (`self[0]`) therefore does not follow the stored order;
 //! - ratcheting is simplified: a subtree equal to its correlated old value is skipped as a
 //!   whole (upstream ratchets error by error, which differs only in corner cases such as
 //!   `allOf`/`anyOf` alternatives), and ratcheted CEL errors are dropped rather than

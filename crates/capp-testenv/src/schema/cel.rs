@@ -12,7 +12,7 @@ use cel::{Context, Env, ExecutionError, Program};
 use serde_json::Value;
 
 use super::FieldCause;
-use super::compile::{Node, Type};
+use super::compile::{ListType, Node, Type};
 use super::errors;
 
 /// The reasons a rule may declare (`x-kubernetes-validations[*].reason`).
@@ -372,9 +372,23 @@ impl CelEnv {
             Value::String(s) => self.string_to_cel(s, node),
             Value::Array(items) => {
                 let item_node = node.and_then(|n| n.items.as_deref());
+                let list_type = node.map_or(&ListType::Atomic, |n| &n.list_type);
+                let mut order: Vec<&Value> = items.iter().collect();
+                // Upstream compares `set` and `map` lists regardless of order (so that
+                // `self == oldSelf` holds for a reordered set); the cel crate compares lists
+                // by position, so such lists are presented in a canonical order.
+                match list_type {
+                    ListType::Atomic => {}
+                    ListType::Set => order.sort_by_cached_key(|v| v.to_string()),
+                    ListType::Map(keys) => order.sort_by_cached_key(|v| {
+                        keys.iter()
+                            .map(|k| v.get(k).map(Value::to_string).unwrap_or_default())
+                            .collect::<Vec<_>>()
+                    }),
+                }
                 cel::Value::List(Arc::new(
-                    items
-                        .iter()
+                    order
+                        .into_iter()
                         .map(|v| self.to_cel(v, item_node, false))
                         .collect(),
                 ))

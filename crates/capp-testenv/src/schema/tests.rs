@@ -1307,3 +1307,30 @@ fn an_optional_old_self_rule_runs_on_create_with_no_old_value() {
         1
     );
 }
+
+#[test]
+fn an_immutable_set_or_map_list_may_be_reordered_but_not_changed() {
+    let s = compile(&props(&json!({
+        "tags": {
+            "type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"},
+            "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "immutable"}],
+        },
+        "ports": {
+            "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+            "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}},
+            "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "immutable"}],
+        },
+    })));
+    let old =
+        json!({"tags": ["a", "b"], "ports": [{"name": "x", "port": 1}, {"name": "y", "port": 2}]});
+    let reordered =
+        json!({"tags": ["b", "a"], "ports": [{"name": "y", "port": 2}, {"name": "x", "port": 1}]});
+    assert!(update(&s, &old, &reordered).is_ok());
+    let changed =
+        json!({"tags": ["b", "c"], "ports": [{"name": "y", "port": 3}, {"name": "x", "port": 1}]});
+    let fields: Vec<String> = rejected(update(&s, &old, &changed))
+        .into_iter()
+        .map(|c| c.field)
+        .collect();
+    assert_eq!(fields, vec!["spec.ports", "spec.tags"]);
+}
