@@ -379,7 +379,7 @@ impl CelEnv {
                 // by position, so such lists are presented in a canonical order.
                 match list_type {
                     ListType::Atomic => {}
-                    ListType::Set => order.sort_by_cached_key(|v| v.to_string()),
+                    ListType::Set => order.sort_by_cached_key(ToString::to_string),
                     ListType::Map(keys) => order.sort_by_cached_key(|v| {
                         keys.iter()
                             .map(|k| v.get(k).map(Value::to_string).unwrap_or_default())
