@@ -167,11 +167,16 @@ impl CrdSchema {
     pub fn compile(open_api_v3_schema: &Value) -> Result<CrdSchema, Vec<FieldCause>> {
         let mut causes = compile::structural_causes(open_api_v3_schema);
         let cel = cel::CelEnv::new();
-        let root = compile::compile_root(open_api_v3_schema, &cel, &mut causes);
+        let mut compile_causes = Vec::new();
+        let root = compile::compile_root(open_api_v3_schema, &cel, &mut compile_causes);
         // The structural check and the compiler may both notice one problem (a bad rule
-        // `reason`, say): report it once.
-        let mut seen = std::collections::HashSet::new();
-        causes.retain(|c| seen.insert((c.field.clone(), c.reason.clone())));
+        // `reason`, say): report it once, in the structural check's words.
+        compile_causes.retain(|c| {
+            !causes
+                .iter()
+                .any(|s| s.field == c.field && s.reason == c.reason)
+        });
+        causes.extend(compile_causes);
         if !causes.is_empty() {
             return Err(causes);
         }
