@@ -166,6 +166,7 @@ fn check_versions(spec: &Value, causes: &mut Vec<FieldCause>) {
         return;
     }
     let mut seen = BTreeSet::new();
+    let mut unique = true;
     let mut storage = 0;
     for (i, version) in versions.iter().enumerate() {
         let path = index("spec.versions", i);
@@ -173,12 +174,7 @@ fn check_versions(spec: &Value, causes: &mut Vec<FieldCause>) {
             None => causes.push(errors::required(&child(&path, "name"), "")),
             Some(name) => {
                 dns1035(&child(&path, "name"), name, causes);
-                if !seen.insert(name) {
-                    causes.push(errors::duplicate_rendered(
-                        &child(&path, "name"),
-                        &errors::quote(name),
-                    ));
-                }
+                unique &= seen.insert(name);
             }
         }
         if version.get("storage").and_then(Value::as_bool) == Some(true) {
@@ -202,14 +198,24 @@ fn check_versions(spec: &Value, causes: &mut Vec<FieldCause>) {
         check_printer_columns(version, &path, causes);
         check_scale(version, &path, causes);
     }
-    if storage != 1 {
-        let names: Vec<Value> = versions
+    // Upstream prints the whole versions list as the bad value; its names stand in for it.
+    let names = Value::Array(
+        versions
             .iter()
             .filter_map(|v| v.get("name").cloned())
-            .collect();
+            .collect(),
+    );
+    if !unique {
         causes.push(errors::invalid_value(
             "spec.versions",
-            &Value::Array(names),
+            &names,
+            "must contain unique version names",
+        ));
+    }
+    if storage != 1 {
+        causes.push(errors::invalid_value(
+            "spec.versions",
+            &names,
             "must have exactly one version marked as storage version",
         ));
     }

@@ -1334,3 +1334,18 @@ fn an_immutable_set_or_map_list_may_be_reordered_but_not_changed() {
         .collect();
     assert_eq!(fields, vec!["spec.ports", "spec.tags"]);
 }
+
+#[test]
+fn a_crd_with_two_versions_of_the_same_name_is_rejected() {
+    let mut c = crd();
+    let mut second = c["spec"]["versions"][0].clone();
+    second["storage"] = json!(false);
+    c["spec"]["versions"].as_array_mut().unwrap().push(second);
+    let causes = validate_crd(&c).unwrap_err();
+    assert_cause(
+        &causes,
+        "FieldValueInvalid",
+        "spec.versions",
+        r#"Invalid value: ["v1","v1"]: must contain unique version names"#,
+    );
+}
