@@ -4,16 +4,9 @@
 //! control plane endpoint: an Elastic IP (managed by CPEM or kube-vip) or an Equinix Metal
 //! Load Balancer (EMLB), chosen by [`PacketClusterSpec::vip_manager`].
 
-// `#[derive(KubeSchema)]` re-declares the spec struct as `pub` inside its `json_schema`
-// function, where it cannot be reached; the lint would fire on generated code only.
-#![allow(
-    unreachable_pub,
-    reason = "false positive on the KubeSchema-generated copy of the spec"
-)]
-
 use std::collections::BTreeMap;
 
-use kube::{CustomResource, KubeSchema};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -43,11 +36,12 @@ pub const METRO_ATTRIBUTE: &str = "metro";
 pub const FACILITY_ATTRIBUTE: &str = "facility";
 
 /// Desired state of a PacketCluster.
-#[derive(CustomResource, KubeSchema, Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "infrastructure.cluster.x-k8s.io",
     version = "v1beta1",
     kind = "PacketCluster",
+    schema = "manual",
     plural = "packetclusters",
     namespaced,
     status = "PacketClusterStatus",
@@ -62,12 +56,13 @@ pub const FACILITY_ATTRIBUTE: &str = "facility";
     printcolumn = r#"{"name":"VIP Manager","type":"string","jsonPath":".spec.vipManager","description":"Who manages the control plane VIP","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"Time since the PacketCluster was created"}"#
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "PacketClusterSpec")]
 pub struct PacketClusterSpec {
     /// ProjectID represents the Packet Project where this cluster will be placed into.
     /// Immutable.
     #[serde(rename = "projectID")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("projectID is immutable"))]
+    #[schemars(extend("x-kubernetes-validations" = [{"message": "projectID is immutable", "rule": "self == oldSelf"}]))]
     pub project_id: String,
 
     /// Facility represents the Packet facility for this cluster. Legacy: facilities are
@@ -89,7 +84,7 @@ pub struct PacketClusterSpec {
     /// VIPManager represents whether this cluster uses CPEM or kube-vip or Equinix Metal
     /// Load Balancer to manage its VIP for the API server IP. Immutable.
     #[serde(default, rename = "vipManager")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("vipManager is immutable"))]
+    #[schemars(extend("x-kubernetes-validations" = [{"message": "vipManager is immutable", "rule": "self == oldSelf"}]))]
     pub vip_manager: VipManager,
 
     /// CredentialsRef names a Secret in the PacketCluster's namespace that holds the Equinix
@@ -118,6 +113,14 @@ pub struct PacketClusterSpec {
     )]
     pub failure_domains: Option<Vec<PacketFailureDomain>>,
 }
+
+capi_types::optional_spec!(
+    PacketCluster,
+    PacketClusterSpec,
+    status = PacketClusterStatus,
+    description = "PacketCluster is the Schema for the packetclusters API: the Equinix Metal project, \
+           location and control plane endpoint of one Cluster API cluster.",
+);
 
 /// Who manages the control plane virtual IP.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash)]

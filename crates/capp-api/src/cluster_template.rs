@@ -25,6 +25,7 @@ use crate::machine_template::IMMUTABLE_TEMPLATE_MESSAGE;
     group = "infrastructure.cluster.x-k8s.io",
     version = "v1beta1",
     kind = "PacketClusterTemplate",
+    schema = "manual",
     plural = "packetclustertemplates",
     namespaced,
     doc = "PacketClusterTemplate is the Schema for the packetclustertemplates API: the \
@@ -34,11 +35,19 @@ use crate::machine_template::IMMUTABLE_TEMPLATE_MESSAGE;
     label("cluster.x-k8s.io/v1beta1", "v1beta1"),
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"Time since the PacketClusterTemplate was created"}"#
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "PacketClusterTemplateSpec")]
 pub struct PacketClusterTemplateSpec {
     /// Template is the PacketCluster every clone starts from.
     pub template: PacketClusterTemplateResource,
 }
+
+capi_types::optional_spec!(
+    PacketClusterTemplate,
+    PacketClusterTemplateSpec,
+    description = "PacketClusterTemplate is the Schema for the packetclustertemplates API: the \
+           template a ClusterClass clones PacketClusters from.",
+);
 
 /// The PacketCluster a template describes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, KubeSchema, PartialEq)]

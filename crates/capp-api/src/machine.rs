@@ -5,14 +5,7 @@
 //! records it in `spec.providerID` (`equinixmetal://<device-id>`) and reports its addresses
 //! and readiness in the status.
 
-// `#[derive(KubeSchema)]` re-declares the spec struct as `pub` inside its `json_schema`
-// function, where it cannot be reached; the lint would fire on generated code only.
-#![allow(
-    unreachable_pub,
-    reason = "false positive on the KubeSchema-generated copy of the spec"
-)]
-
-use kube::{CustomResource, KubeSchema};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -88,11 +81,12 @@ pub const IMMUTABLE_SPEC_MESSAGE: &str =
     "spec is immutable except providerID, tags, facility and metro";
 
 /// Desired state of a PacketMachine: the device to create.
-#[derive(CustomResource, KubeSchema, Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "infrastructure.cluster.x-k8s.io",
     version = "v1beta1",
     kind = "PacketMachine",
+    schema = "manual",
     plural = "packetmachines",
     namespaced,
     status = "PacketMachineStatus",
@@ -108,8 +102,11 @@ pub const IMMUTABLE_SPEC_MESSAGE: &str =
     printcolumn = r#"{"name":"Machine","type":"string","jsonPath":".metadata.ownerReferences[?(@.kind==\"Machine\")].name","description":"Machine object which owns with this PacketMachine"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"Time since the PacketMachine was created"}"#
 )]
-#[x_kube(validation = Rule::new(IMMUTABLE_SPEC_RULE).message(IMMUTABLE_SPEC_MESSAGE))]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(
+    rename = "PacketMachineSpec",
+    extend("x-kubernetes-validations" = [{"message": IMMUTABLE_SPEC_MESSAGE, "rule": IMMUTABLE_SPEC_RULE}])
+)]
 pub struct PacketMachineSpec {
     /// OS is the Equinix Metal operating system slug to install (e.g. `ubuntu_24_04`,
     /// `flatcar_stable`, `custom_ipxe`).
@@ -188,6 +185,14 @@ pub struct PacketMachineSpec {
     #[schemars(extend("format" = "date-time"))]
     pub termination_time: Option<String>,
 }
+
+capi_types::optional_spec!(
+    PacketMachine,
+    PacketMachineSpec,
+    status = PacketMachineStatus,
+    description = "PacketMachine is the Schema for the packetmachines API: one Equinix Metal device \
+           backing one Cluster API Machine.",
+);
 
 /// Observed state of a PacketMachine.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -38,6 +38,7 @@ pub const IMMUTABLE_TEMPLATE_MESSAGE: &str =
     group = "infrastructure.cluster.x-k8s.io",
     version = "v1beta1",
     kind = "PacketMachineTemplate",
+    schema = "manual",
     plural = "packetmachinetemplates",
     namespaced,
     doc = "PacketMachineTemplate is the Schema for the packetmachinetemplates API: the \
@@ -49,11 +50,19 @@ pub const IMMUTABLE_TEMPLATE_MESSAGE: &str =
     printcolumn = r#"{"name":"OS","type":"string","jsonPath":".spec.template.spec.os","description":"Operating system of the machines"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"Time since the PacketMachineTemplate was created"}"#
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(rename = "PacketMachineTemplateSpec")]
 pub struct PacketMachineTemplateSpec {
     /// Template is the PacketMachine every clone starts from.
     pub template: PacketMachineTemplateResource,
 }
+
+capi_types::optional_spec!(
+    PacketMachineTemplate,
+    PacketMachineTemplateSpec,
+    description = "PacketMachineTemplate is the Schema for the packetmachinetemplates API: the \
+           template Cluster API clones PacketMachines from.",
+);
 
 /// The PacketMachine a template describes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, KubeSchema, PartialEq)]

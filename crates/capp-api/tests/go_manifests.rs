@@ -1,8 +1,9 @@
 //! Manifests written for the Go provider (its cluster-template flavors and objects as its
-//! controller stored them) parse into our types unchanged and serialise back without losing
-//! or inventing a field. "Unchanged" is judged after the API server's defaulting with our
-//! CRD schema (which the API server also applies to objects read from etcd), so a default
-//! such as `vipManager: CPEM` is not counted as invented.
+//! controller stored them) are valid for the Go CRDs, are admitted by OUR generated CRDs
+//! (capp-testenv's admission: defaulting, pruning, OpenAPI and CEL validation, as the API
+//! server does it) without a field being pruned, and parse into our types and serialise back
+//! without losing or inventing a field. "Unchanged" is judged on the admitted object, so a
+//! default such as `vipManager: CPEM` is not counted as invented.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,7 +11,11 @@
     reason = "test helpers: a panic is a test failure with its message"
 )]
 
+#[path = "support/shared.rs"]
+mod shared;
+
 use capp_api::{PacketCluster, PacketClusterTemplate, PacketMachine, PacketMachineTemplate};
+use capp_testenv::schema::CrdSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -31,37 +36,6 @@ fn round_trip<T: DeserializeOwned + Serialize>(doc: &Value) -> Value {
     serde_json::to_value(&typed).expect("serialises")
 }
 
-/// Applies the schema's defaults the way the API server does (structural defaulting):
-/// missing object properties with a `default` are filled in, recursively.
-fn apply_defaults(value: &mut Value, schema: &Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(props) = schema["properties"].as_object() {
-                for (name, prop) in props {
-                    if let (false, Some(default)) = (map.contains_key(name), prop.get("default")) {
-                        map.insert(name.clone(), default.clone());
-                    }
-                }
-                for (name, v) in map.iter_mut() {
-                    if let Some(prop) = props.get(name) {
-                        apply_defaults(v, prop);
-                    }
-                }
-            } else if schema["additionalProperties"].is_object() {
-                for v in map.values_mut() {
-                    apply_defaults(v, &schema["additionalProperties"]);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for v in items {
-                apply_defaults(v, &schema["items"]);
-            }
-        }
-        _ => {}
-    }
-}
-
 fn schema_of(kind: &str) -> Value {
     capp_api::crds()
         .iter()
@@ -73,29 +47,89 @@ fn schema_of(kind: &str) -> Value {
         )
 }
 
-/// Round-trips every Packet object of a fixture and returns how many there were.
+/// Admits `doc` with our CRD schema as the API server would on create: defaults applied,
+/// unknown fields pruned (reported), OpenAPI and CEL validation. Returns the stored object.
+fn admit_with_our_crd(doc: &Value) -> Value {
+    let kind = doc["kind"].as_str().unwrap();
+    let schema = CrdSchema::compile(&schema_of(kind))
+        .unwrap_or_else(|causes| panic!("our {kind} schema does not compile: {causes:?}"));
+    let mut stored = doc.clone();
+    let admitted = schema.admit(&mut stored, None).unwrap_or_else(|causes| {
+        let causes: Vec<String> = causes.iter().map(ToString::to_string).collect();
+        panic!(
+            "{kind} {} is rejected by our CRD: {causes:#?}",
+            doc["metadata"]["name"]
+        )
+    });
+    assert!(
+        admitted.pruned.is_empty(),
+        "{kind} {}: our CRD would silently drop {:?}",
+        doc["metadata"]["name"],
+        admitted.pruned
+    );
+    // An update that changes nothing passes every transition rule (immutability).
+    let mut again = stored.clone();
+    schema
+        .admit(&mut again, Some(&stored))
+        .unwrap_or_else(|causes| panic!("{kind}: a no-op update is rejected: {causes:?}"));
+    stored
+}
+
+/// Admits every Packet object of a fixture with our CRDs, round-trips the stored object
+/// through our types and returns how many objects there were. Also checks each object
+/// against the Go provider's CRD, which shows the fixture is a valid Go manifest.
 fn assert_round_trips(fixture: &str) -> usize {
     let mut count = 0;
-    for mut doc in documents(fixture) {
-        if let Some(kind) = doc["kind"].as_str().filter(|k| k.starts_with("Packet")) {
-            let schema = schema_of(kind);
-            apply_defaults(&mut doc, &schema);
+    for doc in documents(fixture) {
+        let Some(kind) = doc["kind"].as_str().filter(|k| k.starts_with("Packet")) else {
+            continue;
+        };
+        if let Some(go) = go_schema(kind) {
+            let mut as_go_stored = doc.clone();
+            if let Err(causes) = go.admit(&mut as_go_stored, None) {
+                panic!("{fixture}: {kind} is not valid for the Go CRD: {causes:?}");
+            }
         }
-        let back = match doc["kind"].as_str() {
-            Some("PacketCluster") => round_trip::<PacketCluster>(&doc),
-            Some("PacketMachine") => round_trip::<PacketMachine>(&doc),
-            Some("PacketMachineTemplate") => round_trip::<PacketMachineTemplate>(&doc),
-            Some("PacketClusterTemplate") => round_trip::<PacketClusterTemplate>(&doc),
-            _ => continue,
+        let stored = admit_with_our_crd(&doc);
+        let back = match kind {
+            "PacketCluster" => round_trip::<PacketCluster>(&stored),
+            "PacketMachine" => round_trip::<PacketMachine>(&stored),
+            "PacketMachineTemplate" => round_trip::<PacketMachineTemplate>(&stored),
+            "PacketClusterTemplate" => round_trip::<PacketClusterTemplate>(&stored),
+            other => panic!("{fixture}: unexpected kind {other}"),
         };
         count += 1;
         assert_eq!(
-            back, doc,
+            back, stored,
             "{fixture}: {} {} changed",
             doc["kind"], doc["metadata"]["name"]
         );
     }
     count
+}
+
+/// The Go provider's CRD schema for `kind` (PacketClusterTemplate has none), or `None` when
+/// `../shared` is missing outside CI.
+fn go_schema(kind: &str) -> Option<CrdSchema> {
+    let file = match kind {
+        "PacketCluster" => "infrastructure.cluster.x-k8s.io_packetclusters.yaml",
+        "PacketMachine" => "infrastructure.cluster.x-k8s.io_packetmachines.yaml",
+        "PacketMachineTemplate" => "infrastructure.cluster.x-k8s.io_packetmachinetemplates.yaml",
+        _ => return None,
+    };
+    let dir = shared::specs_dir("capp-v0.9.0")?;
+    let text = std::fs::read_to_string(dir.join(file)).expect("Go CRD readable");
+    let crd: Value = serde_saphyr::from_str(&text).expect("Go CRD is YAML");
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1beta1")
+        .expect("Go CRD serves v1beta1");
+    Some(
+        CrdSchema::compile(&version["schema"]["openAPIV3Schema"])
+            .unwrap_or_else(|causes| panic!("Go {kind} schema: {causes:?}")),
+    )
 }
 
 #[test]
@@ -105,7 +139,7 @@ fn the_default_cluster_template_flavor_round_trips() {
 
 #[test]
 fn kube_vip_emlb_facility_and_reservation_forms_round_trip() {
-    assert_eq!(assert_round_trips("cluster-template-kube-vip-emlb.yaml"), 5);
+    assert_eq!(assert_round_trips("cluster-template-kube-vip-emlb.yaml"), 6);
 }
 
 #[test]
@@ -135,6 +169,18 @@ fn go_manifests_mean_the_same_thing_in_our_types() {
         Some(&["team:a".into(), "env:prod".into()][..])
     );
 
+    let pinned: PacketMachineTemplate = serde_json::from_value(docs[5].clone()).unwrap();
+    let spec = &pinned.spec.template.spec;
+    assert_eq!(
+        spec.hardware_reservation().unwrap(),
+        Some(capp_api::machine::HardwareReservation::Id(
+            "0b1c2d3e-aaaa-4bbb-8ccc-000000000003".into()
+        ))
+    );
+    assert_eq!(spec.ssh_keys.as_ref().map(Vec::len), Some(2));
+    assert_eq!(spec.facility.as_deref(), Some("ny5"));
+    assert_eq!(spec.billing_cycle.as_deref(), Some("hourly"));
+
     let stored = documents("stored-objects.yaml");
     let failed: PacketMachine = serde_json::from_value(stored[3].clone()).unwrap();
     assert!(failed.status.as_ref().unwrap().has_failed());
@@ -160,4 +206,65 @@ fn a_manifest_missing_a_required_field_is_rejected_naming_it() {
     }))
     .unwrap_err();
     assert!(err.to_string().contains("machineType"), "{err}");
+}
+
+fn spec_of<K>(object: &Value) -> Result<K::Spec, serde_json::Error>
+where
+    K: DeserializeOwned + kube::core::object::HasSpec,
+    K::Spec: Clone,
+{
+    serde_json::from_value::<K>(object.clone()).map(|k| k.spec().clone())
+}
+
+/// Whether `object` parses as `K` with the zero (default) spec.
+fn zero_spec<K>(object: &Value) -> Result<bool, serde_json::Error>
+where
+    K: DeserializeOwned + kube::core::object::HasSpec,
+    K::Spec: Clone + Default + PartialEq,
+{
+    spec_of::<K>(object).map(|spec| spec == K::Spec::default())
+}
+
+#[test]
+fn objects_without_a_spec_are_admitted_and_parse_as_the_zero_spec() {
+    // Neither the Go CRDs nor ours require `spec`; objects stored without one (or with
+    // `spec: null`) must still be readable, as the zero value, as Go reads them.
+    for kind in [
+        "PacketCluster",
+        "PacketMachine",
+        "PacketMachineTemplate",
+        "PacketClusterTemplate",
+    ] {
+        let bare = serde_json::json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": kind,
+            "metadata": {"name": "bare", "namespace": "default"},
+        });
+        if let Some(go) = go_schema(kind) {
+            go.admit(&mut bare.clone(), None)
+                .unwrap_or_else(|c| panic!("Go {kind}: {c:?}"));
+        }
+        let stored = admit_with_our_crd(&bare);
+        let mut null_spec = bare.clone();
+        null_spec["spec"] = Value::Null;
+        for object in [&stored, &null_spec] {
+            let is_zero = match kind {
+                "PacketCluster" => zero_spec::<PacketCluster>(object),
+                "PacketMachine" => zero_spec::<PacketMachine>(object),
+                "PacketMachineTemplate" => zero_spec::<PacketMachineTemplate>(object),
+                _ => zero_spec::<PacketClusterTemplate>(object),
+            };
+            assert!(
+                is_zero.unwrap_or_else(|e| panic!("{kind} {object}: {e}")),
+                "{kind}"
+            );
+        }
+    }
+    let mut wrong = serde_json::json!({
+        "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+        "kind": "PacketMachine",
+        "metadata": {"name": "m"},
+    });
+    wrong["spec"] = serde_json::json!("not an object");
+    assert!(spec_of::<PacketMachine>(&wrong).is_err());
 }

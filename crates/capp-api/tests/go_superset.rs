@@ -20,21 +20,13 @@ use serde_json::Value;
 /// Differences from the Go schema that are deliberate, each with its reason. Paths are
 /// schema paths below `openAPIV3Schema`, `[]` standing for array items.
 /// `<path> required` names a property that is required in ours but not in Go.
-const DOCUMENTED_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        "status.addresses[].type",
-        "ours has the enum of Cluster API's MachineAddressType (Hostname, ExternalIP, \
+const DOCUMENTED_DIFFERENCES: &[(&str, &str)] = &[(
+    "status.addresses[].type",
+    "ours has the enum of Cluster API's MachineAddressType (Hostname, ExternalIP, \
          InternalIP, ExternalDNS, InternalDNS): the Go field was unconstrained, but Cluster API \
          copies the value into Machine.status.addresses, whose CRD has exactly this enum, and \
          only the provider writes it",
-    ),
-    (
-        "spec required",
-        "kube-derive makes the root `spec` required; a Go object without spec was accepted by \
-         the API server but could never be reconciled (it lacks projectID, or os and \
-         machineType), so no working manifest is rejected",
-    ),
-];
+)];
 
 fn documented(path: &str) -> bool {
     DOCUMENTED_DIFFERENCES.iter().any(|(p, _)| *p == path)
