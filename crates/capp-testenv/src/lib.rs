@@ -3,22 +3,28 @@
 //! [`TestEnv::start`] binds `127.0.0.1:0` and serves the Kubernetes REST API over HTTPS (a
 //! CA and serving certificate are generated per server) or plain HTTP. Objects live in memory;
 //! watches stream; CRDs are served as soon as they are created and their objects are admitted
-//! through their `openAPIV3Schema` (pruning, defaulting, validation, CEL).
+//! through their `openAPIV3Schema` (pruning, defaulting, validation, CEL). Built-in kinds are
+//! decoded through their `k8s_openapi` types. Optional RBAC enforcement authorises every
+//! request against the stored Roles and bindings.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use capp_testenv::{Config, Identity, TestEnv};
+//! use capp_testenv::{Config, Gvr, Identity, TestEnv};
 //!
-//! let env = TestEnv::start(Config::default()).await?;
-//! let client = env.client()?; // a kube::Client, authenticated as the admin
+//! let env = TestEnv::start(Config::default().with_rbac(true)).await?;
+//! env.apply_manifest("apiVersion: v1\nkind: Namespace\nmetadata: {name: capp-system}\n").await?;
+//! let admin = env.client()?; // a kube::Client, authenticated as the admin
 //! let kubeconfig = env.kubeconfig_path(); // for `kubectl --kubeconfig`
-//! let sa = env.kubeconfig_for(&Identity::service_account("default", "manager"))?;
-//! # let _ = (client, kubeconfig, sa);
+//! let manager = env.client_for(&Identity::service_account("capp-system", "manager"))?;
+//! let ns = env.get_object(&Gvr::new("", "v1", "namespaces"), None, "capp-system").await;
+//! # let _ = (admin, kubeconfig, manager, ns);
 //! env.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```
 //!
+//! The modules [`schema`], [`patch`] and [`rbac`] are usable on their own: CRD schema
+//! admission, patch and server-side apply semantics, and the RBAC authorizer.
 //! What is and is not emulated is listed in `docs/testenv.md`.
 
 mod builtin;
