@@ -10,12 +10,21 @@
 //! - the rendered matrix template at [`SETUP_SCRIPT_PATH`] (`0700`);
 //! - with [`NodeIdentity::FromMetadata`]: the identity script at
 //!   [`METAL_IDENTITY_SCRIPT_PATH`] (`0700`);
+//! - control-plane nodes whose endpoint is an IPv4 address (Elastic IP or load-balancer
+//!   address): the systemd unit [`CONTROL_PLANE_ENDPOINT_UNIT`] (`0644`) that binds that
+//!   address to the loopback interface;
 //! - the kubeadm configuration at [`KUBEADM_CONFIG_PATH`] (`0600`, it holds the token).
 //!
 //! `runcmd`: `set -e`, the setup script, the identity script (if any), `kubeadm init
 //! --upload-certs` or `kubeadm join` with the configuration file, then the CAPI sentinel
 //! [`BOOTSTRAP_SENTINEL`](crate::BOOTSTRAP_SENTINEL). Because of `set -e` the sentinel is
 //! only written when every step succeeded.
+//!
+//! The control-plane endpoint unit is started *before* `kubeadm init` (so that kubeadm and
+//! the kubelet reach the new API server through the endpoint before the cloud provider routes
+//! it to the node) but only *after* `kubeadm join` on joining control-plane nodes: bound
+//! earlier, the endpoint would point the join's discovery and its calls to the existing
+//! control plane back at the joining node itself, where no API server runs yet.
 //!
 //! # Template context
 //! The matrix template is rendered with this JSON (secrets are deliberately absent: the token,
@@ -49,7 +58,9 @@ use crate::cloudinit::{
     write_sentinel,
 };
 use crate::error::Result;
-use crate::inputs::{ClusterSpec, JoinDiscovery, MetalApiTokenOptIn, NodeIdentity, NodeRole};
+use crate::inputs::{
+    ClusterSpec, InitMaterial, JoinDiscovery, MetalApiTokenOptIn, NodeIdentity, NodeRole,
+};
 use crate::kubeadm::{KubeadmApiVersion, KubeadmInput, kubeadm_config};
 use crate::matrix::{MachineConfigMatrix, MachineQuery};
 use crate::version::KubernetesVersion;
@@ -65,6 +76,16 @@ pub const METAL_IDENTITY_SCRIPT_PATH: &str = "/opt/capp/bin/metal-identity.sh";
 /// Equinix Metal metadata service and fills the kubeadm placeholders; with
 /// `--kubelet-extra-args` it also sets them in `/etc/default/kubelet`.
 pub const METAL_IDENTITY_SCRIPT: &str = include_str!("metal_identity.sh");
+/// The systemd unit that binds an IPv4 control-plane endpoint to the loopback interface on
+/// control-plane nodes (see the module documentation for when it is started).
+pub const CONTROL_PLANE_ENDPOINT_UNIT: &str = "capp-control-plane-endpoint.service";
+
+/// The unit file binding `host` to `lo`, enabled so that it is bound again after a reboot.
+fn control_plane_endpoint_unit(host: std::net::Ipv4Addr) -> String {
+    format!(
+        "[Unit]\nDescription=Bind the control-plane endpoint {host} to the loopback interface\nAfter=network.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/sbin/ip addr replace {host}/32 dev lo\n\n[Install]\nWantedBy=multi-user.target\n"
+    )
+}
 
 /// Everything needed to render the userdata of one node.
 #[derive(Debug, Clone)]
@@ -191,37 +212,10 @@ pub fn render_userdata(
     );
     let setup_script = matrix.render_template(&selection.entry.name, &context)?;
 
-    let mut write_files = Vec::new();
-    if let NodeRole::ControlPlaneInit(init) = &request.role {
-        let pki = "/etc/kubernetes/pki";
-        for (name, ca) in [
-            ("ca", &init.ca),
-            ("etcd/ca", &init.etcd_ca),
-            ("front-proxy-ca", &init.front_proxy_ca),
-        ] {
-            write_files.push(WriteFile::text(
-                format!("{pki}/{name}.crt"),
-                "0644",
-                ca.cert_pem.clone(),
-            ));
-            write_files.push(WriteFile::text(
-                format!("{pki}/{name}.key"),
-                "0600",
-                ca.key_pem.expose_secret(),
-            ));
-        }
-        let sa = &init.service_account;
-        write_files.push(WriteFile::text(
-            format!("{pki}/sa.pub"),
-            "0644",
-            sa.public_pem.clone(),
-        ));
-        write_files.push(WriteFile::text(
-            format!("{pki}/sa.key"),
-            "0600",
-            sa.private_pem.expose_secret(),
-        ));
-    }
+    let mut write_files = match &request.role {
+        NodeRole::ControlPlaneInit(init) => pki_files(init),
+        NodeRole::ControlPlaneJoin { .. } | NodeRole::Worker => Vec::new(),
+    };
     if let Some(token) = &request.metal_api_token {
         write_files.push(WriteFile::text(
             MetalApiTokenOptIn::PATH,
@@ -238,25 +232,24 @@ pub fn render_userdata(
             METAL_IDENTITY_SCRIPT,
         ));
     }
+    // Only an address can be bound; a DNS name points at a load balancer instead.
+    let endpoint_ipv4 = request
+        .cluster
+        .control_plane_endpoint
+        .host
+        .parse::<std::net::Ipv4Addr>()
+        .ok()
+        .filter(|_| request.role.is_control_plane());
+    if let Some(host) = endpoint_ipv4 {
+        write_files.push(WriteFile::text(
+            format!("/etc/systemd/system/{CONTROL_PLANE_ENDPOINT_UNIT}"),
+            "0644",
+            control_plane_endpoint_unit(host),
+        ));
+    }
     write_files.push(WriteFile::text(KUBEADM_CONFIG_PATH, "0600", kubeadm_yaml));
 
-    let mut runcmd = vec![stop_on_error(), RunCmd::argv(&[SETUP_SCRIPT_PATH])];
-    if from_metadata {
-        runcmd.push(RunCmd::argv(&[METAL_IDENTITY_SCRIPT_PATH]));
-    }
-    runcmd.push(match &request.role {
-        NodeRole::ControlPlaneInit(_) => RunCmd::argv(&[
-            "kubeadm",
-            "init",
-            "--config",
-            KUBEADM_CONFIG_PATH,
-            "--upload-certs",
-        ]),
-        NodeRole::ControlPlaneJoin { .. } | NodeRole::Worker => {
-            RunCmd::argv(&["kubeadm", "join", "--config", KUBEADM_CONFIG_PATH])
-        }
-    });
-    runcmd.push(write_sentinel());
+    let runcmd = runcmd(&request.role, from_metadata, endpoint_ipv4.is_some());
 
     let cloud_config = CloudConfig {
         packages: Vec::new(),
@@ -271,6 +264,78 @@ pub fn render_userdata(
         cloud_config,
         userdata,
     })
+}
+
+/// The cluster PKI kubeadm init expects in `/etc/kubernetes/pki` (certificates `0644`, keys
+/// `0600`).
+fn pki_files(init: &InitMaterial) -> Vec<WriteFile> {
+    let pki = "/etc/kubernetes/pki";
+    let mut files = Vec::with_capacity(8);
+    for (name, ca) in [
+        ("ca", &init.ca),
+        ("etcd/ca", &init.etcd_ca),
+        ("front-proxy-ca", &init.front_proxy_ca),
+    ] {
+        files.push(WriteFile::text(
+            format!("{pki}/{name}.crt"),
+            "0644",
+            ca.cert_pem.clone(),
+        ));
+        files.push(WriteFile::text(
+            format!("{pki}/{name}.key"),
+            "0600",
+            ca.key_pem.expose_secret(),
+        ));
+    }
+    let sa = &init.service_account;
+    files.push(WriteFile::text(
+        format!("{pki}/sa.pub"),
+        "0644",
+        sa.public_pem.clone(),
+    ));
+    files.push(WriteFile::text(
+        format!("{pki}/sa.key"),
+        "0600",
+        sa.private_pem.expose_secret(),
+    ));
+    files
+}
+
+/// The `runcmd` list: stop on the first error, set up the node, resolve its identity, bind
+/// the endpoint (before init, after join), run kubeadm, write the sentinel last.
+fn runcmd(role: &NodeRole, from_metadata: bool, bind_endpoint: bool) -> Vec<RunCmd> {
+    let bind = [
+        RunCmd::argv(&["systemctl", "daemon-reload"]),
+        RunCmd::argv(&["systemctl", "enable", "--now", CONTROL_PLANE_ENDPOINT_UNIT]),
+    ];
+    let join = RunCmd::argv(&["kubeadm", "join", "--config", KUBEADM_CONFIG_PATH]);
+    let mut runcmd = vec![stop_on_error(), RunCmd::argv(&[SETUP_SCRIPT_PATH])];
+    if from_metadata {
+        runcmd.push(RunCmd::argv(&[METAL_IDENTITY_SCRIPT_PATH]));
+    }
+    match role {
+        NodeRole::ControlPlaneInit(_) => {
+            if bind_endpoint {
+                runcmd.extend(bind);
+            }
+            runcmd.push(RunCmd::argv(&[
+                "kubeadm",
+                "init",
+                "--config",
+                KUBEADM_CONFIG_PATH,
+                "--upload-certs",
+            ]));
+        }
+        NodeRole::ControlPlaneJoin { .. } => {
+            runcmd.push(join);
+            if bind_endpoint {
+                runcmd.extend(bind);
+            }
+        }
+        NodeRole::Worker => runcmd.push(join),
+    }
+    runcmd.push(write_sentinel());
+    runcmd
 }
 
 fn template_context(

@@ -36,6 +36,7 @@ impl Node {
                 "path/kubeadm",
                 "echo \"kubeadm $*\" >> \"$LOG\"; exit \"${KUBEADM_EXIT:-0}\"",
             ),
+            ("path/systemctl", "echo \"systemctl $*\" >> \"$LOG\""),
         ] {
             let path = dir.join(file);
             std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -155,7 +156,38 @@ fn a_failing_kubeadm_init_leaves_no_sentinel() {
     assert!(!out.status.success());
     assert_eq!(
         node.log(),
-        "setup\nidentity\nkubeadm init --config /run/kubeadm/kubeadm.yaml --upload-certs\n"
+        "setup\nidentity\nsystemctl daemon-reload\nsystemctl enable --now capp-control-plane-endpoint.service\nkubeadm init --config /run/kubeadm/kubeadm.yaml --upload-certs\n"
+    );
+    assert_eq!(node.sentinel(), None);
+}
+
+#[test]
+fn a_joining_control_plane_binds_the_endpoint_only_after_kubeadm_join_succeeded() {
+    let Some(python) = tools::cloud_init_modules_available() else {
+        return;
+    };
+    let join = || tools::fake_roles().swap_remove(1);
+    assert_eq!(join().name(), "control-plane-join");
+
+    let node = Node::new("join-ok");
+    let out = node.run(&node.script(&python, join()), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        node.log(),
+        "setup\nidentity\nkubeadm join --config /run/kubeadm/kubeadm.yaml\nsystemctl daemon-reload\nsystemctl enable --now capp-control-plane-endpoint.service\n"
+    );
+    assert_eq!(node.sentinel().as_deref(), Some("success\n"));
+
+    let node = Node::new("join-fails");
+    let out = node.run(&node.script(&python, join()), &[("KUBEADM_EXIT", "1")]);
+    assert!(!out.status.success());
+    assert_eq!(
+        node.log(),
+        "setup\nidentity\nkubeadm join --config /run/kubeadm/kubeadm.yaml\n"
     );
     assert_eq!(node.sentinel(), None);
 }

@@ -182,3 +182,88 @@ fn debug_output_of_rendered_userdata_shows_no_content() {
     assert!(!debug.contains("abcdef.0123456789abcdef"), "{debug}");
     assert!(debug.contains("custom"), "{debug}");
 }
+
+/// The position of the first `runcmd` item equal to `cmd`.
+fn position(rendered: &RenderedUserdata, cmd: &RunCmd) -> Option<usize> {
+    rendered.cloud_config.runcmd.iter().position(|c| c == cmd)
+}
+
+#[test]
+fn the_endpoint_is_bound_before_kubeadm_init_after_kubeadm_join_and_never_on_workers_or_dns_names()
+{
+    use crate::inputs::{CertificateAuthority, InitMaterial, ServiceAccountKeys};
+    let pem = |label: &str| format!("-----BEGIN {label}-----\nZmFrZQ==\n-----END {label}-----\n");
+    let ca = || CertificateAuthority {
+        cert_pem: pem("CERTIFICATE"),
+        key_pem: SecretString::from(pem("EC PRIVATE KEY")),
+    };
+    let init = NodeRole::ControlPlaneInit(Box::new(InitMaterial {
+        certificate_key: SecretString::from("c".repeat(64)),
+        ca: ca(),
+        etcd_ca: ca(),
+        front_proxy_ca: ca(),
+        service_account: ServiceAccountKeys {
+            public_pem: pem("PUBLIC KEY"),
+            private_pem: SecretString::from(pem("PRIVATE KEY")),
+        },
+    }));
+    let join = NodeRole::ControlPlaneJoin {
+        certificate_key: SecretString::from("d".repeat(64)),
+    };
+    let matrix = MachineConfigMatrix::default_matrix().unwrap();
+    let render = |role: &NodeRole, host: &str| {
+        let mut req = request("ubuntu_24_04", "1.33.4");
+        req.role = role.clone();
+        req.cluster.control_plane_endpoint.host = host.to_owned();
+        render_userdata(&matrix, &req).unwrap()
+    };
+    let unit_path = format!("/etc/systemd/system/{CONTROL_PLANE_ENDPOINT_UNIT}");
+    let bind = RunCmd::argv(&["systemctl", "enable", "--now", CONTROL_PLANE_ENDPOINT_UNIT]);
+    let reload = RunCmd::argv(&["systemctl", "daemon-reload"]);
+    let kubeadm = |rendered: &RenderedUserdata, verb: &str| {
+        rendered
+            .cloud_config
+            .runcmd
+            .iter()
+            .position(|c| matches!(c, RunCmd::Argv(a) if a[0] == "kubeadm" && a[1] == verb))
+            .unwrap()
+    };
+
+    let rendered = render(&init, "203.0.113.10");
+    let unit = file(&rendered, &unit_path).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/sbin/ip addr replace 203.0.113.10/32 dev lo\n"),
+        "{unit}"
+    );
+    assert!(unit.contains("WantedBy=multi-user.target\n"), "{unit}");
+    let init_at = kubeadm(&rendered, "init");
+    assert_eq!(position(&rendered, &reload), Some(init_at - 2));
+    assert_eq!(position(&rendered, &bind), Some(init_at - 1));
+
+    // Bound before `kubeadm join`, the endpoint would send the join to the node itself.
+    let rendered = render(&join, "203.0.113.10");
+    assert!(file(&rendered, &unit_path).is_some());
+    let join_at = kubeadm(&rendered, "join");
+    assert_eq!(position(&rendered, &reload), Some(join_at + 1));
+    assert_eq!(position(&rendered, &bind), Some(join_at + 2));
+    assert_eq!(rendered.cloud_config.runcmd.last(), Some(&write_sentinel()));
+    let setup = file(&rendered, SETUP_SCRIPT_PATH).unwrap();
+    assert!(
+        !setup.contains("dev lo"),
+        "the setup script must not bind it early"
+    );
+
+    for (role, host) in [
+        (&NodeRole::Worker, "203.0.113.10"),
+        (&init, "api.demo.example.com"),
+        (&join, "2001:db8::10"),
+    ] {
+        let rendered = render(role, host);
+        assert!(
+            file(&rendered, &unit_path).is_none(),
+            "{} {host}",
+            role.name()
+        );
+        assert_eq!(position(&rendered, &bind), None, "{} {host}", role.name());
+    }
+}
