@@ -198,6 +198,20 @@ impl CelEnv {
                 ));
                 continue;
             }
+            let field_path = entry
+                .get("fieldPath")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty());
+            if let Some(fp) = field_path
+                && let Err(problem) = resolve_field_path(node, fp)
+            {
+                causes.push(errors::invalid_value(
+                    &format!("{entry_path}.fieldPath"),
+                    &Value::String(fp.to_owned()),
+                    &format!("fieldPath must be a valid path: {problem}"),
+                ));
+                continue;
+            }
             let transition = program.references().has_variable("oldSelf");
             out.push(Rule {
                 source: source.to_owned(),
@@ -209,11 +223,7 @@ impl CelEnv {
                     .map(str::to_owned),
                 message_expression,
                 reason,
-                field_path: entry
-                    .get("fieldPath")
-                    .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned),
+                field_path: field_path.map(str::to_owned),
                 transition,
                 optional_old_self: transition
                     && entry.get("optionalOldSelf").and_then(Value::as_bool) == Some(true),
@@ -500,6 +510,37 @@ pub(crate) fn escape(name: &str) -> Option<String> {
             .replace('-', "__dash__")
             .replace('/', "__slash__"),
     )
+}
+
+/// Checks a rule's `fieldPath` (`.spec.x`, `['a.b']`) against the schema of the rule's node,
+/// as upstream `ValidFieldPath`: each step must name a declared property, or any key of an
+/// `additionalProperties` map; list indexes are not allowed.
+fn resolve_field_path(node: &Node, field_path: &str) -> Result<(), String> {
+    let mut current = node;
+    let mut rest = field_path;
+    while !rest.is_empty() {
+        let (name, after) = if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            (&r[..end], &r[end..])
+        } else if let Some(r) = rest.strip_prefix("['") {
+            let Some(end) = r.find("']") else {
+                return Err("unexpected end of JSON path".to_owned());
+            };
+            (&r[..end], &r[end + 2..])
+        } else {
+            return Err(format!("expected [ or . but got: {rest}"));
+        };
+        if name.is_empty() {
+            return Err("unexpected end of JSON path".to_owned());
+        }
+        current = match (current.properties.get(name), current.additional.as_deref()) {
+            (Some(prop), _) => prop,
+            (None, Some(add)) if current.properties.is_empty() => add,
+            _ => return Err("does not refer to a valid field".to_owned()),
+        };
+        rest = after;
+    }
+    Ok(())
 }
 
 /// Joins a rule's `fieldPath` (`.spec.x`, `.items['a.b']`) to the path of its node.

@@ -1349,3 +1349,33 @@ fn a_crd_with_two_versions_of_the_same_name_is_rejected() {
         r#"Invalid value: ["v1","v1"]: must contain unique version names"#,
     );
 }
+
+#[test]
+fn a_rule_field_path_must_name_a_declared_field() {
+    let with_path = |fp: &str| {
+        CrdSchema::compile(&resource(&json!({
+            "type": "object",
+            "properties": {
+                "a": {"type": "object", "properties": {"b": {"type": "string"}}},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+            "x-kubernetes-validations": [{"rule": "true", "fieldPath": fp}],
+        })))
+    };
+    for ok in [
+        ".a",
+        ".a.b",
+        "['a'].b",
+        ".labels.anything",
+        ".labels['x.y']",
+    ] {
+        assert!(with_path(ok).is_ok(), "{ok}: {:?}", with_path(ok).err());
+    }
+    let err = with_path(".a.c").unwrap_err();
+    assert_cause(
+        &err,
+        "FieldValueInvalid",
+        "openAPIV3Schema.properties[spec].x-kubernetes-validations[0].fieldPath",
+        r#"Invalid value: ".a.c": fieldPath must be a valid path: does not refer to a valid field"#,
+    );
+}
