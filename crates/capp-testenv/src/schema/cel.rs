@@ -112,6 +112,19 @@ impl CelEnv {
         }
     }
 
+    /// Compiles a rule or message expression and checks its variables and field names; the
+    /// error is the first line of the compiler's message.
+    fn compile_checked(&self, source: &str, node: &Node, is_root: bool) -> Result<Program, String> {
+        let program = self
+            .env
+            .compile(source)
+            .map_err(|e| first_line(&e.to_string()).to_owned())?;
+        match check::check(&program, node, is_root) {
+            Some(message) => Err(message),
+            None => Ok(program),
+        }
+    }
+
     /// Compiles the `x-kubernetes-validations` list found at `path` on `node` (whose
     /// properties and items are already compiled), checking variables and field names.
     pub(crate) fn compile_rules(
@@ -140,49 +153,30 @@ impl CelEnv {
                 ));
                 continue;
             };
-            let program = match self
-                .env
-                .compile(source)
-                .map_err(|e| e.to_string())
-                .and_then(|p| match check::check(&p, node, is_root) {
-                    Some(message) => Err(message),
-                    None => Ok(p),
-                }) {
+            let program = match self.compile_checked(source, node, is_root) {
                 Ok(p) => p,
                 Err(e) => {
                     causes.push(errors::invalid_value(
                         &format!("{entry_path}.rule"),
                         &Value::String(source.to_owned()),
-                        &format!("compilation failed: {}", first_line(&e)),
+                        &format!("compilation failed: {e}"),
                     ));
                     continue;
                 }
             };
             let message_expression = match entry.get("messageExpression").and_then(Value::as_str) {
                 None => None,
-                Some(expr) => {
-                    match self
-                        .env
-                        .compile(expr)
-                        .map_err(|e| e.to_string())
-                        .and_then(|p| match check::check(&p, node, is_root) {
-                            Some(message) => Err(message),
-                            None => Ok(p),
-                        }) {
-                        Ok(p) => Some(p),
-                        Err(e) => {
-                            causes.push(errors::invalid_value(
-                                &format!("{entry_path}.messageExpression"),
-                                &Value::String(expr.to_owned()),
-                                &format!(
-                                    "messageExpression compilation failed: {}",
-                                    first_line(&e)
-                                ),
-                            ));
-                            continue;
-                        }
+                Some(expr) => match self.compile_checked(expr, node, is_root) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        causes.push(errors::invalid_value(
+                            &format!("{entry_path}.messageExpression"),
+                            &Value::String(expr.to_owned()),
+                            &format!("messageExpression compilation failed: {e}"),
+                        ));
+                        continue;
                     }
-                }
+                },
             };
             let reason = entry
                 .get("reason")
