@@ -156,7 +156,11 @@ fn check_cidrs(field: &'static str, text: &str) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct JoinDiscovery {
     /// Bootstrap token `[a-z0-9]{6}.[a-z0-9]{16}`. On control-plane init it is also created
-    /// by kubeadm (`InitConfiguration.bootstrapTokens`) so that later nodes can use it.
+    /// by kubeadm (`InitConfiguration.bootstrapTokens`, valid for
+    /// [`BOOTSTRAP_TOKEN_TTL`](crate::kubeadm::BOOTSTRAP_TOKEN_TTL)) so that later nodes can
+    /// use it. A joining node needs the token to exist in the cluster when it joins: after
+    /// that TTL the caller must create a fresh `kube-system/bootstrap-token-<id>` Secret (as
+    /// CAPI's kubeadm bootstrap provider does) and render with that token.
     pub token: SecretString,
     /// At least one `sha256:<64 hex>` hash of the cluster CA's public key.
     pub ca_cert_hashes: Vec<String>,
@@ -252,6 +256,15 @@ pub enum NodeRole {
     /// The first control-plane node: `kubeadm init` with the given PKI.
     ControlPlaneInit(Box<InitMaterial>),
     /// An additional control-plane node: `kubeadm join` with `controlPlane` set.
+    ///
+    /// # Caveats
+    /// The node downloads the control-plane certificates that `kubeadm init --upload-certs`
+    /// stored, encrypted with the certificate key, in the `kube-system/kubeadm-certs` Secret.
+    /// kubeadm deletes that Secret two hours after the upload. A control-plane node that joins
+    /// later fails unless the certificates are uploaded again with the same key
+    /// (`kubeadm init phase upload-certs --upload-certs --certificate-key <key>` on an
+    /// existing control-plane node). CAPI's kubeadm control plane avoids this by writing the
+    /// CA keys into every control-plane node's userdata instead.
     ControlPlaneJoin {
         /// The certificate key used at init (64 lowercase hex digits).
         certificate_key: SecretString,

@@ -4,7 +4,7 @@
 //! # What the userdata does
 //! `write_files` (in this order):
 //! - control-plane init only: the cluster PKI under `/etc/kubernetes/pki` (certificates
-//!   `0644`, keys `0600`) — see the caveats on [`InitMaterial`](crate::InitMaterial);
+//!   `0644`, keys `0600`) — see the caveats on [`InitMaterial`];
 //! - only with [`MetalApiTokenOptIn`]: the Metal API token at
 //!   [`MetalApiTokenOptIn::PATH`] (`0600`);
 //! - the rendered matrix template at [`SETUP_SCRIPT_PATH`] (`0700`);
@@ -149,6 +149,10 @@ impl UserdataRequest {
 }
 
 /// Rendered userdata with what was chosen to produce it.
+///
+/// `cloud_config` is the structure the text was serialised from, for inspection; changing it
+/// does not change [`RenderedUserdata::as_str`] (serialise it again with
+/// [`CloudConfig::to_userdata`] and check the size with [`check_userdata_size`]).
 ///
 /// `Debug` shows the entry, API version and size, never the text (it holds secrets).
 #[derive(Clone)]
