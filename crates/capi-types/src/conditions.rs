@@ -270,10 +270,10 @@ pub trait Conditions {
         self.get(type_).is_some_and(|c| c.status == STATUS_FALSE)
     }
 
-    /// Whether the condition is missing or has status `Unknown` (CAPI's `IsUnknown`).
+    /// Whether the condition is missing or has status `Unknown` (CAPI's `IsUnknown`; a
+    /// condition with an invalid status is neither true, false nor unknown).
     fn is_unknown(&self, type_: &str) -> bool {
-        self.get(type_)
-            .is_none_or(|c| c.status != STATUS_TRUE && c.status != STATUS_FALSE)
+        self.get(type_).is_none_or(|c| c.status == STATUS_UNKNOWN)
     }
 
     /// The condition's reason, or `""` when missing.

@@ -179,3 +179,49 @@ fn printer_columns_point_at_fields_that_exist() {
         }
     }
 }
+
+/// Collects the paths of nodes marked `x-kubernetes-preserve-unknown-fields: true`.
+fn preserved(node: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    if node["x-kubernetes-preserve-unknown-fields"] == true {
+        out.push(path.to_owned());
+    }
+    for (name, prop) in node["properties"].as_object().into_iter().flatten() {
+        preserved(prop, &format!("{path}.{name}"), out);
+    }
+    for nested in ["items", "additionalProperties"] {
+        if node[nested].is_object() {
+            preserved(&node[nested], &format!("{path}[]"), out);
+        }
+    }
+}
+
+#[test]
+fn unknown_fields_are_preserved_only_where_documented() {
+    // The free-form places listed in the crate docs: ClusterClass variable values (free-form
+    // upstream too), `extraEnvs[].valueFrom` and `discovery.file.kubeConfig` (kept verbatim).
+    let documented = [
+        "variables[].value",
+        "variables.overrides[].value",
+        "extraEnvs[].valueFrom",
+        "joinConfiguration.discovery.file.kubeConfig",
+    ];
+    let mut all = Vec::new();
+    for crd in capi_types::crds() {
+        let json = serde_json::to_value(&crd).unwrap();
+        let mut here = Vec::new();
+        preserved(root_schema(&json), "", &mut here);
+        all.extend(here);
+    }
+    assert!(
+        all.len() >= 20,
+        "expected the documented places, found {all:?}"
+    );
+    let stray: Vec<_> = all
+        .iter()
+        .filter(|p| !documented.iter().any(|d| p.ends_with(d)))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "undocumented preserve-unknown-fields: {stray:?}"
+    );
+}

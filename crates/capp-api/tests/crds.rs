@@ -277,3 +277,34 @@ fn vip_manager_keeps_the_go_enum_and_default() {
     assert_eq!(vip["default"], "CPEM");
     assert_eq!(vip["enum"], serde_json::json!(["CPEM", "KUBE_VIP", "EMLB"]));
 }
+
+#[test]
+fn no_schema_node_keeps_unknown_fields_and_spec_is_not_required() {
+    // Every field is typed, so the API server prunes what it does not know; and, as in the Go
+    // CRDs, an object without `spec` is accepted.
+    fn preserving(node: &Value, path: &str, out: &mut Vec<String>) {
+        if node.get("x-kubernetes-preserve-unknown-fields").is_some() {
+            out.push(path.to_owned());
+        }
+        for (name, prop) in node["properties"].as_object().into_iter().flatten() {
+            preserving(prop, &format!("{path}.{name}"), out);
+        }
+        for nested in ["items", "additionalProperties"] {
+            if node[nested].is_object() {
+                preserving(&node[nested], &format!("{path}[]"), out);
+            }
+        }
+    }
+    for crd in crds_json() {
+        let root = root_schema(&crd);
+        let mut found = Vec::new();
+        preserving(root, "", &mut found);
+        assert!(found.is_empty(), "{}: {found:?}", crd["metadata"]["name"]);
+        assert!(
+            root.get("required").is_none(),
+            "{}: root requires {}",
+            crd["metadata"]["name"],
+            root["required"]
+        );
+    }
+}

@@ -97,6 +97,26 @@ fn readers_report_missing_conditions_as_unknown_and_empty() {
 }
 
 #[test]
+fn a_condition_with_an_invalid_status_is_neither_true_false_nor_unknown() {
+    // CAPI's IsUnknown compares with "Unknown"; only a missing condition is also unknown.
+    let list = vec![Condition {
+        type_: "A".to_owned(),
+        status: "Maybe".to_owned(),
+        ..Condition::default()
+    }];
+    assert!(!list.is_true("A"));
+    assert!(!list.is_false("A"));
+    assert!(!list.is_unknown("A"));
+    let unknown = vec![Condition::unknown_condition(
+        "A",
+        "R",
+        "",
+        t("2024-05-01T12:00:00Z"),
+    )];
+    assert!(unknown.is_unknown("A"));
+}
+
+#[test]
 fn delete_removes_only_the_named_condition() {
     let mut list: Vec<Condition> = Vec::new();
     list.mark_true("A", t(T0));
