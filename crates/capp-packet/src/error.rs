@@ -345,9 +345,11 @@ pub(crate) struct Signals {
 /// phrase (see `shared/reference/metal-api.md` §5):
 ///
 /// - capacity, metro create: `{"errors":["There aren't available servers in that metro"]}`
-///   (packngo PR #246);
+///   (packngo PR #246, status not recorded);
 /// - capacity, facility create: "The facility nrt1 has no provisionable c2.large.arm servers
-///   matching your criteria" (crosscloudci#146);
+///   matching your criteria" (crosscloudci#146, status not recorded), and the later
+///   `422 No available servers with plan c2.large.arm in facility sv15` (flatcar/mantle PR #257;
+///   the spot-market endpoint sent the same shape);
 /// - capacity, reserved hardware: 503 "There are no available hardware reservations for selected
 ///   plan and facility" (CAPP #191, terraform-provider-packet#124);
 /// - capacity, reservation still deprovisioning: "Server is not provisionable"
@@ -359,7 +361,7 @@ pub(crate) struct Signals {
 pub(crate) fn classify_messages(status: StatusCode, messages: &[String]) -> Signals {
     const CAPACITY: [&str; 5] = [
         "aren't available servers",
-        "are no available servers",
+        "no available servers",
         "no provisionable",
         "no available hardware reservations",
         "not provisionable",
@@ -425,6 +427,10 @@ mod tests {
             (
                 422,
                 "The facility nrt1 has no provisionable c2.large.arm servers matching your criteria",
+            ),
+            (
+                422,
+                "No available servers with plan c2.large.arm in facility sv15",
             ),
             (422, "Server is not provisionable"),
         ] {

@@ -136,27 +136,144 @@ async fn server_errors_are_retryable_and_may_have_been_applied() {
     }
 }
 
+/// Asserts what a caller relies on for a capacity shortage, whatever its status.
+fn assert_capacity(e: &capp_packet::Error, status: u16) {
+    assert!(e.is_capacity_unavailable(), "{e}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(status), "{e}");
+    assert!(!e.is_retryable(), "capacity is not a fast retry: {e}");
+    assert!(!e.may_have_been_applied(), "nothing was created: {e}");
+    assert!(!e.is_already_exists(), "{e}");
+}
+
 #[tokio::test]
-async fn no_servers_left_in_the_metro_is_a_capacity_error() {
+async fn every_capacity_shortage_the_sim_sends_is_a_capacity_error() {
     let (sim, client) = support::start().await;
+    let project = sim.default_project_id().to_owned();
+
+    // Metro form: 422 "There aren't available servers in that metro".
     sim.set_capacity("da", "c3.small.x86", 0);
     let e = client
-        .create_device(sim.default_project_id(), &device_request())
+        .create_device(&project, &device_request())
         .await
         .unwrap_err();
-    assert!(e.is_capacity_unavailable(), "{e}");
-    assert!(!e.is_retryable(), "capacity is not a fast retry");
-    assert!(!e.may_have_been_applied(), "nothing was created");
-    assert!(sim.devices().is_empty());
+    assert_capacity(&e, 422);
 
+    // Facility form: 422 "The facility da11 has no provisionable ... servers ...".
+    let mut in_facility = device_request();
+    in_facility.location = Location::Facility(vec!["da11".into()]);
+    let e = client
+        .create_device(&project, &in_facility)
+        .await
+        .unwrap_err();
+    assert_capacity(&e, 422);
+
+    // No free hardware reservation: 503 "There are no available hardware reservations ...".
+    // The project's only c3.small.x86 reservation is in sv15, not da.
+    sim.set_capacity("da", "c3.small.x86", 10);
+    let mut reserved = device_request();
+    reserved.hardware_reservation_id = Some("next-available".into());
+    let e = client.create_device(&project, &reserved).await.unwrap_err();
+    assert_capacity(&e, 503);
+
+    // Injected shortage on a metro that has servers.
     sim.faults()
         .inject_for("createDevice", Fault::NoCapacity, 1);
-    sim.set_capacity("da", "c3.small.x86", 10);
     let e = client
-        .create_device(sim.default_project_id(), &device_request())
+        .create_device(&project, &device_request())
         .await
         .unwrap_err();
-    assert!(e.is_capacity_unavailable(), "{e}");
+    assert_capacity(&e, 422);
+
+    assert!(sim.devices().is_empty());
+    assert_eq!(
+        sim.operation_count("createDevice"),
+        4,
+        "each create was sent exactly once"
+    );
+    // And the shortage ends: the same request then succeeds.
+    client
+        .create_device(&project, &device_request())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_body_cut_short_by_the_server_is_a_clean_retryable_error() {
+    let (sim, _) = support::start().await;
+    let client =
+        MetalClient::new(support::config_for(&sim).with_retry(RetryPolicy::never())).unwrap();
+    sim.faults().inject_for("findMetros", Fault::Truncate, 1);
+    let e = client.list_metros().await.unwrap_err();
+    assert!(
+        matches!(e, capp_packet::Error::Transport { connect: false, .. }),
+        "{e:?}"
+    );
+    assert!(e.is_retryable(), "{e}");
+    assert!(e.may_have_been_applied(), "{e}");
+    assert!(!e.is_capacity_unavailable() && e.status().is_none(), "{e}");
+
+    // With retries (the default for a GET) the caller never sees it.
+    let (sim, client) = support::start().await;
+    sim.faults().inject_for("findMetros", Fault::Truncate, 1);
+    assert!(!client.list_metros().await.unwrap().is_empty());
+    assert_eq!(sim.operation_count("findMetros"), 2);
+}
+
+#[tokio::test]
+async fn a_success_whose_body_is_not_json_is_a_decode_error_not_retried() {
+    let (sim, client) = support::start().await;
+    sim.faults().inject_for("findMetros", Fault::Garbage, 1);
+    let e = client.list_metros().await.unwrap_err();
+    assert!(matches!(e, capp_packet::Error::Decode { .. }), "{e:?}");
+    assert!(!e.is_retryable(), "{e}");
+    assert!(e.may_have_been_applied(), "{e}");
+    assert_eq!(sim.operation_count("findMetros"), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_a_transport_error() {
+    let (sim, _) = support::start().await;
+    let client =
+        MetalClient::new(support::config_for(&sim).with_retry(RetryPolicy::never())).unwrap();
+    sim.faults().inject_for("findMetros", Fault::Drop, 1);
+    let e = client.list_metros().await.unwrap_err();
+    assert!(matches!(e, capp_packet::Error::Transport { .. }), "{e:?}");
+    assert!(e.is_retryable(), "{e}");
+    assert!(e.status().is_none(), "{e}");
+}
+
+#[tokio::test]
+async fn a_429_with_only_x_ratelimit_reset_is_waited_out() {
+    // The real API never sent Retry-After: X-RateLimit-Reset (unix seconds) is the only hint.
+    let faults = FaultConfig {
+        rate_limit: Some(1),
+        omit_retry_after: true,
+        ..FaultConfig::default()
+    };
+    let (sim, client) =
+        support::start_with(capp_sim::SimConfig::for_tests().with_faults(faults)).await;
+    let probe =
+        MetalClient::new(support::config_for(&sim).with_retry(RetryPolicy::never())).unwrap();
+    // The one-second window opened when the sim started: one call passes, the next is refused.
+    probe.list_metros().await.unwrap();
+    let e = probe.list_metros().await.unwrap_err();
+    assert!(e.is_rate_limited(), "{e}");
+    let wait = e
+        .api()
+        .unwrap()
+        .retry_after()
+        .expect("X-RateLimit-Reset gives the wait");
+    assert!(
+        wait >= Duration::from_secs(1) && wait <= Duration::from_secs(2),
+        "{wait:?}"
+    );
+
+    // Still in the same window. The fast test backoff (5 to 40 ms, 4 attempts) would stay
+    // inside it and fail; the client waits until the reset and gets through.
+    sim.clear_request_log();
+    client.list_metros().await.unwrap();
+    let statuses: Vec<u16> = sim.request_log().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 200]);
 }
 
 #[tokio::test]

@@ -32,6 +32,10 @@ pub struct FaultConfig {
     /// Maximum API requests per second (fixed one-second windows); requests above it answer
     /// 429 with `Retry-After` and `X-RateLimit-*` headers. `None` means unlimited.
     pub rate_limit: Option<u32>,
+    /// Leave `Retry-After` out of 429 answers, which then say when to come back only through
+    /// `X-RateLimit-Reset` (unix seconds). This is what the real API is known to have sent: no
+    /// recorded client or SDK ever saw a `Retry-After` from it (`metal-api.md` §5).
+    pub omit_retry_after: bool,
     /// Fraction of new devices whose provisioning fails (on-demand devices then vanish and
     /// answer 403; devices on reserved hardware stay `failed`).
     pub provisioning_failure_rate: f64,
@@ -83,9 +87,10 @@ pub enum Fault {
     Garbage,
     /// Answer 429 with `Retry-After` and `X-RateLimit-*` headers.
     RateLimited,
-    /// For `createDevice`: answer 503 "There aren't available servers in that metro" (or the
-    /// facility / hardware-reservation variant) as if capacity had run out. Other operations
-    /// treat it as `Status(503)`.
+    /// For `createDevice`: answer the capacity error of the request's form as if capacity had
+    /// run out: 422 "There aren't available servers in that metro" (or the facility variant),
+    /// or 503 "There are no available hardware reservations ..." for a reserved-hardware
+    /// create. Other operations treat it as `Status(503)`.
     NoCapacity,
     /// Delay this response by the given time.
     Latency(Duration),
@@ -143,6 +148,8 @@ pub(crate) struct Decision {
     pub(crate) latency: Duration,
     pub(crate) action: Action,
     pub(crate) rate: Option<RateInfo>,
+    /// [`FaultConfig::omit_retry_after`] at the time of the decision.
+    pub(crate) omit_retry_after: bool,
 }
 
 /// Whether a new device's provisioning is doomed.
@@ -299,6 +306,7 @@ impl Faults {
             latency,
             action,
             rate,
+            omit_retry_after: config.omit_retry_after,
         }
     }
 

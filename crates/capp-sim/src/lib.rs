@@ -78,8 +78,8 @@
 //! | delete while provisioning without `force_delete` | 422 | `Cannot delete a device while it is provisioning` |
 //! | second BGP session of a family | 422 | `Device <short id> already has session for address family ipv4` |
 //! | busy hardware reservation | 422 | `Server is not provisionable` |
-//! | no capacity (metro form) | 503 | `There aren't available servers in that metro` |
-//! | no capacity (facility form) | 503 | `The facility <code> has no provisionable <plan> servers matching your criteria` |
+//! | no capacity (metro form) | 422 | `There aren't available servers in that metro` |
+//! | no capacity (facility form) | 422 | `The facility <code> has no provisionable <plan> servers matching your criteria` |
 //! | no free hardware reservation | 503 | `There are no available hardware reservations for selected plan and facility` |
 //! | above the rate limit | 429 | `Retry-After`, `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (unix seconds) |
 //! | body too large / not JSON content type / invalid JSON | 413 / 415 / 422 | `{"errors":[...]}` |

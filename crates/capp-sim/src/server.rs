@@ -225,7 +225,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
         tokio::time::sleep(decision.latency).await;
     }
     let rate = decision.rate;
-    let (no_capacity, post_fault) = match early_fault(decision.action, operation, rate) {
+    let early = early_fault(decision.action, operation, rate, decision.omit_retry_after);
+    let (no_capacity, post_fault) = match early {
         Early::Continue {
             no_capacity,
             post_fault,
@@ -369,7 +370,12 @@ enum Early {
     Respond(Resp, String),
 }
 
-fn early_fault(action: Action, operation: Option<&str>, rate: Option<RateInfo>) -> Early {
+fn early_fault(
+    action: Action,
+    operation: Option<&str>,
+    rate: Option<RateInfo>,
+    omit_retry_after: bool,
+) -> Early {
     let proceed = |no_capacity, post_fault| Early::Continue {
         no_capacity,
         post_fault,
@@ -391,11 +397,13 @@ fn early_fault(action: Action, operation: Option<&str>, rate: Option<RateInfo>) 
                 &json!({"errors": [format!("Rate limit exceeded; retry after {} seconds", info.retry_after)]}),
             );
             rate_headers(&mut response, Some(info));
-            set_header(
-                &mut response,
-                header::RETRY_AFTER,
-                &info.retry_after.to_string(),
-            );
+            if !omit_retry_after {
+                set_header(
+                    &mut response,
+                    header::RETRY_AFTER,
+                    &info.retry_after.to_string(),
+                );
+            }
             Early::Respond(response, "rate limited".to_owned())
         }
         Action::Status(code) => {

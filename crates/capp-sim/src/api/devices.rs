@@ -9,11 +9,23 @@ use crate::catalog::{self, Facility, Metro};
 use crate::ids::{is_uuid, short_id};
 use crate::state::{AddressWants, ApiError, ApiResult, Device, DeviceState, State};
 
-/// The real API's capacity message for a metro.
+/// The real API's capacity message for a metro (`{"errors":[...]}` body recorded in packngo
+/// PR #246).
 pub(crate) const NO_SERVERS_IN_METRO: &str = "There aren't available servers in that metro";
+/// Status of an on-demand capacity shortage (metro or facility form).
+///
+/// No report recorded the status next to the metro or the "has no provisionable" facility
+/// text. The API's other on-demand shortage text came as 422: `POST .../devices: 422 No
+/// available servers with plan c2.large.arm in facility sv15` (flatcar/mantle PR #257, 2021;
+/// the spot-market endpoint likewise, rancherlabs/terraform-harvester-equinix PR #54), and 422
+/// is the refusal `createDevice` declares in the spec. So 422, not 503.
+pub(crate) const NO_CAPACITY_STATUS: u16 = 422;
 /// The real API's message when no hardware reservation is free.
 pub(crate) const NO_HARDWARE_RESERVATIONS: &str =
     "There are no available hardware reservations for selected plan and facility";
+/// Status of [`NO_HARDWARE_RESERVATIONS`]: recorded as `503 There are no available hardware
+/// reservations ...` (CAPP issue #191; `shared/reference/metal-api.md` §5).
+pub(crate) const NO_RESERVATION_STATUS: u16 = 503;
 /// The real API's message for a reservation that is busy or being cleaned.
 pub(crate) const NOT_PROVISIONABLE: &str = "Server is not provisionable";
 /// The real API's message for deleting a device that is still provisioning.
@@ -399,7 +411,7 @@ fn place(
             if state.capacity_left(metro.code, plan.slug) > 0 {
                 let facility = catalog::facilities_of(metro.code)
                     .next()
-                    .ok_or_else(|| ApiError::new(503, NO_SERVERS_IN_METRO))?;
+                    .ok_or_else(|| ApiError::new(NO_CAPACITY_STATUS, NO_SERVERS_IN_METRO))?;
                 return Ok(Placement {
                     metro,
                     facility,
@@ -407,7 +419,7 @@ fn place(
                 });
             }
         }
-        return Err(ApiError::new(503, NO_SERVERS_IN_METRO));
+        return Err(ApiError::new(NO_CAPACITY_STATUS, NO_SERVERS_IN_METRO));
     }
     let wanted = facility_list(body)?;
     let mut first = None;
@@ -434,7 +446,7 @@ fn place(
         }
     }
     Err(ApiError::new(
-        503,
+        NO_CAPACITY_STATUS,
         format!(
             "The facility {} has no provisionable {} servers matching your criteria",
             first.unwrap_or("any"),
@@ -478,7 +490,7 @@ fn place_reserved(
             .filter(|h| h.project_id == project_id && h.plan.slug == plan.slug)
             .filter(|h| in_location(h))
             .find(|h| h.device_id.is_none())
-            .ok_or_else(|| ApiError::new(503, NO_HARDWARE_RESERVATIONS))?
+            .ok_or_else(|| ApiError::new(NO_RESERVATION_STATUS, NO_HARDWARE_RESERVATIONS))?
     } else {
         let invalid =
             || ApiError::unprocessable(format!("{hw} is not a valid hardware reservation"));
@@ -512,7 +524,7 @@ fn place_reserved(
 /// The capacity error matching the request's form (injected with `Fault::NoCapacity`).
 fn no_capacity(body: &Fields<'_>, plan: &str, reserved: bool) -> ApiError {
     if reserved {
-        return ApiError::new(503, NO_HARDWARE_RESERVATIONS);
+        return ApiError::new(NO_RESERVATION_STATUS, NO_HARDWARE_RESERVATIONS);
     }
     if body.has("facility") {
         let first = facility_list(body)
@@ -520,13 +532,13 @@ fn no_capacity(body: &Fields<'_>, plan: &str, reserved: bool) -> ApiError {
             .and_then(|l| l.into_iter().next())
             .unwrap_or_else(|| "any".to_owned());
         return ApiError::new(
-            503,
+            NO_CAPACITY_STATUS,
             format!(
                 "The facility {first} has no provisionable {plan} servers matching your criteria"
             ),
         );
     }
-    ApiError::new(503, NO_SERVERS_IN_METRO)
+    ApiError::new(NO_CAPACITY_STATUS, NO_SERVERS_IN_METRO)
 }
 
 pub(super) fn update(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> {

@@ -18,7 +18,8 @@ use super::support::*;
 /// (operation, status) pairs the simulator sends although the spec does not declare them.
 /// Each is a deliberate, documented deviation (docs/simulator.md, "Deviations").
 const UNDECLARED: &[(&str, u16)] = &[
-    // Capacity errors: the real API answered 503 with these texts; createDevice declares none.
+    // No free hardware reservation: the real API answered 503 (CAPP #191); createDevice
+    // declares no 5xx. (On-demand capacity shortages are 422, which it declares.)
     ("createDevice", 503),
     // Injected faults: the spec declares no 429/5xx on these paths.
     ("findDeviceById", 429),
@@ -234,6 +235,17 @@ async fn every_response_of_every_operation_validates_against_the_spec() {
         M::POST,
         &format!("/projects/{p}/devices"),
         Some(sg),
+        422,
+    )
+    .await;
+    // The project's only c3.small.x86 reservation is in sv15, so none is free in da.
+    let mut no_reservation = device_body("r");
+    no_reservation["hardware_reservation_id"] = json!("next-available");
+    c.call(
+        "createDevice",
+        M::POST,
+        &format!("/projects/{p}/devices"),
+        Some(no_reservation),
         503,
     )
     .await;

@@ -383,7 +383,7 @@ async fn concurrent_creates_give_distinct_devices_and_count_capacity_exactly() {
         statuses.push(t.await.unwrap().1);
     }
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 40);
-    assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 10);
+    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 10);
     let devices = sim.devices();
     let ids: std::collections::BTreeSet<_> = devices.iter().map(|d| d.id.clone()).collect();
     assert_eq!(ids.len(), 40);

@@ -191,7 +191,7 @@ async fn running_out_of_capacity_gives_the_real_messages_for_each_form() {
     let full = api
         .post(&format!("/projects/{p}/devices"), device_body("second"))
         .await;
-    assert_eq!(full.status, 503);
+    assert_eq!(full.status, 422);
     assert_eq!(
         full.json(),
         json!({"errors": ["There aren't available servers in that metro"]})
@@ -202,7 +202,7 @@ async fn running_out_of_capacity_gives_the_real_messages_for_each_form() {
             json!({"facility": ["da11"], "plan": "c3.small.x86", "operating_system": "ubuntu_24_04"}),
         )
         .await;
-    assert_eq!(facility.status, 503);
+    assert_eq!(facility.status, 422);
     assert_eq!(
         facility.json(),
         json!({"errors": ["The facility da11 has no provisionable c3.small.x86 servers matching your criteria"]})
@@ -214,7 +214,11 @@ async fn running_out_of_capacity_gives_the_real_messages_for_each_form() {
     let injected = api
         .post(&format!("/projects/{p}/devices"), elsewhere.clone())
         .await;
-    assert_eq!(injected.status, 503);
+    assert_eq!(injected.status, 422);
+    assert_eq!(
+        injected.json(),
+        json!({"errors": ["There aren't available servers in that metro"]})
+    );
     assert_eq!(
         api.post(&format!("/projects/{p}/devices"), elsewhere)
             .await
