@@ -47,6 +47,8 @@ pub(crate) struct ResourceDef {
     pub(crate) raw_schema: Option<Value>,
     /// Name of the CRD serving this resource.
     pub(crate) crd: Option<String>,
+    /// Field selectors besides `metadata.name`/`metadata.namespace` (dotted paths).
+    pub(crate) selectable: Vec<String>,
     /// A create-only review resource (SubjectAccessReview...): answered, never stored.
     pub(crate) review: bool,
 }
@@ -231,6 +233,44 @@ const BUILTINS: &[Builtin] = &[
     },
 ];
 
+/// The type-specific field selectors the real server supports for built-ins.
+fn builtin_selectable(group: &str, plural: &str) -> &'static [&'static str] {
+    match (group, plural) {
+        ("", "events") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("events.k8s.io", "events") => &[
+            "regarding.kind",
+            "regarding.namespace",
+            "regarding.name",
+            "regarding.uid",
+            "reason",
+            "reportingController",
+            "type",
+        ],
+        ("", "secrets") => &["type"],
+        ("", "pods") => &[
+            "spec.nodeName",
+            "spec.serviceAccountName",
+            "status.phase",
+            "status.podIP",
+        ],
+        ("", "nodes") => &["spec.unschedulable"],
+        ("", "namespaces") => &["status.phase"],
+        _ => &[],
+    }
+}
+
 /// All built-in resources.
 pub(crate) fn builtins() -> Vec<Arc<ResourceDef>> {
     BUILTINS
@@ -254,6 +294,10 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceDef>> {
                 raw_schema: None,
                 crd: None,
                 review: b.review,
+                selectable: builtin_selectable(b.group, b.plural)
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
             })
         })
         .collect()
@@ -360,6 +404,13 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
             },
             crd: Some(str_at(crd, &["metadata", "name"]).to_owned()),
             review: false,
+            selectable: v["selectableFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["jsonPath"].as_str())
+                .map(|p| p.trim_start_matches('.').to_owned())
+                .collect(),
         }));
     }
     if causes.is_empty() {

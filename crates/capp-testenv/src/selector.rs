@@ -128,13 +128,15 @@ impl LabelSelector {
     }
 }
 
-/// A parsed field selector on `metadata.name` / `metadata.namespace`.
+/// A parsed field selector: `metadata.name`, `metadata.namespace` and the resource's own
+/// selectable fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
-    /// Parses `metadata.name=x,metadata.namespace!=y`.
-    pub(crate) fn parse(s: &str) -> Result<Self, ApiError> {
+    /// Parses `metadata.name=x,metadata.namespace!=y`; `extra` lists the other fields the
+    /// resource supports (dotted paths).
+    pub(crate) fn parse(s: &str, extra: &[String]) -> Result<Self, ApiError> {
         let mut reqs = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, eq, v) = if let Some((k, v)) = part.split_once("!=") {
@@ -149,9 +151,9 @@ impl FieldSelector {
                 )));
             };
             let k = k.trim();
-            if k != "metadata.name" && k != "metadata.namespace" {
+            if k != "metadata.name" && k != "metadata.namespace" && !extra.iter().any(|e| e == k) {
                 return Err(ApiError::bad_request(format!(
-                    "field label not supported: {k} (only metadata.name and metadata.namespace)"
+                    "field label not supported: {k}"
                 )));
             }
             reqs.push((k.to_owned(), eq, v.trim().to_owned()));
@@ -162,13 +164,16 @@ impl FieldSelector {
     /// Whether the object satisfies every requirement.
     pub(crate) fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(k, eq, v)| {
-            let field = if k == "metadata.name" {
-                "name"
-            } else {
-                "namespace"
+            let mut cur = obj;
+            for part in k.split('.') {
+                cur = &cur[part];
+            }
+            let actual = match cur {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
             };
-            let actual = obj["metadata"][field].as_str().unwrap_or_default();
-            (actual == v) == *eq
+            (actual == *v) == *eq
         })
     }
 }
@@ -214,14 +219,29 @@ mod tests {
     }
 
     #[test]
-    fn field_selectors_support_name_and_namespace_only() {
+    fn field_selectors_support_name_namespace_and_declared_fields() {
         let o = obj();
-        assert!(FieldSelector::parse("metadata.name=a").unwrap().matches(&o));
         assert!(
-            !FieldSelector::parse("metadata.namespace!=ns")
+            FieldSelector::parse("metadata.name=a", &[])
                 .unwrap()
                 .matches(&o)
         );
-        assert_eq!(FieldSelector::parse("spec.x=1").unwrap_err().code, 400);
+        assert!(
+            !FieldSelector::parse("metadata.namespace!=ns", &[])
+                .unwrap()
+                .matches(&o)
+        );
+        assert_eq!(FieldSelector::parse("spec.x=1", &[]).unwrap_err().code, 400);
+        let extra = ["spec.x".to_owned()];
+        assert!(
+            FieldSelector::parse("spec.x=1", &extra)
+                .unwrap()
+                .matches(&json!({"spec": {"x": 1}}))
+        );
+        assert!(
+            !FieldSelector::parse("spec.x=1", &extra)
+                .unwrap()
+                .matches(&o)
+        );
     }
 }

@@ -675,7 +675,7 @@ impl Server {
             }
             "deletecollection" => {
                 let opts = delete_opts(&q, &parse_body("json", body)?);
-                let matcher = matcher(&q)?;
+                let matcher = matcher(&q, &def)?;
                 let mut state = self.state.lock().await;
                 let page = state.list(&def, t.namespace.as_deref(), &|o| matcher(o), None, None)?;
                 let mut deleted = Vec::new();
@@ -776,7 +776,7 @@ impl Server {
         q: &Query,
         table: bool,
     ) -> Result<Response<Body>, ApiError> {
-        let matcher = matcher(q)?;
+        let matcher = matcher(q, def)?;
         let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok());
         let state = self.state.lock().await;
         let page = state.list(
@@ -817,9 +817,13 @@ impl Server {
 /// Builds the label+field selector predicate from the query.
 pub(crate) fn matcher(
     q: &Query,
+    def: &ResourceDef,
 ) -> Result<impl Fn(&Value) -> bool + Send + Sync + 'static, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
-    let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str))?;
+    let fields = FieldSelector::parse(
+        q.get("fieldSelector").map_or("", String::as_str),
+        &def.selectable,
+    )?;
     Ok(move |o: &Value| labels.matches(o) && fields.matches(o))
 }
 

@@ -98,7 +98,7 @@ pub(crate) async fn watch(
     q: &Query,
     table: bool,
 ) -> Result<Response<Body>, ApiError> {
-    let matches = matcher(q)?;
+    let matches = matcher(q, &def)?;
     let timeout = q
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())

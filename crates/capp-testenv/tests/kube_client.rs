@@ -735,3 +735,60 @@ async fn watches_send_bookmarks_when_asked_and_end_after_timeout_seconds() {
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn type_specific_and_crd_selectable_field_selectors_filter_lists() {
+    use k8s_openapi::api::core::v1::Event;
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    for (name, target) in [("e1", "a"), ("e2", "b")] {
+        let e: Event = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "involvedObject": {"kind": "ConfigMap", "name": target, "namespace": "default"},
+            "reason": "Test", "type": "Normal"
+        }))
+        .unwrap();
+        events.create(&PostParams::default(), &e).await.unwrap();
+    }
+    let found = events
+        .list(&ListParams::default().fields("involvedObject.name=b,type=Normal"))
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(found.items[0].metadata.name.as_deref(), Some("e2"));
+
+    let mut crd = support::widget_crd();
+    crd["spec"]["versions"][0]["selectableFields"] = json!([{"jsonPath": ".spec.color"}]);
+    env.install_crds(&[crd]).await.unwrap();
+    let api = widgets(client, "default");
+    api.create(
+        &PostParams::default(),
+        &widget("r", &json!({"color": "red"})),
+    )
+    .await
+    .unwrap();
+    api.create(
+        &PostParams::default(),
+        &widget("b", &json!({"color": "blue"})),
+    )
+    .await
+    .unwrap();
+    let reds = api
+        .list(&ListParams::default().fields("spec.color=red"))
+        .await
+        .unwrap();
+    assert_eq!(
+        reds.items
+            .iter()
+            .map(|w| w.metadata.name.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["r"]
+    );
+    let (code, _) = api_code(
+        api.list(&ListParams::default().fields("spec.size=1"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 400, "fields that are not selectable are refused");
+}
