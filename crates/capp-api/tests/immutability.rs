@@ -210,3 +210,87 @@ fn changing_a_cluster_template_spec_is_rejected() {
         ["spec.template.spec is immutable: create a new template and point to it instead"]
     );
 }
+
+#[test]
+fn the_machine_rule_covers_every_spec_field_except_the_mutable_four() {
+    // Guards against a new PacketMachine field silently becoming mutable: each property of
+    // the generated spec schema is either one of the fields the Go webhook let change or is
+    // compared by the rule.
+    let schema = schema_of("PacketMachine");
+    let spec = &schema["properties"]["spec"];
+    let rule = spec["x-kubernetes-validations"][0]["rule"]
+        .as_str()
+        .unwrap();
+    let mutable = ["providerID", "tags", "facility", "metro"];
+    let properties = spec["properties"].as_object().unwrap();
+    assert!(properties.len() > mutable.len());
+    for name in properties.keys() {
+        let compared = rule.contains(&format!("self.{name} == oldSelf.{name}"));
+        assert_eq!(
+            compared,
+            !mutable.contains(&name.as_str()),
+            "spec.{name}: compared by the rule = {compared}"
+        );
+    }
+}
+
+/// Admits `new` as an update of `old` with our CRD, as the API server does (capp-testenv:
+/// defaulting, pruning, ratcheting validation, transition rules). Returns the messages.
+fn admit_update(kind: &str, old_spec: &Value, new_spec: &Value) -> Vec<String> {
+    let schema = capp_testenv::schema::CrdSchema::compile(&schema_of(kind))
+        .unwrap_or_else(|c| panic!("{kind} schema: {c:?}"));
+    let object = |spec: &Value| {
+        json!({"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": kind,
+               "metadata": {"name": "x", "namespace": "default"}, "spec": spec})
+    };
+    let mut old = object(old_spec);
+    schema.admit(&mut old, None).unwrap();
+    let mut new = object(new_spec);
+    match schema.admit(&mut new, Some(&old)) {
+        Ok(_) => Vec::new(),
+        Err(causes) => causes.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn an_api_server_style_admission_enforces_the_same_rules() {
+    let old = machine_spec();
+    let allowed = with(
+        &old,
+        &json!({"providerID": "equinixmetal://d-1", "tags": ["a"]}),
+    );
+    assert_eq!(
+        admit_update("PacketMachine", &old, &allowed),
+        Vec::<String>::new()
+    );
+    let changed = with(&old, &json!({"os": "flatcar_stable"}));
+    let errors = admit_update("PacketMachine", &old, &changed);
+    assert!(
+        errors.iter().any(|e| e.contains(MACHINE_MESSAGE)),
+        "{errors:?}"
+    );
+
+    let cluster = cluster_spec();
+    let moved = with(&cluster, &json!({"projectID": "another-project"}));
+    let errors = admit_update("PacketCluster", &cluster, &moved);
+    assert!(
+        errors.iter().any(|e| e.contains("projectID is immutable")),
+        "{errors:?}"
+    );
+    let relocated = with(&cluster, &json!({"metro": "sv"}));
+    assert_eq!(
+        admit_update("PacketCluster", &cluster, &relocated),
+        Vec::<String>::new()
+    );
+
+    let template = json!({"template": {"spec": machine_spec()}});
+    let mut edited = template.clone();
+    edited["template"]["spec"]["machineType"] = json!("m3.large.x86");
+    let errors = admit_update("PacketMachineTemplate", &template, &edited);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("spec.template.spec is immutable")),
+        "{errors:?}"
+    );
+}
