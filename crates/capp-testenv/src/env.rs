@@ -34,6 +34,9 @@ pub struct Config {
     pub watch_history: usize,
     /// How often watches that set `allowWatchBookmarks=true` get a BOOKMARK (default 1 s).
     pub bookmark_interval: Duration,
+    /// Where to listen (default `127.0.0.1:0`, a free port). The serving certificate covers
+    /// `127.0.0.1` and `localhost` only; a fixed port suits a long-running dev server.
+    pub bind_address: SocketAddr,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             rbac: false,
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(1),
+            bind_address: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         }
     }
 }
@@ -66,6 +70,13 @@ impl Config {
     #[must_use]
     pub fn with_watch_history(mut self, events: usize) -> Self {
         self.watch_history = events;
+        self
+    }
+
+    /// Sets the listen address (see [`Config::bind_address`]).
+    #[must_use]
+    pub fn with_bind_address(mut self, address: SocketAddr) -> Self {
+        self.bind_address = address;
         self
     }
 
@@ -187,9 +198,9 @@ impl std::fmt::Debug for TestEnv {
 }
 
 impl TestEnv {
-    /// Starts a server on `127.0.0.1:0` and writes an admin kubeconfig.
+    /// Starts a server (on `127.0.0.1:0` by default) and writes an admin kubeconfig.
     pub async fn start(config: Config) -> Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        let listener = TcpListener::bind(config.bind_address)
             .await
             .map_err(Error::Bind)?;
         let addr = listener.local_addr().map_err(Error::Bind)?;

@@ -349,7 +349,12 @@ async fn a_manager_runs_with_exactly_the_permissions_its_install_manifest_grants
         .await
         .unwrap();
     assert_eq!(
-        status_code(&widgets.delete("w", &kube::api::DeleteParams::default()).await.unwrap_err()),
+        status_code(
+            &widgets
+                .delete("w", &kube::api::DeleteParams::default())
+                .await
+                .unwrap_err()
+        ),
         403
     );
     assert_eq!(
@@ -375,4 +380,17 @@ async fn a_manager_runs_with_exactly_the_permissions_its_install_manifest_grants
         matches!(err, capp_testenv::Error::ManifestObject { index: 0, .. }),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn the_server_can_listen_on_a_chosen_loopback_port() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let env = TestEnv::start(Config::default().with_bind_address(free))
+        .await
+        .unwrap();
+    assert_eq!(env.url(), format!("https://{free}"));
+    env.client().unwrap().apiserver_version().await.unwrap();
 }
