@@ -17,7 +17,16 @@ use clap::Parser;
 
 /// An Equinix Metal API simulator: point any Metal client at the printed base URL.
 #[derive(Parser)]
-#[command(name = "capp-sim", version, about, long_about = None)]
+#[command(
+    name = "capp-sim",
+    version,
+    about = "An Equinix Metal API simulator: point any Metal client at the printed base URL",
+    long_about = None,
+    after_help = "On start it prints `base_url`, `token`, `project_id` and the metadata URL \
+        pattern on stdout, one `key: value` per line, then serves until Ctrl-C.\n\
+        Example: curl -H 'X-Auth-Token: <token>' <base_url>/projects/<project_id>/devices\n\
+        Request logs go to stderr with RUST_LOG=capp_sim=debug."
+)]
 struct Args {
     /// Address and port to listen on (use port 0 for any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -52,6 +61,11 @@ struct Args {
     /// and `X-RateLimit-*` headers. Unlimited when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit: Option<u32>,
+
+    /// Send 429s without `Retry-After`, with only `X-RateLimit-Reset` saying when to come
+    /// back, as the real API did.
+    #[arg(long)]
+    omit_retry_after: bool,
 
     /// Fraction of new devices (0.0 to 1.0) whose provisioning fails.
     #[arg(long, default_value_t = 0.0, value_parser = fraction)]
@@ -114,6 +128,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         drop_rate,
         latency_ms,
         rate_limit,
+        omit_retry_after,
         provisioning_failure_rate,
         project_id,
     } = args;
@@ -128,6 +143,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             server_error_rate: fault_rate,
             drop_rate,
             rate_limit,
+            omit_retry_after,
             provisioning_failure_rate,
             ..FaultConfig::default()
         });

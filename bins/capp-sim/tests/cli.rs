@@ -21,11 +21,16 @@ fn help_documents_every_flag() {
         "--drop-rate",
         "--latency-ms",
         "--rate-limit",
+        "--omit-retry-after",
         "--provisioning-failure-rate",
         "--project-id",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help:\n{text}");
     }
+    assert!(
+        text.contains("base_url"),
+        "--help says what is printed:\n{text}"
+    );
 }
 
 #[test]
