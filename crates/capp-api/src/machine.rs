@@ -408,12 +408,16 @@ pub fn provider_id_for(device_id: &str) -> String {
 }
 
 /// The device ID inside a provider ID (`equinixmetal://<id>` or legacy `packet://<id>`).
+///
+/// As Cluster API's `ProviderID.ID()` and [`capi_types::provider_id::ProviderId`] read it,
+/// the device ID is the last `/`-separated segment (so `equinixmetal:///<id>` works); it must
+/// be non-empty and without whitespace.
 pub fn parse_provider_id(provider_id: &str) -> Result<&str> {
     provider_id
         .strip_prefix(PROVIDER_ID_PREFIX)
         .or_else(|| provider_id.strip_prefix(LEGACY_PROVIDER_ID_PREFIX))
-        .map(|id| id.trim_start_matches('/'))
-        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .and_then(|rest| rest.rsplit('/').next())
+        .filter(|id| !id.is_empty() && !id.chars().any(char::is_whitespace))
         .ok_or_else(|| Error::InvalidProviderId {
             value: provider_id.to_owned(),
         })

@@ -86,10 +86,42 @@ fn the_device_id_is_read_from_both_provider_id_spellings() {
 }
 
 #[test]
+fn provider_ids_are_read_exactly_as_capi_types_reads_them() {
+    for value in [
+        "equinixmetal://8d1a",
+        "packet://8d1a",
+        "equinixmetal:///8d1a",
+        "equinixmetal://region/8d1a",
+        "equinixmetal://",
+        "equinixmetal://a/",
+        "equinixmetal://a b",
+        "aws:///i-123",
+        "8d1a",
+        "",
+    ] {
+        let ours = parse_provider_id(value).ok();
+        let theirs = value.parse::<capi_types::provider_id::ProviderId>().ok();
+        assert_eq!(
+            ours,
+            theirs
+                .as_ref()
+                .map(capi_types::provider_id::ProviderId::device_id),
+            "{value:?}"
+        );
+    }
+}
+
+#[test]
 fn a_malformed_or_missing_provider_id_has_no_device_id() {
     assert_eq!(machine(&json!({})).device_id(), None);
     assert_eq!(machine(&json!({"providerID": ""})).provider_id(), None);
-    for bad in ["aws:///i-123", "equinixmetal://", "equinixmetal://a/b"] {
+    for bad in [
+        "aws:///i-123",
+        "equinixmetal://",
+        "equinixmetal://a/",
+        "equinixmetal://a b",
+        "8d1a",
+    ] {
         assert_eq!(
             machine(&json!({"providerID": bad})).device_id(),
             None,
