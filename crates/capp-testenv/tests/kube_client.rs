@@ -792,3 +792,46 @@ async fn type_specific_and_crd_selectable_field_selectors_filter_lists() {
     );
     assert_eq!(code, 400, "fields that are not selectable are refused");
 }
+
+#[tokio::test]
+async fn server_side_apply_accepts_yaml_bodies_and_ignores_status_on_the_main_endpoint() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let client = env.client().unwrap();
+    let yaml = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: from-yaml\nspec:\n  size: 3\nstatus:\n  ready: true\n";
+    let req = http::Request::patch(
+        "/apis/example.com/v1/namespaces/default/widgets/from-yaml?fieldManager=yaml-applier",
+    )
+    .header("Content-Type", "application/apply-patch+yaml")
+    .body(yaml.as_bytes().to_vec())
+    .unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
+    let code = resp.status();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        code,
+        201,
+        "apply creates: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let w = widgets(client, "default").get("from-yaml").await.unwrap();
+    assert_eq!(w.data["spec"]["size"], 3);
+    assert!(
+        w.data.get("status").is_none(),
+        "status is ignored on the main endpoint"
+    );
+    let managers: Vec<String> = w
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, ["yaml-applier"]);
+}
