@@ -1045,6 +1045,10 @@ impl State {
         subresource: Option<&str>,
     ) -> Result<Written, ApiError> {
         let live = self.get_raw(def, ns, name).map(|o| Self::render(def, o));
+        // Subresources never create their object (apply to `/status` of a missing object is 404).
+        if live.is_none() && subresource.is_some() {
+            return Err(ApiError::not_found(&def.group, &def.plural, name));
+        }
         let now = util::now();
         let mut new = match (ptype, &live) {
             (PatchType::Apply, _) => {

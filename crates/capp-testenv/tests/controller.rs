@@ -189,6 +189,13 @@ async fn status_apply_with_force_takes_over_fields_owned_by_another_manager() {
         matches!(&err, kube::Error::Api(s) if s.code == 409),
         "{err:?}"
     );
+    let missing = api
+        .patch_status("nope", &PatchParams::apply("first"), &status(true))
+        .await;
+    assert!(
+        matches!(&missing, Err(kube::Error::Api(s)) if s.code == 404),
+        "status apply never creates: {missing:?}"
+    );
     let w = api
         .patch_status("w", &PatchParams::apply("second").force(), &status(false))
         .await
