@@ -308,3 +308,30 @@ fn no_schema_node_keeps_unknown_fields_and_spec_is_not_required() {
         );
     }
 }
+
+#[test]
+fn an_api_server_style_crd_validation_accepts_every_generated_crd() {
+    // capp-testenv's apiextensions validation: names, versions, printer columns, and each
+    // schema compiled (structural, patterns, defaults, CEL rules compile).
+    for crd in crds_json() {
+        if let Err(causes) = capp_testenv::schema::validate_crd(&crd) {
+            let text: Vec<String> = causes.iter().map(ToString::to_string).collect();
+            panic!("{} rejected: {text:#?}", crd["metadata"]["name"]);
+        }
+    }
+}
+
+#[test]
+fn the_cluster_api_crds_from_capi_types_pass_the_same_validation() {
+    // capi-types cannot depend on capp-testenv (which depends on it), so its CRDs, which
+    // test environments install next to ours, are checked here.
+    let all = capi_types::crds();
+    assert_eq!(all.len(), 8);
+    for crd in all {
+        let json = serde_json::to_value(&crd).unwrap();
+        if let Err(causes) = capp_testenv::schema::validate_crd(&json) {
+            let text: Vec<String> = causes.iter().map(ToString::to_string).collect();
+            panic!("{} rejected: {text:#?}", json["metadata"]["name"]);
+        }
+    }
+}
