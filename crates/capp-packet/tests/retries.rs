@@ -143,6 +143,49 @@ async fn a_create_on_a_dropped_connection_is_reported_as_maybe_applied() {
 }
 
 #[tokio::test]
+async fn a_create_lost_after_the_server_acted_is_adopted_by_tags_not_created_again() {
+    // CAPP's "unexpected EOF" on create: the server made the device, the answer never came.
+    let (sim, client) = support::start().await;
+    let project = sim.default_project_id().to_owned();
+    let request = device_request("lost-0");
+    sim.faults().inject_for("createDevice", Fault::Lost, 1);
+    let e = client.create_device(&project, &request).await.unwrap_err();
+    assert!(
+        matches!(e, capp_packet::Error::Transport { connect: false, .. }),
+        "{e:?}"
+    );
+    assert!(e.may_have_been_applied(), "{e}");
+    assert_eq!(statuses(&sim, "createDevice").len(), 1, "sent exactly once");
+
+    // The documented recovery: look up by the request's tags before creating again.
+    let found = client
+        .devices_with_tags(&project, &request.tags)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the lost create did make the device");
+    assert_eq!(found[0].hostname, "lost-0");
+
+    // A create dropped before the server acted leaves nothing: then creating again is right.
+    let other = device_request("dropped-0");
+    sim.faults().inject_for("createDevice", Fault::Drop, 1);
+    let e = client.create_device(&project, &other).await.unwrap_err();
+    assert!(e.may_have_been_applied(), "the client cannot tell: {e}");
+    assert!(
+        client
+            .devices_with_tags(&project, &other.tags)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    client.create_device(&project, &other).await.unwrap();
+    assert_eq!(
+        sim.devices().len(),
+        2,
+        "one device per machine, no duplicate"
+    );
+}
+
+#[tokio::test]
 async fn clones_share_one_rate_limiter() {
     let (sim, _) = support::start().await;
     let config = support::config_for(&sim).with_rate_limit(Some(RateLimit {
