@@ -28,7 +28,6 @@ pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// Shared server state.
-#[derive(Debug)]
 pub(crate) struct Server {
     pub(crate) state: tokio::sync::Mutex<State>,
     pub(crate) tokens: Mutex<HashMap<String, Identity>>,
@@ -36,6 +35,17 @@ pub(crate) struct Server {
     pub(crate) bookmark_interval: Duration,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) address: String,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Bearer tokens are credentials: never print them.
+        f.debug_struct("Server")
+            .field("address", &self.address)
+            .field("rbac", &self.rbac)
+            .field("tokens", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// The parsed location of a resource request.

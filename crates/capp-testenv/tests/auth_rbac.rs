@@ -394,3 +394,14 @@ async fn the_server_can_listen_on_a_chosen_loopback_port() {
     assert_eq!(env.url(), format!("https://{free}"));
     env.client().unwrap().apiserver_version().await.unwrap();
 }
+
+#[tokio::test]
+async fn debug_output_never_shows_tokens() {
+    let env = support::start().await;
+    let token = env.token_for(&Identity::user("dave", &[]));
+    let shown = format!("{env:?} {token:?}");
+    assert!(
+        !shown.contains(capp_pki::secrecy::ExposeSecret::expose_secret(&token)),
+        "{shown}"
+    );
+}
