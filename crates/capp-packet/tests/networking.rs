@@ -231,3 +231,53 @@ async fn the_catalogue_lists_metros_facilities_plans_and_operating_systems() {
         .unwrap();
     assert_eq!(project.id, capp_sim::DEFAULT_PROJECT_ID);
 }
+
+#[tokio::test]
+async fn ip_and_hardware_reservation_lists_read_every_page() {
+    let (sim, _) = support::start().await;
+    let client = capp_packet::MetalClient::new(support::config_for(&sim).with_per_page(1)).unwrap();
+    let project = sim.default_project_id().to_owned();
+    let mut requested = Vec::new();
+    for metro in ["da", "sv", "ny"] {
+        let r = client
+            .request_ip_reservation(
+                &project,
+                &RequestIpReservation::in_metro("public_ipv4", 1, metro),
+            )
+            .await
+            .unwrap();
+        requested.push(r.id);
+    }
+    sim.clear_request_log();
+
+    let listed: Vec<String> = client
+        .list_ip_reservations(&project)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    for id in &requested {
+        assert!(listed.contains(id), "{id} missing from {listed:?}");
+    }
+    let hardware = client.list_hardware_reservations(&project).await.unwrap();
+    assert_eq!(hardware.len(), sim.hardware_reservation_ids().len());
+
+    let pages = |operation: &str| -> Vec<String> {
+        sim.request_log()
+            .into_iter()
+            .filter(|r| r.operation.as_deref() == Some(operation))
+            .map(|r| r.query)
+            .collect()
+    };
+    let ip_pages = pages("findIPReservations");
+    assert_eq!(ip_pages.len(), listed.len(), "{ip_pages:?}");
+    assert!(
+        ip_pages.iter().all(|q| q.contains("per_page=1")),
+        "{ip_pages:?}"
+    );
+    assert!(listed.len() >= 3);
+    let hw_pages = pages("findProjectHardwareReservations");
+    assert_eq!(hw_pages.len(), hardware.len(), "{hw_pages:?}");
+    assert!(hardware.len() > 1);
+}
