@@ -60,7 +60,11 @@
 //! A rule that references `oldSelf` is a *transition rule*: it is evaluated only on update and
 //! only where an old value exists at the same path (properties and `additionalProperties`
 //! correlate by key, `x-kubernetes-list-type: map` items by their keys; items of atomic and set
-//! lists never correlate), exactly as upstream. A rule with `optionalOldSelf: true` also runs
+//! lists never correlate), exactly as upstream. A failed rule is reported at its node (or at
+//! its `fieldPath`) with its `reason` (default `FieldValueInvalid`) and its
+//! `messageExpression` result, `message`, or `failed rule: <rule>`: `Invalid value: "b":
+//! name is immutable` for scalars, `Invalid value: <message>` for objects and arrays, as the
+//! real server words it. A rule with `optionalOldSelf: true` also runs
 //! on create, with `oldSelf` an optional (`oldSelf.hasValue()`, `oldSelf.value()`,
 //! `oldSelf.orValue(x)`).
 //!
@@ -71,8 +75,8 @@
 //!   where cel-go rejects the CRD;
 //! - no cost estimation or cost budget;
 //! - the Kubernetes libraries for `url`, `ip`, `cidr`, `quantity`, `semver` and the named
-//!   `format.*` validators are not available (a rule calling them fails at evaluation with
-//!   the cel crate's "no matching overload" message);
+//!   `format.*` validators are not available (a rule calling them compiles but fails when
+//!   it is evaluated, with an `Invalid value` cause naming the rule);
 //! - `set` and `map` lists are shown to rules in a canonical order (sorted by value, or by
 //!   their map keys) so that equality ignores order as upstream; indexing such a list
 //!   (`self[0]`) therefore does not follow the stored order;
