@@ -1029,6 +1029,73 @@ impl State {
 
     // ---------------------------------------------------------------- patch
 
+    /// The server-side apply half of PATCH: the object the apply produces.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the PATCH request parameters"
+    )]
+    fn apply_body(
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        body: &Value,
+        live: Option<&Value>,
+        opts: &WriteOpts,
+        subresource: Option<&str>,
+        now: &str,
+    ) -> Result<Value, ApiError> {
+        if opts.field_manager.is_empty() {
+            return Err(ApiError::bad_request(
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            ));
+        }
+        Self::check_type(def, body)?;
+        if body["apiVersion"].as_str().is_none_or(str::is_empty)
+            || body["kind"].as_str().is_none_or(str::is_empty)
+        {
+            return Err(ApiError::bad_request(
+                "apply patches must include apiVersion and kind",
+            ));
+        }
+        let mut applied = body.clone();
+        if live.is_none() {
+            let m = meta_mut(&mut applied);
+            m.entry("name")
+                .or_insert_with(|| Value::String(name.to_owned()));
+            if def.namespaced {
+                m.entry("namespace")
+                    .or_insert_with(|| Value::String(ns.to_owned()));
+            }
+        }
+        let shape = compat::Shape {
+            status_subresource: def.status_subresource,
+            schema: def.raw_schema.as_ref(),
+        };
+        match compat::apply(
+            live,
+            &applied,
+            &opts.field_manager,
+            opts.force,
+            subresource,
+            now,
+            shape,
+        ) {
+            Ok(v) => Ok(v),
+            Err(compat::ApplyFailure::Conflict(c, message)) => {
+                let causes: Vec<Cause> = c
+                    .iter()
+                    .map(|(m, f)| {
+                        cause("FieldManagerConflict", f, format!("conflict with \"{m}\""))
+                    })
+                    .collect();
+                Err(ApiError::new(409, "Conflict", message)
+                    .with_details(&def.group, &def.plural, name)
+                    .with_causes(causes))
+            }
+            Err(compat::ApplyFailure::Invalid(m)) => Err(ApiError::bad_request(m)),
+        }
+    }
+
     /// PATCH (all four types).
     #[allow(
         clippy::too_many_arguments,
@@ -1052,56 +1119,7 @@ impl State {
         let now = util::now();
         let mut new = match (ptype, &live) {
             (PatchType::Apply, _) => {
-                if opts.field_manager.is_empty() {
-                    return Err(ApiError::bad_request(
-                        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-                    ));
-                }
-                Self::check_type(def, body)?;
-                if body["apiVersion"].as_str().is_none_or(str::is_empty)
-                    || body["kind"].as_str().is_none_or(str::is_empty)
-                {
-                    return Err(ApiError::bad_request(
-                        "apply patches must include apiVersion and kind",
-                    ));
-                }
-                let mut applied = body.clone();
-                if live.is_none() {
-                    let m = meta_mut(&mut applied);
-                    m.entry("name")
-                        .or_insert_with(|| Value::String(name.to_owned()));
-                    if def.namespaced {
-                        m.entry("namespace")
-                            .or_insert_with(|| Value::String(ns.to_owned()));
-                    }
-                }
-                let shape = compat::Shape {
-                    status_subresource: def.status_subresource,
-                    schema: def.raw_schema.as_ref(),
-                };
-                match compat::apply(
-                    live.as_ref(),
-                    &applied,
-                    &opts.field_manager,
-                    opts.force,
-                    subresource,
-                    &now,
-                    shape,
-                ) {
-                    Ok(v) => v,
-                    Err(compat::ApplyFailure::Conflict(c, message)) => {
-                        let causes: Vec<Cause> = c
-                            .iter()
-                            .map(|(m, f)| {
-                                cause("FieldManagerConflict", f, format!("conflict with \"{m}\""))
-                            })
-                            .collect();
-                        return Err(ApiError::new(409, "Conflict", message)
-                            .with_details(&def.group, &def.plural, name)
-                            .with_causes(causes));
-                    }
-                    Err(compat::ApplyFailure::Invalid(m)) => return Err(ApiError::bad_request(m)),
-                }
+                Self::apply_body(def, ns, name, body, live.as_ref(), opts, subresource, &now)?
             }
             (_, None) => return Err(ApiError::not_found(&def.group, &def.plural, name)),
             (PatchType::Json, Some(l)) => compat::json_patch(l, body).map_err(|m| {
