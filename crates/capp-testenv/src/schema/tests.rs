@@ -1379,3 +1379,25 @@ fn a_rule_field_path_must_name_a_declared_field() {
         r#"Invalid value: ".a.c": fieldPath must be a valid path: does not refer to a valid field"#,
     );
 }
+
+#[test]
+fn a_rule_calling_an_unsupported_kubernetes_library_function_fails_with_a_cause() {
+    let s = compile(&json!({
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "x-kubernetes-validations": [{"rule": "!has(self.a) || isURL(self.a)"}],
+    }));
+    assert!(admit(&s, &json!({})).is_ok());
+    let c = only(&rejected(admit(&s, &json!({"a": "https://x"})))).clone();
+    assert_eq!(
+        (c.reason.as_str(), c.field.as_str()),
+        ("FieldValueInvalid", "spec")
+    );
+    assert!(
+        c.message.starts_with(r#"Invalid value: "object": "#)
+            && c.message
+                .ends_with(" evaluating rule: !has(self.a) || isURL(self.a)"),
+        "{}",
+        c.message
+    );
+}
