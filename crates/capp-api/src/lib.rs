@@ -19,7 +19,9 @@
 //!   `v1beta2.conditions`;
 //! - immutability is enforced by the API server itself through `x-kubernetes-validations`
 //!   transition rules, so no admission webhook is needed;
-//! - [`PacketClusterTemplate`] makes the provider usable with ClusterClass.
+//! - [`PacketClusterTemplate`] makes the provider usable with ClusterClass;
+//! - as in the Go CRDs, `spec` is optional: an object without one (or with `spec: null`)
+//!   parses with the zero spec ([`capi_types::optional_spec!`]).
 //!
 //! [`crds()`] returns the four CustomResourceDefinitions; they are structural (checked by
 //! [`capi_types::structural::check_crd`] in this crate's tests) and carry the contract label
