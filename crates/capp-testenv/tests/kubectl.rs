@@ -645,3 +645,87 @@ async fn kubectl_apply_rejects_unknown_and_mistyped_fields_of_built_in_kinds() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn kubectl_edit_diff_server_dry_run_and_server_side_apply_work() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let f = k.write("manifest.yaml", MANIFEST);
+    let _ = k.run(&["apply", "-f", &f]).await;
+    k.ok(&["apply", "-f", &f]).await;
+    let mut edit = k.command(&["edit", "configmap", "settings", "-n", "demo"]);
+    edit.env("EDITOR", "sed -i s/fast/slow/");
+    let out = tokio::time::timeout(Duration::from_secs(60), edit.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = k
+        .ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.mode}",
+        ])
+        .await;
+    assert_eq!(mode, "slow");
+
+    let changed = k.write("changed.yaml", &MANIFEST.replace("count: 7", "count: 9"));
+    let (_, diff, _) = k.run(&["diff", "-f", &changed]).await;
+    assert!(
+        diff.lines()
+            .any(|l| l.trim_start_matches('+').trim() == "count: 9"),
+        "{diff}"
+    );
+    let dry = k.ok(&["apply", "--dry-run=server", "-f", &changed]).await;
+    assert!(
+        dry.contains("gadget.example.com/g1 configured (server dry run)"),
+        "{dry}"
+    );
+    let count = k
+        .ok(&[
+            "get",
+            "gadget",
+            "g1",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.count}",
+        ])
+        .await;
+    assert_eq!(count, "7", "a server dry run stores nothing");
+
+    let (ok, _, err) = k.run(&["apply", "--server-side", "-f", &changed]).await;
+    assert!(
+        !ok && err.contains("conflict"),
+        "client-side apply owns the fields: {err}"
+    );
+    k.ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        &changed,
+    ])
+    .await;
+    let count = k
+        .ok(&[
+            "get",
+            "gadget",
+            "g1",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.count}",
+        ])
+        .await;
+    assert_eq!(count, "9");
+}
