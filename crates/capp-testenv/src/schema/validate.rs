@@ -129,7 +129,7 @@ impl Validator<'_> {
                 {
                     causes.push(errors::invalid_value(
                         path,
-                        value,
+                        &Value::from(map.len()),
                         &format!("{path} in body should have at least {min} properties"),
                     ));
                 }
