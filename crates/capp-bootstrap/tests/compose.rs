@@ -661,3 +661,85 @@ fn the_secret_format_key_selects_the_composition() {
     );
     assert!(BootstrapFormat::from_secret_format(Some("mime")).is_err());
 }
+
+#[test]
+fn cloud_init_renders_the_jinja_of_composed_payloads_and_validates_the_result() {
+    // What cloud-init really does with a `## template: jinja` payload: render it with the
+    // instance data, then read the YAML. The additions must survive the rendering unchanged
+    // (the identity script is bash with `${..}` and `[[ .. ]]`), CABPK's own `{{ }}` must
+    // still be rendered, and the rendered document must pass the schema.
+    let Some(python) = tools::cloud_init_modules_available() else {
+        return;
+    };
+    let extra = PacketAdditions::metal_kubelet_identity(BootstrapFormat::CloudConfig);
+    for (name, payload) in [("block", CABPK_WORKER), ("flow", CABPK_INIT_FLOW)] {
+        let composed = compose(
+            payload,
+            BootstrapFormat::CloudConfig,
+            &extra,
+            METAL_USERDATA_LIMIT,
+        )
+        .unwrap();
+        let out = std::process::Command::new(&python)
+            .args([
+                "-c",
+                "import sys\nfrom cloudinit.handlers.jinja_template import render_jinja_payload\n\
+                 data = {'v1': {'instance_id': 'i-0123'}, 'ds': {'meta_data': {'hostname': 'cp-0', 'local_hostname': 'cp-0'}}}\n\
+                 sys.stdout.write(render_jinja_payload(sys.stdin.read(), 'user-data', data))",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(composed.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rendered = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            rendered.starts_with("#cloud-config\n"),
+            "{name}: {rendered}"
+        );
+        assert!(!rendered.contains("{{"), "{name}: Jinja left unrendered");
+        assert!(
+            rendered.contains("cp-0") || rendered.contains("i-0123"),
+            "{name}: CABPK's template variables were not rendered"
+        );
+        let doc = &tools::pyyaml_load(&[rendered.clone()], false)[0];
+        let identity = list(doc, "write_files")
+            .into_iter()
+            .find(|f| f["path"] == METAL_IDENTITY_SCRIPT_PATH)
+            .unwrap();
+        assert_eq!(
+            identity["content"],
+            capp_bootstrap::userdata::METAL_IDENTITY_SCRIPT,
+            "{name}: Jinja changed the identity script"
+        );
+        assert_eq!(
+            list(doc, "runcmd")[0],
+            serde_json::json!([METAL_IDENTITY_SCRIPT_PATH, "--kubelet-extra-args"]),
+            "{name}"
+        );
+        if tools::cloud_init_available() {
+            let path = std::env::temp_dir().join(format!(
+                "capp-compose-jinja-{name}-{}.yaml",
+                std::process::id()
+            ));
+            std::fs::write(&path, &rendered).unwrap();
+            let result = tools::cloud_init_schema(&path);
+            std::fs::remove_file(&path).unwrap();
+            result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
