@@ -716,7 +716,7 @@ fn cloud_init_renders_the_jinja_of_composed_payloads_and_validates_the_result() 
             rendered.contains("cp-0") || rendered.contains("i-0123"),
             "{name}: CABPK's template variables were not rendered"
         );
-        let doc = &tools::pyyaml_load(&[rendered.clone()], false)[0];
+        let doc = &tools::pyyaml_load(std::slice::from_ref(&rendered), false)[0];
         let identity = list(doc, "write_files")
             .into_iter()
             .find(|f| f["path"] == METAL_IDENTITY_SCRIPT_PATH)
