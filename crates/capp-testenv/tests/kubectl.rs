@@ -703,11 +703,6 @@ async fn kubectl_edit_diff_server_dry_run_and_server_side_apply_work() {
         .await;
     assert_eq!(count, "7", "a server dry run stores nothing");
 
-    let (ok, _, err) = k.run(&["apply", "--server-side", "-f", &changed]).await;
-    assert!(
-        !ok && err.contains("conflict"),
-        "client-side apply owns the fields: {err}"
-    );
     k.ok(&[
         "apply",
         "--server-side",
