@@ -38,7 +38,10 @@ async fn send(
 }
 
 #[tokio::test]
-#[allow(clippy::too_many_lines, reason = "a table of malformed requests and their answers")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table of malformed requests and their answers"
+)]
 async fn malformed_requests_get_status_errors_and_the_server_keeps_serving() {
     let env = support::start().await;
     env.install_crds(&[support::widget_crd()]).await.unwrap();
