@@ -172,8 +172,10 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
     if reset < EPOCH_THRESHOLD {
         return Some(Duration::from_secs(reset));
     }
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(reset.saturating_sub(now)))
+    // Against the exact current time, not whole seconds: a reset 1 s ahead at x.9 s means a
+    // wait of 0.1 s, not 1 s (rounding now down could double a short wait).
+    let now = now.duration_since(UNIX_EPOCH).ok()?;
+    Some(Duration::from_secs(reset).saturating_sub(now))
 }
 
 #[cfg(test)]

@@ -93,6 +93,13 @@ fn retry_after_seconds_win_over_rate_limit_reset() {
         Some(Duration::ZERO),
         "a reset in the past means now"
     );
+    let later = now() + Duration::from_millis(29_250);
+    h.insert("x-ratelimit-reset", HeaderValue::from_static("1800000030"));
+    assert_eq!(
+        retry_after(&h, later),
+        Some(Duration::from_millis(750)),
+        "measured from the exact time, not whole seconds"
+    );
     h.insert("x-ratelimit-reset", HeaderValue::from_static("12"));
     assert_eq!(
         retry_after(&h, now()),
