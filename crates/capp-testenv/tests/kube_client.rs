@@ -835,3 +835,103 @@ async fn server_side_apply_accepts_yaml_bodies_and_ignores_status_on_the_main_en
         .collect();
     assert_eq!(managers, ["yaml-applier"]);
 }
+
+#[tokio::test]
+async fn delete_collection_preconditions_and_dry_run_deletes_behave() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    for (name, app) in [("a", "x"), ("b", "x"), ("c", "y")] {
+        api.create(&PostParams::default(), &cm(name, &json!({"app": app})))
+            .await
+            .unwrap();
+    }
+    let dry = DeleteParams {
+        dry_run: true,
+        ..DeleteParams::default()
+    };
+    api.delete("c", &dry).await.unwrap();
+    assert!(
+        api.get_opt("c").await.unwrap().is_some(),
+        "a dry-run delete keeps the object"
+    );
+    let stale = DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: Some("not-the-uid".into()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    assert_eq!(api_code(api.delete("c", &stale).await.unwrap_err()).0, 409);
+
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("app=x"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(left, ["c"]);
+}
+
+#[tokio::test]
+async fn label_filtered_watches_see_objects_enter_and_leave_the_selection() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    api.create(&PostParams::default(), &cm("a", &json!({"team": "blue"})))
+        .await
+        .unwrap();
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = api
+        .watch(
+            &WatchParams::default()
+                .labels("team=red")
+                .timeout(10)
+                .disable_bookmarks(),
+            &rv,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let relabel = |team: &str| Patch::Merge(json!({"metadata": {"labels": {"team": team}}}));
+    api.patch("a", &PatchParams::default(), &relabel("red"))
+        .await
+        .unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "2"}})),
+    )
+    .await
+    .unwrap();
+    api.patch("a", &PatchParams::default(), &relabel("green"))
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 3 {
+        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        kinds.push(match ev {
+            WatchEvent::Added(_) => "ADDED",
+            WatchEvent::Modified(_) => "MODIFIED",
+            WatchEvent::Deleted(_) => "DELETED",
+            other => panic!("{other:?}"),
+        });
+    }
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+}
