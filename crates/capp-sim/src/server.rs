@@ -35,7 +35,6 @@ pub(crate) const API_PREFIX: &str = "/metal/v1";
 const OH_SNAP: &str = "Oh snap, something went wrong! We've logged the error and will take a look - please reach out to us if you continue having trouble.";
 
 /// Everything a request needs, shared by all connections and the handle.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) clock: Clock,
@@ -45,6 +44,17 @@ pub(crate) struct Shared {
     pub(crate) token: String,
     pub(crate) max_body_bytes: usize,
     pub(crate) root_url: String,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not derived: the token stays out of any Debug output.
+        f.debug_struct("Shared")
+            .field("root_url", &self.root_url)
+            .field("token", &"[REDACTED]")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
