@@ -46,8 +46,8 @@
 //! `indexOf`, `lastIndexOf`, `replace`, `split`, `substring`, `trim`, `join`, `charAt`,
 //! `format`), lists (`distinct`, `flatten`, `reverse`, `slice`, `sort`, `lists.range`) and
 //! math (`math.abs`, `math.ceil`, ...). Of the Kubernetes libraries, the lists library
-//! (`isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`) and the regex library (`find`,
-//! `findAll`) are added here.
+//! (`isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`), the regex library (`find`,
+//! `findAll`) and the predicates `isURL`, `isIP`, `isCIDR` and `isQuantity` are added here.
 //!
 //! `self` is bound to the node the rule sits on: objects with properties become maps keyed by
 //! property name (names that are CEL keywords or contain `-`, `.`, `/` or `__` are escaped as
@@ -74,8 +74,9 @@
 //!   but type errors (`self.replicas == 'three'`) only fail when the rule is evaluated,
 //!   where cel-go rejects the CRD;
 //! - no cost estimation or cost budget;
-//! - the Kubernetes libraries for `url`, `ip`, `cidr`, `quantity`, `semver` and the named
-//!   `format.*` validators are not available (a rule calling them compiles but fails when
+//! - the object constructors of the Kubernetes `url`, `ip`, `cidr`, `quantity` and `semver`
+//!   libraries (`url(s).getHost()`, `ip(s).family()`, ...) and the named `format.*`
+//!   validators are not available (a rule calling them compiles but fails when
 //!   it is evaluated, with an `Invalid value` cause naming the rule);
 //! - `set` and `map` lists are shown to rules in a canonical order (sorted by value, or by
 //!   their map keys) so that equality ignores order as upstream; indexing such a list

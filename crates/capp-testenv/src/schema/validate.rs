@@ -561,7 +561,7 @@ fn is_email(s: &str) -> bool {
 }
 
 /// Like Go's `url.ParseRequestURI`: an absolute URI with a scheme, or an absolute path.
-fn is_uri(s: &str) -> bool {
+pub(crate) fn is_uri(s: &str) -> bool {
     if s.starts_with('/') {
         return !s.contains(char::is_whitespace);
     }
@@ -592,7 +592,7 @@ fn is_hostname(s: &str) -> bool {
         })
 }
 
-fn is_cidr(s: &str) -> bool {
+pub(crate) fn is_cidr(s: &str) -> bool {
     let Some((ip, prefix)) = s.split_once('/') else {
         return false;
     };

@@ -1,6 +1,7 @@
 //! A subset of the Kubernetes CEL libraries (`k8s.io/apiserver/pkg/cel/library`) that the
 //! cel crate lacks: the lists library (`isSorted`, `sum`, `min`, `max`, `indexOf`,
-//! `lastIndexOf`) and the regex library (`find`, `findAll`).
+//! `lastIndexOf`), the regex library (`find`, `findAll`) and the validity predicates of the
+//! URL, IP, CIDR and quantity libraries (`isURL`, `isIP`, `isCIDR`, `isQuantity`).
 #![expect(
     clippy::needless_pass_by_value,
     reason = "cel's Function signature takes the argument vector by value"
@@ -59,6 +60,15 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         STRING_TYPE,
         vec![STRING_TYPE, INT_TYPE],
         find_all_n,
+    )?;
+    env.add_overload("isURL", "k8s_is_url", vec![STRING_TYPE], is_url)?;
+    env.add_overload("isIP", "k8s_is_ip", vec![STRING_TYPE], is_ip)?;
+    env.add_overload("isCIDR", "k8s_is_cidr", vec![STRING_TYPE], is_cidr)?;
+    env.add_overload(
+        "isQuantity",
+        "k8s_is_quantity",
+        vec![STRING_TYPE],
+        is_quantity,
     )?;
     Ok(())
 }
@@ -219,4 +229,53 @@ fn find_all_n<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Execu
         other => return Err(ExecutionError::unsupported_target_type(other)),
     };
     find_all_limited(&args, limit)
+}
+
+fn predicate<'b, 'v>(
+    args: &[CowVal<'b, 'v>],
+    test: impl FnOnce(&str) -> bool,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let s = str_arg(args, 0)?;
+    owned(Value::Bool(test(&s)))
+}
+
+/// `isURL`: an absolute URI or an absolute path, as Go's `url.ParseRequestURI` accepts.
+fn is_url<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    predicate(&args, crate::schema::validate::is_uri)
+}
+
+/// `isIP`: an IPv4 or IPv6 address (no zone, no leading zeros).
+fn is_ip<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    predicate(&args, |s| s.parse::<std::net::IpAddr>().is_ok())
+}
+
+/// `isCIDR`: an address and a prefix length within its family.
+fn is_cidr<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    predicate(&args, crate::schema::validate::is_cidr)
+}
+
+/// `isQuantity`: a Kubernetes resource quantity (`1`, `1.5`, `100m`, `2Gi`, `1e3`).
+fn is_quantity<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    predicate(&args, is_quantity_str)
+}
+
+fn is_quantity_str(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let digits_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, suffix) = s.split_at(digits_end);
+    let number_ok = !number.is_empty()
+        && number != "."
+        && number.matches('.').count() <= 1
+        && number.chars().any(|c| c.is_ascii_digit());
+    let suffix_ok = match suffix {
+        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "n" | "u" | "m" | "k" | "M" | "G" | "T"
+        | "P" | "E" => true,
+        exp => exp
+            .strip_prefix(['e', 'E'])
+            .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
+            .is_some_and(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())),
+    };
+    number_ok && suffix_ok
 }
