@@ -43,10 +43,10 @@ pub(crate) struct Event {
     pub(crate) plural: String,
     pub(crate) namespace: String,
     pub(crate) kind: EventType,
-    pub(crate) object: Value,
+    pub(crate) object: Arc<Value>,
     /// The previous state for MODIFIED events (used to turn selector transitions into
     /// ADDED/DELETED as the real server does).
-    pub(crate) old: Option<Value>,
+    pub(crate) old: Option<Arc<Value>>,
 }
 
 /// How unknown fields are reported (`fieldValidation`).
@@ -113,7 +113,8 @@ const PROTECTED_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"]
 #[derive(Debug)]
 pub(crate) struct State {
     rv: u64,
-    objects: BTreeMap<Key, Value>,
+    /// Objects are shared with the history (`Arc`), so an unchanged object is kept once.
+    objects: BTreeMap<Key, Arc<Value>>,
     history: VecDeque<Arc<Event>>,
     history_limit: usize,
     /// Events with `rv <= compacted` are no longer in the history.
@@ -311,9 +312,10 @@ impl State {
         let _ = self.tx.send(ev);
     }
 
-    fn commit(&mut self, key: &Key, mut obj: Value, kind: EventType) -> Value {
+    fn commit(&mut self, key: &Key, mut obj: Value, kind: EventType) -> Arc<Value> {
         self.rv += 1;
         meta_mut(&mut obj).insert("resourceVersion".into(), Value::String(self.rv.to_string()));
+        let obj = Arc::new(obj);
         let old = self.objects.insert(key.clone(), obj.clone());
         self.push_event(Event {
             rv: self.rv,
@@ -331,7 +333,7 @@ impl State {
     }
 
     fn remove(&mut self, key: &Key) -> Option<Value> {
-        let mut obj = self.objects.remove(key)?;
+        let mut obj = Arc::unwrap_or_clone(self.objects.remove(key)?);
         self.rv += 1;
         meta_mut(&mut obj).insert("resourceVersion".into(), Value::String(self.rv.to_string()));
         self.push_event(Event {
@@ -340,7 +342,7 @@ impl State {
             plural: key.1.clone(),
             namespace: key.2.clone(),
             kind: EventType::Deleted,
-            object: obj.clone(),
+            object: Arc::new(obj.clone()),
             old: None,
         });
         if key.0 == "apiextensions.k8s.io" && key.1 == "customresourcedefinitions" {
@@ -352,7 +354,9 @@ impl State {
 
     /// A stored object, raw.
     pub(crate) fn get_raw(&self, def: &ResourceDef, ns: &str, name: &str) -> Option<&Value> {
-        self.objects.get(&Self::key(def, ns, name))
+        self.objects
+            .get(&Self::key(def, ns, name))
+            .map(AsRef::as_ref)
     }
 
     /// GET.
@@ -369,9 +373,12 @@ impl State {
         plural: &'a str,
         ns: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
-        self.objects.iter().filter(move |(k, _)| {
-            k.0 == group && k.1 == plural && ns.is_none_or(|n| n.is_empty() || k.2 == n)
-        })
+        self.objects
+            .iter()
+            .filter(move |(k, _)| {
+                k.0 == group && k.1 == plural && ns.is_none_or(|n| n.is_empty() || k.2 == n)
+            })
+            .map(|(k, v)| (k, &**v))
     }
 
     /// LIST with selectors and paging.
@@ -854,7 +861,7 @@ impl State {
     ) -> Result<Written, ApiError> {
         Self::check_type(def, &new)?;
         let key = Self::key(def, ns, name);
-        let Some(old) = self.objects.get(&key).cloned() else {
+        let Some(old) = self.objects.get(&key).map(|v| Value::clone(v)) else {
             return Err(ApiError::not_found(&def.group, &def.plural, name));
         };
         let body_name = str_field(&new, "name");
@@ -1184,7 +1191,7 @@ impl State {
         opts: &DeleteOpts,
     ) -> Result<Value, ApiError> {
         let key = Self::key(def, ns, name);
-        let Some(mut obj) = self.objects.get(&key).cloned() else {
+        let Some(mut obj) = self.objects.get(&key).map(|v| Value::clone(v)) else {
             return Err(ApiError::not_found(&def.group, &def.plural, name));
         };
         if let Some(uid) = &opts.uid
@@ -1336,7 +1343,7 @@ impl State {
             Orphaning,
         }
         let mut by_uid: HashMap<&str, &Value> = HashMap::new();
-        for v in self.objects.values() {
+        for v in self.objects.values().map(AsRef::as_ref) {
             by_uid.insert(str_field(v, "uid"), v);
         }
         let classify = |uid: &str| match by_uid.get(uid) {
@@ -1351,7 +1358,7 @@ impl State {
         };
         // Dependents.
         let mut action: Option<(Key, Option<Value>, Option<&'static str>)> = None;
-        for (k, v) in &self.objects {
+        for (k, v) in self.objects.iter().map(|(k, v)| (k, &**v)) {
             let Some(refs) = meta(v)["ownerReferences"].as_array() else {
                 continue;
             };
@@ -1420,14 +1427,14 @@ impl State {
         let mut todo: Option<(Key, Value)> = None;
         let mut delete: Option<Key> = None;
         let mut remove_ns: Option<Key> = None;
-        for (k, v) in &self.objects {
+        for (k, v) in self.objects.iter().map(|(k, v)| (k, &**v)) {
             if !is_deleting(v) {
                 continue;
             }
             let uid = str_field(v, "uid");
             let fins = finalizers(v);
             let dependents = || {
-                self.objects.values().filter(move |d| {
+                self.objects.values().map(AsRef::as_ref).filter(move |d| {
                     meta(d)["ownerReferences"]
                         .as_array()
                         .is_some_and(|rs| rs.iter().any(|r| r["uid"] == uid))
@@ -1519,7 +1526,7 @@ impl State {
                 String::new(),
                 crd.to_owned(),
             ))
-            .is_some_and(is_deleting)
+            .is_some_and(|o| is_deleting(o))
     }
 
     /// Validates a CRD and sets its status (acceptedNames, conditions, storedVersions).
