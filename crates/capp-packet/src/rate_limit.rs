@@ -85,7 +85,9 @@ impl RateLimiter {
         let for_token = if bucket.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-bucket.tokens / self.limit.per_second)
+            // try_: a tiny configured rate could make the wait overflow a Duration.
+            Duration::try_from_secs_f64(-bucket.tokens / self.limit.per_second)
+                .unwrap_or(Duration::MAX)
         };
         let for_pause = bucket
             .paused_until
@@ -95,7 +97,11 @@ impl RateLimiter {
 
     /// Holds every request back for `wait` from now (the server said so with a 429).
     pub(crate) fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        // The wait comes from a server header; an absurd one must not overflow the clock.
+        let now = Instant::now();
+        let until = now
+            .checked_add(wait)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
         let mut bucket = self
             .bucket
             .lock()
@@ -161,6 +167,19 @@ mod tests {
             limiter.reserve(Instant::now()) > Duration::from_millis(1900),
             "a shorter pause never shortens a longer one"
         );
+    }
+
+    #[test]
+    fn absurd_waits_and_rates_do_not_panic() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 1e-300,
+            burst: 1,
+        });
+        let t0 = Instant::now();
+        assert_eq!(limiter.reserve(t0), Duration::ZERO);
+        assert_eq!(limiter.reserve(t0), Duration::MAX);
+        limiter.pause_for(Duration::MAX);
+        assert!(limiter.reserve(t0) > Duration::from_secs(86_400));
     }
 
     #[tokio::test(start_paused = true)]

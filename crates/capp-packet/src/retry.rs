@@ -64,7 +64,9 @@ impl RetryPolicy {
             Some(hint) if hint > self.max_retry_after => None,
             // The server's wait plus a little jitter, so the clients it told the same thing do
             // not all come back in the same millisecond.
-            Some(hint) => Some(hint + jitter(self.base_delay, rng)),
+            // Saturating: the hint comes from a server header, and `max_retry_after` may be set
+            // to `Duration::MAX` to mean "no cap".
+            Some(hint) => Some(hint.saturating_add(jitter(self.base_delay, rng))),
             None => Some(backoff),
         }
     }
@@ -159,5 +161,18 @@ mod tests {
         assert!(d >= Duration::from_secs(5) && d <= Duration::from_secs(5) + p.base_delay);
         e.retry_after = Some(Duration::from_secs(600));
         assert_eq!(p.next_delay(1, &Error::Api(Box::new(e)), &mut rng), None);
+    }
+
+    #[test]
+    fn an_absurd_retry_after_without_a_cap_saturates_instead_of_panicking() {
+        let p = RetryPolicy {
+            max_retry_after: Duration::MAX,
+            ..RetryPolicy::default()
+        };
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut e = ApiError::new("findDeviceById", StatusCode::TOO_MANY_REQUESTS, vec![]);
+        e.retry_after = Some(Duration::from_secs(u64::MAX));
+        let d = p.next_delay(1, &Error::Api(Box::new(e)), &mut rng);
+        assert!(d >= Some(Duration::from_secs(u64::MAX)), "{d:?}");
     }
 }
