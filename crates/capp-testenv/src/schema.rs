@@ -69,10 +69,11 @@
 //! `oldSelf.orValue(x)`).
 //!
 //! Known gaps compared with the real server (documented rather than faked):
-//! - rules are only partly checked when the schema is compiled: undeclared variables and
-//!   field names the schema does not declare (`self.spec.replcas`) are rejected as upstream,
-//!   but type errors (`self.replicas == 'three'`) only fail when the rule is evaluated,
-//!   where cel-go rejects the CRD;
+//! - rules are only partly type-checked when the schema is compiled: undeclared variables,
+//!   field names the schema does not declare (`self.spec.replcas`) and comparisons of a
+//!   scalar field with a literal of another type (`self.replicas == 'three'`) are rejected
+//!   as upstream, but other type errors (`self.name + 1`) only fail when the rule is
+//!   evaluated, where cel-go rejects the CRD;
 //! - no cost estimation or cost budget;
 //! - the object constructors of the Kubernetes `url`, `ip`, `cidr`, `quantity` and `semver`
 //!   libraries (`url(s).getHost()`, `ip(s).family()`, ...) and the named `format.*`

@@ -1432,3 +1432,52 @@ fn url_ip_cidr_and_quantity_predicates_are_available() {
         ]
     );
 }
+
+#[test]
+fn a_rule_comparing_a_field_with_a_literal_of_another_type_is_rejected() {
+    let compile_rule = |rule: &str| {
+        CrdSchema::compile(&resource(&json!({
+            "type": "object",
+            "properties": {
+                "replicas": {"type": "integer"},
+                "ratio": {"type": "number"},
+                "name": {"type": "string"},
+                "on": {"type": "boolean"},
+                "port": {"x-kubernetes-int-or-string": true},
+                "at": {"type": "string", "format": "date-time"},
+            },
+            "x-kubernetes-validations": [{"rule": rule}],
+        })))
+    };
+    for ok in [
+        "!has(self.replicas) || self.replicas >= 1",
+        "!has(self.ratio) || self.ratio < 1 && self.ratio > 0.5",
+        "!has(self.name) || self.name != ''",
+        "!has(self.on) || self.on == true",
+        "!has(self.port) || self.port == 80 || self.port == 'http'",
+        "!has(self.at) || self.at < timestamp('2030-01-01T00:00:00Z')",
+    ] {
+        assert!(
+            compile_rule(ok).is_ok(),
+            "{ok}: {:?}",
+            compile_rule(ok).err()
+        );
+    }
+    for (bad, types) in [
+        (
+            "self.replicas == 'three'",
+            "'_==_' applied to '(int, string)'",
+        ),
+        ("'x' < self.ratio", "'_<_' applied to '(string, double)'"),
+        ("self.on != 1", "'_!=_' applied to '(bool, int)'"),
+    ] {
+        let err = compile_rule(bad).unwrap_err();
+        assert!(
+            only(&err)
+                .message
+                .ends_with(&format!("found no matching overload for {types}")),
+            "{bad}: {}",
+            err[0].message
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Compile-time checks of a rule that cel-go's type checker performs and the cel crate does
 //! not: undeclared variables, and field names that the schema does not declare.
 
-use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr};
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, LiteralValue};
 use cel::{IdedExpr, Program};
 
 use super::escape;
@@ -29,6 +29,65 @@ const KNOWN_IDENTS: [&str; 18] = [
     "lists",
     "strings",
 ];
+
+/// The comparison operators whose operand types are checked.
+const COMPARISONS: [&str; 6] = ["_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"];
+
+/// A scalar CEL type the checker is certain of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    String,
+    Number(&'static str),
+    Bool,
+}
+
+impl Scalar {
+    fn of_literal(lit: &LiteralValue) -> Option<Scalar> {
+        match lit {
+            LiteralValue::String(_) => Some(Scalar::String),
+            LiteralValue::Int(_) => Some(Scalar::Number("int")),
+            LiteralValue::UInt(_) => Some(Scalar::Number("uint")),
+            LiteralValue::Double(_) => Some(Scalar::Number("double")),
+            LiteralValue::Boolean(_) => Some(Scalar::Bool),
+            LiteralValue::Null | LiteralValue::Bytes(_) => None,
+        }
+    }
+
+    /// The type of a schema field, when it is a plain scalar (no int-or-string, no format
+    /// that turns strings into timestamps, durations or bytes).
+    fn of_node(node: &Node) -> Option<Scalar> {
+        if node.int_or_string || node.nullable {
+            return None;
+        }
+        match node.ty? {
+            Type::String => match node.format.as_deref() {
+                Some("date-time" | "duration" | "byte") => None,
+                _ => Some(Scalar::String),
+            },
+            Type::Integer => Some(Scalar::Number("int")),
+            Type::Number => Some(Scalar::Number("double")),
+            Type::Boolean => Some(Scalar::Bool),
+            Type::Object | Type::Array => None,
+        }
+    }
+
+    fn comparable_with(self, other: Scalar) -> bool {
+        matches!(
+            (self, other),
+            (Scalar::String, Scalar::String)
+                | (Scalar::Bool, Scalar::Bool)
+                | (Scalar::Number(_), Scalar::Number(_))
+        )
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scalar::String => "string",
+            Scalar::Number(n) => n,
+            Scalar::Bool => "bool",
+        }
+    }
+}
 
 /// What the checker knows about the value of an expression.
 #[derive(Clone, Copy)]
@@ -107,8 +166,13 @@ impl<'n, 'e> Checker<'n, 'e> {
                 if let Some(target) = &call.target {
                     self.walk(target);
                 }
-                for arg in &call.args {
-                    self.walk(arg);
+                let known: Vec<Known<'n>> = call.args.iter().map(|a| self.walk(a)).collect();
+                if call.target.is_none()
+                    && COMPARISONS.contains(&call.func_name.as_str())
+                    && let [a, b] = call.args.as_slice()
+                    && let [ka, kb] = known.as_slice()
+                {
+                    self.comparison(expr.id, &call.func_name, (a, *ka), (b, *kb));
                 }
                 Known::Unknown
             }
@@ -146,6 +210,40 @@ impl<'n, 'e> Checker<'n, 'e> {
                 Known::Unknown
             }
             Expr::Literal(_) | Expr::Unspecified => Known::Unknown,
+        }
+    }
+
+    /// `a <op> b` where one side is a scalar field of a definite schema type and the other a
+    /// literal of a kind it can never compare with (`self.replicas == 'three'`): cel-go's
+    /// checker rejects the rule. Numbers of different kinds, `null` and anything not
+    /// certain are left alone.
+    fn comparison(
+        &mut self,
+        id: u64,
+        op: &str,
+        (a, ka): (&IdedExpr, Known<'n>),
+        (b, kb): (&IdedExpr, Known<'n>),
+    ) {
+        let side = |e: &IdedExpr, k: Known<'n>| -> Option<Scalar> {
+            match (&e.expr, k) {
+                (Expr::Literal(lit), _) => Scalar::of_literal(lit),
+                (_, Known::Node(node, false)) => Scalar::of_node(node),
+                _ => None,
+            }
+        };
+        let (Some(sa), Some(sb)) = (side(a, ka), side(b, kb)) else {
+            return;
+        };
+        let is_field = |e: &IdedExpr| !matches!(e.expr, Expr::Literal(_));
+        if (is_field(a) || is_field(b)) && !sa.comparable_with(sb) {
+            self.report(
+                id,
+                format!(
+                    "found no matching overload for '{op}' applied to '({}, {})'",
+                    sa.name(),
+                    sb.name()
+                ),
+            );
         }
     }
 
