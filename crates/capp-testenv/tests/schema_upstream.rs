@@ -229,6 +229,38 @@ fn realistic_cluster_machine_and_machine_deployment_objects_are_admitted_unchang
 }
 
 #[test]
+fn a_cluster_with_a_topology_keeps_free_form_variable_values_and_rejects_duplicate_names() {
+    let Some(clusters) = crd("capi-v1.10", "cluster.x-k8s.io_clusters.yaml") else {
+        return;
+    };
+    let schema = compiled(&clusters, "v1beta1");
+    let mut c = cluster();
+    c["spec"]["topology"] = json!({
+        "class": "quick-start",
+        "version": "v1.32.1",
+        "rolloutAfter": "2026-01-01T00:00:00Z",
+        "controlPlane": {"replicas": 3, "metadata": {"labels": {"tier": "cp"}}},
+        "workers": {"machineDeployments": [
+            {"class": "default-worker", "name": "md-0", "replicas": 2},
+            {"class": "default-worker", "name": "md-1", "failureDomain": "da"},
+        ]},
+        "variables": [
+            {"name": "imageRepository", "value": "registry.example.com"},
+            {"name": "nodes", "value": {"free": ["form", 1, {"deep": true}]}},
+        ],
+    });
+    assert_eq!(admit_clean(&schema, c.clone()), c);
+
+    let mut duplicate = c;
+    duplicate["spec"]["topology"]["workers"]["machineDeployments"][1]["name"] = json!("md-0");
+    let causes = schema.admit(&mut duplicate, None).unwrap_err();
+    assert_eq!(
+        cause_strings(&causes),
+        vec![r#"spec.topology.workers.machineDeployments[1]: Duplicate value: {"name":"md-0"}"#]
+    );
+}
+
+#[test]
 fn invalid_upstream_objects_are_rejected_with_field_paths_and_apiserver_messages() {
     let Some(mds) = crd("capi-v1.10", "cluster.x-k8s.io_machinedeployments.yaml") else {
         return;
