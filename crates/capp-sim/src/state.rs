@@ -416,8 +416,9 @@ pub(crate) struct State {
     /// Capacity overrides per (metro, plan).
     pub(crate) capacity: HashMap<(String, String), u32>,
     pub(crate) device_seq: u64,
-    /// Next host number per (metro index, address kind) for management addresses.
-    pub(crate) mgmt_counter: HashMap<(u8, u8), u32>,
+    /// Next free offset per (metro index, address kind) for management addresses: addresses
+    /// for v4, whole /56s for v6.
+    pub(crate) mgmt_counter: HashMap<(u8, u8), u128>,
     /// Next free offset per reservation pool.
     pub(crate) pool_counter: HashMap<(u8, IpKind), u128>,
 }
@@ -756,33 +757,39 @@ impl State {
         cidr: u8,
         at: Timestamp,
     ) -> String {
-        let counter = self.mgmt_counter.entry((metro.index, kind)).or_insert(0);
-        let n = u128::from(*counter);
-        *counter += 1;
         let m = u128::from(metro.index);
+        // Blocks are handed out aligned to their size from a per-(metro, kind) range, so no two
+        // devices ever share an address, whatever `cidr` each asked for. The ranges only wrap
+        // (and could then repeat an address) after 32 768 `/31`s or 65 536 `/56`s in one metro.
+        let counter = self.mgmt_counter.entry((metro.index, kind)).or_insert(0);
+        let mut take = |size: u128, range: u128| -> u128 {
+            let offset = counter.div_ceil(size).saturating_mul(size) % range;
+            *counter = offset + size;
+            offset
+        };
         let (block, parent, public) = match kind {
             0 => {
-                // 147.75.<16*metro + n/64>.<(n%64)*4> with a /31 per device (room for /30).
-                let host =
-                    u128::from(u32::from(Ipv4Addr::new(147, 75, 0, 0))) + ((m * 16) << 8) + n * 4;
+                // 147.<75 + metro>.0.0/16, a /31 (or the asked /28../30) per device.
+                let cidr = cidr.clamp(28, 31);
+                let size = 1u128 << (32 - u32::from(cidr));
+                let base = u128::from(u32::from(Ipv4Addr::new(147, 75, 0, 0))) + (m << 16);
                 let block = Block {
                     family: 4,
-                    network: host,
-                    cidr: cidr.clamp(28, 31),
-                };
-                let block = Block {
-                    network: host - host % block.size(),
-                    ..block
+                    network: base + take(size, 1 << 16),
+                    cidr,
                 };
                 (block, block, true)
             }
             1 => {
-                // 10.<metro>.<n/32>.<(n%32)*4>, parent /25.
-                let host = u128::from(u32::from(Ipv4Addr::new(10, 0, 0, 0))) + (m << 16) + n * 4;
+                // 10.<metro>.0.0/16, a /31 (or /28../30) per device, parent /25.
+                let cidr = cidr.clamp(28, 31);
+                let size = 1u128 << (32 - u32::from(cidr));
+                let base = u128::from(u32::from(Ipv4Addr::new(10, 0, 0, 0))) + (m << 16);
+                let host = base + take(size, 1 << 16);
                 let block = Block {
                     family: 4,
                     network: host,
-                    cidr: cidr.clamp(28, 31),
+                    cidr,
                 };
                 let parent = Block {
                     family: 4,
@@ -792,9 +799,9 @@ impl State {
                 (block, parent, false)
             }
             _ => {
-                // 2604:1380:<metro>:<n>00::/127 inside a /56.
+                // 2604:1380:<metro><n>::/56 per device (n: 16 bits), the /127 at its start.
                 let base = u128::from(Ipv6Addr::new(0x2604, 0x1380, 0, 0, 0, 0, 0, 0));
-                let parent_net = base + (m << 80) + (n << 72);
+                let parent_net = base + (m << 88) + (take(1, 1 << 16) << 72);
                 let block = Block {
                     family: 6,
                     network: parent_net,

@@ -414,3 +414,51 @@ async fn the_same_seed_gives_the_same_ids_and_addresses() {
     assert_eq!(a, run(7).await);
     assert_ne!(a[0].0, run(8).await[0].0);
 }
+
+#[tokio::test]
+async fn devices_never_share_an_address_whatever_block_size_they_ask_for() {
+    let (sim, api) = start().await;
+    let project = sim.default_project_id().to_owned();
+    // Mixed sizes used to overlap (a /29 and the next device's /31); 300 devices used to run
+    // the IPv6 /56s of one metro into the next metro's.
+    for n in 0..300u32 {
+        let mut body = device_body(&format!("net-{n}"));
+        let cidr = [31, 29, 30, 28][usize::try_from(n % 4).unwrap()];
+        body["ip_addresses"] = json!([
+            {"address_family": 4, "public": true, "cidr": cidr},
+            {"address_family": 4, "public": false, "cidr": 59 - cidr},
+            {"address_family": 6, "public": true}
+        ]);
+        create_device(&api, &project, body).await;
+    }
+    let mut ny = device_body("other-metro");
+    ny["metro"] = json!("ny");
+    create_device(&api, &project, ny).await;
+
+    // Every assigned block as (family, first, last).
+    let mut blocks: Vec<(u8, u128, u128, String)> = Vec::new();
+    for d in sim.devices() {
+        let json = sim.device_json(&d.id).unwrap();
+        for a in json["ip_addresses"].as_array().unwrap() {
+            let network: std::net::IpAddr = a["network"].as_str().unwrap().parse().unwrap();
+            let cidr = u32::try_from(a["cidr"].as_u64().unwrap()).unwrap();
+            let (family, first, bits) = match network {
+                std::net::IpAddr::V4(v4) => (4, u128::from(u32::from(v4)), 32),
+                std::net::IpAddr::V6(v6) => (6, u128::from(v6), 128),
+            };
+            let last = first + ((1u128 << (bits - cidr)) - 1);
+            blocks.push((
+                family,
+                first,
+                last,
+                format!("{} {}/{cidr}", d.hostname, network),
+            ));
+        }
+    }
+    assert_eq!(blocks.len(), 301 * 3);
+    blocks.sort();
+    for pair in blocks.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert!(a.0 != b.0 || a.2 < b.1, "{} overlaps {}", a.3, b.3);
+    }
+}
