@@ -404,3 +404,101 @@ async fn a_crd_whose_kind_is_taken_is_not_established() {
     let (status, _, _) = get(&client, "/apis/example.com/v1/gizmos", "application/json").await;
     assert_eq!(status, 404, "a CRD that is not established is not served");
 }
+
+#[tokio::test]
+async fn every_built_in_kind_can_be_created_and_read_back() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let webhook = json!({
+        "name": "v.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+        "clientConfig": {"url": "https://example.com/validate"}
+    });
+    let objects = [
+        ("/api/v1/namespaces", json!({"metadata": {"name": "other"}})),
+        (
+            "/api/v1/namespaces/default/secrets",
+            json!({"metadata": {"name": "s"}, "data": {"k": "dg=="}}),
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            json!({"metadata": {"name": "c"}, "data": {"k": "v"}}),
+        ),
+        (
+            "/api/v1/namespaces/default/serviceaccounts",
+            json!({"metadata": {"name": "sa"}}),
+        ),
+        (
+            "/api/v1/namespaces/default/services",
+            json!({"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}}),
+        ),
+        (
+            "/api/v1/namespaces/default/events",
+            json!({"metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "p"}}),
+        ),
+        ("/api/v1/nodes", json!({"metadata": {"name": "n1"}})),
+        (
+            "/api/v1/namespaces/default/pods",
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+        ),
+        (
+            "/apis/events.k8s.io/v1/namespaces/default/events",
+            json!({"metadata": {"name": "e2"}, "eventTime": "2026-01-01T00:00:00.000000Z"}),
+        ),
+        (
+            "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+            json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "me"}}),
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/deployments",
+            json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+            json!({"metadata": {"name": "r"}, "rules": []}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            json!({"metadata": {"name": "system:cr"}, "rules": []}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+            json!({"metadata": {"name": "rb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            json!({"metadata": {"name": "crb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:cr"}}),
+        ),
+        (
+            "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+            json!({"metadata": {"name": "v"}, "webhooks": [webhook.clone()]}),
+        ),
+        (
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+            json!({"metadata": {"name": "m"}, "webhooks": [webhook]}),
+        ),
+    ];
+    for (path, body) in objects {
+        let req = http::Request::post(path)
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap())
+            .unwrap();
+        let resp = client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .unwrap();
+        let code = resp.status();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(code, 201, "{path}: {}", String::from_utf8_lossy(&bytes));
+        let name = body["metadata"]["name"].as_str().unwrap();
+        let (code, _, got) = get(&client, &format!("{path}/{name}"), "application/json").await;
+        assert_eq!(code, 200, "{path}/{name}");
+        assert_eq!(
+            got["metadata"]["uid"].as_str().map(str::len),
+            Some(36),
+            "{path}"
+        );
+    }
+}
