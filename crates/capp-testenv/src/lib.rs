@@ -30,6 +30,8 @@
 mod builtin;
 mod compat;
 mod env;
+#[cfg(test)]
+mod fuzz_tests;
 mod openapi;
 pub mod patch;
 mod protobuf;
