@@ -107,6 +107,9 @@ use serde_json::Value;
 
 pub use crd::validate_crd;
 
+/// How the real server names the object itself in a cause: Go's nil `*field.Path`.
+const ROOT_FIELD: &str = "<nil>";
+
 /// One field-level cause of a rejected object, as the real server reports it in the `causes`
 /// of a `422 Invalid` `Status` (`details.causes[]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,8 +118,9 @@ pub struct FieldCause {
     /// `FieldValueNotSupported`, `FieldValueTypeInvalid`, `FieldValueForbidden`,
     /// `FieldValueDuplicate`, `FieldValueTooLong` or `FieldValueTooMany`.
     pub reason: String,
-    /// The path of the offending field, e.g. `spec.replicas` or `spec.items[0].name`
-    /// (empty for the object itself).
+    /// The path of the offending field, e.g. `spec.replicas` or `spec.items[0].name`;
+    /// `<nil>` for the object itself (a rule on the schema root, a failed `anyOf`), as the
+    /// real server reports it.
     pub field: String,
     /// The message, worded as the real server words it, e.g. `Required value` or
     /// `Unsupported value: "X": supported values: "A", "B"`.
@@ -212,6 +216,12 @@ impl CrdSchema {
             cel: Some(&self.cel),
         }
         .validate_root(&self.root, obj, old, &mut causes);
+        for cause in &mut causes {
+            if cause.field.is_empty() {
+                // The server validates with a nil root `field.Path`, which prints as `<nil>`.
+                ROOT_FIELD.clone_into(&mut cause.field);
+            }
+        }
         if causes.is_empty() {
             Ok(Admitted { pruned })
         } else {

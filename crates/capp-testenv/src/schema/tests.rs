@@ -481,7 +481,7 @@ fn any_of_needs_one_passing_schema() {
     assert_eq!(
         shown,
         vec![
-            r#"Invalid value: "": "spec.n" must validate at least one schema (anyOf)"#,
+            r#"<nil>: Invalid value: "": "spec.n" must validate at least one schema (anyOf)"#,
             "spec.n: Invalid value: 5: spec.n in body should be greater than or equal to 10",
         ]
     );
@@ -499,7 +499,7 @@ fn one_of_needs_exactly_one_passing_schema() {
     assert_cause(
         &causes,
         "FieldValueInvalid",
-        "",
+        "<nil>",
         r#"Invalid value: "": "spec.o" must validate one and only one schema (oneOf). Found 2 valid alternatives"#,
     );
     let causes = rejected(admit(&s, &json!({"o": {}})));
@@ -909,7 +909,7 @@ fn rules_see_integers_timestamps_escaped_names_and_the_root_metadata_name() {
     assert_eq!(
         messages,
         vec![
-            "Invalid value: name must start with w",
+            "<nil>: Invalid value: name must start with w",
             "spec: Invalid value: too late",
             "spec: Invalid value: positive",
             "spec: Invalid value: port",

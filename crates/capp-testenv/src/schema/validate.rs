@@ -216,7 +216,7 @@ impl Validator<'_> {
     }
 
     /// `anyOf`, `oneOf`, `allOf` and `not`, reported as kube-openapi's composite errors are:
-    /// they are not field errors, so the server files them under the object itself (empty
+    /// they are not field errors, so the server files them under the object itself (`<nil>`
     /// field, empty bad value) with the quoted path in the message; the failures of the
     /// closest alternative are merged in, as upstream does.
     fn junctors(&self, node: &Node, value: &Value, path: &str, causes: &mut Vec<FieldCause>) {
