@@ -1,4 +1,4 @@
-//! Property tests: parsers of request input never panic, whatever the bytes.
+//! Property tests that parsers of request input never panic, and thread-safety checks.
 
 use proptest::prelude::*;
 use serde_json::json;
@@ -38,4 +38,11 @@ proptest! {
         let _ = crate::util::human_age(&s);
         let _ = crate::util::human_duration(secs.max(0));
     }
+}
+
+#[test]
+fn the_test_environment_can_be_shared_between_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<crate::TestEnv>();
+    assert_send_sync::<crate::Error>();
 }
