@@ -80,8 +80,10 @@ impl fmt::Debug for MetalClient {
 enum Retry {
     /// Same effect however often it is applied: retried on retryable failures.
     Idempotent,
-    /// Creates something: sent exactly once.
-    Once,
+    /// Creates something: sent again only after a failure that proves the server did not act
+    /// on it (429, 408, a refused connection; see [`Error::may_have_been_applied`]), never after
+    /// a 5xx, a timeout or an exchange broken after the request went out.
+    IfNotApplied,
 }
 
 /// One API call before it is sent.
@@ -200,14 +202,18 @@ impl MetalClient {
             {
                 limiter.pause_for(wait.min(inner.config.retry.max_retry_after));
             }
-            let delay = match call.retry {
-                Retry::Idempotent => {
-                    inner
-                        .config
-                        .retry
-                        .next_delay(attempt, &error, &mut rand::rng())
-                }
-                Retry::Once => None,
+            let may_resend = match call.retry {
+                Retry::Idempotent => true,
+                // A create goes out again only when the server provably did not act on it.
+                Retry::IfNotApplied => !error.may_have_been_applied(),
+            };
+            let delay = if may_resend {
+                inner
+                    .config
+                    .retry
+                    .next_delay(attempt, &error, &mut rand::rng())
+            } else {
+                None
             };
             let Some(delay) = delay else {
                 return Err(error);
@@ -437,8 +443,14 @@ impl Metal for MetalClient {
     async fn create_device(&self, project_id: &str, request: &CreateDevice) -> Result<Device> {
         let id = segment("project_id", project_id)?;
         let path = format!("/projects/{id}/devices");
-        self.send_json("createDevice", Method::POST, path, request, Retry::Once)
-            .await
+        self.send_json(
+            "createDevice",
+            Method::POST,
+            path,
+            request,
+            Retry::IfNotApplied,
+        )
+        .await
     }
 
     async fn get_device(&self, device_id: &str) -> Result<Device> {
@@ -517,7 +529,7 @@ impl Metal for MetalClient {
             Method::POST,
             path,
             request,
-            Retry::Once,
+            Retry::IfNotApplied,
         )
         .await
     }
@@ -539,7 +551,7 @@ impl Metal for MetalClient {
             Method::POST,
             path,
             request,
-            Retry::Once,
+            Retry::IfNotApplied,
         )
         .await
     }
@@ -639,7 +651,7 @@ impl Metal for MetalClient {
             Method::POST,
             path,
             request,
-            Retry::Once,
+            Retry::IfNotApplied,
         )
         .await
     }
@@ -661,9 +673,15 @@ impl Metal for MetalClient {
     async fn request_bgp_config(&self, project_id: &str, request: &RequestBgpConfig) -> Result<()> {
         let id = segment("project_id", project_id)?;
         let path = format!("/projects/{id}/bgp-configs");
-        self.send_body("requestBgpConfig", Method::POST, path, request, Retry::Once)
-            .await
-            .map(drop)
+        self.send_body(
+            "requestBgpConfig",
+            Method::POST,
+            path,
+            request,
+            Retry::IfNotApplied,
+        )
+        .await
+        .map(drop)
     }
 
     async fn create_bgp_session(

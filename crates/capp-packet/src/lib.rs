@@ -18,7 +18,7 @@
 //! | `get_*`, `list_*`, `devices_with_tags` | yes, up to `retry.max_attempts` | error |
 //! | `update_device` (PUT), `delete_*`, `unassign_ip` | yes | error |
 //! | `create_bgp_session` | yes (the API refuses a duplicate with 422) | [`Error::is_already_exists`] means done |
-//! | `create_device`, `request_ip_reservation`, `assign_ip`, `create_project_ssh_key`, `request_bgp_config` | **never** | [`Error::may_have_been_applied`] says whether to look before creating again |
+//! | `create_device`, `request_ip_reservation`, `assign_ip`, `create_project_ssh_key`, `request_bgp_config` | only on 429, 408 or a refused connection, which prove nothing was applied; **never** after a 5xx, a timeout or a broken exchange | [`Error::may_have_been_applied`] says whether to look before creating again |
 //!
 //! Backoff is exponential from `base_delay`, capped at `max_delay`, with jitter; a server's
 //! `Retry-After` (or `X-RateLimit-Reset`) replaces it up to `max_retry_after`, beyond which the

@@ -19,16 +19,19 @@ use crate::models::{
 ///
 /// Each method documents its cost in HTTP calls when nothing fails. Idempotent calls (every `get_`,
 /// `list_`, `update_`, `delete_`/`unassign_`, and `create_bgp_session`) may add up to
-/// `retry.max_attempts - 1` retries on 429/5xx/transport failures; every other create is sent
-/// exactly once. Paginated lists cost `ceil(items / per_page)` calls (at least 1) with
+/// `retry.max_attempts - 1` retries on 429/5xx/transport failures. Every other create is sent
+/// again only after a failure that proves the server did not act on it (429, 408, a refused
+/// connection), never after one that may have created something. Paginated lists cost `ceil(items / per_page)` calls (at least 1) with
 /// `per_page = 1000` by default, the API's maximum.
 #[async_trait]
 pub trait Metal: Send + Sync {
     /// `GET /projects/{id}` (findProjectById). 1 call.
     async fn get_project(&self, project_id: &str) -> Result<Project>;
 
-    /// `POST /projects/{id}/devices` (createDevice). 1 call, **never retried**: a retry after a
-    /// 5xx or a broken connection could create a second server.
+    /// `POST /projects/{id}/devices` (createDevice). 1 call, **never blindly retried**: a retry
+    /// after a 5xx, a timeout or a broken connection could create a second server. Only a 429
+    /// (honouring its wait), a 408 or a refused connection, none of which created anything, is
+    /// sent again.
     ///
     /// On error, check [`Error::may_have_been_applied`](crate::Error::may_have_been_applied).
     /// When it is `true` the device may exist: look it up with [`Metal::devices_with_tags`]
@@ -63,14 +66,15 @@ pub trait Metal: Send + Sync {
     async fn list_device_ips(&self, device_id: &str) -> Result<Vec<IpAssignment>>;
 
     /// `POST /devices/{id}/ips` (createIPAssignment): bind an address of a reservation to a
-    /// device. 1 call, not retried.
+    /// device. 1 call, sent again only after a 429/408/refused connection.
     async fn assign_ip(&self, device_id: &str, request: &AssignIp) -> Result<IpAssignment>;
 
     /// `DELETE /ips/{id}` with an assignment id: unbind the address. 1 call.
     async fn unassign_ip(&self, assignment_id: &str) -> Result<()>;
 
-    /// `POST /projects/{id}/ips` (requestIPReservation). 1 call, not retried (a retry could
-    /// reserve a second block); recover by listing reservations by tag.
+    /// `POST /projects/{id}/ips` (requestIPReservation). 1 call, never blindly retried (a retry
+    /// could reserve a second block; only a 429/408/refused connection is sent again); recover
+    /// by listing reservations by tag.
     async fn request_ip_reservation(
         &self,
         project_id: &str,
@@ -112,7 +116,8 @@ pub trait Metal: Send + Sync {
     /// `GET /projects/{id}/ssh-keys` (findProjectSSHKeys). 1 call.
     async fn list_project_ssh_keys(&self, project_id: &str) -> Result<Vec<SshKey>>;
 
-    /// `POST /projects/{id}/ssh-keys` (createProjectSSHKey). 1 call, not retried.
+    /// `POST /projects/{id}/ssh-keys` (createProjectSSHKey). 1 call, sent again only after a
+    /// 429/408/refused connection.
     async fn create_project_ssh_key(
         &self,
         project_id: &str,
@@ -126,7 +131,8 @@ pub trait Metal: Send + Sync {
     /// an error) when BGP was never requested: see [`BgpConfig::is_enabled`].
     async fn get_bgp_config(&self, project_id: &str) -> Result<BgpConfig>;
 
-    /// `POST /projects/{id}/bgp-configs` (requestBgpConfig). 1 call, not retried.
+    /// `POST /projects/{id}/bgp-configs` (requestBgpConfig). 1 call, sent again only after a
+    /// 429/408/refused connection.
     async fn request_bgp_config(&self, project_id: &str, request: &RequestBgpConfig) -> Result<()>;
 
     /// `POST /devices/{id}/bgp/sessions` (createBgpSession). 1 call. Retried like an idempotent

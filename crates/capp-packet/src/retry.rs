@@ -2,9 +2,10 @@
 //!
 //! Idempotent calls (GET, PUT, DELETE) are retried on [`Error::is_retryable`] failures with capped
 //! exponential backoff and jitter, honouring the server's `Retry-After` / `X-RateLimit-Reset`
-//! (capped). Calls that create something (POST) are sent once: a retry after a 5xx or a broken
-//! connection could create a second device or address block. See
-//! [`Error::may_have_been_applied`].
+//! (capped). Calls that create something (POST) are never retried blindly: a retry after a 5xx,
+//! a timeout or a broken connection could create a second device or address block. They are
+//! sent again, with the same policy, only after a failure that proves nothing was applied (429,
+//! 408, a refused connection): see [`Error::may_have_been_applied`].
 
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use rand::Rng;
 
 use crate::error::Error;
 
-/// How the client retries idempotent calls.
+/// How the client retries: idempotent calls on every retryable failure, creates only on those
+/// that prove nothing was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in total, the first included (1 disables retries). Default 4.

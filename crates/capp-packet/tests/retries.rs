@@ -108,6 +108,58 @@ async fn a_device_create_is_not_retried_after_a_server_error() {
 }
 
 #[tokio::test]
+async fn a_device_create_refused_by_the_rate_limit_is_sent_again_and_creates_one_device() {
+    // A 429 (or 408) proves the server did not act on the request: sending it again after the
+    // server's wait is safe, and a throttled create then simply goes through.
+    let (sim, client) = support::start().await;
+    sim.faults()
+        .inject_for("createDevice", Fault::Status(408), 1);
+    sim.faults()
+        .inject_for("createDevice", Fault::RateLimited, 1);
+    let started = Instant::now();
+    let d = client
+        .create_device(sim.default_project_id(), &device_request("throttled-0"))
+        .await
+        .unwrap();
+    assert_eq!(statuses(&sim, "createDevice"), [408, 429, 201]);
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "the 429's Retry-After was honoured"
+    );
+    assert_eq!(sim.devices().len(), 1);
+    assert_eq!(sim.devices()[0].id, d.id);
+    assert_eq!(client.stats().retries, 2);
+}
+
+#[tokio::test]
+async fn a_create_to_a_refused_connection_is_tried_again_and_reported_as_not_applied() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metal/v1", listener.local_addr().unwrap());
+    drop(listener);
+    let client = MetalClient::new(
+        capp_packet::ClientConfig::new("t")
+            .with_base_url(url)
+            .with_retry(support::fast_retry())
+            .with_rate_limit(None),
+    )
+    .unwrap();
+    let e = client
+        .create_device(
+            "5f2f3a5e-7c43-4a8c-9a3b-6f2d8b8c0e01",
+            &device_request("refused-0"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, capp_packet::Error::Transport { connect: true, .. }),
+        "{e:?}"
+    );
+    assert!(!e.may_have_been_applied());
+    let stats = client.stats();
+    assert_eq!(stats.attempts_of("createDevice"), 4, "{stats:?}");
+}
+
+#[tokio::test]
 async fn a_create_whose_answer_was_cut_is_found_by_tags_instead_of_created_twice() {
     let (sim, client) = support::start().await;
     let project = sim.default_project_id().to_owned();
