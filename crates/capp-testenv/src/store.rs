@@ -1280,6 +1280,11 @@ impl State {
             if is_ns {
                 obj["status"] = json!({"phase": "Terminating"});
             }
+            if def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions" {
+                // Adds the Terminating condition; the CRD itself was valid when stored.
+                let before = obj.clone();
+                let _ = self.prepare_crd(&mut obj, Some(&before));
+            }
             self.commit(&key, obj, EventType::Modified);
         }
         self.gc();

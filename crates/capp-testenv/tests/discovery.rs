@@ -502,3 +502,56 @@ async fn every_built_in_kind_can_be_created_and_read_back() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_crd_with_held_objects_terminates_until_they_are_gone() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let client = env.client().unwrap();
+    let api = widgets(client.clone());
+    let held: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "held", "finalizers": ["example.com/hold"]}, "spec": {"size": 1}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &held).await.unwrap();
+    let crds = Api::<CustomResourceDefinition>::all(client);
+    crds.delete("widgets.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
+    let crd = crds.get("widgets.example.com").await.unwrap();
+    let conds = crd.status.unwrap().conditions.unwrap();
+    assert!(
+        conds
+            .iter()
+            .any(|c| c.type_ == "Terminating" && c.status == "True"),
+        "{conds:?}"
+    );
+    assert!(
+        api.get("held")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    let mut another = held.clone();
+    another.metadata.name = Some("another".into());
+    another.metadata.finalizers = None;
+    let err = api
+        .create(&PostParams::default(), &another)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 405),
+        "{err:?}"
+    );
+    api.patch(
+        "held",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(crds.get_opt("widgets.example.com").await.unwrap().is_none());
+}
