@@ -87,10 +87,10 @@ async fn a_failing_api_still_ends_with_one_device_per_machine_and_nothing_left()
         ids.push(ensure_device(&client, &project, &format!("m-{n}")).await);
     }
     // Reconciling again (a controller restart) adopts, never creates.
-    for n in 0..MACHINES {
+    for (n, id) in ids.iter().enumerate() {
         assert_eq!(
-            ensure_device(&client, &project, &format!("m-{n}")).await,
-            ids[n]
+            &ensure_device(&client, &project, &format!("m-{n}")).await,
+            id
         );
     }
 
