@@ -85,7 +85,8 @@ pub enum Fault {
     Lost,
     /// Handle the request, then answer `200` with a body that is not JSON.
     Garbage,
-    /// Answer 429 with `Retry-After` and `X-RateLimit-*` headers.
+    /// Answer 429 with `Retry-After` (unless [`FaultConfig::omit_retry_after`]) and
+    /// `X-RateLimit-*` headers.
     RateLimited,
     /// For `createDevice`: answer the capacity error of the request's form as if capacity had
     /// run out: 422 "There aren't available servers in that metro" (or the facility variant),
