@@ -150,6 +150,48 @@ impl Identity {
     }
 }
 
+/// A failure to inject into matching requests (see [`TestEnv::inject_fault`]): the request is
+/// answered with a `Status` error of the given code instead of being served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fault {
+    /// Only requests with this method (`None`: any method).
+    pub method: Option<http::Method>,
+    /// Only requests whose path (without the query) contains this text.
+    pub path_contains: String,
+    /// The HTTP code to answer with (409, 429, 500, 503...).
+    pub code: u16,
+    /// How many matching requests fail before the fault is used up.
+    pub times: usize,
+}
+
+impl Fault {
+    /// Fails the next request whose path contains `path_contains` with `code`.
+    #[must_use]
+    pub fn new(path_contains: impl Into<String>, code: u16) -> Self {
+        Self {
+            method: None,
+            path_contains: path_contains.into(),
+            code,
+            times: 1,
+        }
+    }
+
+    /// Only requests with this method.
+    #[must_use]
+    pub fn with_method(mut self, method: http::Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Fails this many matching requests.
+    #[must_use]
+    pub fn times(mut self, times: usize) -> Self {
+        self.times = times;
+        self
+    }
+}
+
 /// A group/version/resource, to inspect stored objects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Gvr {
@@ -220,6 +262,7 @@ impl TestEnv {
         let server = Arc::new(Server {
             state: tokio::sync::Mutex::new(State::new(config.watch_history)),
             tokens: Mutex::new(std::collections::HashMap::new()),
+            faults: Mutex::new(Vec::new()),
             rbac: config.rbac,
             bookmark_interval: config.bookmark_interval,
             shutdown: rx.clone(),
@@ -528,6 +571,15 @@ impl TestEnv {
         state
             .create(&def, namespace.unwrap_or_default(), object, &opts)
             .map(|w| w.object)
+    }
+
+    /// Makes matching requests fail (faults are checked in the order they were injected).
+    pub fn inject_fault(&self, fault: Fault) {
+        self.server
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(fault);
     }
 
     /// The current global resourceVersion.

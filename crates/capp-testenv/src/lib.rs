@@ -47,7 +47,7 @@ mod tls;
 mod util;
 mod watch;
 
-pub use env::{Config, Gvr, Identity, TestEnv};
+pub use env::{Config, Fault, Gvr, Identity, TestEnv};
 pub use status::ApiError;
 
 /// Errors from starting and driving a [`TestEnv`].

@@ -31,6 +31,7 @@ const MAX_BODY: usize = 3 * 1024 * 1024;
 pub(crate) struct Server {
     pub(crate) state: tokio::sync::Mutex<State>,
     pub(crate) tokens: Mutex<HashMap<String, Identity>>,
+    pub(crate) faults: Mutex<Vec<crate::env::Fault>>,
     pub(crate) rbac: bool,
     pub(crate) bookmark_interval: Duration,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -295,6 +296,9 @@ impl Server {
             Ok(i) => i,
             Err(e) => return error_response(&e),
         };
+        if let Some(e) = self.take_fault(&parts.method, parts.uri.path()) {
+            return error_response(&e);
+        }
         let resp = self
             .route(
                 &parts.method,
@@ -308,6 +312,37 @@ impl Server {
         let resp = resp.unwrap_or_else(|e| error_response(&e));
         tracing::debug!(method = %parts.method, uri = %parts.uri, user = %identity.username, status = resp.status().as_u16(), "Handled request");
         resp
+    }
+
+    /// Uses up an injected fault matching the request, if any.
+    fn take_fault(&self, method: &Method, path: &str) -> Option<ApiError> {
+        let mut faults = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = faults.iter().position(|f| {
+            f.times > 0
+                && f.method.as_ref().is_none_or(|m| m == method)
+                && path.contains(&f.path_contains)
+        })?;
+        faults[i].times -= 1;
+        let code = faults[i].code;
+        faults.retain(|f| f.times > 0);
+        let reason = match code {
+            400 => "BadRequest",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "NotFound",
+            409 => "Conflict",
+            410 => "Expired",
+            422 => "Invalid",
+            429 => "TooManyRequests",
+            503 => "ServiceUnavailable",
+            504 => "Timeout",
+            _ => "InternalError",
+        };
+        Some(ApiError::new(
+            code,
+            reason,
+            format!("injected fault for {method} {path}"),
+        ))
     }
 
     fn authenticate(

@@ -396,3 +396,56 @@ async fn the_watcher_works_with_list_watch_and_with_streaming_lists() {
         }
     }
 }
+
+#[tokio::test]
+async fn injected_api_failures_are_retried_by_the_controller() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    env.inject_fault(
+        capp_testenv::Fault::new("/widgets/w1/status", 500)
+            .with_method(http::Method::PATCH)
+            .times(2),
+    );
+    let api: Api<Widget> = Api::namespaced(env.client().unwrap(), "default");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let ctx = Arc::new(Ctx {
+        api: api.clone(),
+        seen: tx,
+    });
+    let (errors_tx, mut errors_rx) = mpsc::unbounded_channel();
+    let controller = tokio::spawn(
+        Controller::new(api.clone(), watcher::Config::default())
+            .graceful_shutdown_on(async move {
+                let _ = stop_rx.await;
+            })
+            .run(reconcile, error_policy, ctx)
+            .for_each(move |r| {
+                if r.is_err() {
+                    let _ = errors_tx.send(());
+                }
+                async {}
+            }),
+    );
+    api.create(
+        &PostParams::default(),
+        &Widget::new("w1", WidgetSpec { size: 1 }),
+    )
+    .await
+    .unwrap();
+    expect(&mut rx, "apply w1 gen=1").await;
+    let mut failures = 0;
+    while errors_rx.try_recv().is_ok() {
+        failures += 1;
+    }
+    assert_eq!(failures, 2, "both injected failures reached the controller");
+    assert_eq!(
+        api.get("w1").await.unwrap().status.and_then(|s| s.observed),
+        Some(1)
+    );
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(10), controller)
+        .await
+        .unwrap()
+        .unwrap();
+}
