@@ -47,9 +47,11 @@ impl Kubectl {
             return None;
         }
         let env = TestEnv::start(config).await.unwrap();
-        let cache = std::env::temp_dir()
-            .join(format!("capp-testenv-kubectl-{}", std::process::id()))
-            .join(env.url().rsplit(':').next().unwrap());
+        let port = env.url().rsplit(':').next().unwrap_or_default().to_owned();
+        let cache = std::env::temp_dir().join(format!(
+            "capp-testenv-kubectl-{}-{port}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&cache).unwrap();
         Some(Self {
             bin: bin.unwrap(),
