@@ -11,7 +11,8 @@
 //!    recursively inside defaulted values. Parent objects are never created just to hold a
 //!    default (the real server does not either);
 //! 3. unknown fields are pruned. `apiVersion`, `kind` and `metadata` of the resource root and of
-//!    `x-kubernetes-embedded-resource` objects are kept; subtrees marked
+//!    `x-kubernetes-embedded-resource` objects are kept, the `metadata` coerced to an
+//!    ObjectMeta (unknown fields dropped and reported, malformed ones dropped); subtrees marked
 //!    `x-kubernetes-preserve-unknown-fields: true` keep their unknown fields (their known
 //!    properties are still pruned). The paths of dropped fields are returned in
 //!    [`Admitted::pruned`] (`spec.foo`, `spec.items[0].bar`), which the server turns into
@@ -87,8 +88,9 @@
 //!   `allOf`/`anyOf` alternatives), and ratcheted CEL errors are dropped rather than
 //!   returned as warnings;
 //! - embedded resources (`x-kubernetes-embedded-resource`) get the `apiVersion`/`kind`
-//!   checks but not the full ObjectMeta validation and coercion of their `metadata`; root
-//!   `metadata` is left to the caller entirely (neither pruned nor coerced here).
+//!   checks and ObjectMeta coercion but not the ObjectMeta validation (name syntax, label
+//!   syntax) of their `metadata`; the root `metadata` is only coerced here, its validation
+//!   is the server's.
 
 mod cel;
 mod compile;

@@ -38,6 +38,9 @@ pub(crate) fn prune_value(
             let mut unknown = Vec::new();
             for (k, v) in map.iter_mut() {
                 if n.embedded && is_kept_meta_field(k, v) {
+                    if k == "metadata" {
+                        coerce_metadata(v, &errors::child(path, k), pruned);
+                    }
                     continue;
                 }
                 if n.properties.contains_key(k) || n.additional.is_some() {
@@ -69,6 +72,9 @@ fn prune_known(value: &mut Value, node: &Node, path: &str, pruned: &mut Vec<Stri
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 if node.embedded && is_kept_meta_field(k, v) {
+                    if k == "metadata" {
+                        coerce_metadata(v, &errors::child(path, k), pruned);
+                    }
                     continue;
                 }
                 if let Some(child) = node.child(k) {
@@ -94,5 +100,45 @@ fn is_kept_meta_field(key: &str, value: &Value) -> bool {
         "apiVersion" | "kind" => value.is_string(),
         "metadata" => value.is_object(),
         _ => false,
+    }
+}
+
+/// Coerces the `metadata` of a resource or embedded resource into an ObjectMeta, as upstream
+/// `objectmeta.Coerce` does for every write: unknown fields are dropped and reported like
+/// pruned ones (`metadata.foo`); known fields of the wrong type are dropped silently.
+fn coerce_metadata(meta: &mut Value, path: &str, pruned: &mut Vec<String>) {
+    let Some(map) = meta.as_object_mut() else {
+        return;
+    };
+    let mut dropped = Vec::new();
+    for (k, v) in map.iter() {
+        let well_formed = match k.as_str() {
+            "name" | "generateName" | "namespace" | "selfLink" | "uid" | "resourceVersion" => {
+                v.is_string()
+            }
+            "generation" | "deletionGracePeriodSeconds" => v.is_i64() || v.is_u64(),
+            "creationTimestamp" | "deletionTimestamp" => {
+                v.is_null()
+                    || v.as_str()
+                        .is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok())
+            }
+            "labels" | "annotations" => v
+                .as_object()
+                .is_some_and(|m| m.values().all(Value::is_string)),
+            "finalizers" => v.as_array().is_some_and(|l| l.iter().all(Value::is_string)),
+            "ownerReferences" | "managedFields" => {
+                v.as_array().is_some_and(|l| l.iter().all(Value::is_object))
+            }
+            _ => {
+                pruned.push(errors::child(path, k));
+                false
+            }
+        };
+        if !well_formed {
+            dropped.push(k.clone());
+        }
+    }
+    for k in dropped {
+        map.remove(&k);
     }
 }

@@ -1481,3 +1481,31 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_type_is_rejected() {
         );
     }
 }
+
+#[test]
+fn resource_and_embedded_metadata_are_coerced_to_object_meta() {
+    let s = compile(&props(&json!({"template": {
+        "type": "object",
+        "x-kubernetes-embedded-resource": true,
+        "x-kubernetes-preserve-unknown-fields": true,
+    }})));
+    let mut obj = object(&json!({"template": {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "x", "labels": {"a": "b"}, "bogus": 1, "finalizers": "not-a-list"},
+    }}));
+    obj["metadata"]["nonsense"] = json!(true);
+    obj["metadata"]["generation"] = json!("one");
+    let admitted = s.admit(&mut obj, None).unwrap();
+    assert_eq!(
+        admitted.pruned,
+        vec!["metadata.nonsense", "spec.template.metadata.bogus"]
+    );
+    assert_eq!(
+        obj["metadata"],
+        json!({"name": "w", "namespace": "default"})
+    );
+    assert_eq!(
+        obj["spec"]["template"]["metadata"],
+        json!({"name": "x", "labels": {"a": "b"}})
+    );
+}
