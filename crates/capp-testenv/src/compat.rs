@@ -43,27 +43,9 @@ pub(crate) fn validate_crd(crd: &Value) -> Result<(), Vec<Cause>> {
     crate::schema::validate_crd(crd).map_err(causes)
 }
 
-/// RFC 6902 JSON patch, as the apiserver applies it: a `test` of `null` against a missing
-/// path succeeds (Go's json-patch treats missing as null; kube's `finalizer` helper relies on
-/// `{"op":"test","path":"/metadata/finalizers","value":null}`).
+/// RFC 6902 JSON patch, as the apiserver applies it (see [`crate::patch::json_patch`]).
 pub(crate) fn json_patch(doc: &Value, patch: &Value) -> Result<Value, String> {
-    let Some(ops) = patch.as_array() else {
-        return crate::patch::json_patch(doc, patch).map_err(|e| e.to_string());
-    };
-    let mut out = doc.clone();
-    for op in ops {
-        let missing_null_test = op["op"] == "test"
-            && op["value"].is_null()
-            && op["path"]
-                .as_str()
-                .is_some_and(|p| out.pointer(p).is_none());
-        if missing_null_test {
-            continue;
-        }
-        out = crate::patch::json_patch(&out, &Value::Array(vec![op.clone()]))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(out)
+    crate::patch::json_patch(doc, patch).map_err(|e| e.to_string())
 }
 
 /// RFC 7386 JSON merge patch.

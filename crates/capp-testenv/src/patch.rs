@@ -17,7 +17,7 @@
 //!   another manager also owns them.
 //! - Lists are atomic unless the CRD schema says `x-kubernetes-list-type: set` or `map` (with
 //!   `x-kubernetes-list-map-keys`); in `metadata`, `finalizers` is a set and `ownerReferences` a
-//!   map keyed by `uid`; built-in kinds use the merge keys of their Go types (see [`list_kind`]).
+//!   map keyed by `uid`; built-in kinds use the merge keys of their Go types (see [`builtin_list_kind`]).
 //! - Plain writes (create, update, patch) are recorded by [`record_update`] as `operation:
 //!   Update` entries that take over ownership of the fields they changed.
 //!
@@ -107,12 +107,33 @@ pub struct ApplyOptions<'a> {
     pub schema: Option<&'a Value>,
 }
 
-/// Applies an RFC 6902 JSON patch (including `test`) to `doc`.
+/// Applies an RFC 6902 JSON patch (including `test`) to `doc`, as the apiserver does.
+///
+/// One deviation from the RFC, matching Go's json-patch which kube-apiserver uses: a `test` of
+/// `null` against a missing path succeeds (missing reads as null). kube's `finalizer` helper
+/// relies on it (`{"op":"test","path":"/metadata/finalizers","value":null}`).
 pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
-    let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-        .map_err(|e| PatchError::Invalid(format!("not a JSON patch: {e}")))?;
+    let Some(ops) = patch.as_array() else {
+        return Err(PatchError::Invalid(
+            "a JSON patch must be an array of operations".to_owned(),
+        ));
+    };
     let mut out = doc.clone();
-    json_patch::patch(&mut out, &ops).map_err(|e| PatchError::Failed(e.to_string()))?;
+    for (i, op) in ops.iter().enumerate() {
+        let missing_null_test = op.get("op").and_then(Value::as_str) == Some("test")
+            && op.get("value").is_some_and(Value::is_null)
+            && op
+                .get("path")
+                .and_then(Value::as_str)
+                .is_some_and(|p| out.pointer(p).is_none());
+        if missing_null_test {
+            continue;
+        }
+        let op: json_patch::PatchOperation = serde_json::from_value(op.clone())
+            .map_err(|e| PatchError::Invalid(format!("operation {i} is not valid: {e}")))?;
+        json_patch::patch(&mut out, &json_patch::Patch(vec![op]))
+            .map_err(|e| PatchError::Failed(format!("operation {i}: {e}")))?;
+    }
     Ok(out)
 }
 

@@ -54,6 +54,31 @@ fn json_patch_applies_operations_and_fails_a_false_test() {
         json_patch(&doc, &json!({"op": "add"})),
         Err(PatchError::Invalid(_))
     ));
+    let unknown_op = json_patch(&doc, &json!([{"op": "frobnicate", "path": "/a"}]));
+    assert!(
+        matches!(unknown_op, Err(PatchError::Invalid(_))),
+        "{unknown_op:?}"
+    );
+}
+
+#[test]
+fn json_patch_test_of_null_succeeds_on_a_missing_path_as_kube_finalizer_expects() {
+    let doc = json!({"metadata": {"name": "m"}});
+    let out = json_patch(
+        &doc,
+        &json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}
+        ]),
+    )
+    .unwrap();
+    assert_eq!(out["metadata"]["finalizers"], json!(["f"]));
+    // Once the path exists, the same test fails: that is the helper's optimistic lock.
+    let again = json_patch(
+        &out,
+        &json!([{"op": "test", "path": "/metadata/finalizers", "value": null}]),
+    );
+    assert!(matches!(again, Err(PatchError::Failed(_))), "{again:?}");
 }
 
 #[test]
