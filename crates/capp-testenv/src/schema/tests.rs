@@ -1509,3 +1509,14 @@ fn resource_and_embedded_metadata_are_coerced_to_object_meta() {
         json!({"name": "x", "labels": {"a": "b"}})
     );
 }
+
+#[test]
+fn a_body_that_is_not_an_object_is_rejected_at_the_root() {
+    let s = immutable_name();
+    for body in [json!([1]), json!("x"), json!(null), json!(3)] {
+        let mut b = body.clone();
+        let causes = s.admit(&mut b, None).unwrap_err();
+        assert_eq!(only(&causes).field, "<nil>", "{body}");
+        assert_eq!(causes[0].reason, "FieldValueTypeInvalid");
+    }
+}
