@@ -39,4 +39,4 @@ ci:
 
 # run the Equinix Metal simulator on a fixed port
 sim:
-    cargo run --locked -p capp-sim-bin -- --listen 127.0.0.1:8080
+    cargo run --release --locked -p capp-sim-bin -- --listen 127.0.0.1:8080
