@@ -449,3 +449,90 @@ async fn injected_api_failures_are_retried_by_the_controller() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_watcher_relists_after_its_resource_version_is_compacted() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    use kube::runtime::watcher::Event as WEvent;
+    let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_watch_history(3))
+        .await
+        .unwrap();
+    let client = env.client().unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm = |name: &str| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()
+    };
+    api.create(&PostParams::default(), &cm("before"))
+        .await
+        .unwrap();
+    // Without bookmarks the watcher's resourceVersion only moves with ConfigMap events, and a
+    // one-second watch timeout makes it reconnect from that resourceVersion.
+    let config = watcher::Config::default().timeout(1).disable_bookmarks();
+    let mut stream = watcher(api.clone(), config).boxed();
+    let mut inits = 0;
+    let mut errors = Vec::new();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("the watcher yields within 30s")
+            .expect("the watcher never ends")
+    };
+    loop {
+        match next().await {
+            Ok(WEvent::InitDone) => break,
+            Ok(WEvent::Init) => inits += 1,
+            Ok(_) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    // Writes to another resource push the watcher's resourceVersion out of the history.
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    for i in 0..5 {
+        let s: Secret =
+            serde_json::from_value(json!({"metadata": {"name": format!("s{i}")}})).unwrap();
+        secrets.create(&PostParams::default(), &s).await.unwrap();
+    }
+    // While the watcher is cut off, a ConfigMap appears: only a relist can deliver it.
+    api.create(&PostParams::default(), &cm("during"))
+        .await
+        .unwrap();
+    // The relist may happen before or after "during" exists (the watcher reconnects on its
+    // own schedule): either the relist or a later event must deliver it.
+    let mut relisted = Vec::new();
+    let mut relist_done = false;
+    let mut saw_during = false;
+    while !(relist_done && saw_during) {
+        match next().await {
+            Ok(WEvent::Init) => {
+                inits += 1;
+                relisted.clear();
+            }
+            Ok(WEvent::InitApply(o)) => {
+                saw_during |= o.name_any() == "during";
+                relisted.push(o.name_any());
+            }
+            Ok(WEvent::InitDone) => relist_done = inits >= 2,
+            Ok(WEvent::Apply(o)) if o.name_any() == "during" => {
+                saw_during = true;
+                if inits < 2 {
+                    // The live watch delivered it: compact the history past it again.
+                    for i in 5..10 {
+                        let s: Secret =
+                            serde_json::from_value(json!({"metadata": {"name": format!("s{i}")}}))
+                                .unwrap();
+                        secrets.create(&PostParams::default(), &s).await.unwrap();
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("410") || e.contains("Expired") || e.contains("too old")),
+        "the watcher saw the 410: {errors:?}"
+    );
+    assert!(relisted.contains(&"before".to_owned()), "{relisted:?}");
+}

@@ -935,3 +935,371 @@ async fn label_filtered_watches_see_objects_enter_and_leave_the_selection() {
     }
     assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
 }
+
+#[tokio::test]
+async fn a_watch_resumed_from_a_resource_version_sees_only_later_events() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    api.create(&PostParams::default(), &cm("a", &json!({})))
+        .await
+        .unwrap();
+    let mut rvs = Vec::new();
+    for v in ["1", "2", "3"] {
+        let patched = api
+            .patch(
+                "a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"data": {"k": v}})),
+            )
+            .await
+            .unwrap();
+        rvs.push(patched.metadata.resource_version.unwrap());
+    }
+    // Resuming from the second change replays exactly the third, then streams live changes.
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(30), &rvs[1])
+        .await
+        .unwrap()
+        .boxed();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(20), stream.try_next())
+            .await
+            .expect("an event arrives")
+            .unwrap()
+            .expect("the stream is open")
+    };
+    let WatchEvent::Modified(replayed) = next().await else {
+        panic!("expected the replayed MODIFIED event")
+    };
+    assert_eq!(replayed.metadata.resource_version.as_ref(), Some(&rvs[2]));
+    assert_eq!(replayed.data.unwrap()["k"], "3");
+    api.delete("a", &DeleteParams::default()).await.unwrap();
+    let WatchEvent::Deleted(deleted) = next().await else {
+        panic!("expected DELETED, with no synthetic ADDED before it")
+    };
+    assert!(
+        deleted
+            .metadata
+            .resource_version
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > rvs[2].parse::<u64>().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_compacted_resource_version_is_a_410_error_event_with_an_expired_status() {
+    let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_watch_history(2))
+        .await
+        .unwrap();
+    let client = env.client().unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let old = api
+        .create(&PostParams::default(), &cm("a", &json!({})))
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    for i in 0..3 {
+        api.create(&PostParams::default(), &cm(&format!("b{i}"), &json!({})))
+            .await
+            .unwrap();
+    }
+    // The real server answers a watch with 200 and one ERROR event carrying the 410 Status,
+    // then ends the stream.
+    let req = http::Request::get(format!(
+        "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={old}"
+    ))
+    .body(Vec::new())
+    .unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = tokio::time::timeout(
+        Duration::from_secs(20),
+        http_body_util::BodyExt::collect(resp.into_body()),
+    )
+    .await
+    .expect("the stream ends after the error")
+    .unwrap()
+    .to_bytes();
+    let lines: Vec<serde_json::Value> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["type"], "ERROR");
+    let status = &lines[0]["object"];
+    assert_eq!(
+        (&status["kind"], &status["code"], &status["reason"]),
+        (&json!("Status"), &json!(410), &json!("Expired")),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn server_side_apply_on_a_custom_resource_removes_dropped_fields_and_reports_conflicts_with_causes()
+ {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let api = widgets(env.client().unwrap(), "default");
+    let apply = |spec: serde_json::Value| {
+        Patch::Apply(
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": spec}),
+        )
+    };
+    api.patch(
+        "w",
+        &PatchParams::apply("alice"),
+        &apply(json!({"size": 2, "color": "red"})),
+    )
+    .await
+    .unwrap();
+    let dropped = api
+        .patch(
+            "w",
+            &PatchParams::apply("alice"),
+            &apply(json!({"size": 2})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        dropped.data["spec"].get("color").is_none(),
+        "a field alice stopped applying is removed: {}",
+        dropped.data["spec"]
+    );
+    assert_eq!(dropped.metadata.generation, Some(2));
+
+    let err = api
+        .patch("w", &PatchParams::apply("bob"), &apply(json!({"size": 5})))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected an API error, got {err:?}")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+    let causes = status.details.unwrap().causes;
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert_eq!(causes[0].field, ".spec.size");
+    assert!(
+        causes[0].message.contains("conflict with \"alice\""),
+        "{causes:?}"
+    );
+    assert_eq!(
+        api.get("w").await.unwrap().data["spec"]["size"],
+        2,
+        "a conflicting apply changes nothing"
+    );
+
+    let forced = api
+        .patch(
+            "w",
+            &PatchParams::apply("bob").force(),
+            &apply(json!({"size": 5})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.data["spec"]["size"], 5);
+    let owners = |mgr: &str| -> String {
+        forced
+            .metadata
+            .managed_fields
+            .clone()
+            .unwrap()
+            .into_iter()
+            .find(|m| m.manager.as_deref() == Some(mgr))
+            .and_then(|m| m.fields_v1)
+            .map(|f| f.0.to_string())
+            .unwrap_or_default()
+    };
+    assert!(owners("bob").contains("f:size"), "{}", owners("bob"));
+    assert!(
+        !owners("alice").contains("f:size"),
+        "force takes size away from alice: {}",
+        owners("alice")
+    );
+    // Once bob owns size, alice dropping it no longer removes it.
+    let after = api
+        .patch("w", &PatchParams::apply("alice"), &apply(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(after.data["spec"]["size"], 5);
+}
+
+#[tokio::test]
+async fn a_server_side_apply_conflict_on_a_config_map_names_the_field_and_its_manager() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let apply = |data: serde_json::Value| {
+        Patch::Apply(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": data}),
+        )
+    };
+    api.patch(
+        "a",
+        &PatchParams::apply("one"),
+        &apply(json!({"x": "1", "y": "2"})),
+    )
+    .await
+    .unwrap();
+    let err = api
+        .patch("a", &PatchParams::apply("two"), &apply(json!({"x": "9"})))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected an API error, got {err:?}")
+    };
+    assert_eq!(status.code, 409);
+    let causes = status.details.unwrap().causes;
+    assert_eq!(
+        causes
+            .iter()
+            .map(|c| (c.reason.as_str(), c.field.as_str()))
+            .collect::<Vec<_>>(),
+        [("FieldManagerConflict", ".data.x")],
+        "{causes:?}"
+    );
+    let forced = api
+        .patch(
+            "a",
+            &PatchParams::apply("two").force(),
+            &apply(json!({"x": "9"})),
+        )
+        .await
+        .unwrap();
+    let data = forced.data.unwrap();
+    assert_eq!(
+        (data["x"].as_str(), data["y"].as_str()),
+        ("9", "2"),
+        "force takes x; one still owns y"
+    );
+    // The first applier dropping x no longer removes it: two owns it now.
+    let kept = api
+        .patch("a", &PatchParams::apply("one"), &apply(json!({"y": "2"})))
+        .await
+        .unwrap();
+    assert_eq!(kept.data.unwrap()["x"], "9");
+}
+
+/// A cluster-scoped `Zone` CRD with an immutable `spec.region` (a CEL transition rule), a
+/// cross-field CEL rule and a defaulted field.
+fn zone_crd() -> serde_json::Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "zones.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Cluster",
+            "names": {"plural": "zones", "singular": "zone", "kind": "Zone"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {"spec": {
+                        "type": "object",
+                        "required": ["region"],
+                        "x-kubernetes-validations": [
+                            {"rule": "self.min <= self.max", "message": "min must not exceed max"}
+                        ],
+                        "properties": {
+                            "region": {
+                                "type": "string",
+                                "x-kubernetes-validations": [
+                                    {"rule": "self == oldSelf", "message": "region is immutable"}
+                                ]
+                            },
+                            "min": {"type": "integer", "default": 0},
+                            "max": {"type": "integer", "default": 10}
+                        }
+                    }}
+                }}
+            }]
+        }
+    })
+}
+
+#[tokio::test]
+async fn cel_rules_including_transition_rules_are_enforced_on_create_and_update() {
+    let env = support::start().await;
+    env.install_crds(&[zone_crd()]).await.unwrap();
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Zone"),
+        "zones",
+    );
+    let api: Api<DynamicObject> = Api::all_with(env.client().unwrap(), &ar);
+    let zone = |spec: serde_json::Value| -> DynamicObject {
+        serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Zone", "metadata": {"name": "z"}, "spec": spec})).unwrap()
+    };
+    let causes = |e: kube::Error| match e {
+        kube::Error::Api(s) if s.code == 422 => s
+            .details
+            .unwrap()
+            .causes
+            .into_iter()
+            .map(|c| (c.field, c.message))
+            .collect::<Vec<_>>(),
+        other => panic!("expected 422, got {other:?}"),
+    };
+
+    let bad = causes(
+        api.create(
+            &PostParams::default(),
+            &zone(json!({"region": "ams", "min": 5, "max": 1})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0].0, "spec");
+    assert!(bad[0].1.contains("min must not exceed max"), "{bad:?}");
+
+    let created = api
+        .create(&PostParams::default(), &zone(json!({"region": "ams"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&created.data["spec"]["min"], &created.data["spec"]["max"]),
+        (&json!(0), &json!(10)),
+        "defaults are applied before the rules run"
+    );
+
+    let moved = causes(
+        api.patch(
+            "z",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"region": "fra"}})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0].0, "spec.region");
+    assert!(moved[0].1.contains("region is immutable"), "{moved:?}");
+    let mut replaced = api.get("z").await.unwrap();
+    replaced.data["spec"]["region"] = json!("fra");
+    assert!(
+        !causes(
+            api.replace("z", &PostParams::default(), &replaced)
+                .await
+                .unwrap_err()
+        )
+        .is_empty(),
+        "PUT is checked too"
+    );
+    let widened = api
+        .patch(
+            "z",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"max": 20}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(widened.data["spec"]["region"], "ams");
+    assert_eq!(widened.data["spec"]["max"], 20);
+}

@@ -183,10 +183,18 @@ async fn kubectl_applies_a_manifest_with_crds_and_custom_resources_and_gets_them
     let f = k.write("manifest.yaml", MANIFEST);
     // Like a real apiserver, kubectl cannot map the Gadget kind until the CRD exists: the first
     // pass creates the CRD (and reports the missing mapping), the second creates the rest.
-    let (_, _, first_err) = k.run(&["apply", "-f", &f]).await;
+    // kubectl maps every document before it sends any, so the first pass always fails on the
+    // custom resource while the CRD and the built-ins are applied.
+    let (first_ok, first_out, first_err) = k.run(&["apply", "-f", &f]).await;
     assert!(
-        first_err.is_empty() || first_err.contains("ensure CRDs are installed first"),
+        !first_ok && first_err.contains("ensure CRDs are installed first"),
         "{first_err}"
+    );
+    assert!(
+        first_out
+            .contains("customresourcedefinition.apiextensions.k8s.io/gadgets.example.com created")
+            && first_out.contains("configmap/settings created"),
+        "{first_out}"
     );
     k.ok(&[
         "wait",
@@ -363,25 +371,46 @@ async fn kubectl_delete_is_held_by_finalizers_until_they_are_removed() {
 
     // A waiting delete returns once another client removes the finalizer.
     k.widget("w2", "  finalizers: [example.com/hold]\n").await;
-    let waiting = k
-        .command(&["delete", "widget", "w2", "--timeout=30s"])
-        .output();
-    let remover = async {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        k.widgets()
-            .patch(
-                "w2",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-            )
-            .await
-            .unwrap();
-    };
-    let (out, ()) = tokio::join!(
-        tokio::time::timeout(Duration::from_secs(40), waiting),
-        remover
+    let mut waiting = k
+        .command(&["delete", "widget", "w2", "--timeout=60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the delete has arrived (deletionTimestamp set), kubectl must still be waiting.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while k
+        .widgets()
+        .get("w2")
+        .await
+        .unwrap()
+        .metadata
+        .deletion_timestamp
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kubectl never deleted w2"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "kubectl delete returned while the finalizer still held the object"
     );
-    let out = out.unwrap().unwrap();
+    k.widgets()
+        .patch(
+            "w2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(40), waiting.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -396,27 +425,42 @@ async fn kubectl_wait_returns_when_the_condition_becomes_ready() {
         return;
     };
     k.widget("w", "").await;
-    let waiting = k
-        .command(&["wait", "--for=condition=Ready", "widget/w", "--timeout=30s"])
-        .output();
-    let setter = async {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Done", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-        k.widgets()
-            .patch_status("w", &PatchParams::default(), &Patch::Merge(status))
+    // `-v=6` logs each request: the status is set only once kubectl is watching, so the test
+    // proves that kubectl waits for the change rather than finding it already there.
+    let mut waiting = k
+        .command(&[
+            "wait",
+            "--for=condition=Ready",
+            "widget/w",
+            "--timeout=60s",
+            "-v=6",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(waiting.stderr.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), log.next_line())
             .await
-            .unwrap();
-    };
-    let (out, ()) = tokio::join!(
-        tokio::time::timeout(Duration::from_secs(40), waiting),
-        setter
-    );
-    let out = out.unwrap().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+            .expect("kubectl starts watching within 30s")
+            .unwrap()
+            .expect("kubectl keeps running until the condition is met");
+        if line.contains("watch=true") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Done", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    k.widgets()
+        .patch_status("w", &PatchParams::default(), &Patch::Merge(status))
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(40), waiting.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "kubectl wait fails");
     assert!(String::from_utf8_lossy(&out.stdout).contains("condition met"));
     let ready = k.ok(&["get", "widget", "w"]).await;
     assert!(
@@ -725,4 +769,156 @@ async fn kubectl_edit_diff_server_dry_run_and_server_side_apply_work() {
         ])
         .await;
     assert_eq!(count, "9");
+}
+
+#[tokio::test]
+async fn kubectl_server_side_apply_reports_conflicts_until_forced() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let v1 = k.write(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\ndata: {mode: fast, size: small}\n",
+    );
+    let out = k.ok(&["apply", "--server-side", "-f", &v1]).await;
+    assert!(out.contains("configmap/shared serverside-applied"), "{out}");
+    // Another manager takes `mode` with force.
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(k.env.client().unwrap(), "default");
+    cms.patch(
+        "shared",
+        &PatchParams::apply("operator").force(),
+        &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"mode": "slow"}})),
+    )
+    .await
+    .unwrap();
+    let v2 = k.write(
+        "cm2.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\ndata: {mode: turbo, size: small}\n",
+    );
+    let (ok, _, err) = k.run(&["apply", "--server-side", "-f", &v2]).await;
+    assert!(!ok, "a conflicting server-side apply fails");
+    assert!(
+        err.contains("conflict") && err.contains("operator") && err.contains(".data.mode"),
+        "{err}"
+    );
+    let mode = k
+        .ok(&["get", "configmap", "shared", "-o", "jsonpath={.data.mode}"])
+        .await;
+    assert_eq!(mode, "slow", "the conflicting apply changed nothing");
+    k.ok(&["apply", "--server-side", "--force-conflicts", "-f", &v2])
+        .await;
+    let managers = k
+        .ok(&[
+            "get",
+            "configmap",
+            "shared",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.data.mode} {.metadata.managedFields[*].manager}",
+        ])
+        .await;
+    assert_eq!(
+        managers, "turbo kubectl",
+        "operator owned only mode, so its entry is gone, as on a real server"
+    );
+    // Dropping `size` from kubectl's applied configuration removes it.
+    let v3 = k.write(
+        "cm3.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\ndata: {mode: turbo}\n",
+    );
+    k.ok(&["apply", "--server-side", "-f", &v3]).await;
+    let data = k
+        .ok(&["get", "configmap", "shared", "-o", "jsonpath={.data}"])
+        .await;
+    assert_eq!(data, r#"{"mode":"turbo"}"#);
+}
+
+#[tokio::test]
+async fn kubectl_apply_enforces_crd_schemas_strict_fields_and_transition_rules() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let crd = k.write(
+        "crd.yaml",
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: zones.example.com}
+spec:
+  group: example.com
+  scope: Cluster
+  names: {plural: zones, singular: zone, kind: Zone}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              region:
+                type: string
+                x-kubernetes-validations:
+                - {rule: "self == oldSelf", message: region is immutable}
+              size: {type: integer, minimum: 1, default: 3}
+"#,
+    );
+    k.ok(&["apply", "-f", &crd]).await;
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/zones.example.com",
+        "--timeout=30s",
+    ])
+    .await;
+    let zone = |name: &str, body: &str| {
+        k.write(
+            &format!("{name}.yaml"),
+            &format!(
+                "apiVersion: example.com/v1\nkind: Zone\nmetadata: {{name: z}}\nspec: {body}\n"
+            ),
+        )
+    };
+    let typo = zone("typo", "{region: ams, sise: 2}");
+    let (ok, _, err) = k.run(&["apply", "-f", &typo]).await;
+    assert!(
+        !ok && err.contains("unknown field \"spec.sise\""),
+        "kubectl validates strictly on the server: {err}"
+    );
+    let small = zone("small", "{region: ams, size: 0}");
+    let (ok, _, err) = k.run(&["apply", "-f", &small]).await;
+    assert!(
+        !ok && err.contains("spec.size") && err.contains("should be greater than or equal to 1"),
+        "{err}"
+    );
+    let good = zone("good", "{region: ams}");
+    k.ok(&["apply", "-f", &good]).await;
+    let size = k
+        .ok(&["get", "zone", "z", "-o", "jsonpath={.spec.size}"])
+        .await;
+    assert_eq!(size, "3", "defaulted");
+    let moved = zone("moved", "{region: fra}");
+    let (ok, _, err) = k.run(&["apply", "-f", &moved]).await;
+    assert!(
+        !ok && err.contains("spec.region") && err.contains("region is immutable"),
+        "{err}"
+    );
+    let (ok, _, err) = k
+        .run(&[
+            "patch",
+            "zone",
+            "z",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"region":"fra"}}"#,
+        ])
+        .await;
+    assert!(!ok && err.contains("region is immutable"), "{err}");
+    let region = k
+        .ok(&["get", "zone", "z", "-o", "jsonpath={.spec.region}"])
+        .await;
+    assert_eq!(region, "ams");
 }
