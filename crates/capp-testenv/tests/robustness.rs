@@ -262,3 +262,175 @@ async fn malformed_requests_get_status_errors_and_the_server_keeps_serving() {
     let (code, v) = send(&c, "GET", "/version", "", &[]).await;
     assert_eq!((code, v["major"].as_str()), (200, Some("1")));
 }
+
+/// A small deterministic generator, so a failure can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[usize::try_from(self.next() % items.len() as u64).unwrap()]
+    }
+
+    fn bytes(&mut self, max: u64) -> Vec<u8> {
+        let len = self.next() % max;
+        (0..len).map(|_| self.next().to_le_bytes()[0]).collect()
+    }
+}
+
+#[tokio::test]
+async fn random_bodies_content_types_queries_and_paths_never_break_the_server() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let c = env.client().unwrap();
+    let paths = [
+        "/api/v1/namespaces/default/configmaps",
+        "/api/v1/namespaces/default/configmaps/x",
+        "/api/v1/namespaces/default/secrets/x",
+        "/api/v1/namespaces",
+        "/api/v1/namespaces/default",
+        "/apis/example.com/v1/namespaces/default/widgets",
+        "/apis/example.com/v1/namespaces/default/widgets/w",
+        "/apis/example.com/v1/namespaces/default/widgets/w/status",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        "/apis/apps/v1/namespaces/default/deployments/d",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        "/api/v1/namespaces/%zz/configmaps",
+        "/api/v1/namespaces/default/configmaps/%ff%fe",
+        "/api/v1/namespaces/default/configmaps/a%2Fb",
+        "/apis//v1//",
+        "/openapi/v3/apis/example.com/v1",
+        "/apis/example.com/v1",
+    ];
+    let queries = [
+        "",
+        "?watch=true&timeoutSeconds=0",
+        "?labelSelector=%zz",
+        "?labelSelector=a+in+(",
+        "?fieldSelector=metadata.name%3D%3D%3D",
+        "?limit=-1",
+        "?limit=99999999999999999999999",
+        "?continue=%00%01",
+        "?resourceVersion=-5",
+        "?dryRun=Sometimes",
+        "?fieldValidation=Loose",
+        "?fieldManager=",
+        "?propagationPolicy=Sideways",
+        "?gracePeriodSeconds=x",
+        "?force=maybe",
+        "?a&&&=b=c",
+    ];
+    let types = [
+        "application/json",
+        "application/yaml",
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+        "application/vnd.kubernetes.protobuf",
+        "text/plain",
+        "",
+        "application/json; charset=utf-16",
+    ];
+    let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    let seeds = [
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"a":"b"}}"#,
+        r#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":2}}"#,
+        r#"[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]"#,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        r#"{"metadata":{"finalizers":["a/b"],"ownerReferences":[{"uid":1}]}}"#,
+    ];
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut answered = std::collections::BTreeMap::<u16, usize>::new();
+    for i in 0..400 {
+        let method = rng.pick(&methods);
+        let path = format!("{}{}", rng.pick(&paths), rng.pick(&queries));
+        let ct = rng.pick(&types);
+        // Random bytes, a valid document, or a valid document with bytes flipped.
+        let body = match rng.next() % 3 {
+            0 => rng.bytes(512),
+            1 => rng.pick(&seeds).as_bytes().to_vec(),
+            _ => {
+                let mut b = rng.pick(&seeds).as_bytes().to_vec();
+                for _ in 0..3 {
+                    let at = usize::try_from(rng.next() % b.len() as u64).unwrap();
+                    b[at] = rng.next().to_le_bytes()[0];
+                }
+                b
+            }
+        };
+        let Ok(req) = http::Request::builder()
+            .method(method)
+            .uri(&path)
+            .header("Content-Type", ct)
+            .body(body.clone())
+        else {
+            continue;
+        };
+        let resp = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            c.send(req.map(kube::client::Body::from)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("case {i}: {method} {path} hangs"))
+        .unwrap_or_else(|e| panic!("case {i}: {method} {path} {ct}: no answer: {e}"));
+        let code = resp.status().as_u16();
+        *answered.entry(code).or_default() += 1;
+        assert!(
+            code < 500,
+            "case {i}: {method} {path} {ct} {:?}: {code}",
+            String::from_utf8_lossy(&body)
+        );
+        if code >= 400 {
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            assert_eq!(v["kind"], "Status", "case {i}: {method} {path}: {v}");
+        }
+    }
+    eprintln!("answers by status code: {answered:?}");
+    assert!(
+        answered.values().sum::<usize>() > 350,
+        "most cases were sent: {answered:?}"
+    );
+    let (code, v) = send(&c, "GET", "/version", "", &[]).await;
+    assert_eq!((code, v["major"].as_str()), (200, Some("1")));
+}
+
+#[tokio::test]
+async fn a_huge_body_is_refused_with_413() {
+    let env = support::start().await;
+    let c = env.client().unwrap();
+    let huge = format!(
+        r#"{{"metadata":{{"name":"big"}},"data":{{"a":"{}"}}}}"#,
+        "x".repeat(4 * 1024 * 1024)
+    );
+    let (code, status) = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        huge.as_bytes(),
+    )
+    .await;
+    assert_eq!(code, 413, "{status}");
+    assert_eq!(status["kind"], "Status");
+    let (code, _) = send(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/configmaps/big",
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(code, 404, "nothing was stored");
+}
