@@ -922,3 +922,152 @@ spec:
         .await;
     assert_eq!(region, "ams");
 }
+
+const INSTALL_RBAC: &str = r"
+apiVersion: v1
+kind: Namespace
+metadata: {name: capp-system}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: manager, namespace: capp-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: manager}
+rules:
+- {apiGroups: [example.com], resources: [widgets], verbs: [get, list, watch, patch]}
+- {apiGroups: [example.com], resources: [widgets/status], verbs: [patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: manager}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: manager}
+subjects: [{kind: ServiceAccount, name: manager, namespace: capp-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: leader-election, namespace: capp-system}
+rules:
+- {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, create, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: leader-election, namespace: capp-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: leader-election}
+subjects: [{kind: ServiceAccount, name: manager, namespace: capp-system}]
+";
+
+#[tokio::test]
+async fn a_service_account_kubeconfig_can_do_exactly_what_the_install_manifest_grants() {
+    let Some(k) = Kubectl::start_with(capp_testenv::Config::default().with_rbac(true)).await else {
+        return;
+    };
+    k.env.install_crds(&[support::widget_crd()]).await.unwrap();
+    k.env.apply_manifest(INSTALL_RBAC).await.unwrap();
+    let sa = k
+        .env
+        .kubeconfig_for(&capp_testenv::Identity::service_account(
+            "capp-system",
+            "manager",
+        ))
+        .unwrap();
+    let sa = sa.to_str().unwrap();
+    let can_i = async |args: &[&str]| {
+        let mut all = vec!["--kubeconfig", sa, "auth", "can-i"];
+        all.extend_from_slice(args);
+        let (_, out, err) = k.run(&all).await;
+        assert!(
+            out.trim() == "yes" || out.trim() == "no",
+            "{args:?}: {out} {err}"
+        );
+        out.trim() == "yes"
+    };
+    let granted: [&[&str]; 5] = [
+        &["get", "widgets.example.com", "-n", "default"],
+        &["watch", "widgets.example.com", "--all-namespaces"],
+        &[
+            "patch",
+            "widgets.example.com",
+            "--subresource=status",
+            "-n",
+            "x",
+        ],
+        &["create", "leases.coordination.k8s.io", "-n", "capp-system"],
+        &["update", "leases.coordination.k8s.io", "-n", "capp-system"],
+    ];
+    for args in granted {
+        assert!(can_i(args).await, "granted: {args:?}");
+    }
+    let denied: [&[&str]; 6] = [
+        &["delete", "widgets.example.com", "-n", "default"],
+        &["create", "widgets.example.com", "-n", "default"],
+        &[
+            "update",
+            "widgets.example.com",
+            "--subresource=status",
+            "-n",
+            "x",
+        ],
+        &["create", "leases.coordination.k8s.io", "-n", "default"],
+        &["list", "configmaps", "-n", "capp-system"],
+        &["list", "secrets", "--all-namespaces"],
+    ];
+    for args in denied {
+        assert!(!can_i(args).await, "denied: {args:?}");
+    }
+
+    // The same kubeconfig, used for real requests.
+    let (ok, out, err) = k.run(&["--kubeconfig", sa, "get", "widgets", "-A"]).await;
+    assert!(ok, "{out} {err}");
+    let (ok, _, err) = k
+        .run(&["--kubeconfig", sa, "get", "configmaps", "-n", "capp-system"])
+        .await;
+    assert!(
+        !ok && err.contains(
+            "User \"system:serviceaccount:capp-system:manager\" cannot list resource \"configmaps\""
+        ),
+        "{err}"
+    );
+    let (ok, _, err) = k
+        .run(&["--kubeconfig", sa, "delete", "namespace", "default"])
+        .await;
+    assert!(!ok && err.contains("Forbidden"), "{err}");
+
+    // And through kube: watching is allowed, leases only in capp-system.
+    let client = k
+        .env
+        .client_for(&capp_testenv::Identity::service_account(
+            "capp-system",
+            "manager",
+        ))
+        .unwrap();
+    let lease = |ns: &str| {
+        let api: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(client.clone(), ns);
+        async move {
+            api.create(
+                &kube::api::PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "leader"}})).unwrap(),
+            )
+            .await
+        }
+    };
+    lease("capp-system").await.unwrap();
+    let err = lease("default").await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 403 && s.reason == "Forbidden"),
+        "{err:?}"
+    );
+    let widgets: Api<DynamicObject> = Api::all_with(
+        client,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+            "widgets",
+        ),
+    );
+    widgets
+        .watch(&kube::api::WatchParams::default().timeout(1), "0")
+        .await
+        .expect("the manager may watch widgets");
+}
