@@ -546,7 +546,7 @@ impl TestEnv {
             return Vec::new();
         };
         state
-            .list(&def, namespace, &|_| true, None, None)
+            .list(&def, namespace, &|_| true, None, None, None)
             .map(|p| p.items)
             .unwrap_or_default()
     }

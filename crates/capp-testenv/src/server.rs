@@ -722,7 +722,14 @@ impl Server {
                 let opts = delete_opts(&q, &parse_body("json", body)?);
                 let matcher = matcher(&q, &def)?;
                 let mut state = self.state.lock().await;
-                let page = state.list(&def, t.namespace.as_deref(), &|o| matcher(o), None, None)?;
+                let page = state.list(
+                    &def,
+                    t.namespace.as_deref(),
+                    &|o| matcher(o),
+                    None,
+                    None,
+                    None,
+                )?;
                 let mut deleted = Vec::new();
                 for item in &page.items {
                     let item_ns = item["metadata"]["namespace"]
@@ -823,6 +830,7 @@ impl Server {
     ) -> Result<Response<Body>, ApiError> {
         let matcher = matcher(q, def)?;
         let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok());
+        let exact = exact_resource_version(q)?;
         let state = self.state.lock().await;
         let page = state.list(
             def,
@@ -830,6 +838,7 @@ impl Server {
             &|o| matcher(o),
             limit,
             q.get("continue").map(String::as_str),
+            exact,
         )?;
         let mut list_meta = json!({"resourceVersion": page.rv.to_string()});
         if let Some(c) = &page.continue_token {
@@ -856,6 +865,34 @@ impl Server {
             }),
             &[],
         ))
+    }
+}
+
+/// The resourceVersion a list must show exactly (`resourceVersionMatch=Exact`), if asked for.
+/// `NotOlderThan` (and no match) is served from the current state, which is never older.
+fn exact_resource_version(q: &Query) -> Result<Option<u64>, ApiError> {
+    let rv = q
+        .get("resourceVersion")
+        .map(String::as_str)
+        .unwrap_or_default();
+    match q.get("resourceVersionMatch").map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(_) if rv.is_empty() => Err(ApiError::bad_request(
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+        )),
+        Some("NotOlderThan") => Ok(None),
+        Some("Exact") => match rv.parse::<u64>() {
+            Ok(0) => Err(ApiError::bad_request(
+                "resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+            )),
+            Ok(n) => Ok(Some(n)),
+            Err(_) => Err(ApiError::bad_request(format!(
+                "invalid resourceVersion \"{rv}\": must be an integer"
+            ))),
+        },
+        Some(other) => Err(ApiError::bad_request(format!(
+            "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\""
+        ))),
     }
 }
 

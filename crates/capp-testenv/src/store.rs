@@ -333,7 +333,8 @@ impl State {
     }
 
     fn remove(&mut self, key: &Key) -> Option<Value> {
-        let mut obj = Arc::unwrap_or_clone(self.objects.remove(key)?);
+        let prev = self.objects.remove(key)?;
+        let mut obj = (*prev).clone();
         self.rv += 1;
         meta_mut(&mut obj).insert("resourceVersion".into(), Value::String(self.rv.to_string()));
         self.push_event(Event {
@@ -343,7 +344,8 @@ impl State {
             namespace: key.2.clone(),
             kind: EventType::Deleted,
             object: Arc::new(obj.clone()),
-            old: None,
+            // The state before deletion, so that lists at older resourceVersions can be rebuilt.
+            old: Some(prev),
         });
         if key.0 == "apiextensions.k8s.io" && key.1 == "customresourcedefinitions" {
             self.defs
@@ -381,7 +383,10 @@ impl State {
             .map(|(k, v)| (k, &**v))
     }
 
-    /// LIST with selectors and paging.
+    /// LIST with selectors and paging. Every page of a paged list shows the state at the first
+    /// page's resourceVersion (carried in the continue token), as etcd does; `at` asks for the
+    /// state at an exact resourceVersion (`resourceVersionMatch=Exact`). Both are rebuilt from
+    /// the watch history and give 410 Expired once it no longer reaches back that far.
     pub(crate) fn list(
         &self,
         def: &ResourceDef,
@@ -389,17 +394,35 @@ impl State {
         matches: &dyn Fn(&Value) -> bool,
         limit: Option<usize>,
         continue_token: Option<&str>,
+        at: Option<u64>,
     ) -> Result<Page, ApiError> {
-        let after: Option<(String, String)> = match continue_token.filter(|c| !c.is_empty()) {
+        let token = match continue_token.filter(|c| !c.is_empty()) {
             Some(c) => Some(decode_continue(c)?),
             None => None,
         };
+        let snapshot_rv = token.as_ref().and_then(|t| t.rv).or(at);
+        let snapshot = match snapshot_rv {
+            Some(rv) if rv != self.rv => Some(self.snapshot(def, rv, token.is_some())?),
+            _ => None,
+        };
+        let in_ns = |k_ns: &str| ns.is_none_or(|n| n.is_empty() || k_ns == n);
+        let candidates: Box<dyn Iterator<Item = (&str, &str, &Value)>> = match &snapshot {
+            Some(snap) => Box::new(
+                snap.iter()
+                    .filter(|(k, _)| in_ns(&k.0))
+                    .map(|(k, v)| (k.0.as_str(), k.1.as_str(), &**v)),
+            ),
+            None => Box::new(
+                self.objects_of(&def.group, &def.plural, ns)
+                    .map(|(k, v)| (k.2.as_str(), k.3.as_str(), v)),
+            ),
+        };
         let mut items = Vec::new();
-        let mut last: Option<(String, String)> = None;
+        let mut last: Option<(&str, &str)> = None;
         let mut remaining = 0usize;
-        for (k, v) in self.objects_of(&def.group, &def.plural, ns) {
-            if let Some((ans, aname)) = &after
-                && (k.2.as_str(), k.3.as_str()) <= (ans.as_str(), aname.as_str())
+        for (k_ns, k_name, v) in candidates {
+            if let Some(t) = &token
+                && (k_ns, k_name) <= (t.ns.as_str(), t.name.as_str())
             {
                 continue;
             }
@@ -410,20 +433,76 @@ impl State {
                 remaining += 1;
                 continue;
             }
-            last = Some((k.2.clone(), k.3.clone()));
+            last = Some((k_ns, k_name));
             items.push(Self::render(def, v));
         }
+        let rv = snapshot_rv.unwrap_or(self.rv);
         let continue_token = if remaining > 0 {
-            last.map(|(n, m)| encode_continue(&n, &m))
+            last.map(|(n, m)| encode_continue(n, m, rv))
         } else {
             None
         };
         Ok(Page {
             items,
-            rv: self.rv,
+            rv,
             remaining: continue_token.as_ref().map(|_| remaining),
             continue_token,
         })
+    }
+
+    /// The objects of a resource as they were at `rv`, keyed by (namespace, name), rebuilt by
+    /// undoing the history's later events.
+    fn snapshot(
+        &self,
+        def: &ResourceDef,
+        rv: u64,
+        continuing: bool,
+    ) -> Result<BTreeMap<(String, String), Arc<Value>>, ApiError> {
+        if rv > self.rv {
+            return Err(ApiError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {rv}, current: {}", self.rv),
+            ));
+        }
+        if rv < self.compacted {
+            return Err(ApiError::gone(if continuing {
+                "The provided continue parameter is too old to display a consistent list result. \
+                 You can start a new list without the continue parameter."
+                    .to_owned()
+            } else {
+                format!("The resourceVersion for the provided list is too old: {rv}")
+            }));
+        }
+        let mut snap: BTreeMap<(String, String), Arc<Value>> = self
+            .objects
+            .iter()
+            .filter(|(k, _)| k.0 == def.group && k.1 == def.plural)
+            .map(|(k, v)| ((k.2.clone(), k.3.clone()), v.clone()))
+            .collect();
+        for ev in self.history.iter().rev().take_while(|e| e.rv > rv) {
+            if ev.group != def.group || ev.plural != def.plural {
+                continue;
+            }
+            let name = ev.object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let key = (ev.namespace.clone(), name);
+            match (ev.kind, &ev.old) {
+                (EventType::Added, _) => {
+                    snap.remove(&key);
+                }
+                (EventType::Modified | EventType::Deleted, Some(old)) => {
+                    snap.insert(key, old.clone());
+                }
+                (EventType::Deleted, None) => {
+                    snap.insert(key, ev.object.clone());
+                }
+                (_, None) => {}
+            }
+        }
+        Ok(snap)
     }
 
     /// Events after `rv` (exclusive) for a resource, or 410 Gone when compacted.
@@ -1735,13 +1814,20 @@ impl State {
     }
 }
 
-fn encode_continue(ns: &str, name: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(json!({"ns": ns, "name": name}).to_string())
+/// A decoded continue token: the last key returned and the list's resourceVersion.
+struct ContinueToken {
+    ns: String,
+    name: String,
+    rv: Option<u64>,
 }
 
-fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
+fn encode_continue(ns: &str, name: &str, rv: u64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"ns": ns, "name": name, "rv": rv}).to_string())
+}
+
+fn decode_continue(token: &str) -> Result<ContinueToken, ApiError> {
     use base64::Engine as _;
     let bad = || {
         ApiError::bad_request(
@@ -1752,8 +1838,9 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
         .decode(token)
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    Ok((
-        v["ns"].as_str().ok_or_else(bad)?.to_owned(),
-        v["name"].as_str().ok_or_else(bad)?.to_owned(),
-    ))
+    Ok(ContinueToken {
+        ns: v["ns"].as_str().ok_or_else(bad)?.to_owned(),
+        name: v["name"].as_str().ok_or_else(bad)?.to_owned(),
+        rv: v["rv"].as_u64(),
+    })
 }

@@ -1303,3 +1303,147 @@ async fn cel_rules_including_transition_rules_are_enforced_on_create_and_update(
     assert_eq!(widened.data["spec"]["region"], "ams");
     assert_eq!(widened.data["spec"]["max"], 20);
 }
+
+#[tokio::test]
+async fn paged_lists_show_the_first_pages_snapshot_and_expire_with_the_history() {
+    use kube::api::VersionMatch;
+    let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_watch_history(20))
+        .await
+        .unwrap();
+    let client = env.client().unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for i in 0..5 {
+        api.create(&PostParams::default(), &cm(&format!("c{i}"), &json!({})))
+            .await
+            .unwrap();
+    }
+    let names = |l: &kube::core::ObjectList<ConfigMap>| {
+        l.items
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let first = api.list(&ListParams::default().limit(2)).await.unwrap();
+    assert_eq!(names(&first), ["c0", "c1"]);
+    let snapshot_rv = first.metadata.resource_version.clone().unwrap();
+    let token = first.metadata.continue_.clone().unwrap();
+
+    // Changes between pages: one before the cursor, one on a later page, one deletion.
+    api.create(&PostParams::default(), &cm("a", &json!({})))
+        .await
+        .unwrap();
+    api.patch(
+        "c2",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"changed": "yes"}}})),
+    )
+    .await
+    .unwrap();
+    api.delete("c3", &DeleteParams::default()).await.unwrap();
+
+    let mut seen = names(&first);
+    let mut lp = ListParams::default().limit(2).continue_token(&token);
+    loop {
+        let page = api.list(&lp).await.unwrap();
+        assert_eq!(
+            page.metadata.resource_version.as_ref(),
+            Some(&snapshot_rv),
+            "every page reports the snapshot's resourceVersion"
+        );
+        for c in &page.items {
+            if c.metadata.name.as_deref() == Some("c2") {
+                assert!(
+                    c.metadata
+                        .labels
+                        .as_ref()
+                        .is_none_or(|l| !l.contains_key("changed"))
+                );
+            }
+        }
+        seen.extend(names(&page));
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ["c0", "c1", "c2", "c3", "c4"],
+        "the snapshot, not a mix"
+    );
+
+    // A watch from the snapshot's resourceVersion delivers exactly what the list missed.
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(30), &snapshot_rv)
+        .await
+        .unwrap()
+        .boxed();
+    let mut missed = Vec::new();
+    while missed.len() < 3 {
+        let ev = tokio::time::timeout(Duration::from_secs(20), stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        missed.push(match ev {
+            WatchEvent::Added(c) => format!("ADDED {}", c.metadata.name.unwrap()),
+            WatchEvent::Modified(c) => format!("MODIFIED {}", c.metadata.name.unwrap()),
+            WatchEvent::Deleted(c) => format!("DELETED {}", c.metadata.name.unwrap()),
+            other => panic!("{other:?}"),
+        });
+    }
+    assert_eq!(missed, ["ADDED a", "MODIFIED c2", "DELETED c3"]);
+
+    // resourceVersionMatch=Exact lists the state at that resourceVersion.
+    let exact = api
+        .list(
+            &ListParams::default()
+                .at(&snapshot_rv)
+                .matching(VersionMatch::Exact),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&exact), ["c0", "c1", "c2", "c3", "c4"]);
+    let now = api.list(&ListParams::default()).await.unwrap();
+    assert_eq!(names(&now), ["a", "c0", "c1", "c2", "c4"]);
+
+    // Once the history no longer reaches back, both are 410 Expired responses.
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    for i in 0..25 {
+        let s: Secret =
+            serde_json::from_value(json!({"metadata": {"name": format!("s{i}")}})).unwrap();
+        secrets.create(&PostParams::default(), &s).await.unwrap();
+    }
+    let (code, reason) = api_code(
+        api.list(&ListParams::default().limit(2).continue_token(&token))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (410, "Expired"));
+    let (code, reason) = api_code(
+        api.list(
+            &ListParams::default()
+                .at(&snapshot_rv)
+                .matching(VersionMatch::Exact),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (410, "Expired"));
+    for query in [
+        "resourceVersionMatch=Exact",
+        "resourceVersionMatch=Exact&resourceVersion=0",
+        "resourceVersionMatch=Sometimes&resourceVersion=1",
+    ] {
+        let req = http::Request::get(format!("/api/v1/namespaces/default/configmaps?{query}"))
+            .body(Vec::new())
+            .unwrap();
+        let resp = env
+            .client()
+            .unwrap()
+            .send(req.map(kube::client::Body::from))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{query}");
+    }
+}
