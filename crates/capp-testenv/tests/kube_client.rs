@@ -716,23 +716,53 @@ async fn a_watch_from_a_compacted_resource_version_gets_410_gone() {
 #[tokio::test]
 async fn watches_send_bookmarks_when_asked_and_end_after_timeout_seconds() {
     let env = capp_testenv::TestEnv::start(
-        capp_testenv::Config::default().with_bookmark_interval(Duration::from_millis(200)),
+        capp_testenv::Config::default().with_bookmark_interval(Duration::from_millis(100)),
     )
     .await
     .unwrap();
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
-    let started = std::time::Instant::now();
-    let events: Vec<_> = api
-        .watch(&WatchParams::default().timeout(1), "0")
-        .await
-        .unwrap()
-        .try_collect()
+    api.create(&PostParams::default(), &cm("a", &json!({})))
         .await
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let current = env.resource_version().await.to_string();
+    let watch = async |params: WatchParams| {
+        let started = std::time::Instant::now();
+        let events: Vec<_> = tokio::time::timeout(
+            Duration::from_secs(30),
+            api.watch(&params, "0").await.unwrap().try_collect(),
+        )
+        .await
+        .expect("timeoutSeconds ends the stream")
+        .unwrap();
+        (events, started.elapsed())
+    };
+    // WatchParams asks for bookmarks (allowWatchBookmarks=true) unless disabled.
+    let (events, took) = watch(WatchParams::default().timeout(2)).await;
     assert!(
-        events.iter().any(|e| matches!(e, WatchEvent::Bookmark(_))),
+        took >= Duration::from_millis(1500),
+        "the stream stays open until timeoutSeconds: {took:?}"
+    );
+    let bookmarks: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Bookmark(b) => Some(b.metadata.resource_version.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!bookmarks.is_empty(), "{events:?}");
+    assert!(
+        bookmarks.iter().all(|rv| *rv == current),
+        "bookmarks carry the current resourceVersion {current}: {bookmarks:?}"
+    );
+    assert!(
+        matches!(&events[0], WatchEvent::Added(c) if c.metadata.name.as_deref() == Some("a")),
         "{events:?}"
+    );
+
+    let (events, _) = watch(WatchParams::default().timeout(1).disable_bookmarks()).await;
+    assert!(
+        !events.iter().any(|e| matches!(e, WatchEvent::Bookmark(_))),
+        "no bookmarks unless asked for: {events:?}"
     );
 }
 
