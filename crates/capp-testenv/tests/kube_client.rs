@@ -1477,3 +1477,60 @@ async fn paged_lists_show_the_first_pages_snapshot_and_expire_with_the_history()
         assert_eq!(resp.status(), 400, "{query}");
     }
 }
+
+#[tokio::test]
+async fn foreground_deletion_deletes_non_blocking_dependents_without_waiting_for_them() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    owner_and_child(&api, false).await;
+    api.patch(
+        "child",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/hold"]}})),
+    )
+    .await
+    .unwrap();
+    api.delete("owner", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    assert_eq!(
+        api_code(api.get("owner").await.unwrap_err()).0,
+        404,
+        "no blocking dependent: the owner goes at once"
+    );
+    let child = api.get("child").await.unwrap();
+    assert!(
+        child.metadata.deletion_timestamp.is_some(),
+        "the dependent is being deleted, held by its own finalizer"
+    );
+}
+
+#[tokio::test]
+async fn a_dependent_with_two_owners_survives_until_both_are_deleted() {
+    let env = support::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
+    let (owner, _) = owner_and_child(&api, false).await;
+    let second = api
+        .create(&PostParams::default(), &cm("second", &json!({})))
+        .await
+        .unwrap();
+    api.patch(
+        "child",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid},
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "second", "uid": second.metadata.uid}
+        ]}})),
+    )
+    .await
+    .unwrap();
+    api.delete("owner", &DeleteParams::background())
+        .await
+        .unwrap();
+    let child = api.get("child").await.unwrap();
+    assert!(child.metadata.deletion_timestamp.is_none());
+    api.delete("second", &DeleteParams::background())
+        .await
+        .unwrap();
+    assert_eq!(api_code(api.get("child").await.unwrap_err()).0, 404);
+}
