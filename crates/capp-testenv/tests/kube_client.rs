@@ -1534,3 +1534,123 @@ async fn a_dependent_with_two_owners_survives_until_both_are_deleted() {
         .unwrap();
     assert_eq!(api_code(api.get("child").await.unwrap_err()).0, 404);
 }
+
+#[tokio::test]
+async fn no_op_writes_keep_the_resource_version_and_emit_no_events() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let client = env.client().unwrap();
+    let api = widgets(client.clone(), "default");
+    let created = api
+        .create(&PostParams::default(), &widget("w", &json!({"size": 2})))
+        .await
+        .unwrap();
+    let rv = created.metadata.resource_version.clone();
+    let mut stream = api
+        .watch(
+            &WatchParams::default().timeout(30).disable_bookmarks(),
+            rv.as_deref().unwrap(),
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let same = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 2}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(same.metadata.resource_version, rv);
+    let status = json!({"status": {"ready": true}});
+    let first = api
+        .patch_status("w", &PatchParams::default(), &Patch::Merge(status.clone()))
+        .await
+        .unwrap();
+    let again = api
+        .patch_status("w", &PatchParams::default(), &Patch::Merge(status))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version, first.metadata.resource_version,
+        "a controller writing the same status again changes nothing"
+    );
+    // The only event after the creation is the first status write.
+    api.delete("w", &DeleteParams::default()).await.unwrap();
+    let mut kinds = Vec::new();
+    while kinds.last() != Some(&"DELETED") {
+        let ev = tokio::time::timeout(Duration::from_secs(20), stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        kinds.push(match ev {
+            WatchEvent::Modified(_) => "MODIFIED",
+            WatchEvent::Deleted(_) => "DELETED",
+            other => panic!("{other:?}"),
+        });
+    }
+    assert_eq!(kinds, ["MODIFIED", "DELETED"]);
+}
+
+#[tokio::test]
+async fn strategic_merge_on_a_custom_resource_is_415_and_terminating_namespaces_take_nothing_new() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let client = env.client().unwrap();
+    let api = widgets(client.clone(), "default");
+    api.create(&PostParams::default(), &widget("w", &json!({"size": 2})))
+        .await
+        .unwrap();
+    let (code, reason) = api_code(
+        api.patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"size": 3}})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "going"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let held = widgets(client.clone(), "going");
+    let mut w = widget("held", &json!({}));
+    w.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    held.create(&PostParams::default(), &w).await.unwrap();
+    namespaces
+        .delete("going", &DeleteParams::default())
+        .await
+        .unwrap();
+    let ns = namespaces.get("going").await.unwrap();
+    assert_eq!(
+        ns.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    let (code, _) = api_code(
+        Api::<ConfigMap>::namespaced(client, "going")
+            .create(&PostParams::default(), &cm("late", &json!({})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 403, "a terminating namespace takes nothing new");
+    held.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(
+        namespaces.get_opt("going").await.unwrap().is_none(),
+        "the namespace goes once its contents are gone"
+    );
+}
