@@ -1335,6 +1335,10 @@ async fn cel_rules_including_transition_rules_are_enforced_on_create_and_update(
 }
 
 #[tokio::test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario: a snapshot across pages, the watch that follows it, and its expiry"
+)]
 async fn paged_lists_show_the_first_pages_snapshot_and_expire_with_the_history() {
     use kube::api::VersionMatch;
     let env = capp_testenv::TestEnv::start(capp_testenv::Config::default().with_watch_history(20))

@@ -1034,9 +1034,13 @@ async fn a_service_account_kubeconfig_can_do_exactly_what_the_install_manifest_g
         .await;
     assert!(!ok && err.contains("Forbidden"), "{err}");
 
-    // And through kube: watching is allowed, leases only in capp-system.
-    let client = k
-        .env
+    manager_through_kube(&k.env).await;
+}
+
+/// The install manifest's service account through kube: watching widgets is allowed, leases
+/// only in capp-system.
+async fn manager_through_kube(env: &TestEnv) {
+    let client = env
         .client_for(&capp_testenv::Identity::service_account(
             "capp-system",
             "manager",
@@ -1066,7 +1070,7 @@ async fn a_service_account_kubeconfig_can_do_exactly_what_the_install_manifest_g
             "widgets",
         ),
     );
-    widgets
+    let _stream = widgets
         .watch(&kube::api::WatchParams::default().timeout(1), "0")
         .await
         .expect("the manager may watch widgets");

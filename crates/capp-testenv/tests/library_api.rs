@@ -39,9 +39,12 @@ async fn servers_start_on_their_own_loopback_ports_and_shutdown_removes_every_te
     let own = std::env::temp_dir().join(format!("capp-testenv-own-{}", port_of(&a)));
     a.write_kubeconfig(&own, &Identity::admin()).unwrap();
     let kubeconfig = kube::config::Kubeconfig::read_from(&own).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
     let client = kube::Client::try_from(config).unwrap();
     Api::<ConfigMap>::namespaced(client, "default")
         .create(

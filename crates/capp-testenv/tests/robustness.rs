@@ -284,81 +284,87 @@ impl XorShift {
     }
 }
 
+/// Paths the random requests go to, valid and not.
+const PATHS: &[&str] = &[
+    "/api/v1/namespaces/default/configmaps",
+    "/api/v1/namespaces/default/configmaps/x",
+    "/api/v1/namespaces/default/secrets/x",
+    "/api/v1/namespaces",
+    "/api/v1/namespaces/default",
+    "/apis/example.com/v1/namespaces/default/widgets",
+    "/apis/example.com/v1/namespaces/default/widgets/w",
+    "/apis/example.com/v1/namespaces/default/widgets/w/status",
+    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    "/apis/apps/v1/namespaces/default/deployments/d",
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    "/api/v1/namespaces/%zz/configmaps",
+    "/api/v1/namespaces/default/configmaps/%ff%fe",
+    "/api/v1/namespaces/default/configmaps/a%2Fb",
+    "/apis//v1//",
+    "/openapi/v3/apis/example.com/v1",
+    "/apis/example.com/v1",
+];
+/// Query strings, mostly malformed.
+const QUERIES: &[&str] = &[
+    "",
+    "?watch=true&timeoutSeconds=0",
+    "?labelSelector=%zz",
+    "?labelSelector=a+in+(",
+    "?fieldSelector=metadata.name%3D%3D%3D",
+    "?limit=-1",
+    "?limit=99999999999999999999999",
+    "?continue=%00%01",
+    "?resourceVersion=-5",
+    "?dryRun=Sometimes",
+    "?fieldValidation=Loose",
+    "?fieldManager=",
+    "?propagationPolicy=Sideways",
+    "?gracePeriodSeconds=x",
+    "?force=maybe",
+    "?a&&&=b=c",
+];
+/// Content types, right and wrong.
+const TYPES: &[&str] = &[
+    "application/json",
+    "application/yaml",
+    "application/merge-patch+json",
+    "application/json-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+    "application/vnd.kubernetes.protobuf",
+    "text/plain",
+    "",
+    "application/json; charset=utf-16",
+];
+/// HTTP methods.
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// Valid documents that random mutations start from.
+const SEEDS: &[&str] = &[
+    r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"a":"b"}}"#,
+    r#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":2}}"#,
+    r#"[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]"#,
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    r#"{"metadata":{"finalizers":["a/b"],"ownerReferences":[{"uid":1}]}}"#,
+];
+
 #[tokio::test]
 async fn random_bodies_content_types_queries_and_paths_never_break_the_server() {
     let env = support::start().await;
     env.install_crds(&[support::widget_crd()]).await.unwrap();
     let c = env.client().unwrap();
-    let paths = [
-        "/api/v1/namespaces/default/configmaps",
-        "/api/v1/namespaces/default/configmaps/x",
-        "/api/v1/namespaces/default/secrets/x",
-        "/api/v1/namespaces",
-        "/api/v1/namespaces/default",
-        "/apis/example.com/v1/namespaces/default/widgets",
-        "/apis/example.com/v1/namespaces/default/widgets/w",
-        "/apis/example.com/v1/namespaces/default/widgets/w/status",
-        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-        "/apis/apps/v1/namespaces/default/deployments/d",
-        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-        "/api/v1/namespaces/%zz/configmaps",
-        "/api/v1/namespaces/default/configmaps/%ff%fe",
-        "/api/v1/namespaces/default/configmaps/a%2Fb",
-        "/apis//v1//",
-        "/openapi/v3/apis/example.com/v1",
-        "/apis/example.com/v1",
-    ];
-    let queries = [
-        "",
-        "?watch=true&timeoutSeconds=0",
-        "?labelSelector=%zz",
-        "?labelSelector=a+in+(",
-        "?fieldSelector=metadata.name%3D%3D%3D",
-        "?limit=-1",
-        "?limit=99999999999999999999999",
-        "?continue=%00%01",
-        "?resourceVersion=-5",
-        "?dryRun=Sometimes",
-        "?fieldValidation=Loose",
-        "?fieldManager=",
-        "?propagationPolicy=Sideways",
-        "?gracePeriodSeconds=x",
-        "?force=maybe",
-        "?a&&&=b=c",
-    ];
-    let types = [
-        "application/json",
-        "application/yaml",
-        "application/merge-patch+json",
-        "application/json-patch+json",
-        "application/strategic-merge-patch+json",
-        "application/apply-patch+yaml",
-        "application/vnd.kubernetes.protobuf",
-        "text/plain",
-        "",
-        "application/json; charset=utf-16",
-    ];
-    let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-    let seeds = [
-        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"a":"b"}}"#,
-        r#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":2}}"#,
-        r#"[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]"#,
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
-        r#"{"metadata":{"finalizers":["a/b"],"ownerReferences":[{"uid":1}]}}"#,
-    ];
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut answered = std::collections::BTreeMap::<u16, usize>::new();
     for i in 0..400 {
-        let method = rng.pick(&methods);
-        let path = format!("{}{}", rng.pick(&paths), rng.pick(&queries));
-        let ct = rng.pick(&types);
+        let method = rng.pick(METHODS);
+        let path = format!("{}{}", rng.pick(PATHS), rng.pick(QUERIES));
+        let ct = rng.pick(TYPES);
         // Random bytes, a valid document, or a valid document with bytes flipped.
         let body = match rng.next() % 3 {
             0 => rng.bytes(512),
-            1 => rng.pick(&seeds).as_bytes().to_vec(),
+            1 => rng.pick(SEEDS).as_bytes().to_vec(),
             _ => {
-                let mut b = rng.pick(&seeds).as_bytes().to_vec();
+                let mut b = rng.pick(SEEDS).as_bytes().to_vec();
                 for _ in 0..3 {
                     let at = usize::try_from(rng.next() % b.len() as u64).unwrap();
                     b[at] = rng.next().to_le_bytes()[0];
