@@ -171,6 +171,70 @@ pub fn authorize(snapshot: &RbacSnapshot, user: &UserInfo, attrs: &Attributes) -
     Decision::Deny(forbidden_message(user, attrs))
 }
 
+/// The rules that apply to `user` in `namespace` (cluster-wide bindings, plus the namespace's
+/// RoleBindings when one is given), as a `SelfSubjectRulesReview` reports them: resource rules
+/// and non-resource rules, each a rule object of the bound roles.
+#[must_use]
+pub fn rules_for(
+    snapshot: &RbacSnapshot,
+    user: &UserInfo,
+    namespace: Option<&str>,
+) -> (Vec<Value>, Vec<Value>) {
+    let mut rules: Vec<&Value> = Vec::new();
+    for binding in &snapshot.cluster_role_bindings {
+        if binds(binding, user, None)
+            && let Some(role) = role_ref(binding).filter(|r| r.kind == "ClusterRole")
+        {
+            rules.extend(cluster_role_rules(snapshot, role.name));
+        }
+    }
+    if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
+        for binding in snapshot
+            .role_bindings
+            .iter()
+            .filter(|b| namespace_of(b) == Some(ns) && binds(b, user, Some(ns)))
+        {
+            match role_ref(binding) {
+                Some(RoleRef {
+                    kind: "ClusterRole",
+                    name,
+                }) => rules.extend(cluster_role_rules(snapshot, name)),
+                Some(RoleRef { kind: "Role", name }) => rules.extend(
+                    snapshot
+                        .roles
+                        .iter()
+                        .filter(|r| namespace_of(r) == Some(ns) && name_of(r) == Some(name))
+                        .flat_map(rules_of),
+                ),
+                _ => {}
+            }
+        }
+    }
+    let (non_resource, resource): (Vec<&Value>, Vec<&Value>) = rules.into_iter().partition(|r| {
+        r.get("nonResourceURLs")
+            .is_some_and(|u| u.as_array().is_some_and(|a| !a.is_empty()))
+    });
+    let keep = |r: &Value, fields: &[&str]| {
+        let mut out = serde_json::Map::new();
+        for f in fields {
+            if let Some(v) = r.get(*f).filter(|v| !v.is_null()) {
+                out.insert((*f).to_owned(), v.clone());
+            }
+        }
+        Value::Object(out)
+    };
+    (
+        resource
+            .into_iter()
+            .map(|r| keep(r, &["verbs", "apiGroups", "resources", "resourceNames"]))
+            .collect(),
+        non_resource
+            .into_iter()
+            .map(|r| keep(r, &["verbs", "nonResourceURLs"]))
+            .collect(),
+    )
+}
+
 /// The message of the real server's `Forbidden` status for a denied request.
 #[must_use]
 pub fn forbidden_message(user: &UserInfo, attrs: &Attributes) -> String {

@@ -225,6 +225,17 @@ const BUILTINS: &[Builtin] = &[
         ..b(
             "authorization.k8s.io",
             "v1",
+            "selfsubjectrulesreviews",
+            "SelfSubjectRulesReview",
+            false,
+            &[],
+        )
+    },
+    Builtin {
+        review: true,
+        ..b(
+            "authorization.k8s.io",
+            "v1",
             "subjectaccessreviews",
             "SubjectAccessReview",
             false,

@@ -416,6 +416,50 @@ impl Server {
         })
     }
 
+    /// The `status` of a SelfSubjectRulesReview: what RBAC grants the caller in a namespace
+    /// (everything when RBAC is off or for `system:masters`).
+    async fn rules_review(&self, identity: &Identity, namespace: Option<&str>) -> Value {
+        if !self.rbac || identity.groups.iter().any(|g| g == "system:masters") {
+            return json!({
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                "incomplete": false,
+            });
+        }
+        let snapshot = self.rbac_snapshot().await;
+        let user = crate::rbac::UserInfo {
+            username: identity.username.clone(),
+            groups: identity.groups.clone(),
+        };
+        let (mut resource, mut non_resource) = crate::rbac::rules_for(&snapshot, &user, namespace);
+        // The default `system:basic-user` grants: asking what one may do.
+        resource.push(json!({
+            "verbs": ["create"],
+            "apiGroups": ["authorization.k8s.io"],
+            "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+        }));
+        // Discovery, OpenAPI and health paths are open to every caller here.
+        non_resource.push(json!({"verbs": ["get"], "nonResourceURLs": ["*"]}));
+        json!({"resourceRules": resource, "nonResourceRules": non_resource, "incomplete": false})
+    }
+
+    /// The stored RBAC objects.
+    async fn rbac_snapshot(&self) -> crate::rbac::RbacSnapshot {
+        let state = self.state.lock().await;
+        let collect = |plural: &str| -> Vec<Value> {
+            state
+                .objects_of("rbac.authorization.k8s.io", plural, None)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        crate::rbac::RbacSnapshot {
+            roles: collect("roles"),
+            cluster_roles: collect("clusterroles"),
+            role_bindings: collect("rolebindings"),
+            cluster_role_bindings: collect("clusterrolebindings"),
+        }
+    }
+
     async fn authorize(
         &self,
         identity: &Identity,
@@ -424,23 +468,11 @@ impl Server {
         if !self.rbac || identity.groups.iter().any(|g| g == "system:masters") {
             return Ok(());
         }
-        let state = self.state.lock().await;
-        let collect = |plural: &str| -> Vec<Value> {
-            state
-                .objects_of("rbac.authorization.k8s.io", plural, None)
-                .map(|(_, v)| v.clone())
-                .collect()
-        };
         let caller = compat::Caller {
             username: identity.username.clone(),
             groups: identity.groups.clone(),
         };
-        let snapshot = crate::rbac::RbacSnapshot {
-            roles: collect("roles"),
-            cluster_roles: collect("clusterroles"),
-            role_bindings: collect("rolebindings"),
-            cluster_role_bindings: collect("clusterrolebindings"),
-        };
+        let snapshot = self.rbac_snapshot().await;
         let ok = compat::authorize(&snapshot, &caller, action);
         if ok {
             return Ok(());
@@ -621,7 +653,7 @@ impl Server {
             name: t.name.clone().unwrap_or_default(),
         };
         // Like the default `system:basic-user` binding: anyone may ask what they may do.
-        if def.plural != "selfsubjectaccessreviews" {
+        if def.plural != "selfsubjectaccessreviews" && def.plural != "selfsubjectrulesreviews" {
             self.authorize(identity, &action).await?;
         }
         if def.review {
@@ -770,6 +802,14 @@ impl Server {
             ));
         }
         let spec = review["spec"].clone();
+        if def.plural == "selfsubjectrulesreviews" {
+            review["status"] = self
+                .rules_review(identity, spec["namespace"].as_str())
+                .await;
+            review["apiVersion"] = json!(def.api_version());
+            review["kind"] = json!(def.kind);
+            return Ok(json_response(201, &review, &[]));
+        }
         let subject = if def.plural == "selfsubjectaccessreviews" {
             identity.clone()
         } else {

@@ -405,3 +405,48 @@ async fn debug_output_never_shows_tokens() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn requests_without_credentials_are_system_anonymous_and_forbidden_under_rbac() {
+    let env = TestEnv::start(Config::default().with_rbac(true))
+        .await
+        .unwrap();
+    let mut config = kube::Config::new(env.url().parse().unwrap());
+    config.root_cert = Some(vec![pem_to_der(env.ca_pem().unwrap())]);
+    let anonymous = kube::Client::try_from(config).unwrap();
+    let err = Api::<ConfigMap>::namespaced(anonymous.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    let kube::Error::Api(s) = err else {
+        panic!("expected an API error, got {err:?}")
+    };
+    assert_eq!(s.code, 403);
+    assert!(
+        s.message
+            .contains("User \"system:anonymous\" cannot list resource \"configmaps\""),
+        "{}",
+        s.message
+    );
+    // A binding to system:unauthenticated opens what it grants, as on a real server.
+    env.apply_manifest(
+        r"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: read-configmaps}
+rules: [{apiGroups: [''], resources: [configmaps], verbs: [list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: anonymous-reads}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: read-configmaps}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: 'system:unauthenticated'}]
+",
+    )
+    .await
+    .unwrap();
+    Api::<ConfigMap>::namespaced(anonymous, "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+}

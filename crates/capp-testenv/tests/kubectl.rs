@@ -1017,6 +1017,38 @@ async fn a_service_account_kubeconfig_can_do_exactly_what_the_install_manifest_g
         assert!(!can_i(args).await, "denied: {args:?}");
     }
 
+    // `can-i --list` (a SelfSubjectRulesReview) shows the namespace's rules.
+    let list = |ns: &'static str| {
+        let sa = sa.to_owned();
+        let k = &k;
+        async move {
+            k.ok(&["--kubeconfig", &sa, "auth", "can-i", "--list", "-n", ns])
+                .await
+        }
+    };
+    let in_system = list("capp-system").await;
+    let rows = |out: &str, resource: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(resource))
+            .map(|l| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(
+        rows(&in_system, "widgets.example.com").as_deref(),
+        Some("[get list watch patch]"),
+        "{in_system}"
+    );
+    assert_eq!(
+        rows(&in_system, "leases.coordination.k8s.io").as_deref(),
+        Some("[get create update]"),
+        "{in_system}"
+    );
+    let in_default = list("default").await;
+    assert!(
+        rows(&in_default, "leases.coordination.k8s.io").is_none()
+            && rows(&in_default, "widgets.example.com").is_some(),
+        "{in_default}"
+    );
+
     // The same kubeconfig, used for real requests.
     let (ok, out, err) = k.run(&["--kubeconfig", sa, "get", "widgets", "-A"]).await;
     assert!(ok, "{out} {err}");

@@ -201,3 +201,25 @@ fn label_selector_expressions_follow_kubernetes_semantics() {
         "an empty aggregation selector selects nothing"
     );
 }
+
+#[test]
+fn rules_for_lists_cluster_wide_and_namespace_rules_split_by_kind() {
+    let snap = manager_snapshot();
+    let sa = UserInfo::service_account("capp-system", "capp-manager");
+    let (resource, non_resource) = rules_for(&snap, &sa, Some("capp-system"));
+    let resources: Vec<&Value> = resource.iter().map(|r| &r["resources"]).collect();
+    assert!(resources.contains(&&json!(["packetmachines", "packetmachines/status"])));
+    assert!(resources.contains(&&json!(["secrets"])));
+    assert!(resources.contains(&&json!(["leases"])), "{resource:?}");
+    assert_eq!(
+        non_resource,
+        [json!({"verbs": ["get"], "nonResourceURLs": ["/metrics", "/debug/*"]})]
+    );
+    let (elsewhere, _) = rules_for(&snap, &sa, Some("default"));
+    assert!(
+        !elsewhere.iter().any(|r| r["resources"] == json!(["leases"])),
+        "the Role only applies in its namespace: {elsewhere:?}"
+    );
+    let (nothing, none) = rules_for(&snap, &user("stranger", &[]), Some("capp-system"));
+    assert!(nothing.is_empty() && none.is_empty());
+}
