@@ -1017,37 +1017,7 @@ async fn a_service_account_kubeconfig_can_do_exactly_what_the_install_manifest_g
         assert!(!can_i(args).await, "denied: {args:?}");
     }
 
-    // `can-i --list` (a SelfSubjectRulesReview) shows the namespace's rules.
-    let list = |ns: &'static str| {
-        let sa = sa.to_owned();
-        let k = &k;
-        async move {
-            k.ok(&["--kubeconfig", &sa, "auth", "can-i", "--list", "-n", ns])
-                .await
-        }
-    };
-    let in_system = list("capp-system").await;
-    let rows = |out: &str, resource: &str| {
-        out.lines()
-            .find(|l| l.split_whitespace().next() == Some(resource))
-            .map(|l| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
-    };
-    assert_eq!(
-        rows(&in_system, "widgets.example.com").as_deref(),
-        Some("[get list watch patch]"),
-        "{in_system}"
-    );
-    assert_eq!(
-        rows(&in_system, "leases.coordination.k8s.io").as_deref(),
-        Some("[get create update]"),
-        "{in_system}"
-    );
-    let in_default = list("default").await;
-    assert!(
-        rows(&in_default, "leases.coordination.k8s.io").is_none()
-            && rows(&in_default, "widgets.example.com").is_some(),
-        "{in_default}"
-    );
+    can_i_list_shows_the_rules_of_each_namespace(&k, sa).await;
 
     // The same kubeconfig, used for real requests.
     let (ok, out, err) = k.run(&["--kubeconfig", sa, "get", "widgets", "-A"]).await;
@@ -1106,4 +1076,37 @@ async fn manager_through_kube(env: &TestEnv) {
         .watch(&kube::api::WatchParams::default().timeout(1), "0")
         .await
         .expect("the manager may watch widgets");
+}
+
+/// `kubectl auth can-i --list` (a SelfSubjectRulesReview) shows the rules of each namespace.
+async fn can_i_list_shows_the_rules_of_each_namespace(k: &Kubectl, sa: &str) {
+    let list = |ns: &'static str| {
+        let sa = sa.to_owned();
+        async move {
+            k.ok(&["--kubeconfig", &sa, "auth", "can-i", "--list", "-n", ns])
+                .await
+        }
+    };
+    let in_system = list("capp-system").await;
+    let rows = |out: &str, resource: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(resource))
+            .map(|l| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(
+        rows(&in_system, "widgets.example.com").as_deref(),
+        Some("[get list watch patch]"),
+        "{in_system}"
+    );
+    assert_eq!(
+        rows(&in_system, "leases.coordination.k8s.io").as_deref(),
+        Some("[get create update]"),
+        "{in_system}"
+    );
+    let in_default = list("default").await;
+    assert!(
+        rows(&in_default, "leases.coordination.k8s.io").is_none()
+            && rows(&in_default, "widgets.example.com").is_some(),
+        "{in_default}"
+    );
 }
