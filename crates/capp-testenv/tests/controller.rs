@@ -93,7 +93,7 @@ fn error_policy(
 }
 
 async fn expect(rx: &mut mpsc::UnboundedReceiver<String>, want: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let got = tokio::time::timeout_at(deadline, rx.recv())
             .await
@@ -147,7 +147,7 @@ async fn a_controller_with_a_finalizer_reconciles_create_update_and_delete() {
 
     api.delete("w1", &DeleteParams::default()).await.unwrap();
     expect(&mut rx, "cleanup w1").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while api.get_opt("w1").await.unwrap().is_some() {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -156,7 +156,7 @@ async fn a_controller_with_a_finalizer_reconciles_create_update_and_delete() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(10), controller)
+    tokio::time::timeout(Duration::from_secs(30), controller)
         .await
         .unwrap()
         .unwrap();
@@ -374,7 +374,7 @@ async fn the_watcher_works_with_list_watch_and_with_streaming_lists() {
         let mut stream = watcher(api.clone(), config).boxed();
         let mut initial = Vec::new();
         loop {
-            let ev = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            let ev = tokio::time::timeout(Duration::from_secs(30), stream.next())
                 .await
                 .unwrap()
                 .unwrap()
@@ -392,7 +392,7 @@ async fn the_watcher_works_with_list_watch_and_with_streaming_lists() {
             .await
             .unwrap();
         loop {
-            let ev = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            let ev = tokio::time::timeout(Duration::from_secs(30), stream.next())
                 .await
                 .unwrap()
                 .unwrap()

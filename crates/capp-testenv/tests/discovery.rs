@@ -342,10 +342,10 @@ async fn shutdown_ends_open_watches_and_removes_temporary_files() {
         .await
         .unwrap();
     let drained = tokio::spawn(async move { futures::StreamExt::count(stream).await });
-    tokio::time::timeout(Duration::from_secs(5), env.shutdown())
+    tokio::time::timeout(Duration::from_secs(30), env.shutdown())
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(5), drained)
+    tokio::time::timeout(Duration::from_secs(30), drained)
         .await
         .expect("the watch ends at shutdown")
         .unwrap();

@@ -642,7 +642,7 @@ async fn watches_stream_added_modified_and_deleted_from_a_resource_version() {
     let list = api.list(&ListParams::default()).await.unwrap();
     let rv = list.metadata.resource_version.unwrap();
     let mut stream = api
-        .watch(&WatchParams::default().timeout(10), &rv)
+        .watch(&WatchParams::default().timeout(60), &rv)
         .await
         .unwrap()
         .boxed();
@@ -659,7 +659,7 @@ async fn watches_stream_added_modified_and_deleted_from_a_resource_version() {
     api.delete("a", &DeleteParams::default()).await.unwrap();
     let mut kinds = Vec::new();
     while kinds.len() < 3 {
-        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+        let ev = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
             .await
             .unwrap()
             .unwrap()
@@ -702,7 +702,7 @@ async fn a_watch_from_a_compacted_resource_version_gets_410_gone() {
         .await
         .unwrap()
         .boxed();
-    let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+    let ev = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
         .await
         .unwrap()
         .unwrap()
@@ -928,7 +928,7 @@ async fn label_filtered_watches_see_objects_enter_and_leave_the_selection() {
         .watch(
             &WatchParams::default()
                 .labels("team=red")
-                .timeout(10)
+                .timeout(60)
                 .disable_bookmarks(),
             &rv,
         )
@@ -951,7 +951,7 @@ async fn label_filtered_watches_see_objects_enter_and_leave_the_selection() {
         .unwrap();
     let mut kinds = Vec::new();
     while kinds.len() < 3 {
-        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+        let ev = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
             .await
             .unwrap()
             .unwrap()
