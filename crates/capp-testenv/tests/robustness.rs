@@ -440,3 +440,95 @@ async fn a_huge_body_is_refused_with_413() {
     .await;
     assert_eq!(code, 404, "nothing was stored");
 }
+
+/// Replaces random nodes of a JSON document with values of the wrong shape.
+fn mutate(v: &mut Value, rng: &mut XorShift) {
+    let replacements = [
+        serde_json::json!(null),
+        serde_json::json!(-1),
+        serde_json::json!(1.5),
+        serde_json::json!("x"),
+        serde_json::json!(true),
+        serde_json::json!([]),
+        serde_json::json!({}),
+        serde_json::json!([{"type": "object"}]),
+        serde_json::json!({"type": "nope", "x-kubernetes-validations": [{"rule": "self.a >"}]}),
+        serde_json::json!({"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}]}),
+        serde_json::json!({"type": "string", "pattern": "(", "default": 7}),
+    ];
+    let children: usize = match v {
+        Value::Object(m) => m.len(),
+        Value::Array(a) => a.len(),
+        _ => 0,
+    };
+    if children == 0 || rng.next() % 8 == 0 {
+        *v = replacements[usize::try_from(rng.next() % replacements.len() as u64).unwrap()].clone();
+        return;
+    }
+    let at = usize::try_from(rng.next() % children as u64).unwrap();
+    let child = match v {
+        Value::Object(m) => m.values_mut().nth(at),
+        Value::Array(a) => a.get_mut(at),
+        _ => None,
+    };
+    if let Some(c) = child {
+        mutate(c, rng);
+    }
+}
+
+#[tokio::test]
+async fn mutated_crds_and_custom_resources_get_status_errors_never_a_crash() {
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let c = env.client().unwrap();
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let widgets = "/apis/example.com/v1/namespaces/default/widgets";
+    let widget = serde_json::json!({
+        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+        "spec": {"size": 2, "color": "red", "labels": ["a"]},
+        "status": {"ready": true, "conditions": [{"type": "Ready", "status": "True"}]}
+    });
+    let mut created = 0;
+    for i in 0..300 {
+        let (path, mut doc) = if i % 2 == 0 {
+            let mut crd = support::widget_crd();
+            crd["metadata"]["name"] = serde_json::json!(format!("gizmos{i}.example.com"));
+            crd["spec"]["names"] =
+                serde_json::json!({"plural": format!("gizmos{i}"), "kind": format!("Gizmo{i}")});
+            (crds, crd)
+        } else {
+            (widgets, widget.clone())
+        };
+        for _ in 0..1 + rng.next() % 3 {
+            mutate(&mut doc, &mut rng);
+        }
+        let body = serde_json::to_vec(&doc).unwrap();
+        let (code, status) = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            send(&c, "POST", path, "application/json", &body),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("case {i} hangs: {doc}"));
+        assert!(code < 500, "case {i}: {code} {status} for {doc}");
+        if code == 201 {
+            created += 1;
+            if path == widgets {
+                // Delete it again so that later cases are creates, not conflicts.
+                send(
+                    &c,
+                    "DELETE",
+                    &format!("{widgets}/w"),
+                    "application/json",
+                    b"{}",
+                )
+                .await;
+            }
+        } else {
+            assert_eq!(status["kind"], "Status", "case {i}: {status}");
+        }
+    }
+    assert!(created > 0, "some mutations are harmless and get stored");
+    let (code, _) = send(&c, "GET", widgets, "", &[]).await;
+    assert_eq!(code, 200, "the server still serves");
+}
