@@ -461,7 +461,7 @@ fn mutate(v: &mut Value, rng: &mut XorShift) {
         Value::Array(a) => a.len(),
         _ => 0,
     };
-    if children == 0 || rng.next() % 8 == 0 {
+    if children == 0 || rng.next().is_multiple_of(8) {
         *v = replacements[usize::try_from(rng.next() % replacements.len() as u64).unwrap()].clone();
         return;
     }
@@ -500,7 +500,7 @@ async fn mutated_crds_and_custom_resources_get_status_errors_never_a_crash() {
         } else {
             (widgets, widget.clone())
         };
-        for _ in 0..1 + rng.next() % 3 {
+        for _ in 0..=(rng.next() % 3) {
             mutate(&mut doc, &mut rng);
         }
         let body = serde_json::to_vec(&doc).unwrap();
