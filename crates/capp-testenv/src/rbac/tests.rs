@@ -217,7 +217,9 @@ fn rules_for_lists_cluster_wide_and_namespace_rules_split_by_kind() {
     );
     let (elsewhere, _) = rules_for(&snap, &sa, Some("default"));
     assert!(
-        !elsewhere.iter().any(|r| r["resources"] == json!(["leases"])),
+        !elsewhere
+            .iter()
+            .any(|r| r["resources"] == json!(["leases"])),
         "the Role only applies in its namespace: {elsewhere:?}"
     );
     let (nothing, none) = rules_for(&snap, &user("stranger", &[]), Some("capp-system"));
