@@ -22,7 +22,15 @@
 //!    `multipleOf`, `minLength`/`maxLength`, `minItems`/`maxItems`,
 //!    `minProperties`/`maxProperties`, `uniqueItems`, `x-kubernetes-list-type: set|map`
 //!    duplicates, `allOf`/`anyOf`/`oneOf`/`not`, and finally every `x-kubernetes-validations`
-//!    CEL rule.
+//!    CEL rule. As on the real server, the rules are not evaluated at all when that validation
+//!    found a type, required, enum, `maxLength`, `maxItems` or `maxProperties` error
+//!    (`FieldValueTypeInvalid`, `FieldValueRequired`, `FieldValueNotSupported`,
+//!    `FieldValueTooLong`, `FieldValueTooMany`) anywhere in the object: one `<nil>` cause
+//!    `Invalid value: null: some validation rules were not checked because the object was
+//!    invalid; correct the existing errors to complete validation` is added instead (only when
+//!    the schema has rules). Other errors (`pattern`, `minimum`, `minLength`, duplicates...)
+//!    let the rules run. A `default` is checked against its rules only when it passes its
+//!    schema.
 //!
 //! On update (`old` given), validation *ratchets* as on a Kubernetes 1.30+ server: values
 //! equal to their correlated old value (same property, same `map`-list key, same `set`-list

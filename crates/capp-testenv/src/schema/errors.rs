@@ -84,6 +84,18 @@ pub(crate) fn invalid_omitted(field: &str, detail: &str) -> FieldCause {
     )
 }
 
+/// The cause the server reports instead of CEL errors when schema validation already failed
+/// with a blocking error: `field.Invalid(nil, nil, ...)`, filed under the object itself (an
+/// empty field here, `<nil>` once admitted) with Go's `null` as the bad value.
+pub(crate) fn rules_not_checked() -> FieldCause {
+    invalid_rendered(
+        "",
+        "null",
+        "some validation rules were not checked because the object was invalid; \
+         correct the existing errors to complete validation",
+    )
+}
+
 /// `field.Duplicate(path, field.OmitValueType{})`: `Duplicate value`.
 pub(crate) fn duplicate_omitted(field: &str) -> FieldCause {
     cause("FieldValueDuplicate", field, "Duplicate value".to_owned())

@@ -1083,7 +1083,8 @@ fn an_update_may_keep_an_invalid_value_it_does_not_change_but_not_introduce_one(
         )
         .is_ok()
     );
-    // Changed values are validated in full.
+    // Changed values are validated in full (the too-long tag keeps the rule on `n` from
+    // being evaluated, as upstream).
     let causes = rejected(update(
         &s,
         &old,
@@ -1092,9 +1093,16 @@ fn an_update_may_keep_an_invalid_value_it_does_not_change_but_not_introduce_one(
     let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
     assert_eq!(
         fields,
-        vec!["spec.name", "spec.tags[0]", "spec.n"],
+        vec!["spec.name", "spec.tags[0]", "<nil>"],
         "{causes:#?}"
     );
+    let causes = rejected(update(
+        &s,
+        &old,
+        &json!({"name": "ABD", "n": 13, "tags": ["ab"]}),
+    ));
+    let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, vec!["spec.name", "spec.n"], "{causes:#?}");
     // The same object is rejected on create.
     assert_eq!(rejected(admit(&s, &old)).len(), 3);
 }
@@ -1516,7 +1524,208 @@ fn a_body_that_is_not_an_object_is_rejected_at_the_root() {
     for body in [json!([1]), json!("x"), json!(null), json!(3)] {
         let mut b = body.clone();
         let causes = s.admit(&mut b, None).unwrap_err();
-        assert_eq!(only(&causes).field, "<nil>", "{body}");
+        assert_eq!(causes.len(), 2, "{body}: {causes:#?}");
+        assert_eq!(causes[0].field, "<nil>", "{body}");
         assert_eq!(causes[0].reason, "FieldValueTypeInvalid");
+        // The schema has a rule, which the type error keeps from being evaluated.
+        assert_eq!(causes[1].field, "<nil>", "{body}");
+        assert!(causes[1].message.contains("were not checked"), "{body}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CEL rules after schema errors
+
+const NOT_CHECKED: &str = "Invalid value: null: some validation rules were not checked because \
+                           the object was invalid; correct the existing errors to complete validation";
+
+/// A spec with an integer `replicas` checked by a rule on `spec`, a sibling `other` subtree
+/// given by the test, and a rule on `other` that always fails.
+fn rules_and(other: &Value) -> CrdSchema {
+    compile(&json!({
+        "type": "object",
+        "properties": {
+            "replicas": {"type": "integer"},
+            "other": other,
+            "tag": {"type": "string", "x-kubernetes-validations": [{"rule": "self != 'bad'", "message": "tag must not be bad"}]},
+        },
+        "x-kubernetes-validations": [{"rule": "!has(self.replicas) || self.replicas <= 5", "message": "at most 5 replicas"}],
+    }))
+}
+
+fn summary(causes: &[FieldCause]) -> Vec<(String, String, String)> {
+    causes
+        .iter()
+        .map(|c| (c.reason.clone(), c.field.clone(), c.message.clone()))
+        .collect()
+}
+
+#[test]
+fn a_type_error_skips_the_rules_and_adds_one_not_checked_cause_instead_of_a_cel_error() {
+    let s = rules_and(&json!({"type": "string"}));
+    let causes = rejected(admit(&s, &json!({"replicas": "5", "tag": "bad"})));
+    assert_eq!(
+        summary(&causes),
+        vec![
+            (
+                "FieldValueTypeInvalid".to_owned(),
+                "spec.replicas".to_owned(),
+                r#"Invalid value: "string": spec.replicas in body must be of type integer: "string""#
+                    .to_owned()
+            ),
+            ("FieldValueInvalid".to_owned(), "<nil>".to_owned(), NOT_CHECKED.to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn required_enum_length_size_and_format_errors_anywhere_in_the_object_block_every_rule() {
+    let examples = [
+        (
+            json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}),
+            json!({}),
+            "FieldValueRequired",
+        ),
+        (
+            json!({"type": "string", "enum": ["a", "b"]}),
+            json!("c"),
+            "FieldValueNotSupported",
+        ),
+        (
+            json!({"type": "string", "maxLength": 2}),
+            json!("abc"),
+            "FieldValueTooLong",
+        ),
+        (
+            json!({"type": "array", "items": {"type": "string"}, "maxItems": 1}),
+            json!(["a", "b"]),
+            "FieldValueTooMany",
+        ),
+        (
+            json!({"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 1}),
+            json!({"a": "x", "b": "y"}),
+            "FieldValueTooMany",
+        ),
+        (
+            json!({"type": "string", "format": "uuid"}),
+            json!("nope"),
+            "FieldValueTypeInvalid",
+        ),
+    ];
+    for (other_schema, other, reason) in examples {
+        let s = rules_and(&other_schema);
+        // Both rules fail on this object, yet neither is evaluated.
+        let causes = rejected(admit(
+            &s,
+            &json!({"replicas": 9, "tag": "bad", "other": other}),
+        ));
+        let got = summary(&causes);
+        assert_eq!(got.len(), 2, "{other_schema}: {got:#?}");
+        assert_eq!(got[0].0, reason, "{other_schema}: {got:#?}");
+        assert!(
+            got[0].1.starts_with("spec.other"),
+            "{other_schema}: {got:#?}"
+        );
+        assert_eq!(
+            got[1],
+            (
+                "FieldValueInvalid".to_owned(),
+                "<nil>".to_owned(),
+                NOT_CHECKED.to_owned()
+            ),
+            "{other_schema}"
+        );
+    }
+}
+
+#[test]
+fn pattern_minimum_min_length_min_items_and_duplicate_errors_still_let_the_rules_run() {
+    let examples = [
+        (
+            json!({"type": "string", "pattern": "^[a-z]+$"}),
+            json!("ABC"),
+        ),
+        (json!({"type": "integer", "minimum": 3}), json!(1)),
+        (json!({"type": "integer", "multipleOf": 2}), json!(3)),
+        (json!({"type": "string", "minLength": 3}), json!("ab")),
+        (
+            json!({"type": "array", "items": {"type": "string"}, "minItems": 2}),
+            json!(["a"]),
+        ),
+        (
+            json!({"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"}),
+            json!(["a", "a"]),
+        ),
+    ];
+    for (other_schema, other) in examples {
+        let s = rules_and(&other_schema);
+        let causes = rejected(admit(
+            &s,
+            &json!({"replicas": 9, "tag": "bad", "other": other}),
+        ));
+        let got = summary(&causes);
+        assert!(
+            got.iter().all(|c| c.2 != NOT_CHECKED),
+            "{other_schema}: {got:#?}"
+        );
+        assert!(
+            got[0].1.starts_with("spec.other"),
+            "{other_schema}: {got:#?}"
+        );
+        let rule_errors: Vec<&str> = got[1..].iter().map(|c| c.2.as_str()).collect();
+        assert_eq!(
+            rule_errors,
+            vec![
+                "Invalid value: at most 5 replicas",
+                r#"Invalid value: "bad": tag must not be bad"#
+            ],
+            "{other_schema}"
+        );
+    }
+}
+
+#[test]
+fn a_schema_without_rules_never_reports_unchecked_rules() {
+    let s = compile(&props(&json!({"replicas": {"type": "integer"}})));
+    assert_cause(
+        &rejected(admit(&s, &json!({"replicas": "5"}))),
+        "FieldValueTypeInvalid",
+        "spec.replicas",
+        r#"Invalid value: "string": spec.replicas in body must be of type integer: "string""#,
+    );
+}
+
+#[test]
+fn an_unchanged_invalid_value_kept_by_ratcheting_does_not_block_the_rules_on_update() {
+    let s = rules_and(&json!({"type": "string", "enum": ["a", "b"]}));
+    let old = json!({"replicas": 1, "other": "c"});
+    // `other` is still outside its enum, but unchanged: ratcheting drops that error, so the
+    // rules run and report the new replica count.
+    let causes = rejected(update(&s, &old, &json!({"replicas": 9, "other": "c"})));
+    assert_cause(
+        &causes,
+        "FieldValueInvalid",
+        "spec",
+        "Invalid value: at most 5 replicas",
+    );
+    // Changing it to another invalid value is an error again, and blocks the rules.
+    let causes = rejected(update(&s, &old, &json!({"replicas": 9, "other": "d"})));
+    let got = summary(&causes);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(got[0].0, "FieldValueNotSupported");
+    assert_eq!(got[1].2, NOT_CHECKED);
+}
+
+#[test]
+fn a_default_failing_its_schema_is_reported_without_evaluating_its_rules() {
+    let err = CrdSchema::compile(&resource(&props(&json!({"name": {
+        "type": "string",
+        "pattern": "^[a-z]+$",
+        "default": "ABC",
+        "x-kubernetes-validations": [{"rule": "self.size() < 2", "message": "short"}],
+    }}))))
+    .unwrap_err();
+    let c = only(&err);
+    assert!(c.message.contains("should match '^[a-z]+$'"), "{c:#?}");
+    assert!(!c.message.contains("short"), "{c:#?}");
 }

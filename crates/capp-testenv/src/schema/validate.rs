@@ -20,6 +20,12 @@ pub(crate) struct Validator<'a> {
 impl Validator<'_> {
     /// Validates a whole resource: OpenAPI validations and list types first, then CEL rules,
     /// the order in which the real server reports them.
+    ///
+    /// As upstream (`customResourceStrategy.Validate`/`ValidateUpdate`), the rules are not
+    /// evaluated at all when the schema validation already found an error that makes the
+    /// object unsafe to evaluate ([`blocks_cel`]: a type, required, enum, length or size
+    /// error anywhere in the object); one [`errors::rules_not_checked`] cause is added
+    /// instead, and only when the schema has rules.
     pub(crate) fn validate_root(
         &self,
         root: &Node,
@@ -28,17 +34,29 @@ impl Validator<'_> {
         causes: &mut Vec<FieldCause>,
     ) {
         self.openapi(root, obj, old, "", causes);
-        if let Some(cel) = self.cel {
-            let site = Site {
-                path: "",
-                is_root: true,
-                unchanged: false,
-            };
-            cel_walk(cel, root, obj, old, site, causes);
+        let Some(cel) = self.cel else {
+            return;
+        };
+        if !root.has_rules_below {
+            // Upstream builds no CEL validator for a schema without rules.
+            return;
         }
+        if causes.iter().any(blocks_cel) {
+            causes.push(errors::rules_not_checked());
+            return;
+        }
+        let site = Site {
+            path: "",
+            is_root: true,
+            unchanged: false,
+        };
+        cel_walk(cel, root, obj, old, site, causes);
     }
 
     /// Validates any value (not a resource root, e.g. a `default`) against `node`.
+    ///
+    /// CEL rules run only when the OpenAPI validation found nothing at all, as upstream
+    /// validates a `default`: no [`errors::rules_not_checked`] cause is added.
     pub(crate) fn validate_value(
         &self,
         node: &Node,
@@ -47,7 +65,11 @@ impl Validator<'_> {
         path: &str,
         causes: &mut Vec<FieldCause>,
     ) {
+        let before = causes.len();
         self.openapi(node, value, old, path, causes);
+        if causes.len() > before {
+            return;
+        }
         if let Some(cel) = self.cel {
             let site = Site {
                 path,
@@ -334,6 +356,22 @@ fn embedded_resource_checks(
             "must be an object",
         ));
     }
+}
+
+/// Whether a schema validation error stops the CEL rules from being evaluated: upstream
+/// `hasBlockingErr` treats "OpenAPIv3 type/maxLength/maxItems/maxProperties/required/enum
+/// violation/wrong type" failures (`NotSupported`, `Required`, `TooLong`, `TooMany`,
+/// `TypeInvalid`) as blocking; `Invalid` (pattern, minimum, minLength...), `Duplicate` and
+/// `Forbidden` are not.
+pub(crate) fn blocks_cel(cause: &FieldCause) -> bool {
+    matches!(
+        cause.reason.as_str(),
+        "FieldValueNotSupported"
+            | "FieldValueRequired"
+            | "FieldValueTooLong"
+            | "FieldValueTooMany"
+            | "FieldValueTypeInvalid"
+    )
 }
 
 fn type_error(path: &str, actual: &str, want: &str) -> FieldCause {
