@@ -1,0 +1,600 @@
+//! End to end with the real `kubectl`: the Go provider's (CAPP v0.9.0) cluster templates, as
+//! `clusterctl generate cluster` renders them, are applied UNCHANGED with `kubectl apply -f`
+//! to capp-testenv serving our Packet CRDs next to the Cluster API CRDs (capi-types' and,
+//! when `../shared` is present, the upstream CAPI v1.10 ones). Every object is created,
+//! nothing is pruned or altered except the documented defaults, re-applying changes nothing,
+//! the printer columns render, and the immutability rules answer through kubectl.
+//!
+//! The fixtures in `tests/fixtures/go-templates/` are rendered templates: clusterctl replaces
+//! every `${VAR}` / `${VAR:=default}` with its value (envsubst), turns the `$${VAR}` escape
+//! into `${VAR}`, sets `metadata.namespace` to the target namespace and prints keys sorted;
+//! the Go-template parts (`{{ .apiKey }}`, `{{ .controlPlaneEndpoint }}`) are left for the
+//! provider's own templating at boot time. Each file names the upstream template it mirrors.
+//!
+//! Skips loudly when kubectl (or, for the upstream-CRD test, `../shared`) is missing; fails
+//! instead under `CI=true`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
+#[path = "support/shared.rs"]
+mod shared;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use capp_testenv::{Config, TestEnv};
+use serde_json::{Value, json};
+
+/// The three flavors of the Go provider's release: default (CPEM), kube-vip and emlb.
+const FLAVORS: [&str; 3] = [
+    "cluster-template.yaml",
+    "cluster-template-kube-vip.yaml",
+    "cluster-template-emlb.yaml",
+];
+
+/// Generous: kubectl on a loaded 2-core machine, first run without a discovery cache.
+const KUBECTL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The upstream CAPI v1.10 CRDs for the kinds the templates use (and their neighbours).
+const UPSTREAM_CAPI_CRDS: [&str; 8] = [
+    "cluster.x-k8s.io_clusters.yaml",
+    "cluster.x-k8s.io_machines.yaml",
+    "cluster.x-k8s.io_machinesets.yaml",
+    "cluster.x-k8s.io_machinedeployments.yaml",
+    "bootstrap.cluster.x-k8s.io_kubeadmconfigs.yaml",
+    "bootstrap.cluster.x-k8s.io_kubeadmconfigtemplates.yaml",
+    "controlplane.cluster.x-k8s.io_kubeadmcontrolplanes.yaml",
+    "controlplane.cluster.x-k8s.io_kubeadmcontrolplanetemplates.yaml",
+];
+
+/// Fields the API server adds to the templates' objects on create: CRD `default`s. Anything
+/// else that appears, or any input field that is missing or different, fails the tests.
+/// (kind, path, value)
+const DOCUMENTED_DEFAULTS: &[(&str, &str, &str)] = &[
+    // Ours: the Go provider's behaviour (keep the Elastic IP), see PacketClusterSpec.
+    (
+        "PacketCluster",
+        "spec.elasticIPReclaimPolicy",
+        r#""Retain""#,
+    ),
+    // Upstream CAPI v1.10's CRD default (controlplane.cluster.x-k8s.io_kubeadmcontrolplanes,
+    // v1beta1), which capi-types reproduces; the Go provider's users got it too.
+    (
+        "KubeadmControlPlane",
+        "spec.rolloutStrategy",
+        r#"{"rollingUpdate":{"maxSurge":1},"type":"RollingUpdate"}"#,
+    ),
+];
+
+/// Which Cluster API CRDs the server serves next to ours.
+#[derive(Clone, Copy, Debug)]
+enum Capi {
+    /// `capi_types::crds()`.
+    Ours,
+    /// The upstream CAPI v1.10 CRDs from `../shared/specs/capi-v1.10`.
+    Upstream,
+}
+
+/// The kubectl binary on PATH, or `None` after a loud message (a failure under `CI=true`).
+fn require_kubectl() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("kubectl"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "kubectl is required under CI=true but is not on PATH"
+        );
+        eprintln!("SKIPPED: kubectl is not on PATH; this test did not run");
+    }
+    found
+}
+
+fn fixture_path(flavor: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/go-templates")
+        .join(flavor)
+}
+
+fn documents(flavor: &str) -> Vec<Value> {
+    let path = fixture_path(flavor);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `kind.group/name`, as kubectl names an object in its output.
+fn kubectl_name(doc: &Value) -> String {
+    let group = doc["apiVersion"]
+        .as_str()
+        .and_then(|v| v.split_once('/'))
+        .map_or("", |(g, _)| g);
+    format!(
+        "{}.{group}/{}",
+        doc["kind"].as_str().unwrap().to_lowercase(),
+        doc["metadata"]["name"].as_str().unwrap()
+    )
+}
+
+fn key_of(doc: &Value) -> (String, String) {
+    (
+        doc["kind"].as_str().unwrap_or_default().to_owned(),
+        doc["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// A TestEnv serving our CRDs and a set of CAPI CRDs, and a kubectl pointed at it.
+struct Harness {
+    env: TestEnv,
+    bin: PathBuf,
+    cache: PathBuf,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.cache);
+    }
+}
+
+impl Harness {
+    async fn start(capi: Capi) -> Option<Self> {
+        let bin = require_kubectl()?;
+        let capi_crds: Vec<Value> = match capi {
+            Capi::Ours => capi_types::crds()
+                .iter()
+                .map(|c| serde_json::to_value(c).unwrap())
+                .collect(),
+            Capi::Upstream => {
+                let dir = shared::specs_dir("capi-v1.10")?;
+                UPSTREAM_CAPI_CRDS
+                    .iter()
+                    .map(|file| {
+                        let path = dir.join(file);
+                        let text = std::fs::read_to_string(&path)
+                            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                        serde_saphyr::from_str(&text)
+                            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                    })
+                    .collect()
+            }
+        };
+        let env = TestEnv::start(Config::default())
+            .await
+            .expect("the test server starts");
+        env.install_crds(&capp_api::crds())
+            .await
+            .expect("our CRDs are served");
+        env.install_crds(&capi_crds)
+            .await
+            .unwrap_or_else(|e| panic!("the {capi:?} CAPI CRDs are served: {e}"));
+        let port = env.url().rsplit(':').next().unwrap_or_default().to_owned();
+        let cache = std::env::temp_dir().join(format!(
+            "capp-api-kubectl-go-templates-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&cache).unwrap();
+        Some(Self { env, bin, cache })
+    }
+
+    /// Runs kubectl; returns (success, stdout, stderr).
+    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let mut command = tokio::process::Command::new(&self.bin);
+        command
+            .arg("--kubeconfig")
+            .arg(self.env.kubeconfig_path())
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .arg("--request-timeout=60s")
+            .args(args)
+            .env("HOME", &self.cache)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(KUBECTL_TIMEOUT, command.output())
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {args:?} finishes within {KUBECTL_TIMEOUT:?}"))
+            .expect("kubectl runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs kubectl and returns stdout, failing the test on a non-zero exit.
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args).await;
+        assert!(ok, "kubectl {args:?} failed: {err}\n{out}");
+        out
+    }
+
+    /// Runs kubectl and returns stderr, failing the test if it succeeds.
+    async fn fails(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args).await;
+        assert!(
+            !ok,
+            "kubectl {args:?} was expected to fail but printed: {out}"
+        );
+        err
+    }
+
+    async fn get_json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["get"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["-o", "json"]);
+        let out = self.ok(&full).await;
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl {full:?}: {e}\n{out}"))
+    }
+
+    /// `kubectl apply -f <flavor>`: asserts every document was reported `created` and
+    /// returns the stored objects by (kind, name).
+    async fn apply_flavor(&self, flavor: &str) -> BTreeMap<(String, String), Value> {
+        let path = fixture_path(flavor);
+        let path = path.to_str().unwrap();
+        let out = self.ok(&["apply", "-f", path]).await;
+        let docs = documents(flavor);
+        for doc in &docs {
+            let line = format!("{} created", kubectl_name(doc));
+            assert!(
+                out.lines().any(|l| l == line),
+                "{flavor}: kubectl did not report `{line}`:\n{out}"
+            );
+        }
+        assert_eq!(
+            out.lines().count(),
+            docs.len(),
+            "{flavor}: one line per object:\n{out}"
+        );
+        let list = self.get_json(&["-f", path]).await;
+        let items = list["items"].as_array().expect("a List");
+        assert_eq!(items.len(), docs.len(), "{flavor}: every object is stored");
+        items.iter().map(|o| (key_of(o), o.clone())).collect()
+    }
+}
+
+/// Compares an input document with the stored object: input fields that are missing
+/// (`pruned`) or different (`changed`), and stored fields the input did not have (`added`).
+#[derive(Default)]
+struct Diff {
+    pruned: Vec<String>,
+    changed: Vec<String>,
+    added: Vec<(String, Value)>,
+}
+
+impl Diff {
+    fn walk(&mut self, path: &str, input: &Value, stored: &Value) {
+        match (input, stored) {
+            (Value::Object(i), Value::Object(s)) => {
+                for (k, v) in i {
+                    let p = format!("{path}.{k}");
+                    match s.get(k) {
+                        Some(sv) => self.walk(&p, v, sv),
+                        None => self.pruned.push(p),
+                    }
+                }
+                for (k, v) in s {
+                    if !i.contains_key(k) {
+                        self.added.push((format!("{path}.{k}"), v.clone()));
+                    }
+                }
+            }
+            (Value::Array(i), Value::Array(s)) if i.len() == s.len() => {
+                for (n, (iv, sv)) in i.iter().zip(s).enumerate() {
+                    self.walk(&format!("{path}[{n}]"), iv, sv);
+                }
+            }
+            _ if input == stored => {}
+            _ => self.changed.push(format!("{path}: {input} -> {stored}")),
+        }
+    }
+}
+
+/// Asserts that every object of `flavor` was stored exactly as written, apart from
+/// [`DOCUMENTED_DEFAULTS`], and that the documented defaults were applied.
+fn assert_stored_unchanged(flavor: &str, stored: &BTreeMap<(String, String), Value>) {
+    for doc in documents(flavor) {
+        let key = key_of(&doc);
+        let object = stored
+            .get(&key)
+            .unwrap_or_else(|| panic!("{flavor}: {key:?} was not stored"));
+        let mut diff = Diff::default();
+        diff.walk("spec", &doc["spec"], &object["spec"]);
+        for field in ["name", "namespace", "labels"] {
+            diff.walk(
+                &format!("metadata.{field}"),
+                &doc["metadata"][field],
+                &object["metadata"][field],
+            );
+        }
+        assert!(
+            diff.pruned.is_empty() && diff.changed.is_empty(),
+            "{flavor}: {key:?} was altered by the server: pruned {:?}, changed {:?}",
+            diff.pruned,
+            diff.changed
+        );
+        let expected: Vec<(String, Value)> = DOCUMENTED_DEFAULTS
+            .iter()
+            .filter(|(kind, path, _)| *kind == key.0 && !has_path(&doc, path))
+            .map(|(_, path, value)| ((*path).to_owned(), serde_json::from_str(value).unwrap()))
+            .collect();
+        let mut added = diff.added.clone();
+        added.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            added, expected,
+            "{flavor}: {key:?}: the server added fields other than the documented defaults"
+        );
+    }
+}
+
+fn has_path(doc: &Value, dotted: &str) -> bool {
+    dotted.split('.').try_fold(doc, |v, k| v.get(k)).is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_go_providers_cluster_templates_apply_unchanged_with_kubectl() {
+    let Some(h) = Harness::start(Capi::Ours).await else {
+        return;
+    };
+    for flavor in FLAVORS {
+        let stored = h.apply_flavor(flavor).await;
+        assert_stored_unchanged(flavor, &stored);
+    }
+    // Re-applying the same templates (what a GitOps loop does) changes nothing.
+    for flavor in FLAVORS {
+        let path = fixture_path(flavor);
+        let out = h.ok(&["apply", "-f", path.to_str().unwrap()]).await;
+        for doc in documents(flavor) {
+            let line = format!("{} unchanged", kubectl_name(&doc));
+            assert!(
+                out.lines().any(|l| l == line),
+                "{flavor}: re-apply did not report `{line}`:\n{out}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_go_providers_cluster_templates_are_stored_alike_with_our_and_the_upstream_capi_crds() {
+    let Some(ours) = Harness::start(Capi::Ours).await else {
+        return;
+    };
+    let Some(upstream) = Harness::start(Capi::Upstream).await else {
+        return;
+    };
+    for flavor in FLAVORS {
+        let with_upstream = upstream.apply_flavor(flavor).await;
+        assert_stored_unchanged(flavor, &with_upstream);
+        let with_ours = ours.apply_flavor(flavor).await;
+        for (key, object) in &with_upstream {
+            assert_eq!(
+                with_ours[key]["spec"], object["spec"],
+                "{flavor}: {key:?} is stored differently with capi-types' CRDs than with the upstream CAPI CRDs"
+            );
+        }
+    }
+}
+
+/// The table of `kubectl get` output whose first row starts with `first_column_prefix`
+/// (kubectl prints one table per resource type, separated by blank lines): its header and
+/// rows, split on runs of two or more spaces (kubectl pads columns with at least three).
+fn table(out: &str, first_column_prefix: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let split = |line: &str| -> Vec<String> {
+        line.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let lines = out
+        .split("\n\n")
+        .map(|block| {
+            block
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+        })
+        .find(|lines| {
+            lines
+                .get(1)
+                .is_some_and(|l| l.starts_with(first_column_prefix))
+        })
+        .unwrap_or_else(|| panic!("no table of {first_column_prefix}* in:\n{out}"));
+    (
+        split(lines[0]),
+        lines[1..].iter().map(|l| split(l)).collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_renders_the_packet_printer_columns_for_the_templates_objects() {
+    let Some(h) = Harness::start(Capi::Ours).await else {
+        return;
+    };
+    for flavor in FLAVORS {
+        h.apply_flavor(flavor).await;
+    }
+    // What CAPI and our controller write later: the cluster-name label and status.ready.
+    h.ok(&[
+        "label",
+        "packetcluster",
+        "metal-cpem",
+        "cluster.x-k8s.io/cluster-name=metal-cpem",
+    ])
+    .await;
+    h.ok(&[
+        "patch",
+        "packetcluster",
+        "metal-cpem",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"ready":true}}"#,
+    ])
+    .await;
+
+    let out = h
+        .ok(&[
+            "get",
+            "packetclusters,packetmachinetemplates",
+            "-n",
+            "default",
+        ])
+        .await;
+    let (header, rows) = table(&out, "packetcluster.");
+    assert_eq!(header, ["NAME", "CLUSTER", "READY", "AGE"], "{out}");
+    let cpem = rows
+        .iter()
+        .find(|r| r[0].ends_with("/metal-cpem"))
+        .unwrap_or_else(|| panic!("no metal-cpem row:\n{out}"));
+    assert_eq!(cpem[1..3], ["metal-cpem", "true"], "{out}");
+    assert_eq!(rows.len(), 3, "one row per PacketCluster:\n{out}");
+
+    let (header, rows) = table(&out, "packetmachinetemplate.");
+    assert_eq!(header, ["NAME", "PLAN", "OS", "AGE"], "{out}");
+    assert_eq!(rows.len(), 6, "one row per PacketMachineTemplate:\n{out}");
+    let worker = rows
+        .iter()
+        .find(|r| r[0].ends_with("/metal-kv-worker-a"))
+        .unwrap_or_else(|| panic!("no metal-kv-worker-a row:\n{out}"));
+    assert_eq!(worker[1..3], ["n3.xlarge.x86", "ubuntu_22_04"], "{out}");
+
+    // The priority-1 columns appear with -o wide, in the CRD's order (empty cells print as
+    // blanks, so the VIP manager is read as the second-to-last cell).
+    let wide = h.ok(&["get", "packetclusters", "-o", "wide"]).await;
+    let (header, rows) = table(&wide, "metal-");
+    assert_eq!(
+        header,
+        ["NAME", "CLUSTER", "READY", "ENDPOINT", "VIP MANAGER", "AGE"],
+        "{wide}"
+    );
+    let vip_managers: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[r.len() - 2].as_str()))
+        .collect();
+    assert_eq!(
+        vip_managers,
+        [
+            ("metal-cpem", "CPEM"),
+            ("metal-kv", "KUBE_VIP"),
+            ("metal-lb", "EMLB")
+        ],
+        "{wide}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_a_packet_clusters_project_or_vip_manager_with_kubectl_is_rejected_with_the_rules_message()
+ {
+    let Some(h) = Harness::start(Capi::Ours).await else {
+        return;
+    };
+    h.apply_flavor("cluster-template.yaml").await;
+
+    let err = h
+        .fails(&[
+            "patch",
+            "packetcluster",
+            "metal-cpem",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"projectID":"00000000-1111-2222-3333-444444444444"}}"#,
+        ])
+        .await;
+    assert!(
+        err.contains("spec.projectID") && err.contains("projectID is immutable"),
+        "{err}"
+    );
+
+    // The same through `kubectl apply` of an edited template (a changed PROJECT_ID).
+    let edited = std::fs::read_to_string(fixture_path("cluster-template.yaml"))
+        .unwrap()
+        .replace(
+            "projectID: 7f1e8d3c-5b0a-4c6e-9f21-3d4a5b6c7d8e",
+            "projectID: 00000000-1111-2222-3333-444444444444",
+        );
+    let edited_path = h.cache.join("edited-project.yaml");
+    std::fs::write(&edited_path, edited).unwrap();
+    let err = h
+        .fails(&["apply", "-f", edited_path.to_str().unwrap()])
+        .await;
+    assert!(err.contains("projectID is immutable"), "{err}");
+
+    let err = h
+        .fails(&[
+            "patch",
+            "packetcluster",
+            "metal-cpem",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"vipManager":"KUBE_VIP"}}"#,
+        ])
+        .await;
+    assert!(
+        err.contains("spec.vipManager") && err.contains("vipManager is immutable"),
+        "{err}"
+    );
+
+    let stored = h.get_json(&["packetcluster", "metal-cpem"]).await;
+    assert_eq!(
+        (&stored["spec"]["projectID"], &stored["spec"]["vipManager"]),
+        (
+            &json!("7f1e8d3c-5b0a-4c6e-9f21-3d4a5b6c7d8e"),
+            &json!("CPEM")
+        ),
+        "rejected changes left the object as it was"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_plane_endpoint_the_controller_writes_back_is_accepted_and_survives_a_re_apply()
+{
+    let Some(h) = Harness::start(Capi::Ours).await else {
+        return;
+    };
+    h.apply_flavor("cluster-template-emlb.yaml").await;
+
+    // The Go provider's controller fills spec.controlPlaneEndpoint (its webhook only guards
+    // projectID, vipManager and the location), so it must be writable on an existing object.
+    h.ok(&[
+        "patch",
+        "packetcluster",
+        "metal-lb",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"controlPlaneEndpoint":{"host":"147.75.100.10","port":6443}}}"#,
+    ])
+    .await;
+    let stored = h.get_json(&["packetcluster", "metal-lb"]).await;
+    assert_eq!(
+        stored["spec"]["controlPlaneEndpoint"],
+        json!({"host": "147.75.100.10", "port": 6443})
+    );
+
+    // The user re-applies the unchanged template: the endpoint is not theirs, so it stays.
+    let path = fixture_path("cluster-template-emlb.yaml");
+    let out = h.ok(&["apply", "-f", path.to_str().unwrap()]).await;
+    assert!(
+        out.lines()
+            .any(|l| l == "packetcluster.infrastructure.cluster.x-k8s.io/metal-lb unchanged"),
+        "{out}"
+    );
+    let stored = h.get_json(&["packetcluster", "metal-lb"]).await;
+    assert_eq!(
+        stored["spec"]["controlPlaneEndpoint"],
+        json!({"host": "147.75.100.10", "port": 6443}),
+        "a re-apply keeps the controller's endpoint"
+    );
+    let wide = h
+        .ok(&["get", "packetcluster", "metal-lb", "-o", "wide"])
+        .await;
+    assert!(wide.contains("147.75.100.10"), "{wide}");
+}
