@@ -598,3 +598,48 @@ async fn the_control_plane_endpoint_the_controller_writes_back_is_accepted_and_s
         .await;
     assert!(wide.contains("147.75.100.10"), "{wide}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_go_providers_cluster_templates_apply_unchanged_with_kubectl_server_side_apply() {
+    let Some(h) = Harness::start(Capi::Ours).await else {
+        return;
+    };
+    // GitOps tools (Flux, Argo CD with ServerSideApply) apply templates this way.
+    for flavor in FLAVORS {
+        let path = fixture_path(flavor);
+        let path = path.to_str().unwrap();
+        let out = h
+            .ok(&[
+                "apply",
+                "--server-side",
+                "--field-manager=gitops",
+                "-f",
+                path,
+            ])
+            .await;
+        let docs = documents(flavor);
+        for doc in &docs {
+            let line = format!("{} serverside-applied", kubectl_name(doc));
+            assert!(
+                out.lines().any(|l| l == line),
+                "{flavor}: kubectl did not report `{line}`:\n{out}"
+            );
+        }
+        let list = h.get_json(&["-f", path, "--show-managed-fields"]).await;
+        let stored: BTreeMap<_, _> = list["items"]
+            .as_array()
+            .expect("a List")
+            .iter()
+            .map(|o| (key_of(o), o.clone()))
+            .collect();
+        assert_eq!(stored.len(), docs.len(), "{flavor}: every object is stored");
+        assert_stored_unchanged(flavor, &stored);
+        for object in stored.values() {
+            let managers: Vec<&str> = object["metadata"]["managedFields"]
+                .as_array()
+                .map(|m| m.iter().filter_map(|e| e["manager"].as_str()).collect())
+                .unwrap_or_default();
+            assert_eq!(managers, ["gitops"], "{flavor}: {:?}", key_of(object));
+        }
+    }
+}
