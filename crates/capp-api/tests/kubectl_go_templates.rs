@@ -53,32 +53,67 @@ const UPSTREAM_CAPI_CRDS: [&str; 8] = [
     "controlplane.cluster.x-k8s.io_kubeadmcontrolplanetemplates.yaml",
 ];
 
-/// Fields the API server adds to the templates' objects on create: CRD `default`s. Anything
-/// else that appears, or any input field that is missing or different, fails the tests.
-/// (kind, path, value)
-const DOCUMENTED_DEFAULTS: &[(&str, &str, &str)] = &[
+/// A field the API server adds to the templates' objects on create (a CRD `default`).
+/// Anything else that appears, or any input field that is missing or different, fails.
+struct ServerDefault {
+    kind: &'static str,
+    path: &'static str,
+    value: &'static str,
+    /// Only our PacketCluster CRD has it (a field the Go CRDs do not know).
+    ours_only: bool,
+}
+
+const DOCUMENTED_DEFAULTS: &[ServerDefault] = &[
     // Ours: the Go provider's behaviour (keep the Elastic IP), see PacketClusterSpec.
-    (
-        "PacketCluster",
-        "spec.elasticIPReclaimPolicy",
-        r#""Retain""#,
-    ),
+    ServerDefault {
+        kind: "PacketCluster",
+        path: "spec.elasticIPReclaimPolicy",
+        value: r#""Retain""#,
+        ours_only: true,
+    },
     // Upstream CAPI v1.10's CRD default (controlplane.cluster.x-k8s.io_kubeadmcontrolplanes,
     // v1beta1), which capi-types reproduces; the Go provider's users got it too.
-    (
-        "KubeadmControlPlane",
-        "spec.rolloutStrategy",
-        r#"{"rollingUpdate":{"maxSurge":1},"type":"RollingUpdate"}"#,
-    ),
+    ServerDefault {
+        kind: "KubeadmControlPlane",
+        path: "spec.rolloutStrategy",
+        value: r#"{"rollingUpdate":{"maxSurge":1},"type":"RollingUpdate"}"#,
+        ours_only: false,
+    },
 ];
 
-/// Which Cluster API CRDs the server serves next to ours.
-#[derive(Clone, Copy, Debug)]
-enum Capi {
-    /// `capi_types::crds()`.
+/// The Go provider's CRDs (CAPP v0.9.0; it has no PacketClusterTemplate).
+const GO_PACKET_CRDS: [&str; 3] = [
+    "infrastructure.cluster.x-k8s.io_packetclusters.yaml",
+    "infrastructure.cluster.x-k8s.io_packetmachines.yaml",
+    "infrastructure.cluster.x-k8s.io_packetmachinetemplates.yaml",
+];
+
+/// CRD files from `../shared/specs/<dir>`, or `None` (after a loud message) when missing.
+fn shared_crds(dir: &str, files: &[&str]) -> Option<Vec<Value>> {
+    let dir = shared::specs_dir(dir)?;
+    Some(
+        files
+            .iter()
+            .map(|file| {
+                let path = dir.join(file);
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            })
+            .collect(),
+    )
+}
+
+/// Which CRDs the server serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum World {
+    /// `capp_api::crds()` and `capi_types::crds()`: this project.
     Ours,
-    /// The upstream CAPI v1.10 CRDs from `../shared/specs/capi-v1.10`.
-    Upstream,
+    /// `capp_api::crds()` and the upstream CAPI v1.10 CRDs (`../shared/specs/capi-v1.10`).
+    UpstreamCapi,
+    /// The Go provider's CAPP v0.9.0 CRDs (`../shared/specs/capp-v0.9.0`) and the upstream
+    /// CAPI v1.10 CRDs: the management cluster the templates were written for.
+    GoProvider,
 }
 
 /// The kubectl binary on PATH, or `None` after a loud message (a failure under `CI=true`).
@@ -147,36 +182,30 @@ impl Drop for Harness {
 }
 
 impl Harness {
-    async fn start(capi: Capi) -> Option<Self> {
+    async fn start(world: World) -> Option<Self> {
         let bin = require_kubectl()?;
-        let capi_crds: Vec<Value> = match capi {
-            Capi::Ours => capi_types::crds()
-                .iter()
-                .map(|c| serde_json::to_value(c).unwrap())
-                .collect(),
-            Capi::Upstream => {
-                let dir = shared::specs_dir("capi-v1.10")?;
-                UPSTREAM_CAPI_CRDS
-                    .iter()
-                    .map(|file| {
-                        let path = dir.join(file);
-                        let text = std::fs::read_to_string(&path)
-                            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                        serde_saphyr::from_str(&text)
-                            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-                    })
-                    .collect()
-            }
+        let to_values = |crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>| -> Vec<Value> {
+            crds.iter().map(|c| serde_json::to_value(c).unwrap()).collect()
+        };
+        let (packet_crds, capi_crds) = match world {
+            World::Ours => (to_values(capp_api::crds()), to_values(capi_types::crds())),
+            World::UpstreamCapi => (
+                to_values(capp_api::crds()),
+                shared_crds("capi-v1.10", &UPSTREAM_CAPI_CRDS)?,
+            ),
+            World::GoProvider => (
+                shared_crds("capp-v0.9.0", &GO_PACKET_CRDS)?,
+                shared_crds("capi-v1.10", &UPSTREAM_CAPI_CRDS)?,
+            ),
         };
         let env = TestEnv::start(Config::default())
             .await
             .expect("the test server starts");
-        env.install_crds(&capp_api::crds())
-            .await
-            .expect("our CRDs are served");
-        env.install_crds(&capi_crds)
-            .await
-            .unwrap_or_else(|e| panic!("the {capi:?} CAPI CRDs are served: {e}"));
+        for crds in [&packet_crds, &capi_crds] {
+            env.install_crds(crds)
+                .await
+                .unwrap_or_else(|e| panic!("the {world:?} CRDs are served: {e}"));
+        }
         let port = env.url().rsplit(':').next().unwrap_or_default().to_owned();
         let cache = std::env::temp_dir().join(format!(
             "capp-api-kubectl-go-templates-{}-{port}",
@@ -299,8 +328,8 @@ impl Diff {
 }
 
 /// Asserts that every object of `flavor` was stored exactly as written, apart from
-/// [`DOCUMENTED_DEFAULTS`], and that the documented defaults were applied.
-fn assert_stored_unchanged(flavor: &str, stored: &BTreeMap<(String, String), Value>) {
+/// [`DOCUMENTED_DEFAULTS`] (those of `world`), and that the documented defaults were applied.
+fn assert_stored_unchanged(world: World, flavor: &str, stored: &BTreeMap<(String, String), Value>) {
     for doc in documents(flavor) {
         let key = key_of(&doc);
         let object = stored
@@ -317,20 +346,24 @@ fn assert_stored_unchanged(flavor: &str, stored: &BTreeMap<(String, String), Val
         }
         assert!(
             diff.pruned.is_empty() && diff.changed.is_empty(),
-            "{flavor}: {key:?} was altered by the server: pruned {:?}, changed {:?}",
+            "{world:?}: {flavor}: {key:?} was altered by the server: pruned {:?}, changed {:?}",
             diff.pruned,
             diff.changed
         );
         let expected: Vec<(String, Value)> = DOCUMENTED_DEFAULTS
             .iter()
-            .filter(|(kind, path, _)| *kind == key.0 && !has_path(&doc, path))
-            .map(|(_, path, value)| ((*path).to_owned(), serde_json::from_str(value).unwrap()))
+            .filter(|d| {
+                d.kind == key.0
+                    && !has_path(&doc, d.path)
+                    && !(d.ours_only && world == World::GoProvider)
+            })
+            .map(|d| (d.path.to_owned(), serde_json::from_str(d.value).unwrap()))
             .collect();
         let mut added = diff.added.clone();
         added.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             added, expected,
-            "{flavor}: {key:?}: the server added fields other than the documented defaults"
+            "{world:?}: {flavor}: {key:?}: the server added fields other than the documented defaults"
         );
     }
 }
@@ -341,12 +374,12 @@ fn has_path(doc: &Value, dotted: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_go_providers_cluster_templates_apply_unchanged_with_kubectl() {
-    let Some(h) = Harness::start(Capi::Ours).await else {
+    let Some(h) = Harness::start(World::Ours).await else {
         return;
     };
     for flavor in FLAVORS {
         let stored = h.apply_flavor(flavor).await;
-        assert_stored_unchanged(flavor, &stored);
+        assert_stored_unchanged(World::Ours, flavor, &stored);
     }
     // Re-applying the same templates (what a GitOps loop does) changes nothing.
     for flavor in FLAVORS {
@@ -364,15 +397,15 @@ async fn the_go_providers_cluster_templates_apply_unchanged_with_kubectl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_go_providers_cluster_templates_are_stored_alike_with_our_and_the_upstream_capi_crds() {
-    let Some(ours) = Harness::start(Capi::Ours).await else {
+    let Some(ours) = Harness::start(World::Ours).await else {
         return;
     };
-    let Some(upstream) = Harness::start(Capi::Upstream).await else {
+    let Some(upstream) = Harness::start(World::UpstreamCapi).await else {
         return;
     };
     for flavor in FLAVORS {
         let with_upstream = upstream.apply_flavor(flavor).await;
-        assert_stored_unchanged(flavor, &with_upstream);
+        assert_stored_unchanged(World::UpstreamCapi, flavor, &with_upstream);
         let with_ours = ours.apply_flavor(flavor).await;
         for (key, object) in &with_upstream {
             assert_eq!(
@@ -416,7 +449,7 @@ fn table(out: &str, first_column_prefix: &str) -> (Vec<String>, Vec<Vec<String>>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_renders_the_packet_printer_columns_for_the_templates_objects() {
-    let Some(h) = Harness::start(Capi::Ours).await else {
+    let Some(h) = Harness::start(World::Ours).await else {
         return;
     };
     for flavor in FLAVORS {
@@ -494,7 +527,7 @@ async fn kubectl_get_renders_the_packet_printer_columns_for_the_templates_object
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_a_packet_clusters_project_or_vip_manager_with_kubectl_is_rejected_with_the_rules_message()
  {
-    let Some(h) = Harness::start(Capi::Ours).await else {
+    let Some(h) = Harness::start(World::Ours).await else {
         return;
     };
     h.apply_flavor("cluster-template.yaml").await;
@@ -557,7 +590,7 @@ async fn changing_a_packet_clusters_project_or_vip_manager_with_kubectl_is_rejec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_plane_endpoint_the_controller_writes_back_is_accepted_and_survives_a_re_apply()
 {
-    let Some(h) = Harness::start(Capi::Ours).await else {
+    let Some(h) = Harness::start(World::Ours).await else {
         return;
     };
     h.apply_flavor("cluster-template-emlb.yaml").await;
@@ -601,7 +634,7 @@ async fn the_control_plane_endpoint_the_controller_writes_back_is_accepted_and_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_go_providers_cluster_templates_apply_unchanged_with_kubectl_server_side_apply() {
-    let Some(h) = Harness::start(Capi::Ours).await else {
+    let Some(h) = Harness::start(World::Ours).await else {
         return;
     };
     // GitOps tools (Flux, Argo CD with ServerSideApply) apply templates this way.
@@ -633,13 +666,47 @@ async fn the_go_providers_cluster_templates_apply_unchanged_with_kubectl_server_
             .map(|o| (key_of(o), o.clone()))
             .collect();
         assert_eq!(stored.len(), docs.len(), "{flavor}: every object is stored");
-        assert_stored_unchanged(flavor, &stored);
+        assert_stored_unchanged(World::Ours, flavor, &stored);
         for object in stored.values() {
             let managers: Vec<&str> = object["metadata"]["managedFields"]
                 .as_array()
                 .map(|m| m.iter().filter_map(|e| e["manager"].as_str()).collect())
                 .unwrap_or_default();
             assert_eq!(managers, ["gitops"], "{flavor}: {:?}", key_of(object));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_crds_store_the_go_templates_exactly_as_the_go_providers_crds_do() {
+    let Some(ours) = Harness::start(World::Ours).await else {
+        return;
+    };
+    let Some(go) = Harness::start(World::GoProvider).await else {
+        return;
+    };
+    for flavor in FLAVORS {
+        // The fixtures are valid Go-provider manifests: its CRDs take them unchanged too.
+        let with_go = go.apply_flavor(flavor).await;
+        assert_stored_unchanged(World::GoProvider, flavor, &with_go);
+        let with_ours = ours.apply_flavor(flavor).await;
+        for (key, object) in &with_go {
+            let mut spec = with_ours[key]["spec"].clone();
+            for d in DOCUMENTED_DEFAULTS
+                .iter()
+                .filter(|d| d.ours_only && d.kind == key.0)
+            {
+                let field = d.path.strip_prefix("spec.").unwrap();
+                assert!(
+                    spec.as_object_mut().unwrap().remove(field).is_some(),
+                    "{flavor}: {key:?}: our default {} was applied",
+                    d.path
+                );
+            }
+            assert_eq!(
+                spec, object["spec"],
+                "{flavor}: {key:?} is stored differently by our CRDs than by the Go provider's"
+            );
         }
     }
 }
