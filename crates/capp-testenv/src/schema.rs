@@ -96,8 +96,11 @@
 //!   `allOf`/`anyOf` alternatives), and ratcheted CEL errors are dropped rather than
 //!   returned as warnings;
 //! - embedded resources (`x-kubernetes-embedded-resource`) get the `apiVersion`/`kind`
-//!   checks and ObjectMeta coercion but not the ObjectMeta validation (name syntax, label
-//!   syntax) of their `metadata`; the root `metadata` is only coerced here, its validation
+//!   checks, ObjectMeta coercion and the ObjectMeta syntax checks of upstream
+//!   `objectmeta.Validate` (name, generateName, namespace, generation, labels, annotations,
+//!   finalizers; not ratcheted), but not the `ownerReferences` and `managedFields` checks; an
+//!   empty `apiVersion` or `kind` is reported as `Invalid value: "": must not be empty` (newer
+//!   servers say `Required value`). The root `metadata` is only coerced here, its validation
 //!   is the server's.
 
 mod cel;
@@ -105,6 +108,7 @@ mod compile;
 mod crd;
 mod default;
 mod errors;
+mod objectmeta;
 mod prune;
 mod validate;
 

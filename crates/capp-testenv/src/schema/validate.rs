@@ -11,6 +11,7 @@ use super::FieldCause;
 use super::cel::{CelEnv, Site};
 use super::compile::{Bound, ListType, Node, Type, json_type_name};
 use super::errors::{self, child, index, quote};
+use super::objectmeta;
 
 /// Validates values against compiled nodes; `cel` is `None` to skip CEL rules.
 pub(crate) struct Validator<'a> {
@@ -34,6 +35,7 @@ impl Validator<'_> {
         causes: &mut Vec<FieldCause>,
     ) {
         self.openapi(root, obj, old, "", causes);
+        objectmeta::validate(root, obj, "", causes);
         let Some(cel) = self.cel else {
             return;
         };
@@ -67,6 +69,7 @@ impl Validator<'_> {
     ) {
         let before = causes.len();
         self.openapi(node, value, old, path, causes);
+        objectmeta::validate(node, value, path, causes);
         if causes.len() > before {
             return;
         }
@@ -133,9 +136,6 @@ impl Validator<'_> {
                 self.array_checks(node, items, old, path, causes);
             }
             Value::Object(map) => {
-                if node.embedded && !node.resource_root {
-                    embedded_resource_checks(map, path, causes);
-                }
                 for key in &node.required {
                     if !map.contains_key(key) {
                         causes.push(errors::required(&child(path, key), ""));
@@ -307,54 +307,6 @@ impl Validator<'_> {
                 "{shown} must not validate the schema (not)"
             )));
         }
-    }
-}
-
-/// `x-kubernetes-embedded-resource` objects need a valid `apiVersion` and `kind`, and an
-/// object `metadata` (upstream `objectmeta.validateEmbeddedResource`; the ObjectMeta field
-/// checks beyond its shape are not repeated here).
-fn embedded_resource_checks(
-    map: &serde_json::Map<String, Value>,
-    path: &str,
-    causes: &mut Vec<FieldCause>,
-) {
-    for key in ["apiVersion", "kind"] {
-        if !map.contains_key(key) {
-            causes.push(errors::required(&child(path, key), "must not be empty"));
-        }
-    }
-    if let Some(v) = map.get("apiVersion") {
-        let field = child(path, "apiVersion");
-        match v.as_str() {
-            None => causes.push(errors::invalid_value(&field, v, "must be a string")),
-            Some("") => causes.push(errors::invalid_value(&field, v, "must not be empty")),
-            Some(s) if s.matches('/').count() > 1 || s.starts_with('/') || s.ends_with('/') => {
-                causes.push(errors::invalid_value(
-                    &field,
-                    v,
-                    &format!("unexpected GroupVersion string: {s}"),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(v) = map.get("kind") {
-        let field = child(path, "kind");
-        match v.as_str() {
-            None => causes.push(errors::invalid_value(&field, v, "must be a string")),
-            Some("") => causes.push(errors::invalid_value(&field, v, "must not be empty")),
-            Some(_) => {}
-        }
-    }
-    if let Some(v) = map.get("metadata")
-        && !v.is_object()
-        && !v.is_null()
-    {
-        causes.push(errors::invalid_value(
-            &child(path, "metadata"),
-            v,
-            "must be an object",
-        ));
     }
 }
 
