@@ -710,3 +710,41 @@ async fn our_crds_store_the_go_templates_exactly_as_the_go_providers_crds_do() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_applying_a_template_with_an_edited_machine_plan_is_rejected_where_the_go_provider_took_it()
+ {
+    let Some(ours) = Harness::start(World::Ours).await else {
+        return;
+    };
+    let Some(go) = Harness::start(World::GoProvider).await else {
+        return;
+    };
+    // A deliberate difference: the Go provider's template webhook validated nothing, so an
+    // in-place edit of a PacketMachineTemplate was stored (and silently not rolled out).
+    // Ours follows the CAPI contract: templates are immutable, make a new one.
+    let edited = std::fs::read_to_string(fixture_path("cluster-template.yaml"))
+        .unwrap()
+        .replace("machineType: m3.large.x86", "machineType: m3.xlarge.x86");
+    for (h, accepted) in [(&ours, false), (&go, true)] {
+        h.apply_flavor("cluster-template.yaml").await;
+        let edited_path = h.cache.join("edited-plan.yaml");
+        std::fs::write(&edited_path, &edited).unwrap();
+        let (ok, out, err) = h.run(&["apply", "-f", edited_path.to_str().unwrap()]).await;
+        let stored = h
+            .get_json(&["packetmachinetemplate", "metal-cpem-worker-a"])
+            .await;
+        let plan = &stored["spec"]["template"]["spec"]["machineType"];
+        if accepted {
+            assert!(ok, "the Go CRDs take the edit: {err}");
+            assert_eq!(plan, "m3.xlarge.x86");
+        } else {
+            assert!(!ok, "our CRD rejects the edit: {out}");
+            assert!(
+                err.contains(capp_api::machine_template::IMMUTABLE_TEMPLATE_MESSAGE),
+                "the rejection says what to do instead: {err}"
+            );
+            assert_eq!(plan, "m3.large.x86", "the stored template is unchanged");
+        }
+    }
+}
