@@ -914,6 +914,22 @@ impl State {
             ("apiextensions.k8s.io", "customresourcedefinitions") => self.prepare_crd(obj, old)?,
             _ => {}
         }
+        // Go declares these kinds' `spec` and `status` as plain structs, which `omitempty`
+        // never drops: the real server always answers with at least `{}` for them, and
+        // clients may rely on it (kube-lease-manager creates a Lease without a spec).
+        let (spec, status) = match (def.group.as_str(), def.plural.as_str()) {
+            ("coordination.k8s.io", "leases") => (true, false),
+            ("", "services" | "pods" | "nodes") | ("apps", "deployments") => (true, true),
+            _ => (false, false),
+        };
+        if let Some(map) = obj.as_object_mut() {
+            if spec && map.get("spec").is_none_or(Value::is_null) {
+                map.insert("spec".to_owned(), json!({}));
+            }
+            if status && map.get("status").is_none_or(Value::is_null) {
+                map.insert("status".to_owned(), json!({}));
+            }
+        }
         Ok(())
     }
 

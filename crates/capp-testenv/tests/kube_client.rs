@@ -79,6 +79,32 @@ async fn created_objects_get_server_fields_and_duplicates_are_rejected() {
 }
 
 #[tokio::test]
+async fn built_in_specs_that_go_declares_as_structs_are_never_absent() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let leases: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "default",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("coordination.k8s.io", "v1", "Lease"),
+            "leases",
+        ),
+    );
+    let bare: DynamicObject = serde_json::from_value(
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}}),
+    )
+    .unwrap();
+    let created = leases.create(&PostParams::default(), &bare).await.unwrap();
+    assert_eq!(
+        created.data["spec"],
+        json!({}),
+        "as the real server answers"
+    );
+    let read = leases.get("l").await.unwrap();
+    assert_eq!(read.data["spec"], json!({}));
+}
+
+#[tokio::test]
 async fn generate_name_produces_unique_names() {
     let env = support::start().await;
     let api: Api<ConfigMap> = Api::namespaced(env.client().unwrap(), "default");
