@@ -35,7 +35,8 @@
 //! On update (`old` given), validation *ratchets* as on a Kubernetes 1.30+ server: values
 //! equal to their correlated old value (same property, same `map`-list key, same `set`-list
 //! value) are not validated again, so an object stored before a schema tightened can still be
-//! updated elsewhere; transition rules (`oldSelf`) are always enforced.
+//! updated elsewhere. CEL rules still run on them, but their failures become
+//! [`Admitted::warnings`] instead of errors; transition rules (`oldSelf`) are always enforced.
 //!
 //! Errors are [`FieldCause`]s whose `reason`, `field` and `message` match what the real server
 //! puts into the `causes` of a `422 Invalid` `Status`, e.g. `spec.replicas` /
@@ -93,8 +94,8 @@
 //!   (`self[0]`) therefore does not follow the stored order;
 //! - ratcheting is simplified: a subtree equal to its correlated old value is skipped as a
 //!   whole (upstream ratchets error by error, which differs only in corner cases such as
-//!   `allOf`/`anyOf` alternatives), and ratcheted CEL errors are dropped rather than
-//!   returned as warnings;
+//!   `allOf`/`anyOf` alternatives); ratcheted CEL failures are returned as warnings only
+//!   when the object is admitted (a real server sends them with a rejection too);
 //! - embedded resources (`x-kubernetes-embedded-resource`) get the `apiVersion`/`kind`
 //!   checks, ObjectMeta coercion and the ObjectMeta syntax checks of upstream
 //!   `objectmeta.Validate` (name, generateName, namespace, generation, labels, annotations,
@@ -159,6 +160,10 @@ pub struct Admitted {
     /// `spec.items[0].bar`. The real server reports each as an `unknown field "<path>"`
     /// warning header.
     pub pruned: Vec<String>,
+    /// Failures of CEL rules (those not using `oldSelf`) on values an update did not change,
+    /// which ratcheting lets through, formatted as the real server sends them in `Warning`
+    /// headers: `spec.name: Invalid value: "UPPER": name must be lowercase`.
+    pub warnings: Vec<String>,
 }
 
 /// The compiled `openAPIV3Schema` of one CRD version: everything needed to admit an object.
@@ -226,18 +231,20 @@ impl CrdSchema {
         let mut pruned = Vec::new();
         prune::prune_root(obj, &self.root, &mut pruned);
         let mut causes = Vec::new();
+        let mut ratcheted = Vec::new();
         validate::Validator {
             cel: Some(&self.cel),
         }
-        .validate_root(&self.root, obj, old, &mut causes);
-        for cause in &mut causes {
+        .validate_root(&self.root, obj, old, &mut causes, &mut ratcheted);
+        for cause in causes.iter_mut().chain(&mut ratcheted) {
             if cause.field.is_empty() {
                 // The server validates with a nil root `field.Path`, which prints as `<nil>`.
                 ROOT_FIELD.clone_into(&mut cause.field);
             }
         }
         if causes.is_empty() {
-            Ok(Admitted { pruned })
+            let warnings = ratcheted.iter().map(ToString::to_string).collect();
+            Ok(Admitted { pruned, warnings })
         } else {
             Err(causes)
         }

@@ -229,7 +229,8 @@ impl CelEnv {
     /// Evaluates every rule of `node` for the value at `path`, appending failures.
     ///
     /// `old` is the correlated old value, when there is one; transition rules are skipped
-    /// without it. For an unchanged value only transition rules run.
+    /// without it. For an unchanged value the failures of rules that do not use `oldSelf`
+    /// go to `warnings` instead of `causes` (upstream ratcheting turns them into warnings).
     pub(crate) fn evaluate(
         &self,
         node: &Node,
@@ -237,13 +238,14 @@ impl CelEnv {
         old: Option<&Value>,
         site: Site<'_>,
         causes: &mut Vec<FieldCause>,
+        warnings: &mut Vec<FieldCause>,
     ) {
         let Site {
             path,
             is_root,
             unchanged: ratchet,
         } = site;
-        if node.rules.is_empty() || (ratchet && !node.rules.iter().any(|r| r.transition)) {
+        if node.rules.is_empty() {
             return;
         }
         // At most two contexts per node, built on first use: `self` and `oldSelf` are
@@ -263,11 +265,14 @@ impl CelEnv {
             _ => Some(errors::render(value)),
         };
         for rule in &node.rules {
-            if (rule.transition && old.is_none() && !rule.optional_old_self)
-                || (ratchet && !rule.transition)
-            {
+            if rule.transition && old.is_none() && !rule.optional_old_self {
                 continue;
             }
+            let causes: &mut Vec<FieldCause> = if ratchet && !rule.transition {
+                &mut *warnings
+            } else {
+                &mut *causes
+            };
             let ctx = if rule.optional_old_self {
                 optional_ctx.get_or_insert_with(|| {
                     let optional = match &old_val {

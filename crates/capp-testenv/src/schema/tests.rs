@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{CrdSchema, FieldCause, validate_crd};
+use super::{Admitted, CrdSchema, FieldCause, validate_crd};
 
 /// A resource schema whose `spec` is `spec_schema`.
 fn resource(spec_schema: &Value) -> Value {
@@ -1926,4 +1926,73 @@ fn an_invalid_embedded_label_lets_the_rules_run_but_too_large_annotations_block_
             format!("<nil>: {NOT_CHECKED}"),
         ]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// ratcheted CEL failures become warnings
+
+fn lowercase_name() -> CrdSchema {
+    compile(&props(&json!({
+        "name": {
+            "type": "string",
+            "x-kubernetes-validations": [
+                {"rule": "self.lowerAscii() == self", "message": "name must be lowercase"},
+                {"rule": "self != 'frozen' || oldSelf != 'frozen'", "message": "frozen stays frozen"},
+            ],
+        },
+        "replicas": {"type": "integer"},
+    })))
+}
+
+fn admitted_update(schema: &CrdSchema, old_spec: &Value, spec: &Value) -> Admitted {
+    let mut obj = object(spec);
+    let old = object(old_spec);
+    match schema.admit(&mut obj, Some(&old)) {
+        Ok(admitted) => admitted,
+        Err(causes) => panic!("expected the update to be admitted: {causes:#?}"),
+    }
+}
+
+#[test]
+fn a_rule_failing_on_an_unchanged_value_is_a_warning_on_update() {
+    let s = lowercase_name();
+    let old = json!({"name": "UPPER", "replicas": 1});
+    let admitted = admitted_update(&s, &old, &json!({"name": "UPPER", "replicas": 2}));
+    assert_eq!(
+        admitted.warnings,
+        vec![r#"spec.name: Invalid value: "UPPER": name must be lowercase"#]
+    );
+    // Changing the value makes the failure an error again.
+    let causes = rejected(update(&s, &old, &json!({"name": "OTHER", "replicas": 2})));
+    assert_eq!(
+        shown(&causes),
+        vec![r#"spec.name: Invalid value: "OTHER": name must be lowercase"#]
+    );
+    // On create there is nothing to ratchet against.
+    assert_eq!(
+        shown(&rejected(admit(&s, &json!({"name": "UPPER"})))),
+        vec![r#"spec.name: Invalid value: "UPPER": name must be lowercase"#]
+    );
+}
+
+#[test]
+fn a_transition_rule_failing_on_an_unchanged_value_is_still_an_error() {
+    let s = lowercase_name();
+    let old = json!({"name": "frozen", "replicas": 1});
+    let causes = rejected(update(&s, &old, &json!({"name": "frozen", "replicas": 2})));
+    assert_eq!(
+        shown(&causes),
+        vec![r#"spec.name: Invalid value: "frozen": frozen stays frozen"#]
+    );
+}
+
+#[test]
+fn a_valid_update_has_no_warnings() {
+    let s = lowercase_name();
+    let admitted = admitted_update(
+        &s,
+        &json!({"name": "a", "replicas": 1}),
+        &json!({"name": "b", "replicas": 2}),
+    );
+    assert!(admitted.warnings.is_empty(), "{:?}", admitted.warnings);
 }

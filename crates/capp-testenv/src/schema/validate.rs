@@ -27,12 +27,16 @@ impl Validator<'_> {
     /// object unsafe to evaluate ([`blocks_cel`]: a type, required, enum, length or size
     /// error anywhere in the object); one [`errors::rules_not_checked`] cause is added
     /// instead, and only when the schema has rules.
+    ///
+    /// Failures of rules on values that did not change (and that do not use `oldSelf`) are
+    /// ratcheted into `warnings`.
     pub(crate) fn validate_root(
         &self,
         root: &Node,
         obj: &Value,
         old: Option<&Value>,
         causes: &mut Vec<FieldCause>,
+        warnings: &mut Vec<FieldCause>,
     ) {
         self.openapi(root, obj, old, "", causes);
         objectmeta::validate(root, obj, "", causes);
@@ -52,7 +56,7 @@ impl Validator<'_> {
             is_root: true,
             unchanged: false,
         };
-        cel_walk(cel, root, obj, old, site, causes);
+        cel_walk(cel, root, obj, old, site, causes, warnings);
     }
 
     /// Validates any value (not a resource root, e.g. a `default`) against `node`.
@@ -79,7 +83,7 @@ impl Validator<'_> {
                 is_root: false,
                 unchanged: false,
             };
-            cel_walk(cel, node, value, old, site, causes);
+            cel_walk(cel, node, value, old, site, causes, &mut Vec::new());
         }
     }
 
@@ -644,16 +648,23 @@ fn cel_walk(
     old: Option<&Value>,
     site: Site<'_>,
     causes: &mut Vec<FieldCause>,
+    warnings: &mut Vec<FieldCause>,
 ) {
     if !node.has_rules_below || value.is_null() {
         return;
     }
     let Site { path, is_root, .. } = site;
-    // Ratcheting: rules that do not use `oldSelf` are not enforced on values that did not
-    // change (upstream turns those errors into warnings). Below an unchanged value,
-    // everything is unchanged.
+    // Ratcheting: failures of rules that do not use `oldSelf` on values that did not change
+    // are warnings, not errors. Below an unchanged value, everything is unchanged.
     let unchanged = site.unchanged || old.is_some_and(|o| json_eq(o, value));
-    cel.evaluate(node, value, old, Site { unchanged, ..site }, causes);
+    cel.evaluate(
+        node,
+        value,
+        old,
+        Site { unchanged, ..site },
+        causes,
+        warnings,
+    );
     match value {
         Value::Object(map) => {
             let old_map = old.and_then(Value::as_object);
@@ -671,7 +682,7 @@ fn cel_walk(
                     is_root: false,
                     unchanged,
                 };
-                cel_walk(cel, child_node, v, old_child, child_site, causes);
+                cel_walk(cel, child_node, v, old_child, child_site, causes, warnings);
             }
         }
         Value::Array(items) => {
@@ -701,7 +712,7 @@ fn cel_walk(
                     is_root: false,
                     unchanged,
                 };
-                cel_walk(cel, item_node, item, old_item, item_site, causes);
+                cel_walk(cel, item_node, item, old_item, item_site, causes, warnings);
             }
         }
         _ => {}
