@@ -1,9 +1,13 @@
 //! End to end with the real `kubectl`: the Go provider's (CAPP v0.9.0) cluster templates, as
 //! `clusterctl generate cluster` renders them, are applied UNCHANGED with `kubectl apply -f`
-//! to capp-testenv serving our Packet CRDs next to the Cluster API CRDs (capi-types' and,
-//! when `../shared` is present, the upstream CAPI v1.10 ones). Every object is created,
-//! nothing is pruned or altered except the documented defaults, re-applying changes nothing,
-//! the printer columns render, and the immutability rules answer through kubectl.
+//! (client-side and `--server-side`) to capp-testenv serving our Packet CRDs next to the
+//! Cluster API CRDs (capi-types' and, when `../shared` is present, the upstream CAPI v1.10
+//! ones). Every object is created, nothing is pruned or altered except the documented
+//! defaults, re-applying changes nothing, and the objects are stored exactly as the Go
+//! provider's own CRDs store them. The printer columns render, the immutability rules answer
+//! through kubectl (PacketCluster projectID/vipManager, a PacketMachine's plan), the
+//! controller's writes (controlPlaneEndpoint, providerID, status) are accepted, and the one
+//! deliberate difference, in-place template edits, is pinned.
 //!
 //! The fixtures in `tests/fixtures/go-templates/` are rendered templates: clusterctl replaces
 //! every `${VAR}` / `${VAR:=default}` with its value (envsubst), turns the `$${VAR}` escape
@@ -747,4 +751,128 @@ async fn re_applying_a_template_with_an_edited_machine_plan_is_rejected_where_th
             assert_eq!(plan, "m3.large.x86", "the stored template is unchanged");
         }
     }
+}
+
+/// What KubeadmControlPlane does for a new control plane node: a Machine `name`, and a
+/// PacketMachine `name` cloned from `template` and owned by it (created with kubectl).
+async fn create_cloned_machine(h: &Harness, template: &Value, name: &str) {
+    let machine = json!({
+        "apiVersion": "cluster.x-k8s.io/v1beta1",
+        "kind": "Machine",
+        "metadata": {"name": name, "namespace": "default", "labels": {
+            "cluster.x-k8s.io/cluster-name": "metal-cpem",
+            "cluster.x-k8s.io/control-plane": ""
+        }},
+        "spec": {
+            "clusterName": "metal-cpem",
+            "bootstrap": {"configRef": {"apiVersion": "bootstrap.cluster.x-k8s.io/v1beta1", "kind": "KubeadmConfig", "name": name}},
+            "infrastructureRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "PacketMachine", "name": name},
+            "version": "v1.30.2"
+        }
+    });
+    let machine_path = h.cache.join("machine.json");
+    std::fs::write(&machine_path, machine.to_string()).unwrap();
+    h.ok(&["create", "-f", machine_path.to_str().unwrap()])
+        .await;
+    let uid = h.get_json(&["machine", name]).await["metadata"]["uid"].clone();
+    let packet_machine = json!({
+        "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+        "kind": "PacketMachine",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "labels": {"cluster.x-k8s.io/cluster-name": "metal-cpem", "cluster.x-k8s.io/control-plane": ""},
+            "annotations": {
+                "cluster.x-k8s.io/cloned-from-name": "metal-cpem-control-plane",
+                "cluster.x-k8s.io/cloned-from-groupkind": "PacketMachineTemplate.infrastructure.cluster.x-k8s.io"
+            },
+            "ownerReferences": [{"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Machine", "name": name, "uid": uid}]
+        },
+        "spec": template["spec"]["template"]["spec"]
+    });
+    let pm_path = h.cache.join("packetmachine.json");
+    std::fs::write(&pm_path, packet_machine.to_string()).unwrap();
+    h.ok(&["create", "-f", pm_path.to_str().unwrap()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_machine_cloned_from_a_go_template_takes_the_controllers_writes_and_keeps_its_plan()
+ {
+    let Some(h) = Harness::start(World::Ours).await else {
+        return;
+    };
+    let stored = h.apply_flavor("cluster-template.yaml").await;
+    let template = &stored[&(
+        "PacketMachineTemplate".to_owned(),
+        "metal-cpem-control-plane".to_owned(),
+    )];
+
+    let name = "metal-cpem-control-plane-x7k2p";
+    create_cloned_machine(&h, template, name).await;
+
+    // The controller's writes: providerID on the spec, the device state on the status.
+    h.ok(&[
+        "patch",
+        "packetmachine",
+        name,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"providerID":"equinixmetal://3f1c9a7e-0d2b-4c55-9e8f-1a2b3c4d5e6f"}}"#,
+    ])
+    .await;
+    h.ok(&[
+        "patch",
+        "packetmachine",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"instanceStatus":"active","ready":true}}"#,
+    ])
+    .await;
+    let out = h.ok(&["get", "packetmachines"]).await;
+    let (header, rows) = table(&out, name);
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "CLUSTER",
+            "STATE",
+            "READY",
+            "INSTANCEID",
+            "MACHINE",
+            "AGE"
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        rows[0][..6],
+        [
+            name,
+            "metal-cpem",
+            "active",
+            "true",
+            "equinixmetal://3f1c9a7e-0d2b-4c55-9e8f-1a2b3c4d5e6f",
+            name
+        ],
+        "the State column shows the device state (always empty in the Go provider):\n{out}"
+    );
+
+    // The plan is fixed once the device exists, as the Go provider's webhook kept it.
+    let err = h
+        .fails(&[
+            "patch",
+            "packetmachine",
+            name,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"machineType":"c3.medium.x86"}}"#,
+        ])
+        .await;
+    assert!(
+        err.contains(capp_api::machine::IMMUTABLE_SPEC_MESSAGE),
+        "{err}"
+    );
+    let stored = h.get_json(&["packetmachine", name]).await;
+    assert_eq!(stored["spec"]["machineType"], "c3.small.x86");
 }
