@@ -188,9 +188,15 @@ fn object_meta(meta: &Map<String, Value>, path: &str, causes: &mut Vec<FieldCaus
         }
         let has = |name: &str| finalizers.iter().any(|f| f.as_str() == Some(name));
         if has("orphan") && has("foregroundDeletion") {
-            causes.push(errors::invalid_value(
+            // The bad value is the `[]string`, which a 1.33 server prints with Go's `%#v`.
+            let items: Vec<String> = finalizers
+                .iter()
+                .filter_map(Value::as_str)
+                .map(errors::quote)
+                .collect();
+            causes.push(errors::invalid_rendered(
                 &field,
-                &Value::Array(finalizers.clone()),
+                &format!("[]string{{{}}}", items.join(", ")),
                 "finalizer orphan and foregroundDeletion cannot be both set",
             ));
         }

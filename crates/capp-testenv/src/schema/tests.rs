@@ -1553,7 +1553,7 @@ fn a_body_that_is_not_an_object_is_rejected_at_the_root() {
 // ---------------------------------------------------------------------------------------------
 // CEL rules after schema errors
 
-const NOT_CHECKED: &str = "Invalid value: null: some validation rules were not checked because \
+const NOT_CHECKED: &str = "Invalid value: \"null\": some validation rules were not checked because \
                            the object was invalid; correct the existing errors to complete validation";
 
 /// A spec with an integer `replicas` checked by a rule on `spec`, a sibling `other` subtree
@@ -1870,7 +1870,7 @@ fn embedded_metadata_labels_annotations_and_finalizers_must_be_qualified_names()
                 "spec.template.metadata.labels: Invalid value: \"{long}\": name part must be no \
                  more than 63 characters"
             ),
-            r#"spec.template.metadata.finalizers: Invalid value: ["orphan","foregroundDeletion"]: finalizer orphan and foregroundDeletion cannot be both set"#.to_owned(),
+            r#"spec.template.metadata.finalizers: Invalid value: []string{"orphan", "foregroundDeletion"}: finalizer orphan and foregroundDeletion cannot be both set"#.to_owned(),
         ]
     );
 }
