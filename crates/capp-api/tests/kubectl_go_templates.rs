@@ -876,3 +876,23 @@ async fn a_packet_machine_cloned_from_a_go_template_takes_the_controllers_writes
     let stored = h.get_json(&["packetmachine", name]).await;
     assert_eq!(stored["spec"]["machineType"], "c3.small.x86");
 }
+
+#[test]
+fn the_comparison_reports_pruned_changed_and_added_fields() {
+    let input = json!({"a": 1, "b": {"c": "x", "d": [1, 2]}, "e": [{"f": 1}]});
+    let stored = json!({"a": 2, "b": {"d": [1, 2], "g": true}, "e": [{"f": 1, "h": 0}]});
+    let mut diff = Diff::default();
+    diff.walk("spec", &input, &stored);
+    assert_eq!(diff.pruned, ["spec.b.c"]);
+    assert_eq!(diff.changed, ["spec.a: 1 -> 2"]);
+    assert_eq!(
+        diff.added,
+        [
+            ("spec.b.g".to_owned(), json!(true)),
+            ("spec.e[0].h".to_owned(), json!(0))
+        ]
+    );
+    let mut same = Diff::default();
+    same.walk("spec", &input, &input);
+    assert!(same.pruned.is_empty() && same.changed.is_empty() && same.added.is_empty());
+}
