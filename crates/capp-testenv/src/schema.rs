@@ -99,7 +99,8 @@
 //! - embedded resources (`x-kubernetes-embedded-resource`) get the `apiVersion`/`kind`
 //!   checks, ObjectMeta coercion and the ObjectMeta syntax checks of upstream
 //!   `objectmeta.Validate` (name, generateName, namespace, generation, labels, annotations,
-//!   finalizers; not ratcheted), but not the `ownerReferences` and `managedFields` checks; an
+//!   finalizers, the fields of `ownerReferences`; not ratcheted), but not the `managedFields`
+//!   checks nor the "only one controller" and banned-owner checks of `ownerReferences`; an
 //!   empty `apiVersion` or `kind` is reported as `Invalid value: "": must not be empty` (newer
 //!   servers say `Required value`). The root `metadata` is only coerced here, its validation
 //!   is the server's.

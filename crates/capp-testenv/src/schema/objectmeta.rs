@@ -99,8 +99,7 @@ fn embedded_resource(map: &Map<String, Value>, path: &str, causes: &mut Vec<Fiel
 
 /// `ValidateObjectMeta(meta, len(namespace) > 0, ValidatePathSegmentName, path)` on an
 /// already coerced ObjectMeta (fields of the wrong type were dropped by pruning). An empty
-/// name is accepted (upstream substitutes a fake one); `ownerReferences` and `managedFields`
-/// are not checked.
+/// name is accepted (upstream substitutes a fake one); `managedFields` are not checked.
 fn object_meta(meta: &Map<String, Value>, path: &str, causes: &mut Vec<FieldCause>) {
     let text = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("");
 
@@ -179,6 +178,10 @@ fn object_meta(meta: &Map<String, Value>, path: &str, causes: &mut Vec<FieldCaus
         }
     }
 
+    if let Some(refs) = meta.get("ownerReferences").and_then(Value::as_array) {
+        owner_references(refs, &child(path, "ownerReferences"), causes);
+    }
+
     if let Some(finalizers) = meta.get("finalizers").and_then(Value::as_array) {
         let field = child(path, "finalizers");
         for f in finalizers.iter().filter_map(Value::as_str) {
@@ -199,6 +202,58 @@ fn object_meta(meta: &Map<String, Value>, path: &str, causes: &mut Vec<FieldCaus
                 &format!("[]string{{{}}}", items.join(", ")),
                 "finalizer orphan and foregroundDeletion cannot be both set",
             ));
+        }
+    }
+}
+
+/// `ValidateOwnerReferences`, without its two checks whose bad value is a Go struct dump
+/// (several controllers, a banned owner kind): every reference needs an `apiVersion` with a
+/// version, a `kind`, a `name` and a `uid`. The causes are filed under the list itself
+/// (`metadata.ownerReferences.name`, no index), as upstream files them.
+fn owner_references(refs: &[Value], path: &str, causes: &mut Vec<FieldCause>) {
+    for r in refs {
+        let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+        let api_version = text("apiVersion");
+        // `schema.FromAPIVersionAndKind`: an unparsable group/version has no version.
+        let version = match api_version.matches('/').count() {
+            0 => api_version,
+            1 => api_version.split_once('/').map_or("", |(_, v)| v),
+            _ => "",
+        };
+        let checks = [
+            (
+                "apiVersion",
+                api_version,
+                version.is_empty(),
+                "version must not be empty",
+            ),
+            (
+                "kind",
+                text("kind"),
+                text("kind").is_empty(),
+                "kind must not be empty",
+            ),
+            (
+                "name",
+                text("name"),
+                text("name").is_empty(),
+                "name must not be empty",
+            ),
+            (
+                "uid",
+                text("uid"),
+                text("uid").is_empty(),
+                "uid must not be empty",
+            ),
+        ];
+        for (k, value, bad, msg) in checks {
+            if bad {
+                causes.push(errors::invalid_value(
+                    &child(path, k),
+                    &Value::from(value),
+                    msg,
+                ));
+            }
         }
     }
 }

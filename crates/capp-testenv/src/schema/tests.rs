@@ -1996,3 +1996,29 @@ fn a_valid_update_has_no_warnings() {
     );
     assert!(admitted.warnings.is_empty(), "{:?}", admitted.warnings);
 }
+
+#[test]
+fn embedded_owner_references_need_a_version_kind_name_and_uid() {
+    let s = embedded_template();
+    let good = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "1"});
+    assert!(
+        admit(
+            &s,
+            &json!({"template": template(&json!({"ownerReferences": [good]}))})
+        )
+        .is_ok()
+    );
+    let bad = json!({"apiVersion": "apps/", "kind": "", "name": "d"});
+    let causes = rejected(admit(
+        &s,
+        &json!({"template": template(&json!({"ownerReferences": [good, bad]}))}),
+    ));
+    assert_eq!(
+        shown(&causes),
+        vec![
+            r#"spec.template.metadata.ownerReferences.apiVersion: Invalid value: "apps/": version must not be empty"#,
+            r#"spec.template.metadata.ownerReferences.kind: Invalid value: "": kind must not be empty"#,
+            r#"spec.template.metadata.ownerReferences.uid: Invalid value: "": uid must not be empty"#,
+        ]
+    );
+}
