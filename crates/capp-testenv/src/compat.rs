@@ -29,13 +29,14 @@ pub(crate) fn compile_schema(schema: &Value) -> Result<CompiledSchema, Vec<Cause
         .map_err(causes)
 }
 
-/// Admits an object: prunes, defaults and validates it. Returns the pruned field paths.
+/// Admits an object: prunes, defaults and validates it. Returns the pruned field paths and
+/// the warnings of ratcheted rule failures (unchanged values an update may keep).
 pub(crate) fn admit(
     schema: &CompiledSchema,
     obj: &mut Value,
     old: Option<&Value>,
-) -> Result<Vec<String>, Vec<Cause>> {
-    schema.0.admit(obj, old).map(|a| a.pruned).map_err(causes)
+) -> Result<crate::schema::Admitted, Vec<Cause>> {
+    schema.0.admit(obj, old).map_err(causes)
 }
 
 /// Validates a CustomResourceDefinition object itself.

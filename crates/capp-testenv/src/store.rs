@@ -694,27 +694,27 @@ impl State {
             return Ok(warnings);
         };
         let name = str_field(obj, "name").to_owned();
-        match compat::admit(schema, obj, old) {
-            Ok(pruned) if !pruned.is_empty() => match opts.field_validation {
-                FieldValidation::Strict => {
-                    let list: Vec<String> = pruned
-                        .iter()
-                        .map(|p| format!("unknown field \"{p}\""))
-                        .collect();
-                    return Err(ApiError::bad_request(format!(
-                        "{}.{} \"{name}\": strict decoding error: {}",
-                        def.kind,
-                        def.group,
-                        list.join(", ")
-                    )));
-                }
-                FieldValidation::Warn => {
-                    warnings.extend(pruned.iter().map(|p| format!("unknown field \"{p}\"")));
-                }
-                FieldValidation::Ignore => {}
-            },
-            Ok(_) => {}
-            Err(causes) => return Err(ApiError::invalid(&def.kind, &def.group, &name, causes)),
+        let admitted = compat::admit(schema, obj, old)
+            .map_err(|causes| ApiError::invalid(&def.kind, &def.group, &name, causes))?;
+        // Rule failures on values the update left unchanged are let through (ratcheting) and
+        // reported as warnings, whatever the fieldValidation mode.
+        warnings.extend(admitted.warnings);
+        let pruned = admitted.pruned;
+        if pruned.is_empty() {
+            return Ok(warnings);
+        }
+        let unknown = pruned.iter().map(|p| format!("unknown field \"{p}\""));
+        match opts.field_validation {
+            FieldValidation::Strict => {
+                return Err(ApiError::bad_request(format!(
+                    "{}.{} \"{name}\": strict decoding error: {}",
+                    def.kind,
+                    def.group,
+                    unknown.collect::<Vec<_>>().join(", ")
+                )));
+            }
+            FieldValidation::Warn => warnings.extend(unknown),
+            FieldValidation::Ignore => {}
         }
         Ok(warnings)
     }
