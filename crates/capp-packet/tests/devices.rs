@@ -131,6 +131,40 @@ async fn the_default_page_size_is_the_api_maximum_so_one_call_lists_everything()
 }
 
 #[tokio::test]
+async fn a_project_with_more_devices_than_the_api_maximum_page_is_listed_in_two_calls() {
+    // 1001 devices: one more than the largest page the API serves (per_page=1000).
+    let (sim, client) =
+        support::start_with(SimConfig::for_tests().with_default_capacity(1100)).await;
+    let project = sim.default_project_id().to_owned();
+    for i in 0..1001 {
+        client
+            .create_device(&project, &request(&format!("big-{i}")))
+            .await
+            .unwrap();
+    }
+    sim.clear_request_log();
+
+    let devices = client.list_devices(&project).await.unwrap();
+    assert_eq!(devices.len(), 1001);
+    let mut ids: Vec<&str> = devices.iter().map(|d| d.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 1001, "no device is listed twice");
+
+    let pages: Vec<String> = sim.request_log().into_iter().map(|r| r.query).collect();
+    assert_eq!(
+        pages.len(),
+        2,
+        "two calls at the maximum page size: {pages:?}"
+    );
+    assert!(
+        pages.iter().all(|q| q.contains("per_page=1000")),
+        "{pages:?}"
+    );
+    assert!(pages[1].contains("page=2"), "{pages:?}");
+}
+
+#[tokio::test]
 async fn devices_with_tags_finds_exactly_the_machine_across_pages() {
     let (sim, _) = support::start().await;
     let client = MetalClient::new(support::config_for(&sim).with_per_page(1)).unwrap();
