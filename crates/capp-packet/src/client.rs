@@ -75,6 +75,31 @@ impl fmt::Debug for MetalClient {
     }
 }
 
+/// The rustls configuration of the connector: ring, rustls' safe default protocol versions, and
+/// the Mozilla roots plus [`ClientConfig::extra_root_certificates`]. No ALPN yet: the connector
+/// builder sets it (`h2`, `http/1.1`).
+fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for (n, cert) in config.extra_root_certificates().iter().enumerate() {
+        roots.add(cert.clone()).map_err(|_| {
+            Error::Config(format!(
+                "extra_root_certificates: certificate {} is not a usable CA certificate; pass \
+                 the CA's own certificate in PEM",
+                n + 1
+            ))
+        })?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|_| Error::Config("the ring crypto provider offers no TLS version".into()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
 /// Whether a call may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Retry {
@@ -118,8 +143,7 @@ impl MetalClient {
         connector.set_connect_timeout(Some(config.connect_timeout));
         connector.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|_| Error::Config("the ring crypto provider offers no TLS version".into()))?
+            .with_tls_config(tls_config(&config)?)
             // Plain http is only reachable for loopback hosts: `validate` refused the rest.
             .https_or_http()
             .enable_http1()

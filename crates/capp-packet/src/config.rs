@@ -4,6 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use http::Uri;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
@@ -97,6 +99,19 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Client-side rate limit shared by clones of the client; `None` disables it.
     pub rate_limit: Option<RateLimit>,
+    /// CA certificates trusted for `https` in addition to the compiled-in Mozilla roots. Set with
+    /// [`ClientConfig::with_extra_root_certificates`].
+    extra_roots: ExtraRoots,
+}
+
+/// Extra trust anchors; `Debug` shows only how many there are.
+#[derive(Clone, Default)]
+struct ExtraRoots(Vec<CertificateDer<'static>>);
+
+impl fmt::Debug for ExtraRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} certificate(s)", self.0.len())
+    }
 }
 
 impl ClientConfig {
@@ -115,6 +130,7 @@ impl ClientConfig {
             max_pages: 100_000,
             retry: RetryPolicy::default(),
             rate_limit: Some(RateLimit::default()),
+            extra_roots: ExtraRoots::default(),
         }
     }
 
@@ -158,6 +174,66 @@ impl ClientConfig {
     pub fn with_max_body_bytes(mut self, max_body_bytes: usize) -> Self {
         self.max_body_bytes = max_body_bytes;
         self
+    }
+
+    /// Also trusts the CA certificates in `pem` for `https`, besides the compiled-in Mozilla
+    /// roots (which stay trusted).
+    ///
+    /// For a Metal-compatible endpoint whose certificate comes from a private CA: a test
+    /// installation, or an API proxy inside a company network that re-signs TLS. `pem` holds
+    /// one or more `-----BEGIN CERTIFICATE-----` blocks (other blocks, such as keys, are
+    /// ignored). Calling this again adds to the certificates already given. Host names are
+    /// still checked: the server's certificate must name the host of
+    /// [`base_url`](Self::base_url).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when `pem` is not PEM, holds no certificate, or holds a certificate
+    /// that cannot serve as a trust anchor.
+    ///
+    /// ```
+    /// use capp_packet::ClientConfig;
+    /// let err = ClientConfig::new("token")
+    ///     .with_extra_root_certificates("not a certificate")
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("extra_root_certificates"));
+    /// ```
+    pub fn with_extra_root_certificates(mut self, pem: impl AsRef<[u8]>) -> Result<Self> {
+        const FIELD: &str = "extra_root_certificates";
+        let mut found = Vec::new();
+        for cert in CertificateDer::pem_slice_iter(pem.as_ref()) {
+            let cert = cert.map_err(|e| {
+                Error::Config(format!(
+                    "{FIELD}: the PEM text is malformed ({e}); pass the CA certificate file as \
+                     written by the CA, with its -----BEGIN CERTIFICATE----- lines"
+                ))
+            })?;
+            // The same check the TLS setup does, so a bad certificate fails here, not on connect.
+            rustls::RootCertStore::empty()
+                .add(cert.clone())
+                .map_err(|e| {
+                    Error::Config(format!(
+                        "{FIELD}: certificate {} is not a usable CA certificate ({e}); pass the \
+                         CA's own certificate in PEM",
+                        self.extra_roots.0.len() + found.len() + 1
+                    ))
+                })?;
+            found.push(cert);
+        }
+        if found.is_empty() {
+            return Err(Error::Config(format!(
+                "{FIELD}: no -----BEGIN CERTIFICATE----- block found; pass the CA certificate \
+                 in PEM (not DER, not a private key)"
+            )));
+        }
+        self.extra_roots.0.extend(found);
+        Ok(self)
+    }
+
+    /// The CA certificates trusted besides the compiled-in Mozilla roots (DER).
+    #[must_use]
+    pub fn extra_root_certificates(&self) -> &[CertificateDer<'static>] {
+        &self.extra_roots.0
     }
 
     /// Checks the configuration and returns the parsed base URL (without trailing `/`).
