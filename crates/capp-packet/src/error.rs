@@ -283,7 +283,9 @@ impl Error {
 
     /// Whether sending the same request again later may succeed: 408, 429, 500, 502, 503, 504
     /// (except capacity shortages, see [`is_capacity_unavailable`](Self::is_capacity_unavailable)),
-    /// timeouts and transport failures. The client retries these itself for idempotent calls.
+    /// timeouts and transport failures other than a rejected server certificate
+    /// ([`is_certificate_rejected`](Self::is_certificate_rejected)). The client retries these
+    /// itself for idempotent calls.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -299,9 +301,19 @@ impl Error {
                             | StatusCode::GATEWAY_TIMEOUT
                     )
             }
-            Self::Transport { .. } | Self::Timeout { .. } => true,
+            // A server certificate the client does not trust stays untrusted: retrying only
+            // repeats the handshake (the caller fixes `base_url` or the trusted roots).
+            Self::Transport { source, .. } => !is_certificate_rejection(source.as_ref()),
+            Self::Timeout { .. } => true,
             _ => false,
         }
+    }
+
+    /// Whether the connection failed because the server's TLS certificate was rejected
+    /// (untrusted issuer, wrong name, expired, ...).
+    #[must_use]
+    pub fn is_certificate_rejected(&self) -> bool {
+        matches!(self, Self::Transport { source, .. } if is_certificate_rejection(source.as_ref()))
     }
 
     /// Whether the request may have taken effect on the server despite this error.
@@ -335,6 +347,29 @@ pub(crate) struct Signals {
     pub(crate) capacity: bool,
     /// The resource being created already exists.
     pub(crate) already_exists: bool,
+}
+
+/// Whether a transport error's cause chain holds a rustls certificate rejection. rustls errors
+/// reach us wrapped in `std::io::Error`, whose `source()` skips the wrapped error, so each
+/// `io::Error` is also looked into with `get_ref`.
+fn is_certificate_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_))
+        ) {
+            return true;
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 /// The ONLY place in the project where API message text is interpreted.
