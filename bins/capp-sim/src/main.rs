@@ -57,15 +57,15 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
 
-    /// Maximum API requests per second; requests above it answer 429 with `Retry-After`
-    /// and `X-RateLimit-*` headers. Unlimited when absent.
+    /// Maximum API requests per second; requests above it answer 429 with `X-RateLimit-*`
+    /// headers. Unlimited when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit: Option<u32>,
 
-    /// Send 429s without `Retry-After`, with only `X-RateLimit-Reset` saying when to come
-    /// back, as the real API did.
+    /// Add `Retry-After` to 429s. By default they say when to come back only through
+    /// `X-RateLimit-Reset`, as the real API did.
     #[arg(long)]
-    omit_retry_after: bool,
+    send_retry_after: bool,
 
     /// Fraction of new devices (0.0 to 1.0) whose provisioning fails.
     #[arg(long, default_value_t = 0.0, value_parser = fraction)]
@@ -128,7 +128,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         drop_rate,
         latency_ms,
         rate_limit,
-        omit_retry_after,
+        send_retry_after,
         provisioning_failure_rate,
         project_id,
     } = args;
@@ -143,7 +143,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             server_error_rate: fault_rate,
             drop_rate,
             rate_limit,
-            omit_retry_after,
+            send_retry_after,
             provisioning_failure_rate,
             ..FaultConfig::default()
         });

@@ -21,7 +21,7 @@ fn help_documents_every_flag() {
         "--drop-rate",
         "--latency-ms",
         "--rate-limit",
-        "--omit-retry-after",
+        "--send-retry-after",
         "--provisioning-failure-rate",
         "--project-id",
     ] {

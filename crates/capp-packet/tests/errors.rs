@@ -79,7 +79,12 @@ async fn an_invalid_create_is_unprocessable_and_names_the_field() {
 
 #[tokio::test]
 async fn a_429_is_rate_limited_with_the_servers_wait() {
-    let (sim, _) = support::start().await;
+    // A server (a proxy, another implementation) that sends Retry-After.
+    let (sim, _) = support::start_with(capp_sim::SimConfig::for_tests().with_faults(FaultConfig {
+        send_retry_after: true,
+        ..FaultConfig::default()
+    }))
+    .await;
     let client =
         MetalClient::new(support::config_for(&sim).with_retry(RetryPolicy::never())).unwrap();
     sim.faults().inject(Fault::RateLimited);
@@ -245,9 +250,9 @@ async fn a_dropped_connection_is_a_transport_error() {
 #[tokio::test]
 async fn a_429_with_only_x_ratelimit_reset_is_waited_out() {
     // The real API never sent Retry-After: X-RateLimit-Reset (unix seconds) is the only hint.
+    // That is the simulator's default too.
     let faults = FaultConfig {
         rate_limit: Some(1),
-        omit_retry_after: true,
         ..FaultConfig::default()
     };
     let (sim, client) =

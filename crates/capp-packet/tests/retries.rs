@@ -31,6 +31,18 @@ fn statuses(sim: &capp_sim::Simulator, operation: &str) -> Vec<u16> {
         .collect()
 }
 
+/// A simulator that sends `Retry-After` with its 429s (the real API did not; proxies and other
+/// implementations may), and a client for it.
+async fn start_sending_retry_after() -> (capp_sim::Simulator, MetalClient) {
+    support::start_with(
+        capp_sim::SimConfig::for_tests().with_faults(capp_sim::FaultConfig {
+            send_retry_after: true,
+            ..capp_sim::FaultConfig::default()
+        }),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_get_is_retried_through_server_errors_until_it_succeeds() {
     let (sim, client) = support::start().await;
@@ -79,7 +91,7 @@ async fn retries_stop_after_the_configured_attempts() {
 
 #[tokio::test]
 async fn a_429_is_retried_after_the_servers_retry_after() {
-    let (sim, client) = support::start().await;
+    let (sim, client) = start_sending_retry_after().await;
     sim.faults().inject_for("findMetros", Fault::RateLimited, 1);
     let started = Instant::now();
     client.list_metros().await.unwrap();
@@ -111,7 +123,7 @@ async fn a_device_create_is_not_retried_after_a_server_error() {
 async fn a_device_create_refused_by_the_rate_limit_is_sent_again_and_creates_one_device() {
     // A 429 (or 408) proves the server did not act on the request: sending it again after the
     // server's wait is safe, and a throttled create then simply goes through.
-    let (sim, client) = support::start().await;
+    let (sim, client) = start_sending_retry_after().await;
     sim.faults()
         .inject_for("createDevice", Fault::Status(408), 1);
     sim.faults()

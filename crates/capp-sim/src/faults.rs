@@ -30,12 +30,14 @@ pub struct FaultConfig {
     /// Fraction of API requests whose connection is closed without any response.
     pub drop_rate: f64,
     /// Maximum API requests per second (fixed one-second windows); requests above it answer
-    /// 429 with `Retry-After` and `X-RateLimit-*` headers. `None` means unlimited.
+    /// 429 with `X-RateLimit-*` headers (and `Retry-After` when
+    /// [`send_retry_after`](Self::send_retry_after) is set). `None` means unlimited.
     pub rate_limit: Option<u32>,
-    /// Leave `Retry-After` out of 429 answers, which then say when to come back only through
-    /// `X-RateLimit-Reset` (unix seconds). This is what the real API is known to have sent: no
-    /// recorded client or SDK ever saw a `Retry-After` from it (`metal-api.md` §5).
-    pub omit_retry_after: bool,
+    /// Add `Retry-After` to 429 answers. Off by default, because the real API is known to have
+    /// said when to come back only through `X-RateLimit-Reset` (unix seconds): no recorded
+    /// client or SDK ever saw a `Retry-After` from it. Turn it on to test clients against
+    /// servers (proxies, other implementations) that do send it.
+    pub send_retry_after: bool,
     /// Fraction of new devices whose provisioning fails (on-demand devices then vanish and
     /// answer 403; devices on reserved hardware stay `failed`).
     pub provisioning_failure_rate: f64,
@@ -85,8 +87,8 @@ pub enum Fault {
     Lost,
     /// Handle the request, then answer `200` with a body that is not JSON.
     Garbage,
-    /// Answer 429 with `Retry-After` (unless [`FaultConfig::omit_retry_after`]) and
-    /// `X-RateLimit-*` headers.
+    /// Answer 429 with `X-RateLimit-*` headers (and `Retry-After` when
+    /// [`FaultConfig::send_retry_after`] is set).
     RateLimited,
     /// For `createDevice`: answer the capacity error of the request's form as if capacity had
     /// run out: 422 "There aren't available servers in that metro" (or the facility variant),
@@ -149,8 +151,8 @@ pub(crate) struct Decision {
     pub(crate) latency: Duration,
     pub(crate) action: Action,
     pub(crate) rate: Option<RateInfo>,
-    /// [`FaultConfig::omit_retry_after`] at the time of the decision.
-    pub(crate) omit_retry_after: bool,
+    /// [`FaultConfig::send_retry_after`] at the time of the decision.
+    pub(crate) send_retry_after: bool,
 }
 
 /// Whether a new device's provisioning is doomed.
@@ -307,7 +309,7 @@ impl Faults {
             latency,
             action,
             rate,
-            omit_retry_after: config.omit_retry_after,
+            send_retry_after: config.send_retry_after,
         }
     }
 

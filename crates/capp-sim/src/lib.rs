@@ -81,7 +81,7 @@
 //! | no capacity (metro form) | 422 | `There aren't available servers in that metro` |
 //! | no capacity (facility form) | 422 | `The facility <code> has no provisionable <plan> servers matching your criteria` |
 //! | no free hardware reservation | 503 | `There are no available hardware reservations for selected plan and facility` |
-//! | above the rate limit | 429 | `Retry-After` (unless `FaultConfig::omit_retry_after`), `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (unix seconds) |
+//! | above the rate limit | 429 | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (unix seconds), and `Retry-After` only with `FaultConfig::send_retry_after` (the real API never sent it) |
 //! | body too large / not JSON content type / invalid JSON | 413 / 415 / 422 | `{"errors":[...]}` |
 //!
 //! Every response carries `Content-Type: application/json; charset=utf-8` (except 204/202 and

@@ -235,7 +235,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
         tokio::time::sleep(decision.latency).await;
     }
     let rate = decision.rate;
-    let early = early_fault(decision.action, operation, rate, decision.omit_retry_after);
+    let early = early_fault(decision.action, operation, rate, decision.send_retry_after);
     let (no_capacity, post_fault) = match early {
         Early::Continue {
             no_capacity,
@@ -384,7 +384,7 @@ fn early_fault(
     action: Action,
     operation: Option<&str>,
     rate: Option<RateInfo>,
-    omit_retry_after: bool,
+    send_retry_after: bool,
 ) -> Early {
     let proceed = |no_capacity, post_fault| Early::Continue {
         no_capacity,
@@ -407,7 +407,7 @@ fn early_fault(
                 &json!({"errors": [format!("Rate limit exceeded; retry after {} seconds", info.retry_after)]}),
             );
             rate_headers(&mut response, Some(info));
-            if !omit_retry_after {
+            if send_retry_after {
                 set_header(
                     &mut response,
                     header::RETRY_AFTER,

@@ -78,9 +78,31 @@ async fn a_garbage_body_is_not_json() {
 }
 
 #[tokio::test]
+async fn by_default_a_429_says_when_to_come_back_only_through_x_ratelimit_reset() {
+    // As the real API: no recorded client ever saw a Retry-After from it.
+    let (sim, api) = start_with(SimConfig::for_tests().with_faults(FaultConfig {
+        rate_limit: Some(1),
+        ..FaultConfig::default()
+    }))
+    .await;
+    let path = format!("/projects/{}", sim.default_project_id());
+    let mut limited = None;
+    for _ in 0..4 {
+        let resp = api.get(&path).await;
+        if resp.status == 429 {
+            limited.get_or_insert(resp);
+        }
+    }
+    let limited = limited.expect("a 429 within four fast requests at one per second");
+    assert_eq!(limited.header("retry-after"), None);
+    assert!(limited.header("x-ratelimit-reset").is_some());
+}
+
+#[tokio::test]
 async fn requests_above_the_rate_limit_answer_429_with_retry_headers() {
     let (sim, api) = start_with(SimConfig::for_tests().with_faults(FaultConfig {
         rate_limit: Some(3),
+        send_retry_after: true,
         ..FaultConfig::default()
     }))
     .await;
