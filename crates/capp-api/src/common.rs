@@ -26,6 +26,26 @@ pub struct Initialization {
     pub provisioned: Option<bool>,
 }
 
+/// Records readiness in both contracts' fields: `ready` (v1beta1) and
+/// `initialization.provisioned` (v1beta2). Provisioning never goes back to false once true (the
+/// contract says core never un-sets it either), so `false` after `true` only clears `ready`.
+pub(crate) fn set_provisioned(
+    ready: &mut bool,
+    initialization: &mut Option<Initialization>,
+    provisioned: bool,
+) {
+    *ready = provisioned;
+    let init = initialization.get_or_insert_with(Initialization::default);
+    if provisioned || init.provisioned != Some(true) {
+        init.provisioned = Some(provisioned);
+    }
+}
+
+/// Whether either contract's field says the infrastructure is provisioned.
+pub(crate) fn is_provisioned(ready: bool, initialization: Option<&Initialization>) -> bool {
+    ready || initialization.and_then(|i| i.provisioned) == Some(true)
+}
+
 /// Removes the `default` schemars derives from `#[serde(default)]`: status fields such as
 /// `ready` have no default in the Go provider's CRDs, and a schema default on status would
 /// make the API server write `false` into every status it stores.

@@ -252,19 +252,13 @@ impl PacketMachineStatus {
     /// `initialization.provisioned` (v1beta2). `initialization.provisioned` never goes back
     /// to false once true, so `false` after `true` only clears `ready`.
     pub fn set_provisioned(&mut self, provisioned: bool) {
-        self.ready = provisioned;
-        let init = self
-            .initialization
-            .get_or_insert_with(Initialization::default);
-        if provisioned || init.provisioned != Some(true) {
-            init.provisioned = Some(provisioned);
-        }
+        crate::common::set_provisioned(&mut self.ready, &mut self.initialization, provisioned);
     }
 
     /// Whether the device is provisioned by either contract's field.
     #[must_use]
     pub fn is_provisioned(&self) -> bool {
-        self.ready || self.initialization.as_ref().and_then(|i| i.provisioned) == Some(true)
+        crate::common::is_provisioned(self.ready, self.initialization.as_ref())
     }
 
     /// Whether a terminal failure has been recorded (`failureReason` or `failureMessage`).
