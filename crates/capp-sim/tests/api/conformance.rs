@@ -21,17 +21,42 @@ const UNDECLARED: &[(&str, u16)] = &[
     // No free hardware reservation: the real API answered 503 (CAPP #191); createDevice
     // declares no 5xx. (On-demand capacity shortages are 422, which it declares.)
     ("createDevice", 503),
+    // Too many devices in flight in the project (`SimConfig::create_limit`): the real API
+    // refused with "an HTTP error" (terraform-provider-packet PR #195); 429 is an inference.
+    ("createDevice", 429),
     // Injected faults: the spec declares no 429/5xx on these paths.
     ("findDeviceById", 429),
     ("findDeviceById", 500),
     ("findDeviceById", 503),
-    // Undeclared 403/404/422 on some operations that the real API could still send.
+    // Undeclared 401/403/404/422 that the real API could still send. 403: another
+    // account's project, or a device removed after a failed provisioning. 404: an id that
+    // does not exist. 422: a body that is not JSON, or a filter or flag that is not valid.
+    ("createBgpSession", 404),
+    ("createIPAssignment", 403),
+    ("createProjectSSHKey", 403),
+    ("createProjectSSHKey", 404),
     ("deleteIPAddress", 422),
     ("findBgpSessions", 404),
+    ("findDeviceSSHKeys", 403),
     ("findDeviceSSHKeys", 404),
+    ("findDeviceUserdataByID", 403),
+    ("findIPAssignments", 403),
+    ("findProjectBgpSessions", 403),
+    ("findProjectDevices", 422),
     ("findProjectHardwareReservations", 422),
+    ("findProjectSSHKeys", 403),
+    ("findProjectSSHKeys", 404),
     ("getMetro", 401),
+    ("performAction", 403),
+    ("updateIPAddress", 422),
 ];
+
+/// Statuses every operation can answer, none of which the spec declares for the operations
+/// the simulator implements (checked below): an unreadable body (400), a body over
+/// `max_body_bytes` (413), a non-JSON `Content-Type` (415), the request-rate limit or an
+/// injected 429, and injected server errors (500 and 503 as JSON from the API, 502 and 504 as
+/// HTML from an intermediary). docs/simulator.md lists them too.
+const ANY_OPERATION: &[u16] = &[400, 413, 415, 429, 500, 502, 503, 504];
 
 pub(crate) fn spec() -> Option<&'static Spec> {
     static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
@@ -974,6 +999,31 @@ async fn every_response_of_every_operation_validates_against_the_spec() {
     )
     .await;
 
+    probe_every_operation(&mut c, &sim, &api).await;
+
+    // The device-create throttle, on a simulator that allows one device in flight.
+    let (throttled, throttled_api) = start_with(
+        SimConfig::for_tests()
+            .with_timings(Timings {
+                queued: Duration::from_secs(60),
+                ..Timings::instant()
+            })
+            .with_create_limit(Some(1)),
+    )
+    .await;
+    c.api = throttled_api;
+    let tp = throttled.default_project_id().to_owned();
+    for expect in [201, 429] {
+        c.call(
+            "createDevice",
+            M::POST,
+            &format!("/projects/{tp}/devices"),
+            Some(device_body("t")),
+            expect,
+        )
+        .await;
+    }
+
     assert!(
         c.failures.is_empty(),
         "{} violations:\n{}",
@@ -995,6 +1045,67 @@ async fn every_response_of_every_operation_validates_against_the_spec() {
         c.undeclared, expected,
         "undeclared statuses changed: update UNDECLARED and the docs"
     );
+}
+
+/// Sends every implemented operation the requests that get the generic refusals: no token
+/// (401), ids that do not exist (404), another account's project or a vanished device (403)
+/// and a body that is not JSON (422). Each answer is validated like the scenario's, so every
+/// status they produce that the spec does not declare must be in [`UNDECLARED`].
+async fn probe_every_operation(c: &mut Checker<'_>, sim: &Simulator, api: &Api) {
+    let p = sim.default_project_id().to_owned();
+    let unknown = "11111111-2222-4333-8444-555555555555";
+    // A device that vanished after a failed provisioning answers 403 wherever it is named.
+    let mut doomed = device_body("doomed");
+    doomed["tags"] = json!(["probe"]);
+    let vanished = create_device(api, &p, doomed).await;
+    assert!(sim.fail_device(&vanished));
+    for (method, pattern, operation) in Simulator::operations() {
+        let method: Method = method.parse().unwrap();
+        let with = |id: &str| pattern.replace("{id}", id);
+        let has_body = matches!(method, Method::POST | Method::PUT | Method::PATCH);
+        let body = has_body.then(|| json!({}));
+        let resp = api
+            .without_token()
+            .send(method.clone(), &with(unknown), body.clone())
+            .await;
+        c.validate(operation, &resp);
+        let mut ids = vec![unknown.to_owned()];
+        if pattern.starts_with("/projects/{id}") {
+            ids.push(sim.foreign_project_id().to_owned());
+        }
+        if pattern.starts_with("/devices/{id}") {
+            ids.push(vanished.clone());
+        }
+        for id in ids {
+            // Only paths with an id: the others were exercised with success above, and a
+            // create with `{}` would only repeat the scenario's validation errors.
+            if !pattern.contains("{id}") {
+                continue;
+            }
+            let resp = api.send(method.clone(), &with(&id), body.clone()).await;
+            c.validate(operation, &resp);
+        }
+        if operation == "findProjectDevices" {
+            let resp = api
+                .get(&format!("/projects/{p}/devices?reserved=maybe"))
+                .await;
+            assert_eq!(resp.status, 422, "{}", resp.text());
+            c.validate(operation, &resp);
+        }
+        if has_body {
+            let resp = api
+                .try_send(
+                    method.clone(),
+                    &with(&p),
+                    Some(bytes::Bytes::from_static(b"{not json")),
+                    Some("application/json"),
+                )
+                .await
+                .unwrap();
+            assert_eq!(resp.status, 422, "{operation}: {}", resp.text());
+            c.validate(operation, &resp);
+        }
+    }
 }
 
 #[test]
@@ -1051,6 +1162,22 @@ fn a_create_body_with_both_metro_and_facility_fails_the_one_of() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[test]
+fn the_statuses_any_operation_can_answer_are_undeclared_everywhere() {
+    let Some(spec) = spec() else { return };
+    for (_, _, operation) in Simulator::operations() {
+        for status in ANY_OPERATION {
+            assert!(
+                matches!(
+                    spec.validate_response(operation, *status, None),
+                    Err(capp_sim::Error::NotInSpec(_))
+                ),
+                "{operation} declares {status}: drop it from ANY_OPERATION's documentation"
+            );
+        }
+    }
 }
 
 #[test]

@@ -152,7 +152,21 @@ pub(crate) async fn start() -> (Simulator, Api) {
     start_with(SimConfig::for_tests()).await
 }
 
+/// A public key for tests (a project starts without one, and creates need one).
+pub(crate) const TEST_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKcappSimTestKeyForTestsOnly000000000000000 tests";
+
+/// Starts a simulator with `config` whose project has one SSH key ([`TEST_KEY`]).
 pub(crate) async fn start_with(config: SimConfig) -> (Simulator, Api) {
+    let sim = Simulator::start(config).await.expect("simulator starts");
+    sim.add_project_ssh_key("tests", TEST_KEY)
+        .expect("the test key is a valid OpenSSH key");
+    let api = Api::new(&sim);
+    (sim, api)
+}
+
+/// Starts a simulator with `config` and no SSH key anywhere.
+pub(crate) async fn start_keyless(config: SimConfig) -> (Simulator, Api) {
     let sim = Simulator::start(config).await.expect("simulator starts");
     let api = Api::new(&sim);
     (sim, api)
