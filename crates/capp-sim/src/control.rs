@@ -88,6 +88,28 @@ impl Shared {
             .insert((metro.to_owned(), plan.to_owned()), servers);
     }
 
+    /// [`set_capacity`](Self::set_capacity) for a metro and plan of the catalogue; `Err`
+    /// names the unknown one and the fix. Returns the servers left.
+    pub(crate) fn set_known_capacity(
+        &self,
+        metro: &str,
+        plan: &str,
+        servers: u32,
+    ) -> Result<u32, String> {
+        if crate::catalog::metro(metro).is_none() {
+            return Err(format!(
+                "metro {metro:?} is not in the catalogue; use a code such as da, sv, ny, am, fr or sg"
+            ));
+        }
+        if crate::catalog::plan(plan).is_none() {
+            return Err(format!(
+                "plan {plan:?} is not in the catalogue; use a slug such as c3.small.x86"
+            ));
+        }
+        self.set_capacity(metro, plan, servers);
+        Ok(self.state().capacity_left(metro, plan))
+    }
+
     /// Sets the clock's pace; `Err` names the valid range.
     pub(crate) fn set_clock_scale(&self, scale: f64) -> Result<(), String> {
         if !crate::clock::valid_scale(scale) {
@@ -248,27 +270,18 @@ fn set_capacity(shared: &Shared, body: Option<&Value>) -> ApiResult<Value> {
         "metro",
         "metro can't be blank: send a metro code such as da",
     )?;
-    if crate::catalog::metro(&metro).is_none() {
-        return Err(ApiError::unprocessable(format!(
-            "metro {metro:?} is not in the catalogue; use a code such as da, sv, ny, am, fr or sg"
-        )));
-    }
     let plan = fields.required_string(
         "plan",
         "plan can't be blank: send a plan slug such as c3.small.x86",
     )?;
-    if crate::catalog::plan(&plan).is_none() {
-        return Err(ApiError::unprocessable(format!(
-            "plan {plan:?} is not in the catalogue; use a slug such as c3.small.x86"
-        )));
-    }
     let servers = fields
         .u64("servers")?
         .ok_or_else(|| ApiError::unprocessable("servers can't be blank: send a whole number"))?;
     let servers = u32::try_from(servers)
         .map_err(|_| ApiError::unprocessable("servers must be at most 4294967295"))?;
-    shared.set_capacity(&metro, &plan, servers);
-    let left = shared.state().capacity_left(&metro, &plan);
+    let left = shared
+        .set_known_capacity(&metro, &plan, servers)
+        .map_err(ApiError::unprocessable)?;
     Ok(json!({"metro": metro, "plan": plan, "servers": servers, "left": left}))
 }
 

@@ -415,6 +415,15 @@ impl Simulator {
         self.shared.set_capacity(metro, plan, servers);
     }
 
+    /// [`set_capacity`](Self::set_capacity) for a metro and plan that must be in the
+    /// catalogue (what the control surface's `PUT /_sim/v1/capacity` does); returns the
+    /// servers left. Fails with [`Error::Refused`] naming the unknown metro or plan.
+    pub fn try_set_capacity(&self, metro: &str, plan: &str, servers: u32) -> Result<u32> {
+        self.shared
+            .set_known_capacity(metro, plan, servers)
+            .map_err(Error::Refused)
+    }
+
     /// Servers of `plan` still free in `metro`.
     #[must_use]
     pub fn capacity_left(&self, metro: &str, plan: &str) -> u32 {
