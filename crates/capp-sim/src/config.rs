@@ -125,7 +125,7 @@ pub struct SimConfig {
     /// turns the surface off: its paths answer 404. It must differ from `token`.
     pub control_token: Option<String>,
     /// Devices a project may have `queued` or `provisioning` at once; a create beyond it
-    /// answers 429 (see [`DEVICE_CREATE_THROTTLED`](crate::DEVICE_CREATE_THROTTLED)).
+    /// answers 429 `Too many devices are being created in this project at once ...`.
     /// Default `Some(6)`, the real API's "usually max 5-6 devices can be created at a time";
     /// `None` means no limit.
     pub create_limit: Option<u32>,

@@ -78,14 +78,24 @@
 //! | delete while provisioning without `force_delete` | 422 | `Cannot delete a device while it is provisioning` |
 //! | second BGP session of a family | 422 | `Device <short id> already has session for address family ipv4` |
 //! | busy hardware reservation | 422 | `Server is not provisionable` |
+//! | specific hardware reservation elsewhere than the request's metro/facility | 422 | `hardware reservation <id> is in facility <code> ...` |
+//! | no SSH key would be attached (none given, none in the project, no `no_ssh_keys`) | 422 | `must have at least one SSH key or explicitly send no_ssh_keys option` |
+//! | [`SimConfig::create_limit`] devices of the project already provisioning | 429 | `Too many devices are being created in this project at once ...` |
 //! | no capacity (metro form) | 422 | `There aren't available servers in that metro` |
 //! | no capacity (facility form) | 422 | `The facility <code> has no provisionable <plan> servers matching your criteria` |
 //! | no free hardware reservation | 503 | `There are no available hardware reservations for selected plan and facility` |
-//! | above the rate limit | 429 | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (unix seconds), and `Retry-After` only with `FaultConfig::send_retry_after` (the real API never sent it) |
+//! | above the rate limit (authenticated requests per token) | 429 | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (unix seconds), and `Retry-After` only with `FaultConfig::send_retry_after` (the real API never sent it) |
 //! | body too large / not JSON content type / invalid JSON | 413 / 415 / 422 | `{"errors":[...]}` |
 //!
 //! Every response carries `Content-Type: application/json; charset=utf-8` (except 204/202 and
 //! injected 502/504, which come as HTML from an "intermediary") and `X-Request-Id`.
+//!
+//! # Steering from another process
+//!
+//! With [`SimConfig::control_token`] the simulator also serves its steering operations over
+//! HTTP under `/_sim/v1` ([`Simulator::control_url`]): the state snapshot, failing or
+//! sticking one device, capacity, one-shot faults (such as the ambiguous create,
+//! [`Fault::Lost`]) and the clock. `docs/simulator.md` ("Control surface") lists the routes.
 
 mod api;
 pub mod catalog;
@@ -497,6 +507,16 @@ mod tests {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
 
     #[test]
+    fn a_control_token_equal_to_the_api_token_or_a_bad_clock_scale_is_refused() {
+        let same = SimConfig::default().with_token("t").with_control_token("t");
+        assert!(matches!(same.check(), Err(Error::Config(m)) if m.contains("must differ")));
+        let scale = SimConfig::default().with_clock_scale(f64::NAN);
+        assert!(matches!(scale.check(), Err(Error::Config(m)) if m.contains("clock_scale")));
+        let limit = SimConfig::default().with_create_limit(Some(0));
+        assert!(matches!(limit.check(), Err(Error::Config(m)) if m.contains("create_limit")));
+    }
+
+    #[test]
     fn the_handle_and_its_parts_can_be_shared_across_tasks() {
         assert_send_sync::<Simulator>();
         assert_send_sync::<Faults>();
@@ -506,7 +526,13 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let config = SimConfig::default().with_token("s3cr3t-token");
-        assert!(!format!("{config:?}").contains("s3cr3t"));
+        let config = SimConfig::default()
+            .with_token("s3cr3t-token")
+            .with_control_token("c0ntr0l-token");
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("s3cr3t") && !printed.contains("c0ntr0l"),
+            "{printed}"
+        );
     }
 }
