@@ -1206,19 +1206,8 @@ async fn metadata_neighbours_and_addresses_match_the_api_schemas() {
     let (sim, api) = start().await;
     let p = sim.default_project_id().to_owned();
     let dev = create_device(&api, &p, device_body("cp")).await;
-    api.post(
-        &format!("/projects/{p}/bgp-configs"),
-        json!({"deployment_type": "local", "asn": 65000}),
-    )
-    .await;
     for family in ["ipv4", "ipv6"] {
-        let resp = api
-            .post(
-                &format!("/devices/{dev}/bgp/sessions"),
-                json!({"address_family": family}),
-            )
-            .await;
-        assert_eq!(resp.status, 201);
+        bgp_session(&api, &p, &dev, family).await;
     }
     let meta = api.get(&format!("/metadata/{dev}/metadata")).await.json();
     let neighbors = meta["bgp_neighbors"].as_array().unwrap();

@@ -245,18 +245,7 @@ async fn bgp_neighbours_of_a_device_without_addresses_omit_them() {
     let (sim, api) = start_with(slow()).await;
     let p = sim.default_project_id().to_owned();
     let dev = create_device(&api, &p, device_body("cp")).await;
-    api.post(
-        &format!("/projects/{p}/bgp-configs"),
-        json!({"deployment_type": "local", "asn": 65000}),
-    )
-    .await;
-    let resp = api
-        .post(
-            &format!("/devices/{dev}/bgp/sessions"),
-            json!({"address_family": "ipv4"}),
-        )
-        .await;
-    assert_eq!(resp.status, 201);
+    bgp_session(&api, &p, &dev, "ipv4").await;
     let neighbours = api
         .get(&format!("/devices/{dev}/bgp/neighbors"))
         .await

@@ -194,6 +194,23 @@ pub(crate) async fn create_device(api: &Api, project: &str, body: Value) -> Stri
     resp.json()["id"].as_str().expect("id").to_owned()
 }
 
+/// Turns on local BGP for project `p` (as CAPP and CPEM request it) and opens an
+/// `address_family` session (`ipv4` or `ipv6`) on `device`.
+pub(crate) async fn bgp_session(api: &Api, p: &str, device: &str, address_family: &str) {
+    api.post(
+        &format!("/projects/{p}/bgp-configs"),
+        serde_json::json!({"deployment_type": "local", "asn": 65000}),
+    )
+    .await;
+    let resp = api
+        .post(
+            &format!("/devices/{device}/bgp/sessions"),
+            serde_json::json!({"address_family": address_family}),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
+}
+
 /// Path of the shared reference data, if present; `None` (after a loud message) when it is
 /// missing outside CI, a panic under `CI=true`.
 pub(crate) fn shared_path(relative: &str) -> Option<std::path::PathBuf> {
