@@ -31,6 +31,8 @@ mod fidelity;
 mod ips;
 #[path = "api/metadata.rs"]
 mod metadata;
+#[path = "api/probes.rs"]
+mod probes;
 #[path = "api/robustness.rs"]
 mod robustness;
 #[path = "api/support.rs"]

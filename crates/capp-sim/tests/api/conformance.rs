@@ -51,13 +51,6 @@ const UNDECLARED: &[(&str, u16)] = &[
     ("updateIPAddress", 422),
 ];
 
-/// Statuses every operation can answer, none of which the spec declares for the operations
-/// the simulator implements (checked below): an unreadable body (400), a body over
-/// `max_body_bytes` (413), a non-JSON `Content-Type` (415), the request-rate limit or an
-/// injected 429, and injected server errors (500 and 503 as JSON from the API, 502 and 504 as
-/// HTML from an intermediary). docs/simulator.md lists them too.
-const ANY_OPERATION: &[u16] = &[400, 413, 415, 429, 500, 502, 503, 504];
-
 pub(crate) fn spec() -> Option<&'static Spec> {
     static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
     SPEC.get_or_init(|| {
@@ -67,9 +60,9 @@ pub(crate) fn spec() -> Option<&'static Spec> {
     .as_ref()
 }
 
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     spec: &'a Spec,
-    api: Api,
+    pub(crate) api: Api,
     seen: BTreeMap<String, BTreeSet<u16>>,
     undeclared: BTreeSet<(String, u16)>,
     failures: Vec<String>,
@@ -105,7 +98,7 @@ impl Checker<'_> {
         resp
     }
 
-    fn validate(&mut self, operation: &str, resp: &Resp) {
+    pub(crate) fn validate(&mut self, operation: &str, resp: &Resp) {
         self.seen
             .entry(operation.to_owned())
             .or_default()
@@ -999,7 +992,7 @@ async fn every_response_of_every_operation_validates_against_the_spec() {
     )
     .await;
 
-    probe_every_operation(&mut c, &sim, &api).await;
+    super::probes::probe_every_operation(&mut c, &sim, &api).await;
 
     // The device-create throttle, on a simulator that allows one device in flight.
     let (throttled, throttled_api) = start_with(
@@ -1045,67 +1038,6 @@ async fn every_response_of_every_operation_validates_against_the_spec() {
         c.undeclared, expected,
         "undeclared statuses changed: update UNDECLARED and the docs"
     );
-}
-
-/// Sends every implemented operation the requests that get the generic refusals: no token
-/// (401), ids that do not exist (404), another account's project or a vanished device (403)
-/// and a body that is not JSON (422). Each answer is validated like the scenario's, so every
-/// status they produce that the spec does not declare must be in [`UNDECLARED`].
-async fn probe_every_operation(c: &mut Checker<'_>, sim: &Simulator, api: &Api) {
-    let p = sim.default_project_id().to_owned();
-    let unknown = "11111111-2222-4333-8444-555555555555";
-    // A device that vanished after a failed provisioning answers 403 wherever it is named.
-    let mut doomed = device_body("doomed");
-    doomed["tags"] = json!(["probe"]);
-    let vanished = create_device(api, &p, doomed).await;
-    assert!(sim.fail_device(&vanished));
-    for (method, pattern, operation) in Simulator::operations() {
-        let method: Method = method.parse().unwrap();
-        let with = |id: &str| pattern.replace("{id}", id);
-        let has_body = matches!(method, Method::POST | Method::PUT | Method::PATCH);
-        let body = has_body.then(|| json!({}));
-        let resp = api
-            .without_token()
-            .send(method.clone(), &with(unknown), body.clone())
-            .await;
-        c.validate(operation, &resp);
-        let mut ids = vec![unknown.to_owned()];
-        if pattern.starts_with("/projects/{id}") {
-            ids.push(sim.foreign_project_id().to_owned());
-        }
-        if pattern.starts_with("/devices/{id}") {
-            ids.push(vanished.clone());
-        }
-        for id in ids {
-            // Only paths with an id: the others were exercised with success above, and a
-            // create with `{}` would only repeat the scenario's validation errors.
-            if !pattern.contains("{id}") {
-                continue;
-            }
-            let resp = api.send(method.clone(), &with(&id), body.clone()).await;
-            c.validate(operation, &resp);
-        }
-        if operation == "findProjectDevices" {
-            let resp = api
-                .get(&format!("/projects/{p}/devices?reserved=maybe"))
-                .await;
-            assert_eq!(resp.status, 422, "{}", resp.text());
-            c.validate(operation, &resp);
-        }
-        if has_body {
-            let resp = api
-                .try_send(
-                    method.clone(),
-                    &with(&p),
-                    Some(bytes::Bytes::from_static(b"{not json")),
-                    Some("application/json"),
-                )
-                .await
-                .unwrap();
-            assert_eq!(resp.status, 422, "{operation}: {}", resp.text());
-            c.validate(operation, &resp);
-        }
-    }
 }
 
 #[test]
@@ -1162,22 +1094,6 @@ fn a_create_body_with_both_metro_and_facility_fails_the_one_of() {
             .unwrap()
             .is_empty()
     );
-}
-
-#[test]
-fn the_statuses_any_operation_can_answer_are_undeclared_everywhere() {
-    let Some(spec) = spec() else { return };
-    for (_, _, operation) in Simulator::operations() {
-        for status in ANY_OPERATION {
-            assert!(
-                matches!(
-                    spec.validate_response(operation, *status, None),
-                    Err(capp_sim::Error::NotInSpec(_))
-                ),
-                "{operation} declares {status}: drop it from ANY_OPERATION's documentation"
-            );
-        }
-    }
 }
 
 #[test]
