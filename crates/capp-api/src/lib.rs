@@ -64,11 +64,13 @@ pub mod conditions;
 pub mod fixtures;
 pub mod machine;
 pub mod machine_template;
+pub mod provider_id;
 
 pub use cluster::{PacketCluster, PacketClusterSpec, PacketClusterStatus};
 pub use cluster_template::{PacketClusterTemplate, PacketClusterTemplateSpec};
 pub use machine::{PacketMachine, PacketMachineSpec, PacketMachineStatus};
 pub use machine_template::{PacketMachineTemplate, PacketMachineTemplateSpec};
+pub use provider_id::ProviderId;
 
 /// The API group of every kind in this crate.
 pub const GROUP: &str = "infrastructure.cluster.x-k8s.io";
@@ -98,12 +100,14 @@ pub enum Error {
         /// The rejected value.
         value: String,
     },
-    /// `spec.providerID` does not start with `equinixmetal://` (or the legacy `packet://`)
-    /// followed by a device ID.
-    #[error("invalid spec.providerID {value:?}: expected equinixmetal://<device-id>")]
+    /// A `spec.providerID` value is not `equinixmetal://<device-id>` (or the legacy
+    /// `packet://<device-id>`), or a device ID cannot be one.
+    #[error("invalid spec.providerID {value:?}: {problem}")]
     InvalidProviderId {
         /// The rejected value.
         value: String,
+        /// What is wrong and how to fix it.
+        problem: &'static str,
     },
 }
 
