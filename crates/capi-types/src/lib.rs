@@ -1,4 +1,5 @@
-//! Typed Cluster API (`cluster.x-k8s.io` v1beta1) kinds and contract helpers for kube-rs.
+//! Typed Cluster API (`cluster.x-k8s.io` v1beta1, plus the v1beta2 Cluster and Machine) kinds
+//! and contract helpers for kube-rs.
 //!
 //! - Kinds, one module each, generated with `#[derive(CustomResource)]` from the fields of
 //!   upstream CAPI v1.10: [`cluster::Cluster`], [`machine::Machine`],
@@ -9,8 +10,13 @@
 //! - Contract helpers, all pure functions (no API calls, no clock reads): label and annotation
 //!   names ([`labels`]), [`is_paused`] and friends ([`predicates`]), owner lookup
 //!   ([`owner`]), v1beta1 conditions with severity and the `Ready` summary ([`conditions`]),
-//!   [`addresses`], [`failure_domains`] and Equinix Metal provider IDs ([`provider_id`]).
+//!   [`addresses`] and [`failure_domains`]. Everything here is provider-agnostic; the Equinix
+//!   Metal provider ID (`equinixmetal://`) lives with the provider's own kinds in `capp-api`.
 //! - [`crds`] returns every CRD this crate defines, e.g. for test environments.
+//! - [`v1beta2`] has the `cluster.x-k8s.io/v1beta2` [`Cluster`](v1beta2::Cluster) and
+//!   [`Machine`](v1beta2::Machine) (the fields a provider reads or a test writes) and CRDs
+//!   that serve them as `v1beta2` ([`v1beta2::crds`], [`v1beta2::served_crds`]), so test
+//!   environments can serve core objects as Cluster API v1.11+ does.
 //!
 //! # Guarantees
 //! - Every property of the generated CRDs exists in the upstream CAPI v1.10 `v1beta1` schema
@@ -88,8 +94,8 @@ pub mod machine_set;
 pub mod optional_spec;
 pub mod owner;
 pub mod predicates;
-pub mod provider_id;
 pub mod structural;
+pub mod v1beta2;
 
 pub use predicates::is_paused;
 
@@ -97,15 +103,6 @@ pub use predicates::is_paused;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A `spec.providerID` value is not `equinixmetal://<device-id>` (or legacy
-    /// `packet://<device-id>`).
-    #[error("invalid providerID {value:?}: {problem}")]
-    InvalidProviderId {
-        /// The rejected value.
-        value: String,
-        /// What is wrong and how to fix it.
-        problem: &'static str,
-    },
     /// An ownerReference `apiVersion` has more than one `/` (it must be `group/version` or
     /// `version`).
     #[error("invalid ownerReference apiVersion {api_version:?}: expected group/version")]
