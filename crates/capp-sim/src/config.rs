@@ -111,6 +111,20 @@ pub struct SimConfig {
     pub max_body_bytes: usize,
     /// How many requests the request log keeps (oldest dropped first). Default 100 000.
     pub request_log_capacity: usize,
+    /// Allocate every IPv4 address from loopback space instead of the real API's ranges, so
+    /// that an address a provider writes as `controlPlaneEndpoint` can be bound and reached on
+    /// this machine (the workload-cluster twin needs it). Default `false`.
+    ///
+    /// | addresses | normal | loopback |
+    /// |---|---|---|
+    /// | public management IPv4 (per metro `m`, a `/31` per device) | `147.<75+m>.0.0/16` | `127.<100+m>.0.0/16` |
+    /// | private management IPv4 | `10.<m>.0.0/16` | `127.<150+m>.0.0/16` |
+    /// | public elastic IPv4 (a `/20` per metro) | `139.178.0.0/16` | `127.1.0.0/16` |
+    /// | private reserved IPv4 (a `/20` per metro) | `10.200.0.0/16` | `127.2.0.0/16` |
+    /// | global IPv4 | `147.28.128.0/20` | `127.3.0.0/20` |
+    ///
+    /// IPv6 addresses are unchanged (loopback IPv6 is a single address).
+    pub loopback_addresses: bool,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -127,6 +141,7 @@ impl std::fmt::Debug for SimConfig {
             .field("faults", &self.faults)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_log_capacity", &self.request_log_capacity)
+            .field("loopback_addresses", &self.loopback_addresses)
             .finish()
     }
 }
@@ -144,6 +159,7 @@ impl Default for SimConfig {
             faults: FaultConfig::default(),
             max_body_bytes: 1024 * 1024,
             request_log_capacity: 100_000,
+            loopback_addresses: false,
         }
     }
 }
@@ -212,6 +228,14 @@ impl SimConfig {
     #[must_use]
     pub fn with_default_capacity(mut self, capacity: u32) -> Self {
         self.default_capacity = capacity;
+        self
+    }
+
+    /// Allocates IPv4 addresses from loopback space (see
+    /// [`SimConfig::loopback_addresses`]).
+    #[must_use]
+    pub fn with_loopback_addresses(mut self, loopback: bool) -> Self {
+        self.loopback_addresses = loopback;
         self
     }
 

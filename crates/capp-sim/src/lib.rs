@@ -92,6 +92,7 @@ pub mod catalog;
 mod clock;
 mod config;
 mod error;
+pub mod events;
 mod faults;
 mod ids;
 mod metadata;
@@ -117,6 +118,7 @@ pub use crate::config::{
     ClockMode, DEFAULT_PROJECT_ID, DEFAULT_TOKEN, FOREIGN_PROJECT_ID, SimConfig, Timings,
 };
 pub use crate::error::{Error, Result};
+pub use crate::events::{ActiveDevice, DeviceAddress, DeviceEvent};
 pub use crate::faults::{Fault, FaultConfig, Faults};
 pub use crate::ids::is_uuid;
 pub use crate::observe::RequestRecord;
@@ -165,7 +167,8 @@ impl Simulator {
         let addr = listener.local_addr().map_err(Error::LocalAddr)?;
         let clock = clock::Clock::new(config.clock);
         let faults = Faults::new(config.faults.clone());
-        let state = State::new(&config, faults.clone(), clock.now());
+        let mut state = State::new(&config, faults.clone(), clock.now());
+        state.events = events::EventSink::new(format!("http://{addr}"));
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             clock,
@@ -233,6 +236,14 @@ impl Simulator {
     #[must_use]
     pub fn foreign_project_id(&self) -> &'static str {
         FOREIGN_PROJECT_ID
+    }
+
+    /// Subscribes to device-lifecycle events: a [`DeviceEvent::Active`] when a device
+    /// finishes provisioning and a [`DeviceEvent::Deleted`] when one is deleted. Only events
+    /// after this call are received. See [`events`] for when they fire.
+    #[must_use]
+    pub fn subscribe_device_events(&self) -> tokio::sync::broadcast::Receiver<DeviceEvent> {
+        self.shared.state().events.subscribe()
     }
 
     /// The fault-injection handle.

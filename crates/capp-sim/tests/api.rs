@@ -20,6 +20,8 @@ mod bgp;
 mod conformance;
 #[path = "api/devices.rs"]
 mod devices;
+#[path = "api/events.rs"]
+mod events;
 #[path = "api/faults.rs"]
 mod faults;
 #[path = "api/ips.rs"]
