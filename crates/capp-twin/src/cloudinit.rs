@@ -188,10 +188,14 @@ fn write_files(config: &Value) -> Result<BTreeMap<String, String>, NotKubeadm> {
         NotKubeadm::Invalid("write_files must be a list of {path, content}".to_owned())
     })?;
     for (i, file) in list.iter().enumerate() {
-        let path = file.get("path").and_then(Value::as_str).ok_or_else(|| {
-            NotKubeadm::Invalid(format!("write_files[{i}] has no path"))
-        })?;
-        let raw = file.get("content").and_then(Value::as_str).unwrap_or_default();
+        let path = file
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| NotKubeadm::Invalid(format!("write_files[{i}] has no path")))?;
+        let raw = file
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let content = match file.get("encoding").and_then(Value::as_str) {
             None | Some("text/plain") => raw.to_owned(),
             Some("b64" | "base64") => STANDARD
@@ -199,7 +203,9 @@ fn write_files(config: &Value) -> Result<BTreeMap<String, String>, NotKubeadm> {
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
                 .ok_or_else(|| {
-                    NotKubeadm::Invalid(format!("write_files[{i}] ({path}) is not valid base64 text"))
+                    NotKubeadm::Invalid(format!(
+                        "write_files[{i}] ({path}) is not valid base64 text"
+                    ))
                 })?,
             Some(other) => {
                 return Err(NotKubeadm::Invalid(format!(

@@ -89,7 +89,12 @@ impl Front {
         backend: Arc<Backend>,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), backend, stopped));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(tls),
+            backend,
+            stopped,
+        ));
         Self { stop, task }
     }
 
@@ -192,7 +197,11 @@ async fn forward(
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
     let Ok(uri) = format!("{}{path}", backend.base).parse() else {
-        return status(StatusCode::BAD_REQUEST, "BadRequest", "invalid request path");
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "invalid request path",
+        );
     };
     *request.uri_mut() = uri;
     match backend.client.request(request).await {

@@ -186,15 +186,16 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<KubeadmDocuments, String> 
         let decode_error = |e: serde_json::Error| format!("{path}: {kind} is invalid: {e}");
         match kind.as_str() {
             "ClusterConfiguration" => {
-                let text = |key: &str| {
-                    doc.get(key)
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                };
+                let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
                 let cert_sans = doc
                     .pointer("/apiServer/certSANs")
                     .and_then(Value::as_array)
-                    .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 out.cluster = Some(ClusterConfiguration {
                     // kubeadm's default cluster name.
@@ -287,7 +288,10 @@ mod tests {
 
     #[test]
     fn go_durations_parse_as_kubeadm_writes_them() {
-        assert_eq!(parse_go_duration("24h0m0s"), Some(Duration::from_secs(86_400)));
+        assert_eq!(
+            parse_go_duration("24h0m0s"),
+            Some(Duration::from_secs(86_400))
+        );
         assert_eq!(parse_go_duration("15m"), Some(Duration::from_secs(900)));
         assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
@@ -297,9 +301,10 @@ mod tests {
 
     #[test]
     fn kubelet_args_read_both_the_v1beta3_map_and_the_v1beta4_list() {
-        let v3: NodeRegistration =
-            serde_json::from_value(serde_json::json!({"kubeletExtraArgs": {"provider-id": "equinixmetal://a"}}))
-                .unwrap();
+        let v3: NodeRegistration = serde_json::from_value(
+            serde_json::json!({"kubeletExtraArgs": {"provider-id": "equinixmetal://a"}}),
+        )
+        .unwrap();
         let v4: NodeRegistration = serde_json::from_value(serde_json::json!({
             "kubeletExtraArgs": [{"name": "provider-id", "value": "equinixmetal://b"}]
         }))
@@ -326,6 +331,9 @@ mod tests {
             "apiVersion: kubeadm.k8s.io/v1beta2\nkind: InitConfiguration\n",
         )
         .unwrap_err();
-        assert!(err.contains("no kind \"InitConfiguration\" is registered"), "{err}");
+        assert!(
+            err.contains("no kind \"InitConfiguration\" is registered"),
+            "{err}"
+        );
     }
 }

@@ -107,7 +107,11 @@ pub(crate) async fn lookup(client: &kube::Client, id: &str) -> Option<TokenSecre
 pub(crate) async fn all(client: &kube::Client) -> Result<Vec<TokenSecret>, kube::Error> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "kube-system");
     let list = secrets.list(&kube::api::ListParams::default()).await?;
-    Ok(list.items.iter().filter_map(TokenSecret::from_secret).collect())
+    Ok(list
+        .items
+        .iter()
+        .filter_map(TokenSecret::from_secret)
+        .collect())
 }
 
 /// The detached JWS (`<header>..<signature>`, HS256, `kid` = token id) the bootstrap signer
@@ -151,16 +155,18 @@ pub(crate) fn secret_for_spec(spec: &BootstrapTokenSpec, now: Timestamp) -> Resu
         })?;
     let ttl = match spec.ttl.as_deref() {
         None => std::time::Duration::from_secs(24 * 3600),
-        Some(text) => parse_go_duration(text)
-            .ok_or_else(|| format!("bootstrapTokens[].ttl: Invalid value: {text:?}: not a duration"))?,
+        Some(text) => parse_go_duration(text).ok_or_else(|| {
+            format!("bootstrapTokens[].ttl: Invalid value: {text:?}: not a duration")
+        })?,
     };
     let usages = spec
         .usages
         .clone()
         .unwrap_or_else(|| vec!["signing".to_owned(), "authentication".to_owned()]);
-    let groups = spec.groups.clone().unwrap_or_else(|| {
-        vec!["system:bootstrappers:kubeadm:default-node-token".to_owned()]
-    });
+    let groups = spec
+        .groups
+        .clone()
+        .unwrap_or_else(|| vec!["system:bootstrappers:kubeadm:default-node-token".to_owned()]);
     let mut data = BTreeMap::new();
     let mut put = |k: &str, v: &str| {
         data.insert(k.to_owned(), STANDARD.encode(v));
@@ -197,9 +203,24 @@ mod tests {
     fn a_jws_verifies_only_with_the_secret_that_signed_it() {
         let jws = detached_jws("kubeconfig", "abcdef", "0123456789abcdef");
         assert!(jws.contains(".."), "detached form: {jws}");
-        assert!(detached_jws_is_valid(&jws, "kubeconfig", "abcdef", "0123456789abcdef"));
-        assert!(!detached_jws_is_valid(&jws, "kubeconfig", "abcdef", "fedcba9876543210"));
-        assert!(!detached_jws_is_valid(&jws, "other", "abcdef", "0123456789abcdef"));
+        assert!(detached_jws_is_valid(
+            &jws,
+            "kubeconfig",
+            "abcdef",
+            "0123456789abcdef"
+        ));
+        assert!(!detached_jws_is_valid(
+            &jws,
+            "kubeconfig",
+            "abcdef",
+            "fedcba9876543210"
+        ));
+        assert!(!detached_jws_is_valid(
+            &jws,
+            "other",
+            "abcdef",
+            "0123456789abcdef"
+        ));
     }
 
     #[test]
@@ -216,7 +237,10 @@ mod tests {
         let token = TokenSecret::from_secret(&secret).unwrap();
         assert_eq!(token.id, "abcdef");
         assert!(token.signing && token.authentication);
-        assert_eq!(token.expiration, Some("2026-12-02T11:00:00Z".parse().unwrap()));
+        assert_eq!(
+            token.expiration,
+            Some("2026-12-02T11:00:00Z".parse().unwrap())
+        );
         assert!(!token.expired(now) && token.expired("2026-12-02T11:00:01Z".parse().unwrap()));
         let bad = BootstrapTokenSpec {
             token: "ABCDEF.0123456789abcdef".to_owned(),

@@ -251,7 +251,11 @@ fn log(device: &ActiveDevice, outcome: &Outcome) {
         Outcome::Initialized { cluster, node } => {
             tracing::info!(device = %id, %hostname, %cluster, %node, "Initialized workload cluster");
         }
-        Outcome::Joined { cluster, node, control_plane } => {
+        Outcome::Joined {
+            cluster,
+            node,
+            control_plane,
+        } => {
             tracing::info!(device = %id, %hostname, %cluster, %node, control_plane, "Node joined");
         }
         Outcome::Refused { reason } => {
@@ -439,7 +443,8 @@ async fn init(
         if let Some(ip) = device_ip.filter(IpAddr::is_loopback) {
             api.listen(SocketAddr::new(ip, bind_port)).await?;
         }
-        api.upload_init_objects(&cluster_yaml, &token_secrets).await?;
+        api.upload_init_objects(&cluster_yaml, &token_secrets)
+            .await?;
         let spec = node_spec(
             device,
             run,
@@ -524,7 +529,8 @@ async fn join(
         return refuse("failed to verify JWS signature of received cluster info object, can't trust this API Server".to_owned());
     }
     if !discovery.unsafe_skip_ca_verification
-        && let Err(reason) = kubeadm::check_ca_pins(&discovery.ca_cert_hashes, &api.ca.public_key_hash())
+        && let Err(reason) =
+            kubeadm::check_ca_pins(&discovery.ca_cert_hashes, &api.ca.public_key_hash())
     {
         return refuse(reason);
     }

@@ -138,11 +138,13 @@ impl WorkloadApi {
             .map_err(Error::Tls)?;
         // kube-apiserver asks for a client certificate but lets callers without one in (they
         // may carry a token or be anonymous); one that is presented must chain to the CA.
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| Error::Tls(rustls::Error::General(e.to_string())))?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::clone(&provider),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| Error::Tls(rustls::Error::General(e.to_string())))?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
             leaf.key.to_pkcs8_der().expose_secret().to_vec(),
         ));
@@ -298,7 +300,12 @@ impl WorkloadApi {
             Err(e) => return Err(Error::Kube(e)),
         }
         let pods: Api<Pod> = Api::namespaced(self.admin.clone(), "kube-system");
-        for component in ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"] {
+        for component in [
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "etcd",
+        ] {
             let _ = pods
                 .delete(&format!("{component}-{name}"), &DeleteParams::default())
                 .await;
@@ -334,7 +341,10 @@ impl WorkloadApi {
     /// Closes every address and stops the API server.
     pub(crate) async fn stop(self) {
         let Self {
-            fronts, env, backend, ..
+            fronts,
+            env,
+            backend,
+            ..
         } = self;
         for front in fronts.into_values() {
             front.stop().await;
