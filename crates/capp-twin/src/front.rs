@@ -178,7 +178,7 @@ async fn forward(
     // token nobody recognises is a 401, no credentials at all is `system:anonymous`.
     let identity = match (certificate_identity, bearer) {
         (Some(identity), _) => Some(identity),
-        (None, Some(token)) => match bootstrap_identity(backend, &token).await {
+        (None, Some(token)) => match tokens::authenticate(&backend.admin, &token).await {
             Some(identity) => Some(identity),
             None => return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
         },
@@ -215,14 +215,6 @@ async fn forward(
             )
         }
     }
-}
-
-/// A bearer token is accepted when it is a valid bootstrap token of this cluster.
-async fn bootstrap_identity(backend: &Backend, token: &str) -> Option<Identity> {
-    let (id, secret) = token.split_once('.')?;
-    let found = tokens::lookup(&backend.admin, id).await?;
-    (found.secret == secret && found.authentication && !found.expired(jiff::Timestamp::now()))
-        .then(|| found.identity())
 }
 
 fn status(code: StatusCode, reason: &str, message: &str) -> Response<Body> {

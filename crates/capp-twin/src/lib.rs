@@ -61,6 +61,7 @@ mod error;
 mod front;
 mod kubeadm;
 mod objects;
+mod phases;
 mod tokens;
 mod twin;
 mod workload;

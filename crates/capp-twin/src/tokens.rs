@@ -84,12 +84,32 @@ impl TokenSecret {
         self.expiration.is_some_and(|e| e <= now)
     }
 
+    /// Whether the API server's bootstrap-token authenticator accepts this token presented
+    /// with `secret` at `now`: the secret matches, `usage-bootstrap-authentication` is set and
+    /// the token has not expired.
+    pub(crate) fn authenticates(&self, secret: &str, now: Timestamp) -> bool {
+        self.secret == secret && self.authentication && !self.expired(now)
+    }
+
     /// The user a valid authentication token maps to (`system:bootstrap:<id>`), with groups.
     pub(crate) fn identity(&self) -> capp_testenv::Identity {
         let mut groups = vec!["system:bootstrappers"];
         groups.extend(self.extra_groups.iter().map(String::as_str));
         capp_testenv::Identity::user(format!("system:bootstrap:{}", self.id), &groups)
     }
+}
+
+/// The identity a bearer token `<id>.<secret>` authenticates as, if it is a valid bootstrap
+/// token of the cluster.
+pub(crate) async fn authenticate(
+    client: &kube::Client,
+    token: &str,
+) -> Option<capp_testenv::Identity> {
+    let (id, secret) = token.split_once('.')?;
+    lookup(client, id)
+        .await
+        .filter(|t| t.authenticates(secret, Timestamp::now()))
+        .map(|t| t.identity())
 }
 
 /// Reads `kube-system/bootstrap-token-<id>`.

@@ -171,7 +171,7 @@ async fn kubeadm_init_serves_the_workload_api_that_capis_kubeconfig_reaches() {
     // The API is also on the device's own address, and nobody without a CA-signed
     // certificate gets past the front.
     let device = world.sim.device_json(&device_id).unwrap();
-    let device_ip = device["ip_addresses"]
+    let own_address = device["ip_addresses"]
         .as_array()
         .unwrap()
         .iter()
@@ -179,9 +179,9 @@ async fn kubeadm_init_serves_the_workload_api_that_capis_kubeconfig_reaches() {
         .and_then(|a| a["address"].as_str())
         .expect("a public IPv4")
         .to_owned();
-    assert!(device_ip.starts_with("127."), "{device_ip}");
+    assert!(own_address.starts_with("127."), "{own_address}");
     let direct = secrets
-        .admin_client("alpha", &format!("{device_ip}:6443"))
+        .admin_client("alpha", &format!("{own_address}:6443"))
         .await;
     assert_eq!(nodes(&direct).await.len(), 1);
     let stranger = ClusterSecrets::generate(2);
