@@ -194,6 +194,20 @@ async fn kubeadm_init_serves_the_workload_api_that_capis_kubeconfig_reaches() {
         "a client certificate from another CA is refused"
     );
 
+    // Like kube-apiserver after `kubeadm init`: anyone may read cluster-info (that is how
+    // joining nodes discover the cluster), nothing else.
+    let anonymous = anonymous_client(&endpoint, secrets.pki.ca.cert_pem());
+    let public = Api::<ConfigMap>::namespaced(anonymous.clone(), "kube-public");
+    assert!(public.get("cluster-info").await.is_ok());
+    let err = Api::<Node>::all(anonymous)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 403),
+        "anonymous may not list nodes: {err:?}"
+    );
+
     // Deleting the last control plane stops the workload API.
     assert_eq!(
         world.delete(&device_id).await,
@@ -304,6 +318,46 @@ async fn cabpk_and_capp_workers_join_with_a_valid_token_and_leave_when_deleted()
                 .as_ref()
                 .unwrap()
                 .contains_key(CONTROL_PLANE_LABEL)
+        );
+    }
+
+    // The real kubectl accepts CAPI's kubeconfig for the twin's workload API.
+    if let Some(kubectl) = kubectl_path().filter(|_| require("kubectl", kubectl_path().is_some())) {
+        let mut rng =
+            <capp_pki::rand::rngs::StdRng as capp_pki::rand::SeedableRng>::seed_from_u64(3);
+        let kubeconfig = secrets
+            .pki
+            .admin_kubeconfig("beta", &format!("https://{endpoint}"), now(), &mut rng)
+            .unwrap();
+        let path =
+            std::env::temp_dir().join(format!("capp-twin-kubeconfig-{}", std::process::id()));
+        std::fs::write(&path, kubeconfig.to_yaml().unwrap().expose()).unwrap();
+        let output = tokio::process::Command::new(kubectl)
+            .arg("--kubeconfig")
+            .arg(&path)
+            .args([
+                "get",
+                "nodes",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.name}={.spec.providerID} {end}",
+            ])
+            .output()
+            .await
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "kubectl failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("beta-md-0=equinixmetal://{w0}")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("beta-cp-0=equinixmetal://{cp_id}")),
+            "{stdout}"
         );
     }
 

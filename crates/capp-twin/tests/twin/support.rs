@@ -280,3 +280,33 @@ pub(crate) async fn create_token(client: &kube::Client, token: &BootstrapToken, 
 pub(crate) fn token_text(token: &BootstrapToken) -> String {
     token.token().expose().to_owned()
 }
+
+/// Whether an external tool is present; otherwise skip loudly, or fail under `CI=true`.
+pub(crate) fn require(what: &str, present: bool) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what} is required under CI=true but is missing"
+    );
+    eprintln!("SKIPPED: {what} is missing; this check did not run");
+    false
+}
+
+/// The kubectl binary, if installed.
+pub(crate) fn kubectl_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("kubectl"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A client that trusts the cluster CA but presents no credentials (`system:anonymous`).
+pub(crate) fn anonymous_client(endpoint: &str, ca_pem: &str) -> kube::Client {
+    let mut config = kube::Config::new(format!("https://{endpoint}").parse().expect("url"));
+    let ca = capp_pki::Certificate::from_pem(ca_pem, "ca").expect("CA");
+    config.root_cert = Some(vec![ca.der().to_vec()]);
+    kube::Client::try_from(config).expect("kube client")
+}
