@@ -36,6 +36,8 @@ pub(crate) enum Phase {
 #[derive(Debug, Clone)]
 pub(crate) struct KubeadmRun {
     pub(crate) phase: Phase,
+    /// The kubeadm command line (`kubeadm`, `init`, `--config`, ...).
+    pub(crate) argv: Vec<String>,
     /// Path given to `--config`.
     pub(crate) config_path: String,
     /// Content of that file after jinja and the identity script.
@@ -334,6 +336,7 @@ fn kubeadm_command(
     })?;
     Ok(KubeadmRun {
         phase,
+        argv: argv.to_vec(),
         config_path,
         config,
         files,

@@ -98,6 +98,9 @@ pub(crate) struct InitConfiguration {
     pub(crate) node_registration: NodeRegistration,
     #[serde(default)]
     pub(crate) local_api_endpoint: Option<LocalApiEndpoint>,
+    /// The key `--upload-certs` encrypts the shared certificates with.
+    #[serde(default)]
+    pub(crate) certificate_key: Option<String>,
 }
 
 /// `localAPIEndpoint` / `controlPlane.localAPIEndpoint`.

@@ -56,6 +56,7 @@
 //! This crate is test world (like `capp-sim` and `capp-testenv`): nothing in the product
 //! depends on it. `docs/simulator.md` documents it with the `capp-sim --kubeadm-twin` flag.
 
+mod certs;
 mod cloudinit;
 mod error;
 mod front;

@@ -7,12 +7,13 @@ use capp_sim::ActiveDevice;
 
 use crate::cloudinit::{KubeadmRun, PROVIDER_ID_PREFIX};
 use crate::kubeadm::{
-    self, BootstrapTokenDiscovery, DEFAULT_API_PORT, KubeadmDocuments, NodeRegistration,
+    self, BootstrapTokenDiscovery, DEFAULT_API_PORT, JoinConfiguration, KubeadmDocuments,
+    NodeRegistration,
 };
 use crate::objects::NodeSpec;
 use crate::twin::{Inner, Outcome};
 use crate::workload::WorkloadApi;
-use crate::{Error, Result, tokens};
+use crate::{Error, Result, certs, tokens};
 
 /// Where the kubeadm CA files are, in CABPK's layout and capp-bootstrap's alike.
 const CA_CERT_PATH: &str = "/etc/kubernetes/pki/ca.crt";
@@ -173,10 +174,21 @@ pub(crate) async fn init(
         ));
     }
     let now = jiff::Timestamp::now();
-    let mut token_secrets = Vec::new();
+    let mut secrets = Vec::new();
     for spec in &init.bootstrap_tokens {
         match tokens::secret_for_spec(spec, now) {
-            Ok(secret) => token_secrets.push(secret),
+            Ok(secret) => secrets.push(secret),
+            Err(reason) => return refuse(reason),
+        }
+    }
+    if run.argv.iter().any(|a| a == "--upload-certs") {
+        // Without a configured key kubeadm generates one and prints it; nobody else has it.
+        let key = init
+            .certificate_key
+            .clone()
+            .unwrap_or_else(|| hex::encode(rand_bytes()));
+        match certs::upload(&run.files, &key) {
+            Ok(secret) => secrets.push(secret),
             Err(reason) => return refuse(reason),
         }
     }
@@ -190,12 +202,12 @@ pub(crate) async fn init(
     )
     .await?;
     let setup = async {
-        api.listen(endpoint_addr).await?;
+        api.listen(endpoint_addr, None).await?;
         if let Some(ip) = device_ip.filter(IpAddr::is_loopback) {
-            api.listen(SocketAddr::new(ip, bind_port)).await?;
+            api.listen(SocketAddr::new(ip, bind_port), Some(&device.id))
+                .await?;
         }
-        api.upload_init_objects(&cluster_yaml, &token_secrets)
-            .await?;
+        api.upload_init_objects(&cluster_yaml, &secrets).await?;
         let spec = node_spec(
             device,
             run,
@@ -295,6 +307,9 @@ pub(crate) async fn join(
             spec.name
         ));
     }
+    if control_plane && let Err(reason) = control_plane_certificates(api, run, &join).await? {
+        return refuse(reason);
+    }
     if control_plane && let Some(ip) = device.public_ipv4().filter(IpAddr::is_loopback) {
         let port = join
             .control_plane
@@ -303,7 +318,8 @@ pub(crate) async fn join(
             .and_then(serde_json::Value::as_u64)
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(DEFAULT_API_PORT);
-        api.listen(SocketAddr::new(ip, port)).await?;
+        api.listen(SocketAddr::new(ip, port), Some(&device.id))
+            .await?;
     }
     api.register_node(&spec).await?;
     Ok(Outcome::Joined {
@@ -339,6 +355,70 @@ async fn discover(
         &discovery.ca_cert_hashes,
         &api.ca.public_key_hash(),
     ))
+}
+
+/// The shared certificate authorities of a control-plane join: the cluster CA the userdata
+/// wrote (CABPK's control plane writes them), or the one in `kubeadm-certs` decrypted with
+/// `controlPlane.certificateKey` (capp-bootstrap's joins). It must be this cluster's CA.
+async fn control_plane_certificates(
+    api: &WorkloadApi,
+    run: &KubeadmRun,
+    join: &JoinConfiguration,
+) -> Result<Result<(), String>> {
+    let ca_pem = if let Some(pem) = run.files.get(CA_CERT_PATH) {
+        pem.clone()
+    } else {
+        let Some(key) = join
+            .control_plane
+            .as_ref()
+            .and_then(|cp| cp.get("certificateKey"))
+            .and_then(serde_json::Value::as_str)
+        else {
+            return Ok(Err(format!(
+                "error execution phase control-plane-prepare/download-certs: {CA_CERT_PATH} is missing and controlPlane.certificateKey is not set, so the certificates cannot be downloaded"
+            )));
+        };
+        let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+            kube::Api::namespaced(api.admin.clone(), "kube-system");
+        let Some(secret) = secrets
+            .get_opt(certs::KUBEADM_CERTS)
+            .await
+            .map_err(Error::Kube)?
+        else {
+            return Ok(Err(format!(
+                "error downloading certs: error downloading the secret: secrets \"{}\" not found",
+                certs::KUBEADM_CERTS
+            )));
+        };
+        let data = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        match certs::download_ca(&data, key) {
+            Ok(pem) => pem,
+            Err(reason) => return Ok(Err(reason)),
+        }
+    };
+    let matches = capp_pki::Certificate::from_pem(&ca_pem, "ca.crt")
+        .is_ok_and(|ca| ca.public_key_hash() == api.ca.public_key_hash());
+    Ok(if matches {
+        Ok(())
+    } else {
+        Err(format!(
+            "[certs] the CA in {CA_CERT_PATH} is not the CA of the cluster behind {}",
+            api.endpoint
+        ))
+    })
+}
+
+/// 32 random bytes (a kubeadm certificate key).
+fn rand_bytes() -> [u8; 32] {
+    use capp_pki::rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    capp_pki::rand::rng().fill_bytes(&mut bytes);
+    bytes
 }
 
 /// `abcdef.<redacted>`: kubeadm's messages may name the token id, never its secret.

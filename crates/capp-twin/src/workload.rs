@@ -39,6 +39,8 @@ pub(crate) struct WorkloadApi {
     pub(crate) control_planes: BTreeSet<String>,
     /// Device id → Node name, for every node of this cluster.
     pub(crate) nodes: BTreeMap<String, String>,
+    /// Control-plane device id → the address of its own API endpoint.
+    device_addresses: BTreeMap<String, SocketAddr>,
 }
 
 impl std::fmt::Debug for WorkloadApi {
@@ -78,6 +80,7 @@ impl WorkloadApi {
             fronts: BTreeMap::new(),
             control_planes: BTreeSet::new(),
             nodes: BTreeMap::new(),
+            device_addresses: BTreeMap::new(),
         })
     }
 
@@ -90,8 +93,12 @@ impl WorkloadApi {
     }
 
     /// Listens on `addr` too, with a serving certificate (signed by the cluster CA) naming
-    /// the endpoint, `addr` and the usual in-cluster names.
-    pub(crate) async fn listen(&mut self, addr: SocketAddr) -> Result<()> {
+    /// the endpoint, `addr` and the usual in-cluster names. `device` is the control-plane
+    /// device whose own address it is (closed again when that device goes).
+    pub(crate) async fn listen(&mut self, addr: SocketAddr, device: Option<&str>) -> Result<()> {
+        if let Some(device) = device {
+            self.device_addresses.insert(device.to_owned(), addr);
+        }
         if self.fronts.contains_key(&addr) {
             return Ok(());
         }
@@ -309,6 +316,13 @@ impl WorkloadApi {
             let _ = pods
                 .delete(&format!("{component}-{name}"), &DeleteParams::default())
                 .await;
+        }
+        let endpoint_addr = self.endpoint.parse::<SocketAddr>().ok();
+        if let Some(addr) = self.device_addresses.remove(device_id)
+            && Some(addr) != endpoint_addr
+            && let Some(front) = self.fronts.remove(&addr)
+        {
+            front.stop().await;
         }
         Ok(self.control_planes.remove(device_id))
     }

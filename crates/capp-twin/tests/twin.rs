@@ -208,13 +208,84 @@ async fn kubeadm_init_serves_the_workload_api_that_capis_kubeconfig_reaches() {
         "anonymous may not list nodes: {err:?}"
     );
 
-    // Deleting the last control plane stops the workload API.
+    // A second control plane joins with the certificate key `kubeadm init --upload-certs`
+    // encrypted the shared CAs with; the wrong key cannot decrypt them.
+    let token = token_text(&secrets.token);
+    let hash = secrets.ca_hash();
+    let wrong_key = capp_userdata(
+        &secrets,
+        "alpha",
+        &endpoint,
+        "control-plane-join-other-key",
+        &token,
+        &hash,
+    );
+    let (_, outcome) = world.boot("alpha-cp-9", &wrong_key).await;
+    assert_eq!(
+        outcome,
+        Outcome::Refused {
+            reason: "error downloading certs: error decoding secret data with provided key: cipher: message authentication failed".to_owned()
+        }
+    );
+    let join = capp_userdata(
+        &secrets,
+        "alpha",
+        &endpoint,
+        "control-plane-join",
+        &token,
+        &hash,
+    );
+    let (cp1, outcome) = world.boot("alpha-cp-1", &join).await;
+    assert_eq!(
+        outcome,
+        Outcome::Joined {
+            cluster: "alpha".to_owned(),
+            node: "alpha-cp-1".to_owned(),
+            control_plane: true
+        }
+    );
+    let cp1_node = Api::<Node>::all(client.clone())
+        .get("alpha-cp-1")
+        .await
+        .unwrap();
+    assert!(
+        cp1_node
+            .metadata
+            .labels
+            .unwrap()
+            .contains_key(CONTROL_PLANE_LABEL)
+    );
+    assert!(
+        Api::<Pod>::namespaced(client.clone(), "kube-system")
+            .get("etcd-alpha-cp-1")
+            .await
+            .is_ok()
+    );
+
+    // Deleting one control plane removes its Node and closes its own address; the endpoint
+    // keeps serving.
     assert_eq!(
         world.delete(&device_id).await,
         Outcome::Deleted {
             cluster: Some("alpha".to_owned())
         }
     );
+    let names: Vec<_> = nodes(&client)
+        .await
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    assert_eq!(names, ["alpha-cp-1"]);
+    assert!(
+        Api::<Node>::all(direct)
+            .list(&ListParams::default())
+            .await
+            .is_err(),
+        "the deleted device's own address no longer answers"
+    );
+
+    // Deleting the last control plane stops the workload API.
+    world.delete(&cp1).await;
     assert!(world.twin.clusters().await.is_empty());
     let gone = secrets.admin_client("alpha", &endpoint).await;
     assert!(

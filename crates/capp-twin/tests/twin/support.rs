@@ -211,6 +211,9 @@ pub(crate) fn capp_userdata(
         "control-plane-join" => NodeRole::ControlPlaneJoin {
             certificate_key: SecretString::from("ab".repeat(32)),
         },
+        "control-plane-join-other-key" => NodeRole::ControlPlaneJoin {
+            certificate_key: SecretString::from("cd".repeat(32)),
+        },
         _ => NodeRole::Worker,
     };
     let request = UserdataRequest::new(
