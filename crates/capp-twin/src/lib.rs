@@ -72,3 +72,6 @@ pub use error::{Error, Result};
 pub use kubeadm::DEFAULT_API_PORT;
 pub use objects::CONTROL_PLANE_LABEL;
 pub use twin::{Outcome, Twin, WorkloadCluster};
+
+/// Who a client is ([`Twin::kubeconfig_for`]); re-exported from capp-testenv.
+pub use capp_testenv::Identity;

@@ -359,6 +359,14 @@ async fn cabpk_and_capp_workers_join_with_a_valid_token_and_leave_when_deleted()
             control_plane: false
         }
     );
+    // Watches stream through the TLS front: the next worker's Node arrives as an event.
+    let watch = Api::<Node>::all(client.clone())
+        .watch(
+            &kube::api::WatchParams::default().fields("metadata.name=beta-md-1"),
+            "0",
+        )
+        .await
+        .expect("a watch through the front");
     let capp_worker = capp_userdata(
         &secrets,
         "beta",
@@ -370,6 +378,18 @@ async fn cabpk_and_capp_workers_join_with_a_valid_token_and_leave_when_deleted()
     let (w1, outcome) = world.boot("beta-md-1", &capp_worker).await;
     assert!(matches!(outcome, Outcome::Joined { .. }), "{outcome:?}");
 
+    let mut watch = std::pin::pin!(watch);
+    let event = tokio::time::timeout(WAIT, futures::StreamExt::next(&mut watch))
+        .await
+        .expect("an event within the wait")
+        .expect("the stream is open")
+        .expect("a watch event");
+    match event {
+        kube::api::WatchEvent::Added(node) => {
+            assert_eq!(node.metadata.name.as_deref(), Some("beta-md-1"));
+        }
+        other => panic!("expected ADDED, got {other:?}"),
+    }
     let all = nodes(&client).await;
     assert_eq!(all.len(), 3);
     for (name, id) in [("beta-md-0", &w0), ("beta-md-1", &w1)] {
@@ -537,8 +557,34 @@ async fn a_join_pinning_another_ca_is_refused_with_kubeadms_reason() {
         }
     );
     assert_eq!(world.state(&id).await, "active");
-    let client = secrets.admin_client("delta", &endpoint).await;
+    // The kubeadm `admin.conf` identity (group kubeadm:cluster-admins, bound to
+    // cluster-admin by kubeadm's RBAC) works as well as CAPI's system:masters one.
+    let kubeconfig = world
+        .twin
+        .kubeconfig_for(
+            "delta",
+            &capp_twin::Identity::user("kubernetes-admin", &["kubeadm:cluster-admins"]),
+        )
+        .await
+        .expect("the cluster runs")
+        .expect("a kubeconfig");
+    let client = client_from_yaml(kubeconfig.to_yaml().unwrap().expose()).await;
     assert_eq!(nodes(&client).await.len(), 1);
+    let nobody = world
+        .twin
+        .kubeconfig_for("delta", &capp_twin::Identity::user("jane", &["developers"]))
+        .await
+        .unwrap()
+        .unwrap();
+    let nobody = client_from_yaml(nobody.to_yaml().unwrap().expose()).await;
+    let err = Api::<Node>::all(nobody)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 403),
+        "RBAC applies: {err:?}"
+    );
     world.twin.shutdown().await;
 }
 
