@@ -174,17 +174,9 @@ impl WorkloadApi {
         let kind = object["kind"].as_str().unwrap_or_default();
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let plural = match kind {
-            "ClusterRole" => "clusterroles",
-            "ClusterRoleBinding" => "clusterrolebindings",
-            "Role" => "roles",
-            "RoleBinding" => "rolebindings",
-            "ConfigMap" => "configmaps",
-            "Secret" => "secrets",
-            "Node" => "nodes",
-            _ => "pods",
-        };
-        let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+        // The kinds written here all pluralise the API server's default way.
+        let plural = format!("{}s", kind.to_lowercase());
+        let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
             Some(ns) => Api::namespaced_with(self.admin.clone(), ns, &resource),
