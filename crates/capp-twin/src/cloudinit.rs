@@ -21,6 +21,9 @@ pub const JINJA_HEADER: &str = "## template: jinja";
 /// Where the Equinix Metal CCM (and capp-bootstrap's identity script) put the device id.
 pub const PROVIDER_ID_PREFIX: &str = "equinixmetal://";
 
+/// Instructions a userdata template may execute (a loop of a million iterations is refused).
+const JINJA_FUEL: u64 = 200_000;
+
 const DEVICE_ID_PLACEHOLDER: &str = "__CAPP_METAL_DEVICE_ID__";
 const NODE_IP_PLACEHOLDER: &str = "__CAPP_METAL_NODE_IP__";
 const KUBELET_DEFAULTS: &str = "/etc/default/kubelet";
@@ -172,6 +175,8 @@ fn render_jinja(template: &str, device: &ActiveDevice) -> Result<String, NotKube
     // Deviation: cloud-init substitutes `CI_MISSING_JINJA_VAR/<name>` and warns; the twin
     // refuses, naming the variable, which is what an operator would have to fix anyway.
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Userdata is input from anyone who can create a device: bound the work a template may do.
+    env.set_fuel(Some(JINJA_FUEL));
     let context = minijinja::Value::from_serialize(instance_data(device));
     env.render_str(template, context).map_err(|e| {
         NotKubeadm::Invalid(format!(
@@ -380,6 +385,15 @@ mod tests {
     #[test]
     fn an_undefined_jinja_variable_is_named_in_the_refusal() {
         let ud = "## template: jinja\n#cloud-config\nruncmd: ['echo {{ v1.nope }}']\n";
+        let NotKubeadm::Invalid(reason) = read(&device(ud)).unwrap_err() else {
+            panic!("not Invalid");
+        };
+        assert!(reason.contains("jinja"), "{reason}");
+    }
+
+    #[test]
+    fn a_runaway_template_is_refused_instead_of_hanging_the_twin() {
+        let ud = "## template: jinja\n#cloud-config\n{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\n";
         let NotKubeadm::Invalid(reason) = read(&device(ud)).unwrap_err() else {
             panic!("not Invalid");
         };
