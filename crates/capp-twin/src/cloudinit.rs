@@ -293,14 +293,14 @@ fn identity_script(
             "provider-id".to_owned(),
             format!("{PROVIDER_ID_PREFIX}{}", device.id),
         );
-        kubelet_defaults.insert("node-ip".to_owned(), node_ip);
         files.insert(
             KUBELET_DEFAULTS.to_owned(),
             format!(
-                "KUBELET_EXTRA_ARGS=\"--provider-id={PROVIDER_ID_PREFIX}{} --node-ip={}\"\n",
-                device.id, kubelet_defaults["node-ip"]
+                "KUBELET_EXTRA_ARGS=\"--provider-id={PROVIDER_ID_PREFIX}{} --node-ip={node_ip}\"\n",
+                device.id
             ),
         );
+        kubelet_defaults.insert("node-ip".to_owned(), node_ip);
     }
 }
 

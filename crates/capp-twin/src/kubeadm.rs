@@ -251,7 +251,7 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
             _ => return None,
         };
         rest = &rest[unit_len..];
-        total += Duration::try_from_secs_f64(number * seconds).ok()?;
+        total = total.checked_add(Duration::try_from_secs_f64(number * seconds).ok()?)?;
     }
     Some(total)
 }
@@ -300,6 +300,13 @@ mod tests {
         assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
         assert_eq!(parse_go_duration("forever"), None);
         assert_eq!(parse_go_duration(""), None);
+        assert_eq!(parse_go_duration("1e300h"), None, "no overflow panic");
+        let huge = format!("{}h{}h", u64::MAX / 5000, u64::MAX / 5000);
+        assert_eq!(
+            parse_go_duration(&huge),
+            None,
+            "no overflow panic on the sum"
+        );
     }
 
     #[test]
