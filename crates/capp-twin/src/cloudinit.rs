@@ -391,6 +391,28 @@ mod tests {
         assert!(reason.contains("jinja"), "{reason}");
     }
 
+    proptest::proptest! {
+        /// Userdata comes from whoever creates a device: no input may panic the twin.
+        #[test]
+        fn no_userdata_panics_the_reader(
+            header in proptest::sample::select(vec!["", "#cloud-config\n", "## template: jinja\n#cloud-config\n"]),
+            body in "(write_files|runcmd|path|content|encoding|kubeadm|init|join|--config|/run/kubeadm/kubeadm.yaml|b64|\\{\\{|\\}\\}|\\[|\\]|-|:| |\n|'|\"|&&|;|x){0,60}",
+        ) {
+            let ud = format!("{header}{body}");
+            if let Ok(run) = read(&device(&ud)) {
+                let _ = crate::kubeadm::parse(&run.config_path, &run.config);
+            }
+        }
+
+        /// Nor may any kubeadm configuration text.
+        #[test]
+        fn no_kubeadm_config_panics_the_parser(
+            text in "(apiVersion: |kind: |kubeadm.k8s.io/v1beta4|kubeadm.k8s.io/v1beta3|InitConfiguration|JoinConfiguration|ClusterConfiguration|bootstrapTokens:|- token: |ttl: |discovery:|nodeRegistration:|kubeletExtraArgs:|---|\n|  | |x|1){0,60}",
+        ) {
+            let _ = crate::kubeadm::parse("/run/kubeadm/kubeadm.yaml", &text);
+        }
+    }
+
     #[test]
     fn a_runaway_template_is_refused_instead_of_hanging_the_twin() {
         let ud = "## template: jinja\n#cloud-config\n{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\n";
