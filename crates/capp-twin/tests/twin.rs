@@ -350,6 +350,21 @@ async fn cabpk_and_capp_workers_join_with_a_valid_token_and_leave_when_deleted()
             ("TOKEN", token_text(&secrets.token)),
         ],
     );
+    // As capp will hand it to the device: CABPK's payload plus the Packet additions (the
+    // metadata identity script that also gives the kubelet --provider-id).
+    let cabpk_worker = capp_bootstrap::compose(
+        &cabpk_worker,
+        capp_bootstrap::BootstrapFormat::CloudConfig,
+        &capp_bootstrap::PacketAdditions::metal_kubelet_identity(
+            capp_bootstrap::BootstrapFormat::CloudConfig,
+        ),
+        capp_bootstrap::METAL_USERDATA_LIMIT,
+    )
+    .expect("capp-bootstrap composes the CABPK payload");
+    assert!(
+        cabpk_worker.starts_with("## template: jinja\n"),
+        "{cabpk_worker}"
+    );
     let (w0, outcome) = world.boot("beta-md-0", &cabpk_worker).await;
     assert_eq!(
         outcome,
