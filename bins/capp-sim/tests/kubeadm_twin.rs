@@ -79,10 +79,14 @@ fn a_kubeadm_init_device_serves_a_workload_api_until_it_is_deleted() {
     let mut child = Child(child);
     let stdout = child.0.stdout.take().unwrap();
     let mut fields = std::collections::HashMap::new();
-    for line in BufReader::new(stdout).lines().take(6) {
+    // `kubeadm_twin: on ...` is the last line printed at start.
+    for line in BufReader::new(stdout).lines().take(40) {
         let line = line.unwrap();
         if let Some((k, v)) = line.split_once(": ") {
             fields.insert(k.to_owned(), v.to_owned());
+        }
+        if fields.contains_key("kubeadm_twin") {
+            break;
         }
     }
     assert!(fields["kubeadm_twin"].starts_with("on"), "{fields:?}");
