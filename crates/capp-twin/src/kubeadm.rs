@@ -203,6 +203,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<KubeadmDocuments, String> 
                 out.cluster = Some(ClusterConfiguration {
                     // kubeadm's default cluster name.
                     cluster_name: text("clusterName").unwrap_or_else(|| "kubernetes".to_owned()),
+                    // kubeadm resolves `stable-1` online; offline, the version testenv reports.
                     kubernetes_version: text("kubernetesVersion")
                         .unwrap_or_else(|| "v1.33.0".to_owned()),
                     control_plane_endpoint: text("controlPlaneEndpoint").filter(|s| !s.is_empty()),
