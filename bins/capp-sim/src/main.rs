@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! capp-sim --listen 127.0.0.1:8080 --token T --provision-seconds 10 --seed 7 --fault-rate 0.05 --rate-limit 20
+//! capp-sim --kubeadm-twin   # servers also boot the Kubernetes side of their userdata
 //! ```
 //!
 //! On start it prints the base URL, the token and the project id, one `key: value` per line,
@@ -18,6 +19,9 @@ use capp_sim::{
     Simulator, Timings,
 };
 use clap::Parser;
+
+/// How often the lifecycle is advanced when the twin runs (a device boots at most this late).
+const TWIN_TICK: Duration = Duration::from_millis(500);
 
 /// An Equinix Metal API simulator: point any Metal client at the printed base URL.
 #[derive(Parser)]
@@ -119,6 +123,13 @@ struct Args {
     /// The next N created devices stay in `provisioning` forever.
     #[arg(long, default_value_t = 0)]
     stick_next_provisioning: u32,
+
+    /// Run the workload-cluster twin: device addresses and Elastic IPs come from loopback
+    /// space (127.0.0.0/8), and devices whose cloud-config runs `kubeadm init` or `kubeadm
+    /// join` become Nodes of workload API servers served on their control-plane endpoints
+    /// (see docs/simulator.md, "Workload-cluster twin").
+    #[arg(long)]
+    kubeadm_twin: bool,
 }
 
 impl std::fmt::Debug for Args {
@@ -209,12 +220,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         inject,
         fail_next_provisioning,
         stick_next_provisioning,
+        kubeadm_twin,
     } = args;
     let mut config = SimConfig::default()
         .with_listen(listen)
         .with_token(token)
         .with_project_id(project_id)
         .with_seed(seed)
+        .with_loopback_addresses(kubeadm_twin)
         .with_timings(Timings::from_provision_seconds(provision_seconds))
         .with_clock_scale(clock_scale)
         .with_create_limit(Some(create_limit).filter(|n| *n > 0))
@@ -261,9 +274,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         out.flush()?;
     }
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
+    let twin = kubeadm_twin.then(|| capp_twin::Twin::start(&sim));
+    if twin.is_some() {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "kubeadm_twin: on (device addresses in 127.0.0.0/8)")?;
+        out.flush()?;
+    }
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut tick = tokio::time::interval(TWIN_TICK);
+    loop {
+        tokio::select! {
+            result = &mut ctrl_c => {
+                result.context("cannot listen for Ctrl-C")?;
+                break;
+            }
+            // The simulator's lifecycle advances lazily; with the twin on, devices must boot
+            // (and be deleted) on time even when no client is polling them.
+            _ = tick.tick(), if twin.is_some() => {
+                let _ = sim.devices();
+            }
+        }
+    }
+    if let Some(twin) = twin {
+        twin.shutdown().await;
+    }
     sim.shutdown().await;
     Ok(())
 }

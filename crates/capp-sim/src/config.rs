@@ -129,6 +129,20 @@ pub struct SimConfig {
     /// Default `Some(6)`, the real API's "usually max 5-6 devices can be created at a time";
     /// `None` means no limit.
     pub create_limit: Option<u32>,
+    /// Allocate every IPv4 address from loopback space instead of the real API's ranges, so
+    /// that an address a provider writes as `controlPlaneEndpoint` can be bound and reached on
+    /// this machine (the workload-cluster twin needs it). Default `false`.
+    ///
+    /// | addresses | normal | loopback |
+    /// |---|---|---|
+    /// | public management IPv4 (per metro `m`, a `/31` per device) | `147.<75+m>.0.0/16` | `127.<100+m>.0.0/16` |
+    /// | private management IPv4 | `10.<m>.0.0/16` | `127.<150+m>.0.0/16` |
+    /// | public elastic IPv4 (a `/20` per metro) | `139.178.0.0/16` | `127.1.0.0/16` |
+    /// | private reserved IPv4 (a `/20` per metro) | `10.200.0.0/16` | `127.2.0.0/16` |
+    /// | global IPv4 | `147.28.128.0/20` | `127.3.0.0/20` |
+    ///
+    /// IPv6 addresses are unchanged (loopback IPv6 is a single address).
+    pub loopback_addresses: bool,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -151,6 +165,7 @@ impl std::fmt::Debug for SimConfig {
                 &self.control_token.as_ref().map(|_| "[REDACTED]"),
             )
             .field("create_limit", &self.create_limit)
+            .field("loopback_addresses", &self.loopback_addresses)
             .finish()
     }
 }
@@ -171,6 +186,7 @@ impl Default for SimConfig {
             clock_scale: 1.0,
             control_token: None,
             create_limit: Some(DEFAULT_CREATE_LIMIT),
+            loopback_addresses: false,
         }
     }
 }
@@ -260,6 +276,14 @@ impl SimConfig {
     #[must_use]
     pub fn with_clock_scale(mut self, scale: f64) -> Self {
         self.clock_scale = scale;
+        self
+    }
+
+    /// Allocates IPv4 addresses from loopback space (see
+    /// [`SimConfig::loopback_addresses`]).
+    #[must_use]
+    pub fn with_loopback_addresses(mut self, loopback: bool) -> Self {
+        self.loopback_addresses = loopback;
         self
     }
 

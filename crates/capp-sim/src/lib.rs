@@ -103,6 +103,7 @@ mod clock;
 mod config;
 mod control;
 mod error;
+pub mod events;
 mod faults;
 mod ids;
 mod metadata;
@@ -129,6 +130,7 @@ pub use crate::config::{
     SimConfig, Timings,
 };
 pub use crate::error::{Error, Result};
+pub use crate::events::{ActiveDevice, DeviceAddress, DeviceEvent};
 pub use crate::faults::{Fault, FaultConfig, FaultRule, Faults};
 pub use crate::ids::is_uuid;
 pub use crate::observe::RequestRecord;
@@ -179,7 +181,8 @@ impl Simulator {
         let addr = listener.local_addr().map_err(Error::LocalAddr)?;
         let clock = clock::Clock::new(config.clock, config.clock_scale);
         let faults = Faults::new(config.faults.clone());
-        let state = State::new(&config, faults.clone(), clock.now());
+        let mut state = State::new(&config, faults.clone(), clock.now());
+        state.events = events::EventSink::new(format!("http://{addr}"));
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             clock,
@@ -259,6 +262,14 @@ impl Simulator {
     #[must_use]
     pub fn foreign_project_id(&self) -> &'static str {
         FOREIGN_PROJECT_ID
+    }
+
+    /// Subscribes to device-lifecycle events: a [`DeviceEvent::Active`] when a device
+    /// finishes provisioning and a [`DeviceEvent::Deleted`] when one is deleted. Only events
+    /// after this call are received. See [`events`] for when they fire.
+    #[must_use]
+    pub fn subscribe_device_events(&self) -> tokio::sync::broadcast::Receiver<DeviceEvent> {
+        self.shared.state().events.subscribe()
     }
 
     /// The fault-injection handle.

@@ -150,7 +150,7 @@ fn ec2_item(state: &State, device_id: &str, item: &str) -> MetaReply {
     )
 }
 
-fn metadata_json(state: &State, device_id: &str, base_url: &str) -> Value {
+pub(crate) fn metadata_json(state: &State, device_id: &str, base_url: &str) -> Value {
     let Some(d) = state.devices.get(device_id) else {
         return json!({});
     };

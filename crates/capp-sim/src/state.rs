@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::catalog::{self, Facility, Metro, OperatingSystem, Plan};
 use crate::clock::{elapsed, format_ts};
 use crate::config::{FOREIGN_PROJECT_ID, SimConfig, Timings};
+use crate::events::{ActiveDevice, DeviceAddress, DeviceEvent, EventSink};
 use crate::faults::Doom;
 use crate::ids::{random_uuid, short_id, stable_uuid};
 
@@ -382,6 +383,10 @@ pub(crate) struct State {
     pub(crate) mgmt_counter: HashMap<(u8, u8), u128>,
     /// Next free offset per reservation pool.
     pub(crate) pool_counter: HashMap<(u8, IpKind), u128>,
+    /// Allocate IPv4 addresses from loopback space (see `SimConfig::loopback_addresses`).
+    pub(crate) loopback: bool,
+    /// Device-lifecycle notifications (see `crate::events`).
+    pub(crate) events: EventSink,
 }
 
 /// An API failure: status plus message, rendered as `{"errors":[msg]}`.
@@ -435,6 +440,8 @@ impl State {
             device_seq: 0,
             mgmt_counter: HashMap::new(),
             pool_counter: HashMap::new(),
+            loopback: config.loopback_addresses,
+            events: EventSink::new(String::new()),
         };
         for (id, name) in [
             (config.project_id.as_str(), "capp-sim"),
@@ -670,10 +677,62 @@ impl State {
     }
 
     pub(crate) fn set_state(&mut self, id: &str, state: DeviceState, at: Timestamp) {
-        if let Some(d) = self.devices.get_mut(id) {
-            d.state = state;
-            d.phase_since = at;
-            d.updated_at = at;
+        let Some(d) = self.devices.get_mut(id) else {
+            return;
+        };
+        let before = d.state;
+        d.state = state;
+        d.phase_since = at;
+        d.updated_at = at;
+        match (before, state) {
+            (DeviceState::Provisioning, DeviceState::Active) => self.notify_active(id),
+            (b, DeviceState::Deprovisioning) if b != DeviceState::Deprovisioning => {
+                self.notify_deleted(id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Tells subscribers that a device booted (see `crate::events`).
+    fn notify_active(&self, id: &str) {
+        if !self.events.wanted() {
+            return;
+        }
+        let Some(d) = self.devices.get(id) else {
+            return;
+        };
+        let addresses = self
+            .device_assignments(id)
+            .filter_map(|a| {
+                let json = State::assignment_json(a);
+                let address = json.get("address")?.as_str()?.parse().ok()?;
+                Some(DeviceAddress {
+                    address,
+                    cidr: a.block.cidr,
+                    public: a.public,
+                    management: a.management,
+                })
+            })
+            .collect();
+        let metadata = crate::metadata::metadata_json(self, id, &self.events.root_url);
+        self.events.send(DeviceEvent::Active(ActiveDevice {
+            id: d.id.clone(),
+            project_id: d.project_id.clone(),
+            hostname: d.hostname.clone(),
+            userdata: d.userdata.clone(),
+            tags: d.tags.clone(),
+            addresses,
+            metadata,
+        }));
+    }
+
+    /// Tells subscribers that a device is gone (see `crate::events`).
+    fn notify_deleted(&self, id: &str) {
+        if let Some(d) = self.devices.get(id) {
+            self.events.send(DeviceEvent::Deleted {
+                id: d.id.clone(),
+                hostname: d.hostname.clone(),
+            });
         }
     }
 
@@ -721,10 +780,16 @@ impl State {
         };
         let (block, parent, public) = match kind {
             0 => {
-                // 147.<75 + metro>.0.0/16, a /31 (or the asked /28../30) per device.
+                // 147.<75 + metro>.0.0/16 (loopback: 127.<100 + metro>.0.0/16), a /31 (or
+                // the asked /28../30) per device.
                 let cidr = cidr.clamp(28, 31);
                 let size = 1u128 << (32 - u32::from(cidr));
-                let base = u128::from(u32::from(Ipv4Addr::new(147, 75, 0, 0))) + (m << 16);
+                let first = if self.loopback {
+                    Ipv4Addr::new(127, 100, 0, 0)
+                } else {
+                    Ipv4Addr::new(147, 75, 0, 0)
+                };
+                let base = u128::from(u32::from(first)) + (m << 16);
                 let block = Block {
                     family: 4,
                     network: base + take(size, 1 << 16),
@@ -733,10 +798,16 @@ impl State {
                 (block, block, true)
             }
             1 => {
-                // 10.<metro>.0.0/16, a /31 (or /28../30) per device, parent /25.
+                // 10.<metro>.0.0/16 (loopback: 127.<150 + metro>.0.0/16), a /31 (or
+                // /28../30) per device, parent /25.
                 let cidr = cidr.clamp(28, 31);
                 let size = 1u128 << (32 - u32::from(cidr));
-                let base = u128::from(u32::from(Ipv4Addr::new(10, 0, 0, 0))) + (m << 16);
+                let first = if self.loopback {
+                    Ipv4Addr::new(127, 150, 0, 0)
+                } else {
+                    Ipv4Addr::new(10, 0, 0, 0)
+                };
+                let base = u128::from(u32::from(first)) + (m << 16);
                 let host = base + take(size, 1 << 16);
                 let block = Block {
                     family: 4,
@@ -799,6 +870,14 @@ impl State {
 
     /// Removes a device and everything hanging off it.
     pub(crate) fn remove_device(&mut self, id: &str) {
+        // A device that skipped `deprovisioning` (a failed one) has not been reported yet.
+        if self
+            .devices
+            .get(id)
+            .is_some_and(|d| d.state != DeviceState::Deprovisioning)
+        {
+            self.notify_deleted(id);
+        }
         let Some(device) = self.devices.remove(id) else {
             return;
         };

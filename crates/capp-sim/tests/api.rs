@@ -23,6 +23,8 @@ mod conformance;
 mod control;
 #[path = "api/devices.rs"]
 mod devices;
+#[path = "api/events.rs"]
+mod events;
 #[path = "api/faults.rs"]
 mod faults;
 #[path = "api/fidelity.rs"]

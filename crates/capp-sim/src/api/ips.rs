@@ -120,20 +120,26 @@ pub(super) fn request(state: &mut State, request: &ApiRequest) -> ApiResult<Repl
 }
 
 fn allocate(state: &mut State, kind: IpKind, metro_index: u8, cidr: u8) -> ApiResult<Block> {
+    // Loopback mode (`SimConfig::loopback_addresses`) moves each IPv4 pool into 127.0.0.0/8.
+    let v4 = |real: Ipv4Addr, loopback: Ipv4Addr| {
+        u128::from(u32::from(if state.loopback { loopback } else { real }))
+    };
     let (family, base, pool): (u8, u128, u128) = match kind {
         IpKind::PublicV4 => (
             4,
-            u128::from(u32::from(Ipv4Addr::new(139, 178, 0, 0))) + (u128::from(metro_index) << 12),
+            v4(Ipv4Addr::new(139, 178, 0, 0), Ipv4Addr::new(127, 1, 0, 0))
+                + (u128::from(metro_index) << 12),
             1 << 12,
         ),
         IpKind::PrivateV4 => (
             4,
-            u128::from(u32::from(Ipv4Addr::new(10, 200, 0, 0))) + (u128::from(metro_index) << 12),
+            v4(Ipv4Addr::new(10, 200, 0, 0), Ipv4Addr::new(127, 2, 0, 0))
+                + (u128::from(metro_index) << 12),
             1 << 12,
         ),
         IpKind::GlobalV4 => (
             4,
-            u128::from(u32::from(Ipv4Addr::new(147, 28, 128, 0))),
+            v4(Ipv4Addr::new(147, 28, 128, 0), Ipv4Addr::new(127, 3, 0, 0)),
             1 << 12,
         ),
         IpKind::PublicV6 => (
