@@ -89,7 +89,6 @@ pub mod optional_spec;
 pub mod owner;
 pub mod predicates;
 pub mod provider_id;
-pub mod structural;
 
 pub use predicates::is_paused;
 

@@ -112,6 +112,7 @@ mod default;
 mod errors;
 mod objectmeta;
 mod prune;
+pub mod structural;
 mod validate;
 
 #[cfg(test)]

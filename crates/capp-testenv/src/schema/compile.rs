@@ -154,9 +154,9 @@ impl Node {
     }
 }
 
-/// Runs the structural check of `capi_types` and turns its violations into causes.
+/// Runs the structural check and turns its violations into causes.
 pub(crate) fn structural_causes(schema: &Value) -> Vec<FieldCause> {
-    match capi_types::structural::check(schema) {
+    match super::structural::check(schema) {
         Ok(()) => Vec::new(),
         Err(violations) => violations
             .into_iter()
