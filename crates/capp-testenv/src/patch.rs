@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 
 /// A failed patch.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PatchError {
+pub(crate) enum PatchError {
     /// The patch document is not of the expected shape (e.g. a JSON patch that is not an array
     /// of operations); the string says what is wrong.
     #[error("invalid patch: {0}")]
@@ -44,7 +44,7 @@ pub enum PatchError {
 
 /// A failed server-side apply.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ApplyError {
+pub(crate) enum ApplyError {
     /// The applied configuration is not an object with `apiVersion`, `kind` and
     /// `metadata.name`, or has an invalid shape.
     #[error("invalid apply configuration: {0}")]
@@ -57,7 +57,7 @@ pub enum ApplyError {
 
 /// One field on which an apply conflicts with another manager.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Conflict {
+pub(crate) struct Conflict {
     /// The manager that owns the field.
     pub manager: String,
     /// The field, in the apiserver's notation (`.spec.replicas`, `.spec.ports[port=80]`).
@@ -80,7 +80,7 @@ fn conflict_message(conflicts: &[Conflict]) -> String {
 
 /// How a list is merged.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ListKind {
+pub(crate) enum ListKind {
     /// The list is one value: replaced whole, owned whole.
     Atomic,
     /// A set of scalars: merged by value.
@@ -91,7 +91,7 @@ pub enum ListKind {
 
 /// Options of one server-side apply request.
 #[derive(Clone, Debug, Default)]
-pub struct ApplyOptions<'a> {
+pub(crate) struct ApplyOptions<'a> {
     /// The field manager (`fieldManager` query parameter).
     pub manager: String,
     /// Whether conflicts are resolved by taking ownership (`force=true`).
@@ -112,7 +112,7 @@ pub struct ApplyOptions<'a> {
 /// One deviation from the RFC, matching Go's json-patch which kube-apiserver uses: a `test` of
 /// `null` against a missing path succeeds (missing reads as null). kube's `finalizer` helper
 /// relies on it (`{"op":"test","path":"/metadata/finalizers","value":null}`).
-pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
+pub(crate) fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let Some(ops) = patch.as_array() else {
         return Err(PatchError::Invalid(
             "a JSON patch must be an array of operations".to_owned(),
@@ -139,7 +139,7 @@ pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
 
 /// Applies an RFC 7386 JSON merge patch to `doc`.
 #[must_use]
-pub fn merge_patch(doc: &Value, patch: &Value) -> Value {
+pub(crate) fn merge_patch(doc: &Value, patch: &Value) -> Value {
     let mut out = doc.clone();
     json_patch::merge(&mut out, patch);
     out
@@ -152,7 +152,7 @@ pub fn merge_patch(doc: &Value, patch: &Value) -> Value {
 /// lists are replaced. The directives `$patch: replace|delete|merge`, `$retainKeys`,
 /// `$deleteFromPrimitiveList/<field>` and `$setElementOrder/<field>` (ignored: order is kept) are
 /// honoured.
-pub fn strategic_merge_patch(
+pub(crate) fn strategic_merge_patch(
     doc: &Value,
     patch: &Value,
     api_version: &str,
@@ -328,7 +328,7 @@ fn same_key(a: &Value, b: &Value, keys: &[String]) -> bool {
 ///
 /// `items` disambiguates `ports`, whose key is `containerPort` in Pods and `port` in Services.
 #[must_use]
-pub fn builtin_list_kind(path: &[String], items: &[Value]) -> ListKind {
+pub(crate) fn builtin_list_kind(path: &[String], items: &[Value]) -> ListKind {
     let last = path.last().map_or("", String::as_str);
     let in_metadata = path.first().is_some_and(|p| p == "metadata") && path.len() == 2;
     let keys: &[&str] = match last {
@@ -867,7 +867,7 @@ fn skeleton(applied: &Value) -> Value {
 ///
 /// The server keeps the identity fields (uid, resourceVersion, ...) of `live`; on create the
 /// result carries only what was applied plus `managedFields`.
-pub fn apply(
+pub(crate) fn apply(
     live: Option<&Value>,
     applied: &Value,
     opts: &ApplyOptions<'_>,
@@ -980,7 +980,7 @@ pub fn apply(
 /// The manager's `Update` entry gains every field whose value it changed or added, other
 /// managers lose those fields, and fields that no longer exist are forgotten. Existing entries are
 /// read from `old` (the stored object); whatever `managedFields` the request carried is replaced.
-pub fn record_update(
+pub(crate) fn record_update(
     old: Option<&Value>,
     new: &mut Value,
     manager: &str,

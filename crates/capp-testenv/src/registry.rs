@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::compat::CompiledSchema;
+use crate::schema::{self, CrdSchema};
 
 /// One printer column (`additionalPrinterColumns[]`).
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ pub(crate) struct ResourceDef {
     /// Printer columns (custom resources only; built-ins get Name and Age).
     pub(crate) columns: Vec<PrinterColumn>,
     /// The compiled schema (custom resources only).
-    pub(crate) schema: Option<Arc<CompiledSchema>>,
+    pub(crate) schema: Option<Arc<CrdSchema>>,
     /// The raw openAPIV3Schema (custom resources only), for `/openapi/v3`.
     pub(crate) raw_schema: Option<Value>,
     /// Name of the CRD serving this resource.
@@ -365,7 +365,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
         let schema = if raw_schema.is_null() {
             None
         } else {
-            match crate::compat::compile_schema(&raw_schema) {
+            match CrdSchema::compile(&raw_schema).map_err(schema::causes) {
                 Ok(s) => Some(Arc::new(s)),
                 Err(errs) => {
                     for mut c in errs {

@@ -127,6 +127,18 @@ pub use crd::validate_crd;
 /// How the real server names the object itself in a cause: Go's nil `*field.Path`.
 const ROOT_FIELD: &str = "<nil>";
 
+/// Turns field causes into the `Status` causes the server reports.
+pub(crate) fn causes(causes: Vec<FieldCause>) -> Vec<crate::status::Cause> {
+    causes
+        .into_iter()
+        .map(|c| crate::status::Cause {
+            reason: c.reason,
+            field: c.field,
+            message: c.message,
+        })
+        .collect()
+}
+
 /// One field-level cause of a rejected object, as the real server reports it in the `causes`
 /// of a `422 Invalid` `Status` (`details.causes[]`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,12 +13,25 @@ use hyper::body::Frame;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::http::{Body, Query};
 use crate::registry::ResourceDef;
-use crate::server::{Body, Query, Server, matcher};
+use crate::selector::matcher;
 use crate::status::ApiError;
 use crate::store::{Event, EventType, State};
 
 /// The longest a watch runs (one year): also the default when no `timeoutSeconds` is given.
+/// What a watch stream needs from the server: the store, the shutdown signal and the bookmark
+/// period.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchContext {
+    /// The store.
+    pub(crate) state: Arc<tokio::sync::Mutex<State>>,
+    /// Flips to `true` when the server shuts down.
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+    /// How often a bookmark is sent when the client asked for bookmarks.
+    pub(crate) bookmark_interval: Duration,
+}
+
 const MAX_WATCH_SECS: u64 = 60 * 60 * 24 * 365;
 
 fn line(kind: &str, object: &Value) -> Bytes {
@@ -92,7 +105,7 @@ impl Stream {
     reason = "parameter parsing, snapshot and the stream task belong together"
 )]
 pub(crate) async fn watch(
-    server: Arc<Server>,
+    server: WatchContext,
     def: Arc<ResourceDef>,
     ns: Option<String>,
     q: &Query,
