@@ -15,12 +15,17 @@
 //!   one of its selectors, as the aggregation controller would have written them.
 //! - Members of `system:masters` are always allowed (as the real server's superuser group).
 //!
-//! Not emulated: impersonation, escalation checks on writing roles (`escalate`/`bind` verbs are
-//! matched like any other verb but writes that grant more than the writer has are not refused).
+//! - Writes of roles and bindings pass the escalation check ([`escalation`]): creating or
+//!   replacing one that grants more than the writer holds is refused unless the writer may
+//!   `escalate` (roles) or `bind` (bindings). Patches of RBAC objects are not checked.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
+
+mod escalation;
+
+pub(crate) use escalation::{escalation_message, role_ref_rules, uncovered};
 
 use crate::identity::{Identity, SYSTEM_MASTERS};
 

@@ -264,7 +264,7 @@ impl Server {
     }
 
     /// The stored RBAC objects.
-    async fn rbac_snapshot(&self) -> rbac::RbacSnapshot {
+    pub(crate) async fn rbac_snapshot(&self) -> rbac::RbacSnapshot {
         let state = self.state.lock().await;
         let collect = |plural: &str| -> Vec<Value> {
             state

@@ -529,3 +529,81 @@ async fn an_admission_webhook_configuration_is_refused_loudly() {
             .contains("does not call admission webhooks")
     );
 }
+
+#[tokio::test]
+async fn a_user_cannot_grant_or_bind_permissions_they_do_not_hold() {
+    // `ConfirmNoEscalation` and `BindingAuthorized` (pkg/registry/rbac/validation).
+    use capp_testenv::{Config, Identity};
+    let env = TestEnv::start(Config::default().with_rbac(true))
+        .await
+        .unwrap();
+    let rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default";
+    // alice may manage roles and bindings, and read configmaps, in default.
+    post(&env, &format!("{rbac}/roles"), &json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "admin-ish"},
+        "rules": [
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "update", "get"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]},
+        ],
+    })).await;
+    post(&env, &format!("{rbac}/rolebindings"), &json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "alice"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "admin-ish"},
+        "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
+    })).await;
+    // The admin creates a role granting secrets, which alice does not hold.
+    post(&env, &format!("{rbac}/roles"), &json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "secrets"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+    })).await;
+    let alice = env.client_for(&Identity::user("alice", &[])).unwrap();
+    let send_as = |path: String, body: Value| {
+        let alice = alice.clone();
+        async move {
+            let req = http::Request::post(path)
+                .header("Content-Type", "application/json")
+                .body(body.to_string().into_bytes())
+                .unwrap();
+            let resp = alice.send(req.map(kube::client::Body::from)).await.unwrap();
+            let code = resp.status().as_u16();
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (
+                code,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    // A role within what she holds is fine; one granting secrets is refused.
+    let (code, body) = send_as(format!("{rbac}/roles"), json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "cm-reader"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+    })).await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = send_as(format!("{rbac}/roles"), json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "sneaky"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+    })).await;
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("is attempting to grant RBAC permissions not currently held"),
+        "{body}"
+    );
+    // Binding the secrets role to herself is refused too; binding the configmap role is fine.
+    let binding = |role: &str| {
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": role},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
+        })
+    };
+    let (code, body) = send_as(format!("{rbac}/rolebindings"), binding("secrets")).await;
+    assert_eq!(code, 403, "{body}");
+    let (code, body) = send_as(format!("{rbac}/rolebindings"), binding("cm-reader")).await;
+    assert_eq!(code, 201, "{body}");
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{Server, parse_target};
 use crate::http::{Body, Query, content_type, json_response, parse_body, query_flag, wants_table};
 use crate::identity::Identity;
-use crate::rbac::Attributes;
+use crate::rbac::{self, Attributes};
 use crate::registry::ResourceDef;
 use crate::selector::matcher;
 use crate::status::ApiError;
@@ -171,6 +171,8 @@ impl Server {
             }
             Verb::Create => {
                 let obj = parse_body(&content_type(headers), body)?;
+                self.confirm_no_escalation(identity, &def, &ns, &obj)
+                    .await?;
                 let opts = write_opts(&q, headers, None)?;
                 let mut state = self.state.lock().await;
                 let w = state.create(&def, &ns, obj, &opts)?;
@@ -178,6 +180,8 @@ impl Server {
             }
             Verb::Update => {
                 let obj = parse_body(&content_type(headers), body)?;
+                self.confirm_no_escalation(identity, &def, &ns, &obj)
+                    .await?;
                 let opts = write_opts(&q, headers, None)?;
                 let mut state = self.state.lock().await;
                 let w =
@@ -261,6 +265,67 @@ impl Server {
                 ))
             }
         }
+    }
+
+    /// The escalation check of RBAC writes (`policybased.Storage.Create`/`Update` of roles
+    /// and bindings): a role may only grant what its writer holds, unless the writer may
+    /// `escalate` it; a binding may only bind a role whose permissions its writer holds,
+    /// unless the writer may `bind` it. `system:masters` is exempt (`EscalationAllowed`).
+    async fn confirm_no_escalation(
+        &self,
+        identity: &Identity,
+        def: &ResourceDef,
+        ns: &str,
+        obj: &Value,
+    ) -> Result<(), ApiError> {
+        if !self.rbac || identity.is_superuser() || def.group != "rbac.authorization.k8s.io" {
+            return Ok(());
+        }
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        let forbidden = |why: String| {
+            ApiError::forbidden(format!(
+                "{}.rbac.authorization.k8s.io \"{name}\" is forbidden: {why}",
+                def.plural
+            ))
+            .with_details(&def.group, &def.plural, name)
+        };
+        let snapshot = self.rbac_snapshot().await;
+        let (rules, may) = match def.plural.as_str() {
+            "roles" | "clusterroles" => (
+                obj["rules"].as_array().cloned().unwrap_or_default(),
+                Attributes::resource("escalate", &def.group, &def.plural, "", ns, name),
+            ),
+            "rolebindings" | "clusterrolebindings" => {
+                let role_ref = &obj["roleRef"];
+                let (resource, role) = (
+                    if role_ref["kind"] == "ClusterRole" {
+                        "clusterroles"
+                    } else {
+                        "roles"
+                    },
+                    role_ref["name"].as_str().unwrap_or_default(),
+                );
+                let may = Attributes::resource("bind", &def.group, resource, "", ns, role);
+                if rbac::authorize(&snapshot, identity, &may).is_allowed() {
+                    return Ok(());
+                }
+                let Some(rules) = rbac::role_ref_rules(&snapshot, role_ref, ns) else {
+                    return Err(forbidden(format!(
+                        "{resource}.rbac.authorization.k8s.io \"{role}\" not found"
+                    )));
+                };
+                (rules, may)
+            }
+            _ => return Ok(()),
+        };
+        if rbac::authorize(&snapshot, identity, &may).is_allowed() {
+            return Ok(());
+        }
+        let missing = rbac::uncovered(&snapshot, identity, &rules, ns);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(forbidden(rbac::escalation_message(identity, &missing)))
     }
 
     /// Answers a SelfSubjectAccessReview or SubjectAccessReview (never stored).
