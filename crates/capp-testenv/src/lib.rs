@@ -29,6 +29,7 @@
 
 mod builtin;
 mod env;
+mod events;
 mod fault;
 #[cfg(test)]
 mod fuzz_tests;

@@ -54,6 +54,16 @@ pub(crate) struct ResourceDef {
 }
 
 impl ResourceDef {
+    /// The group objects of this resource are stored under: the core group for the
+    /// `events.k8s.io` view of Events (one store, see [`crate::events`]), else its own.
+    pub(crate) fn storage_group(&self) -> &str {
+        if crate::events::is_events_view(&self.group, &self.plural) {
+            ""
+        } else {
+            &self.group
+        }
+    }
+
     /// `group/version`, or `version` for the core group.
     pub(crate) fn api_version(&self) -> String {
         api_version(&self.group, &self.version)

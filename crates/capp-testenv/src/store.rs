@@ -345,7 +345,11 @@ impl State {
 
     /// Renders a stored object for a resource version (sets apiVersion and kind).
     pub(crate) fn render(def: &ResourceDef, obj: &Value) -> Value {
-        let mut o = obj.clone();
+        let mut o = if crate::events::is_events_view(&def.group, &def.plural) {
+            crate::events::to_events_v1(obj)
+        } else {
+            obj.clone()
+        };
         if let Some(m) = o.as_object_mut() {
             m.insert("apiVersion".into(), Value::String(def.api_version()));
             m.insert("kind".into(), Value::String(def.kind.clone()));
@@ -355,7 +359,7 @@ impl State {
 
     fn key(def: &ResourceDef, ns: &str, name: &str) -> ObjectKey {
         ObjectKey {
-            group: def.group.clone(),
+            group: def.storage_group().to_owned(),
             plural: def.plural.clone(),
             namespace: if def.namespaced {
                 ns.to_owned()

@@ -61,7 +61,7 @@ impl Stream {
 
     /// The line to send for an event, if the watcher sees it.
     fn event(&self, ev: &Event) -> Option<Bytes> {
-        if ev.group != self.def.group || ev.plural != self.def.plural {
+        if ev.group != self.def.storage_group() || ev.plural != self.def.plural {
             return None;
         }
         if let Some(ns) = &self.ns
@@ -153,13 +153,15 @@ pub(crate) async fn watch(
             } else {
                 None
             };
-            for (_, o) in state.objects_of(&stream.def.group, &stream.def.plural, ns_filter) {
+            for (_, o) in
+                state.objects_of(stream.def.storage_group(), &stream.def.plural, ns_filter)
+            {
                 if (stream.matches)(o) {
                     initial.push(line("ADDED", &stream.render(o)));
                 }
             }
         } else if let Some(r) = rv {
-            match state.events_since(&stream.def.group, &stream.def.plural, r) {
+            match state.events_since(stream.def.storage_group(), &stream.def.plural, r) {
                 Ok(events) => replay = events,
                 Err(e) => gone = Some(e),
             }

@@ -607,3 +607,59 @@ async fn a_user_cannot_grant_or_bind_permissions_they_do_not_hold() {
     let (code, body) = send_as(format!("{rbac}/rolebindings"), binding("cm-reader")).await;
     assert_eq!(code, 201, "{body}");
 }
+
+// ---------------------------------------------------------------- events
+
+#[tokio::test]
+async fn events_k8s_io_and_core_events_are_one_store() {
+    // kube-apiserver stores both resources in `/registry/events`, converting field by field.
+    let env = support::start().await;
+    let recorded = json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "pm.1", "namespace": "default"},
+        "eventTime": "2026-12-02T10:00:00.000000Z",
+        "reportingController": "capp", "reportingInstance": "capp-0",
+        "action": "Reconcile", "reason": "Created", "type": "Normal",
+        "note": "Created device",
+        "regarding": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "PacketMachine", "name": "pm", "namespace": "default"},
+    });
+    let (code, body) = post(
+        &env,
+        "/apis/events.k8s.io/v1/namespaces/default/events",
+        &recorded,
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(
+        body["note"], "Created device",
+        "answered in the requested version"
+    );
+    let as_core = get(&env, "/api/v1/namespaces/default/events/pm.1").await;
+    assert_eq!(as_core["message"], "Created device");
+    assert_eq!(as_core["involvedObject"]["kind"], "PacketMachine");
+    assert_eq!(as_core["reportingComponent"], "capp");
+    let listed = get(&env, "/api/v1/namespaces/default/events").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    // A core event shows through events.k8s.io, and an update through either is one object.
+    let (code, _) = merge(
+        &env,
+        "/api/v1/namespaces/default/events/pm.1",
+        &json!({"message": "Updated"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let new = get(
+        &env,
+        "/apis/events.k8s.io/v1/namespaces/default/events/pm.1",
+    )
+    .await;
+    assert_eq!(new["note"], "Updated");
+    assert!(new.get("message").is_none(), "{new}");
+    assert_eq!(
+        get(&env, "/apis/events.k8s.io/v1/namespaces/default/events").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

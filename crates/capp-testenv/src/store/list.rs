@@ -53,7 +53,7 @@ impl State {
                     .map(|(k, v)| (k.0.as_str(), k.1.as_str(), &**v)),
             ),
             None => Box::new(
-                self.objects_of(&def.group, &def.plural, ns)
+                self.objects_of(def.storage_group(), &def.plural, ns)
                     .map(|(k, v)| (k.namespace.as_str(), k.name.as_str(), v)),
             ),
         };
@@ -117,11 +117,11 @@ impl State {
         let mut snap: BTreeMap<(String, String), Arc<Value>> = self
             .objects
             .iter()
-            .filter(|(k, _)| k.group == def.group && k.plural == def.plural)
+            .filter(|(k, _)| k.group == def.storage_group() && k.plural == def.plural)
             .map(|(k, v)| ((k.namespace.clone(), k.name.clone()), v.clone()))
             .collect();
         for ev in self.history.iter().rev().take_while(|e| e.rv > rv) {
-            if ev.group != def.group || ev.plural != def.plural {
+            if ev.group != def.storage_group() || ev.plural != def.plural {
                 continue;
             }
             let name = ev.object["metadata"]["name"]

@@ -124,6 +124,7 @@ impl State {
         let mut warnings = Self::decode_builtin(def, &mut obj, opts)?;
         self.builtin_defaults(def, &mut obj, None)?;
         Self::validate_builtin(def, &obj, None)?;
+        let mut obj = to_storage(def, obj);
         warnings.extend(Self::admit(def, &mut obj, None, opts)?);
         if !opts.applied && !opts.field_manager.is_empty() {
             patch::record_update(
@@ -316,6 +317,7 @@ impl State {
         let mut warnings = Self::decode_builtin(def, &mut new, opts)?;
         self.builtin_defaults(def, &mut new, Some(&old))?;
         Self::validate_builtin(def, &new, Some(&old))?;
+        let mut new = to_storage(def, new);
         warnings.extend(Self::admit(def, &mut new, Some(&old), opts)?);
         if def.tracks_generation
             && generation_content(&old, def.status_subresource)
@@ -717,4 +719,13 @@ fn refuse_version_on_create(meta: &serde_json::Map<String, Value>) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// The form an object is stored in: core `v1` for the `events.k8s.io` view of Events.
+fn to_storage(def: &ResourceDef, obj: Value) -> Value {
+    if crate::events::is_events_view(&def.group, &def.plural) {
+        crate::events::to_core(&obj)
+    } else {
+        obj
+    }
 }
