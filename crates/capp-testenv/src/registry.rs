@@ -51,6 +51,9 @@ pub(crate) struct ResourceDef {
     pub(crate) selectable: Vec<String>,
     /// A create-only review resource (SubjectAccessReview...): answered, never stored.
     pub(crate) review: bool,
+    /// The storage version of a custom resource (`spec.versions[].storage`); objects are
+    /// stored in it, pruned and defaulted with its schema.
+    pub(crate) storage: bool,
 }
 
 impl ResourceDef {
@@ -315,6 +318,7 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceDef>> {
                 raw_schema: None,
                 crd: None,
                 review: b.review,
+                storage: true,
                 selectable: builtin_selectable(b.group, b.plural)
                     .iter()
                     .map(|s| (*s).to_owned())
@@ -425,6 +429,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
             },
             crd: Some(str_at(crd, &["metadata", "name"]).to_owned()),
             review: false,
+            storage: v["storage"] == Value::Bool(true),
             selectable: v["selectableFields"]
                 .as_array()
                 .into_iter()

@@ -264,6 +264,15 @@ impl CrdSchema {
         }
     }
 
+    /// What a read or a version conversion does with an object (the apiextensions
+    /// `unstructuredDefaulter` and `schemaCoercingConverter`): drops non-nullable nulls,
+    /// applies defaults and prunes unknown fields, without validating.
+    pub fn default_and_prune(&self, obj: &mut Value) {
+        default::prune_non_nullable_nulls(obj, &self.root);
+        default::apply_defaults(obj, &self.root);
+        prune::prune_root(obj, &self.root, &mut Vec::new());
+    }
+
     /// Checks every `default` in the schema: it must validate against the schema it sits in
     /// and contain no field that pruning would drop (upstream: "must not have unknown fields").
     fn check_defaults(&self) -> Vec<FieldCause> {

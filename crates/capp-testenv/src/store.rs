@@ -350,6 +350,12 @@ impl State {
         } else {
             obj.clone()
         };
+        // A custom resource read in a version is converted to it (`None` strategy: only
+        // `apiVersion` changes), then defaulted and pruned with that version's schema, as the
+        // apiextensions server does on every read and conversion.
+        if let Some(schema) = &def.schema {
+            schema.default_and_prune(&mut o);
+        }
         if let Some(m) = o.as_object_mut() {
             m.insert("apiVersion".into(), Value::String(def.api_version()));
             m.insert("kind".into(), Value::String(def.kind.clone()));

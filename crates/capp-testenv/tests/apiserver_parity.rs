@@ -663,3 +663,50 @@ async fn events_k8s_io_and_core_events_are_one_store() {
         1
     );
 }
+
+// ---------------------------------------------------------------- versions
+
+#[tokio::test]
+async fn each_version_prunes_and_defaults_with_its_own_schema_on_write_and_read() {
+    // apiextensions: objects are stored in the storage version (converted, then pruned and
+    // defaulted with its schema) and converted, pruned and defaulted again on every read.
+    let env = support::start().await;
+    let version = |name: &str, storage: bool, field: &str, default: &str| {
+        json!({
+            "name": name, "served": true, "storage": storage,
+            "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                "spec": {"type": "object", "default": {}, "properties": {
+                    field: {"type": "string", "default": default},
+                    "shared": {"type": "string"},
+                }},
+            }}},
+        })
+    };
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [version("v1", true, "old", "o"), version("v2", false, "new", "n")]},
+    });
+    env.install_crds(&[crd]).await.unwrap();
+    let base = "/apis/example.com/{v}/namespaces/default/gadgets";
+    let path = |v: &str| base.replace("{v}", v);
+    let (code, created) = post(
+        &env,
+        &path("v2"),
+        &json!({
+            "apiVersion": "example.com/v2", "kind": "Gadget", "metadata": {"name": "g"},
+            "spec": {"new": "set", "shared": "s"},
+        }),
+    )
+    .await;
+    assert_eq!(code, 201, "{created}");
+    // Stored as v1: `new` is not in v1's schema and is pruned; v1's default applies.
+    let v1 = get(&env, &format!("{}/g", path("v1"))).await;
+    assert_eq!(v1["spec"], json!({"old": "o", "shared": "s"}), "{v1}");
+    // Read as v2: v1's field is pruned, v2's default applies (the written value was lost in
+    // storage, as on a real server without a conversion webhook).
+    let v2 = get(&env, &format!("{}/g", path("v2"))).await;
+    assert_eq!(v2["spec"], json!({"new": "n", "shared": "s"}), "{v2}");
+}

@@ -9,6 +9,31 @@ use super::{
 };
 
 impl State {
+    /// The form an object is stored in: core `v1` for the `events.k8s.io` view of Events; a
+    /// custom resource converted to the storage version (`None` strategy) and defaulted and
+    /// pruned with its schema, as the apiextensions server's storage codec does.
+    fn to_storage(&self, def: &ResourceDef, obj: Value) -> Value {
+        if crate::events::is_events_view(&def.group, &def.plural) {
+            return crate::events::to_core(&obj);
+        }
+        let Some(crd) = def.crd.as_deref().filter(|_| !def.storage) else {
+            return obj;
+        };
+        let Some(storage) = self
+            .defs()
+            .iter()
+            .find(|d| d.crd.as_deref() == Some(crd) && d.storage)
+        else {
+            return obj;
+        };
+        let mut obj = obj;
+        obj["apiVersion"] = Value::String(storage.api_version());
+        if let Some(schema) = &storage.schema {
+            schema.default_and_prune(&mut obj);
+        }
+        obj
+    }
+
     // ---------------------------------------------------------------- create
 
     /// POST: creates an object.
@@ -124,7 +149,7 @@ impl State {
         let mut warnings = Self::decode_builtin(def, &mut obj, opts)?;
         self.builtin_defaults(def, &mut obj, None)?;
         Self::validate_builtin(def, &obj, None)?;
-        let mut obj = to_storage(def, obj);
+        let mut obj = self.to_storage(def, obj);
         warnings.extend(Self::admit(def, &mut obj, None, opts)?);
         if !opts.applied && !opts.field_manager.is_empty() {
             patch::record_update(
@@ -317,7 +342,7 @@ impl State {
         let mut warnings = Self::decode_builtin(def, &mut new, opts)?;
         self.builtin_defaults(def, &mut new, Some(&old))?;
         Self::validate_builtin(def, &new, Some(&old))?;
-        let mut new = to_storage(def, new);
+        let mut new = self.to_storage(def, new);
         warnings.extend(Self::admit(def, &mut new, Some(&old), opts)?);
         if def.tracks_generation
             && generation_content(&old, def.status_subresource)
@@ -719,13 +744,4 @@ fn refuse_version_on_create(meta: &serde_json::Map<String, Value>) -> Result<(),
         ));
     }
     Ok(())
-}
-
-/// The form an object is stored in: core `v1` for the `events.k8s.io` view of Events.
-fn to_storage(def: &ResourceDef, obj: Value) -> Value {
-    if crate::events::is_events_view(&def.group, &def.plural) {
-        crate::events::to_core(&obj)
-    } else {
-        obj
-    }
 }
