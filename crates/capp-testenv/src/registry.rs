@@ -199,6 +199,31 @@ const BUILTINS: &[Builtin] = &[
         )
     },
     Builtin {
+        status: true,
+        generation: true,
+        categories: &["api-extensions"],
+        ..b(
+            "admissionregistration.k8s.io",
+            "v1",
+            "validatingadmissionpolicies",
+            "ValidatingAdmissionPolicy",
+            false,
+            &[],
+        )
+    },
+    Builtin {
+        generation: true,
+        categories: &["api-extensions"],
+        ..b(
+            "admissionregistration.k8s.io",
+            "v1",
+            "validatingadmissionpolicybindings",
+            "ValidatingAdmissionPolicyBinding",
+            false,
+            &[],
+        )
+    },
+    Builtin {
         generation: true,
         categories: &["api-extensions"],
         ..b(

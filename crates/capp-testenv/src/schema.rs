@@ -105,7 +105,7 @@
 //!   servers say `Required value`). The root `metadata` is only coerced here, its validation
 //!   is the server's.
 
-mod cel;
+pub(crate) mod cel;
 mod compile;
 mod crd;
 mod default;

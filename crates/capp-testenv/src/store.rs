@@ -19,6 +19,7 @@ mod builtin_rules;
 mod crd;
 mod gc;
 mod list;
+mod policy;
 mod write;
 
 /// Where an object is stored: its resource (group and plural) and its coordinates (namespace,
@@ -98,6 +99,9 @@ pub(crate) struct WriteOpts {
     pub(crate) force: bool,
     /// The write is a server-side apply (managedFields already recorded).
     pub(crate) applied: bool,
+    /// Who writes, for admission policies (`request.userInfo`); `None` for writes of the
+    /// library API.
+    pub(crate) user: Option<crate::identity::Identity>,
 }
 
 /// Whether an update must name the `resourceVersion` it replaces.
@@ -167,6 +171,8 @@ pub(crate) struct State {
     gc_deferred: bool,
     /// Whether a write happened since the last background collection.
     gc_pending: bool,
+    /// The CEL environment of ValidatingAdmissionPolicies.
+    policy_cel: schema::cel::CelEnv,
 }
 
 fn meta(obj: &Value) -> &Value {
@@ -286,6 +292,7 @@ impl State {
             tx,
             gc_deferred: false,
             gc_pending: false,
+            policy_cel: schema::cel::CelEnv::new(),
         };
         for ns in PROTECTED_NAMESPACES {
             if let Some(def) = s.find_def("", "v1", "namespaces") {

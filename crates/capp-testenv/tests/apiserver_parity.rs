@@ -710,3 +710,78 @@ async fn each_version_prunes_and_defaults_with_its_own_schema_on_write_and_read(
     let v2 = get(&env, &format!("{}/g", path("v2"))).await;
     assert_eq!(v2["spec"], json!({"new": "n", "shared": "s"}), "{v2}");
 }
+
+// ---------------------------------------------------------------- admission policies
+
+#[tokio::test]
+async fn a_validating_admission_policy_denies_through_its_binding() {
+    // `validating.dispatcher` (k8s.io/apiserver/pkg/admission/plugin/policy/validating).
+    let env = support::start().await;
+    let vap = "/apis/admissionregistration.k8s.io/v1";
+    let (code, body) = post(&env, &format!("{vap}/validatingadmissionpolicies"), &json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "small-configmaps"},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["configmaps"]}]},
+            "validations": [
+                {"expression": "size(object.data) <= 2", "messageExpression": "'too many keys: ' + string(size(object.data))"},
+                {"expression": "!has(object.metadata.labels) || !('forbidden' in object.metadata.labels)", "message": "the forbidden label is forbidden", "reason": "Forbidden"},
+                {"expression": "request.operation != 'UPDATE' || oldObject.data.k == object.data.k || request.dryRun", "message": "k is immutable"},
+            ],
+        },
+    })).await;
+    assert_eq!(code, 201, "{body}");
+    // Without a binding, nothing is enforced.
+    let mut big = cm("big");
+    big["data"] = json!({"a": "1", "b": "2", "c": "3"});
+    assert_eq!(post(&env, CMS, &big).await.0, 201);
+    let (code, body) = post(&env, &format!("{vap}/validatingadmissionpolicybindings"), &json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "small-configmaps-binding"},
+        "spec": {"policyName": "small-configmaps", "validationActions": ["Deny"]},
+    })).await;
+    assert_eq!(code, 201, "{body}");
+    let mut bigger = cm("bigger");
+    bigger["data"] = json!({"a": "1", "b": "2", "c": "3"});
+    let (code, status) = post(&env, CMS, &bigger).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["message"],
+        "ValidatingAdmissionPolicy 'small-configmaps' with binding 'small-configmaps-binding' denied request: too many keys: 3"
+    );
+    let mut labelled = cm("labelled");
+    labelled["metadata"]["labels"] = json!({"forbidden": "yes"});
+    let (code, status) = post(&env, CMS, &labelled).await;
+    assert_eq!(code, 403, "{status}");
+    // oldObject and request.dryRun: an update of k is denied unless it is a dry run.
+    assert_eq!(post(&env, CMS, &cm("ok")).await.0, 201);
+    let (code, status) = merge(
+        &env,
+        &format!("{CMS}/ok"),
+        &json!({"data": {"k": "changed"}}),
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("k is immutable")
+    );
+    let (code, status) = merge(
+        &env,
+        &format!("{CMS}/ok?dryRun=All"),
+        &json!({"data": {"k": "changed"}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{status}");
+    // Other kinds are not matched.
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"a": "1", "b": "2", "c": "3"}});
+    assert_eq!(
+        post(&env, "/api/v1/namespaces/default/secrets", &secret)
+            .await
+            .0,
+        201
+    );
+}

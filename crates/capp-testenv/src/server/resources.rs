@@ -173,7 +173,8 @@ impl Server {
                 let obj = parse_body(&content_type(headers), body)?;
                 self.confirm_no_escalation(identity, &def, &ns, &obj)
                     .await?;
-                let opts = write_opts(&q, headers, None)?;
+                let mut opts = write_opts(&q, headers, None)?;
+                opts.user = Some(identity.clone());
                 let mut state = self.state.lock().await;
                 let w = state.create(&def, &ns, obj, &opts)?;
                 Ok(json_response(201, &w.object, &w.warnings))
@@ -182,7 +183,8 @@ impl Server {
                 let obj = parse_body(&content_type(headers), body)?;
                 self.confirm_no_escalation(identity, &def, &ns, &obj)
                     .await?;
-                let opts = write_opts(&q, headers, None)?;
+                let mut opts = write_opts(&q, headers, None)?;
+                opts.user = Some(identity.clone());
                 let mut state = self.state.lock().await;
                 let w =
                     state.update(&def, &ns, &name, obj, &opts, sub, RvPrecondition::Required)?;
@@ -208,6 +210,7 @@ impl Server {
                     body,
                 )?;
                 let mut opts = write_opts(&q, headers, None)?;
+                opts.user = Some(identity.clone());
                 if ptype == PatchType::Apply {
                     opts.field_manager = q.get("fieldManager").cloned().unwrap_or_default();
                 } else if opts.force {
@@ -480,6 +483,7 @@ fn write_opts(
         field_validation,
         force: query_flag(q, "force"),
         applied: false,
+        user: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Writes: create, update, patch (including server-side apply) and delete, with preconditions,
 //! finalizers, generation and managedFields.
 
+use super::policy::Request;
 use super::{
     ApiError, ApplyError, ApplyOptions, Cause, DeleteOpts, EventType, FOREGROUND, ORPHAN,
     ObjectKey, PROTECTED_NAMESPACES, PatchType, ResourceDef, RvPrecondition, State, Value,
@@ -149,8 +150,16 @@ impl State {
         let mut warnings = Self::decode_builtin(def, &mut obj, opts)?;
         self.builtin_defaults(def, &mut obj, None)?;
         Self::validate_builtin(def, &obj, None)?;
-        let mut obj = self.to_storage(def, obj);
         warnings.extend(Self::admit(def, &mut obj, None, opts)?);
+        warnings.extend(self.validate_policies(&Request {
+            def,
+            namespace: ns,
+            subresource: None,
+            object: &obj,
+            old: None,
+            opts,
+        })?);
+        let mut obj = self.to_storage(def, obj);
         if !opts.applied && !opts.field_manager.is_empty() {
             patch::record_update(
                 None,
@@ -342,8 +351,18 @@ impl State {
         let mut warnings = Self::decode_builtin(def, &mut new, opts)?;
         self.builtin_defaults(def, &mut new, Some(&old))?;
         Self::validate_builtin(def, &new, Some(&old))?;
+        // Admission sees the old object in the request's version.
+        let old_view = Self::render(def, &old);
+        warnings.extend(Self::admit(def, &mut new, Some(&old_view), opts)?);
+        warnings.extend(self.validate_policies(&Request {
+            def,
+            namespace: ns,
+            subresource,
+            object: &new,
+            old: Some(&old_view),
+            opts,
+        })?);
         let mut new = self.to_storage(def, new);
-        warnings.extend(Self::admit(def, &mut new, Some(&old), opts)?);
         if def.tracks_generation
             && generation_content(&old, def.status_subresource)
                 != generation_content(&new, def.status_subresource)
