@@ -3,6 +3,7 @@
 
 mod discovery;
 mod resources;
+mod scale;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

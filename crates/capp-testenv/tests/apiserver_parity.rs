@@ -785,3 +785,55 @@ async fn a_validating_admission_policy_denies_through_its_binding() {
         201
     );
 }
+
+// ---------------------------------------------------------------- scale
+
+#[tokio::test]
+async fn the_scale_subresource_reads_and_writes_replicas() {
+    // `customresource.ScaleREST` and the apps `ScaleREST`s.
+    let env = support::start().await;
+    let mut crd = support::widget_crd();
+    crd["spec"]["versions"][0]["subresources"]["scale"] = json!({
+        "specReplicasPath": ".spec.size", "statusReplicasPath": ".status.observed",
+    });
+    env.install_crds(&[crd]).await.unwrap();
+    let widgets = "/apis/example.com/v1/namespaces/default/widgets";
+    post(&env, widgets, &json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 2}})).await;
+    let scale = get(&env, &format!("{widgets}/w/scale")).await;
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["spec"]["replicas"], 2);
+    let (code, scaled) = merge(
+        &env,
+        &format!("{widgets}/w/scale"),
+        &json!({"spec": {"replicas": 5}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{scaled}");
+    assert_eq!(scaled["spec"]["replicas"], 5);
+    assert_eq!(get(&env, &format!("{widgets}/w")).await["spec"]["size"], 5);
+    // A stale resourceVersion in a PUT is a conflict; negative replicas are invalid.
+    let mut outdated = scaled.clone();
+    outdated["metadata"]["resourceVersion"] = json!("1");
+    outdated["spec"]["replicas"] = json!(1);
+    assert_eq!(
+        put(&env, &format!("{widgets}/w/scale"), &outdated).await.0,
+        409
+    );
+    let (code, _) = merge(
+        &env,
+        &format!("{widgets}/w/scale"),
+        &json!({"spec": {"replicas": -1}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    // A resource without a scale subresource has no such path.
+    let (code, _) = send(
+        &env,
+        "GET",
+        &format!("{CMS}/x/scale"),
+        "application/json",
+        "",
+    )
+    .await;
+    assert_eq!(code, 404);
+}

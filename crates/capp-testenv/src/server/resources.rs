@@ -97,6 +97,7 @@ impl Server {
         };
         if let Some(sub) = &t.subresource
             && !(sub == "status" && (def.status_subresource || def.plural == "namespaces"))
+            && !(sub == "scale" && def.scale.is_some())
         {
             return Err(ApiError::no_route(path));
         }
@@ -136,6 +137,14 @@ impl Server {
             }
             let review = parse_body(&content_type(headers), body)?;
             return self.review(&def, identity, review).await;
+        }
+        if t.subresource.as_deref() == Some("scale") {
+            let mut opts = write_opts(&q, headers, None)?;
+            opts.user = Some(identity.clone());
+            let name = t.name.clone().unwrap_or_default();
+            return self
+                .scale(verb, &def, &ns, &name, headers, body, opts)
+                .await;
         }
         let table = wants_table(headers);
         let name = t.name.clone().unwrap_or_default();
