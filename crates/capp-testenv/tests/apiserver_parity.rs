@@ -23,24 +23,14 @@ async fn send(
     content_type: &str,
     body: &str,
 ) -> (u16, Value) {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Content-Type", content_type)
-        .body(body.as_bytes().to_vec())
-        .unwrap();
-    let resp = env
-        .client()
-        .unwrap()
-        .send(req.map(kube::client::Body::from))
-        .await
-        .unwrap();
-    let code = resp.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    support::send(
+        &env.client().unwrap(),
+        method,
+        path,
+        content_type,
+        body.as_bytes(),
+    )
+    .await
 }
 
 async fn post(env: &TestEnv, path: &str, body: &Value) -> (u16, Value) {
@@ -560,20 +550,14 @@ async fn a_user_cannot_grant_or_bind_permissions_they_do_not_hold() {
     let send_as = |path: String, body: Value| {
         let alice = alice.clone();
         async move {
-            let req = http::Request::post(path)
-                .header("Content-Type", "application/json")
-                .body(body.to_string().into_bytes())
-                .unwrap();
-            let resp = alice.send(req.map(kube::client::Body::from)).await.unwrap();
-            let code = resp.status().as_u16();
-            let bytes = http_body_util::BodyExt::collect(resp.into_body())
-                .await
-                .unwrap()
-                .to_bytes();
-            (
-                code,
-                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            support::send(
+                &alice,
+                "POST",
+                &path,
+                "application/json",
+                body.to_string().as_bytes(),
             )
+            .await
         }
     };
     // A role within what she holds is fine; one granting secrets is refused.

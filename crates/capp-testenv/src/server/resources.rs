@@ -139,8 +139,7 @@ impl Server {
             return self.review(&def, identity, review).await;
         }
         if t.subresource.as_deref() == Some("scale") {
-            let mut opts = write_opts(&q, headers, None)?;
-            opts.user = Some(identity.clone());
+            let opts = write_opts(&q, headers, identity)?;
             let name = t.name.clone().unwrap_or_default();
             return self
                 .scale(verb, &def, &ns, &name, headers, body, opts)
@@ -182,8 +181,7 @@ impl Server {
                 let obj = parse_body(&content_type(headers), body)?;
                 self.confirm_no_escalation(identity, &def, &ns, &obj)
                     .await?;
-                let mut opts = write_opts(&q, headers, None)?;
-                opts.user = Some(identity.clone());
+                let opts = write_opts(&q, headers, identity)?;
                 let mut state = self.state.lock().await;
                 let w = state.create(&def, &ns, obj, &opts)?;
                 Ok(json_response(201, &w.object, &w.warnings))
@@ -192,8 +190,7 @@ impl Server {
                 let obj = parse_body(&content_type(headers), body)?;
                 self.confirm_no_escalation(identity, &def, &ns, &obj)
                     .await?;
-                let mut opts = write_opts(&q, headers, None)?;
-                opts.user = Some(identity.clone());
+                let opts = write_opts(&q, headers, identity)?;
                 let mut state = self.state.lock().await;
                 let w =
                     state.update(&def, &ns, &name, obj, &opts, sub, RvPrecondition::Required)?;
@@ -218,8 +215,7 @@ impl Server {
                     },
                     body,
                 )?;
-                let mut opts = write_opts(&q, headers, None)?;
-                opts.user = Some(identity.clone());
+                let mut opts = write_opts(&q, headers, identity)?;
                 if ptype == PatchType::Apply {
                     opts.field_manager = q.get("fieldManager").cloned().unwrap_or_default();
                 } else if opts.force {
@@ -459,11 +455,7 @@ impl Server {
     }
 }
 /// The options of a write request.
-fn write_opts(
-    q: &Query,
-    headers: &HeaderMap,
-    body_opts: Option<&Value>,
-) -> Result<WriteOpts, ApiError> {
+fn write_opts(q: &Query, headers: &HeaderMap, user: &Identity) -> Result<WriteOpts, ApiError> {
     let field_validation = match q.get("fieldValidation").map(String::as_str) {
         None | Some("" | "Warn") => FieldValidation::Warn,
         Some("Strict") => FieldValidation::Strict,
@@ -480,19 +472,14 @@ fn write_opts(
         .and_then(|ua| ua.split('/').next())
         .unwrap_or("unknown")
         .to_owned();
-    let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
-        || body_opts.is_some_and(|o| {
-            o["dryRun"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|v| v == "All"))
-        });
+    let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
     Ok(WriteOpts {
         dry_run,
         field_manager: q.get("fieldManager").cloned().unwrap_or(default_manager),
         field_validation,
         force: query_flag(q, "force"),
         applied: false,
-        user: None,
+        user: Some(user.clone()),
     })
 }
 
