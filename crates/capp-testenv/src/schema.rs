@@ -110,6 +110,8 @@ mod compile;
 mod crd;
 mod default;
 mod errors;
+mod formats;
+mod node;
 mod objectmeta;
 mod prune;
 pub mod structural;
@@ -187,7 +189,7 @@ pub struct Admitted {
 /// `CrdSchema` should be kept for as long as the CRD version is served. It is `Send + Sync`
 /// and can be shared behind an `Arc`.
 pub struct CrdSchema {
-    root: compile::Node,
+    root: node::Node,
     cel: cel::CelEnv,
 }
 

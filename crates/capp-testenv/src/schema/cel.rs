@@ -12,8 +12,8 @@ use cel::{Context, Env, ExecutionError, Program};
 use serde_json::Value;
 
 use super::FieldCause;
-use super::compile::{ListType, Node, Type};
 use super::errors;
+use super::node::{ListType, Node, Type};
 
 /// The reasons a rule may declare (`x-kubernetes-validations[*].reason`).
 const REASONS: [&str; 4] = [

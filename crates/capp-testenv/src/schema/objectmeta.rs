@@ -8,8 +8,8 @@
 use serde_json::{Map, Value};
 
 use super::FieldCause;
-use super::compile::Node;
 use super::errors::{self, child, index, key};
+use super::node::Node;
 use crate::names::{dns1035_label, dns1123_label, label_value, path_segment_name, qualified_name};
 
 /// Upstream `TotalAnnotationSizeLimitB`: the combined size of all annotation keys and values.
