@@ -1,0 +1,269 @@
+//! With the three Cluster API v1.14 managers running against the real kube-apiserver, the Go
+//! provider's default cluster template (a `Cluster`, a `KubeadmControlPlane` and a
+//! `MachineDeployment` with our kinds, all in `v1beta1`) is accepted, and the core controllers
+//! treat our kinds as the contract says: they set owner references and labels on our objects and
+//! clone our templates. The test plays our infrastructure controller by writing our objects'
+//! status (`status.ready`, the v1beta1 contract our CRDs' labels declare); then the kubeadm
+//! bootstrap provider writes the first control-plane machine's bootstrap data Secret.
+//! Reading the objects back in v1beta2 proves the conversion webhooks run.
+//!
+//! Skips loudly without the upstream binaries or kubectl; fails instead under `CI=true`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
+#[path = "support/common.rs"]
+mod common;
+
+use base64::Engine as _;
+use capp_envtest::{Binaries, CapiManagers, CapiPart, ControlPlane, ControlPlaneOptions};
+use common::{eventually, get_json, go_template, kubectl_ok, our_crds, require_kubectl, scratch};
+use serde_json::{Value, json};
+
+const NS: &str = "capi-acceptance";
+const CLUSTER: &str = "metal-cpem";
+/// How long the controllers may take on a loaded 2-core machine.
+const WAIT: u64 = 240;
+
+fn has_owner(object: &Value, kind: &str, name: &str) -> bool {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|r| r["kind"] == kind && r["name"] == name))
+}
+
+fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object["metadata"]["labels"][key].as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bootstrap_data() {
+    let Some(bins) = Binaries::require() else {
+        return;
+    };
+    if !require_kubectl() {
+        return;
+    }
+    let options = ControlPlaneOptions::default().with_controller_manager(false);
+    let cp = ControlPlane::start(&bins, options).await.unwrap();
+    let mut capi = CapiManagers::start(&cp, &bins).await.unwrap();
+    cp.install_crds(&our_crds()).await.unwrap();
+    let kc = cp.kubeconfig_path();
+    kubectl_ok(kc, &["create", "namespace", NS], None).await;
+
+    // The Go provider's default flavor with one control-plane machine and one worker (no
+    // kubelet answers here, so KCP must not try to scale, see upstream-build.md's risks).
+    let mut docs = go_template("cluster-template.yaml", NS);
+    for doc in &mut docs {
+        if doc["kind"] == "KubeadmControlPlane" || doc["kind"] == "MachineDeployment" {
+            doc["spec"]["replicas"] = json!(1);
+        }
+    }
+    let file = scratch(kc, "acceptance.json");
+    std::fs::write(
+        &file,
+        json!({"apiVersion": "v1", "kind": "List", "items": docs}).to_string(),
+    )
+    .unwrap();
+    kubectl_ok(kc, &["apply", "-f", file.to_str().unwrap()], None).await;
+
+    // The core Cluster controller reads our CRD's contract label and adopts the PacketCluster.
+    eventually(WAIT, "the Cluster owning the PacketCluster", || async {
+        let pc = get_json(kc, &format!("packetcluster/{CLUSTER}"), NS)
+            .await
+            .unwrap_or_default();
+        (has_owner(&pc, "Cluster", CLUSTER)
+            && label(&pc, "cluster.x-k8s.io/cluster-name") == Some(CLUSTER))
+        .then_some(())
+        .ok_or_else(|| pc["metadata"].to_string())
+    })
+    .await;
+
+    // Play our infrastructure controller: an endpoint on a closed loopback port (nothing leaves
+    // the machine) and `status.ready`.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    kubectl_ok(
+        kc,
+        &[
+            "patch",
+            "packetcluster",
+            CLUSTER,
+            "-n",
+            NS,
+            "--type=merge",
+            "-p",
+            &json!({"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1", "port": closed_port}}})
+                .to_string(),
+        ],
+        None,
+    )
+    .await;
+    kubectl_ok(
+        kc,
+        &[
+            "patch",
+            "packetcluster",
+            CLUSTER,
+            "-n",
+            NS,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"ready":true}}"#,
+        ],
+        None,
+    )
+    .await;
+
+    // The Cluster sees it, in both API versions (served through the conversion webhook).
+    let cluster_v1beta2 = eventually(WAIT, "the Cluster's infrastructure provisioned", || async {
+        let c = get_json(
+            kc,
+            &format!("clusters.v1beta2.cluster.x-k8s.io/{CLUSTER}"),
+            NS,
+        )
+        .await
+        .unwrap_or_default();
+        (c["status"]["initialization"]["infrastructureProvisioned"] == json!(true))
+            .then(|| c.clone())
+            .ok_or_else(|| c["status"].to_string())
+    })
+    .await;
+    assert_eq!(
+        cluster_v1beta2["spec"]["infrastructureRef"],
+        json!({"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "PacketCluster", "name": CLUSTER}),
+        "v1beta2 references carry apiGroup, not apiVersion"
+    );
+    assert_eq!(
+        cluster_v1beta2["spec"]["controlPlaneEndpoint"],
+        json!({"host": "127.0.0.1", "port": closed_port}),
+        "the endpoint is copied from our PacketCluster"
+    );
+    let cluster_v1beta1 = get_json(
+        kc,
+        &format!("clusters.v1beta1.cluster.x-k8s.io/{CLUSTER}"),
+        NS,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        cluster_v1beta1["status"]["infrastructureReady"],
+        json!(true)
+    );
+    assert_eq!(
+        cluster_v1beta1["spec"]["infrastructureRef"]["apiVersion"],
+        json!("infrastructure.cluster.x-k8s.io/v1beta1")
+    );
+
+    // KCP creates the first control-plane Machine; the Machine controller clones our template
+    // into a PacketMachine it owns and labels.
+    let packet_machine = eventually(
+        WAIT,
+        "a control-plane PacketMachine owned by a Machine",
+        || async {
+            let list = get_json(kc, "packetmachines", NS).await.unwrap_or_default();
+            list["items"]
+                .as_array()
+                .and_then(|items| {
+                    items.iter().find(|m| {
+                        label(m, "cluster.x-k8s.io/control-plane").is_some()
+                            && m["metadata"]["ownerReferences"]
+                                .as_array()
+                                .is_some_and(|r| r.iter().any(|r| r["kind"] == "Machine"))
+                    })
+                })
+                .cloned()
+                .ok_or_else(|| list.to_string())
+        },
+    )
+    .await;
+    assert_eq!(
+        label(&packet_machine, "cluster.x-k8s.io/cluster-name"),
+        Some(CLUSTER)
+    );
+    assert_eq!(
+        packet_machine["spec"]["machineType"],
+        json!("c3.small.x86"),
+        "cloned from the template"
+    );
+    assert_eq!(
+        packet_machine["metadata"]["annotations"]["cluster.x-k8s.io/cloned-from-name"],
+        json!("metal-cpem-control-plane")
+    );
+
+    // The kubeadm bootstrap provider writes the init configuration's bootstrap data.
+    let config = eventually(
+        WAIT,
+        "a control-plane KubeadmConfig with bootstrap data",
+        || async {
+            let list = get_json(kc, "kubeadmconfigs.v1beta2.bootstrap.cluster.x-k8s.io", NS)
+                .await
+                .unwrap_or_default();
+            list["items"]
+                .as_array()
+                .and_then(|items| {
+                    items.iter().find(|c| {
+                        label(c, "cluster.x-k8s.io/control-plane").is_some()
+                            && c["status"]["dataSecretName"].is_string()
+                    })
+                })
+                .cloned()
+                .ok_or_else(|| list.to_string())
+        },
+    )
+    .await;
+    let secret_name = config["status"]["dataSecretName"].as_str().unwrap();
+    let secret = get_json(kc, &format!("secret/{secret_name}"), NS)
+        .await
+        .unwrap();
+    assert_eq!(secret["type"], json!("cluster.x-k8s.io/secret"));
+    assert_eq!(
+        label(&secret, "cluster.x-k8s.io/cluster-name"),
+        Some(CLUSTER)
+    );
+    let value = secret["data"]["value"]
+        .as_str()
+        .expect("bootstrap data in data.value");
+    let userdata = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        userdata.starts_with("## template: jinja\n#cloud-config")
+            && userdata.contains("kubeadm init"),
+        "cloud-init that runs kubeadm init: {userdata}"
+    );
+
+    // The worker side: the MachineDeployment's Machine clones our worker template too.
+    eventually(
+        WAIT,
+        "a worker PacketMachine owned by a Machine",
+        || async {
+            let list = get_json(kc, "packetmachines", NS).await.unwrap_or_default();
+            list["items"]
+                .as_array()
+                .is_some_and(|items| {
+                    items.iter().any(|m| {
+                        label(m, "cluster.x-k8s.io/deployment-name") == Some("metal-cpem-worker-a")
+                            && m["spec"]["machineType"] == "m3.large.x86"
+                    })
+                })
+                .then_some(())
+                .ok_or_else(|| list.to_string())
+        },
+    )
+    .await;
+
+    capi.check_running()
+        .unwrap_or_else(|e| panic!("{e}\ncore log:\n{}", capi.log_tail(CapiPart::Core)));
+    drop(capi);
+    cp.shutdown();
+}
