@@ -35,13 +35,16 @@ impl Binaries {
         if let Some(dir) = env(BIN_DIR_ENV) {
             return PathBuf::from(dir);
         }
-        let cache = env(CACHE_ENV).map(PathBuf::from).unwrap_or_else(|| {
-            env("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| env("HOME").map(|h| Path::new(&h).join(".cache")))
-                .unwrap_or_else(|| PathBuf::from(".cache"))
-                .join("capp-upstream")
-        });
+        let cache = env(CACHE_ENV).map_or_else(
+            || {
+                env("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| env("HOME").map(|h| Path::new(&h).join(".cache")))
+                    .unwrap_or_else(|| PathBuf::from(".cache"))
+                    .join("capp-upstream")
+            },
+            PathBuf::from,
+        );
         cache.join("bin")
     }
 

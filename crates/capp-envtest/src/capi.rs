@@ -233,7 +233,7 @@ fn with_conversion_webhook(crd: &mut Value, port: u16, ca_bundle: &str) {
 fn wire_webhooks(
     doc: &mut Value,
     part: CapiPart,
-    port: u16,
+    webhook_port: u16,
     ca_bundle: &str,
     path: &Path,
 ) -> Result<()> {
@@ -258,7 +258,7 @@ fn wire_webhooks(
             .ok_or_else(|| bad("a webhook without clientConfig.service.path"))?
             .to_owned();
         webhook["clientConfig"] = json!({
-            "url": format!("https://127.0.0.1:{port}{service_path}"),
+            "url": format!("https://127.0.0.1:{webhook_port}{service_path}"),
             "caBundle": ca_bundle,
         });
     }

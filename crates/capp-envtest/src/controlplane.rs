@@ -99,35 +99,8 @@ impl ControlPlane {
         let sa_pub = dir.write("pki/sa.pub", &sa.public_key_pem())?;
         let sa_key = dir.write("pki/sa.key", sa.private_key_pem().expose_secret())?;
 
-        let mut processes = Vec::new();
-        let etcd_port = free_port()?;
-        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
-        let peer_url = format!("http://127.0.0.1:{}", free_port()?);
-        let etcd_args = vec![
-            format!("--data-dir={}", dir.path().join("etcd").display()),
-            format!("--listen-client-urls={etcd_url}"),
-            format!("--advertise-client-urls={etcd_url}"),
-            format!("--listen-peer-urls={peer_url}"),
-            format!("--initial-advertise-peer-urls={peer_url}"),
-            format!("--initial-cluster=default={peer_url}"),
-            "--unsafe-no-fsync=true".to_owned(),
-        ];
-        processes.push(Process::spawn(
-            "etcd",
-            &bins.path("etcd"),
-            &etcd_args,
-            dir.path(),
-        )?);
-        let etcd_deadline = Instant::now() + options.ready_timeout;
-        while tokio::net::TcpStream::connect(("127.0.0.1", etcd_port))
-            .await
-            .is_err()
-        {
-            if Instant::now() > etcd_deadline || processes[0].exited().is_some() {
-                return Err(processes[0].not_ready("listening on its client port"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (etcd, etcd_url) = start_etcd(bins, &dir, options.ready_timeout).await?;
+        let mut processes = vec![etcd];
 
         let port = free_port()?;
         let url = format!("https://127.0.0.1:{port}");
@@ -325,4 +298,37 @@ async fn wait_readyz(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Starts etcd with envtest's flags and waits until its client port accepts connections.
+async fn start_etcd(
+    bins: &Binaries,
+    dir: &WorkDir,
+    timeout: Duration,
+) -> Result<(Process, String)> {
+    let etcd_port = free_port()?;
+    let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+    let peer_url = format!("http://127.0.0.1:{}", free_port()?);
+    let etcd_args = vec![
+        format!("--data-dir={}", dir.path().join("etcd").display()),
+        format!("--listen-client-urls={etcd_url}"),
+        format!("--advertise-client-urls={etcd_url}"),
+        format!("--listen-peer-urls={peer_url}"),
+        format!("--initial-advertise-peer-urls={peer_url}"),
+        format!("--initial-cluster=default={peer_url}"),
+        "--unsafe-no-fsync=true".to_owned(),
+    ];
+    let mut etcd = Process::spawn("etcd", &bins.path("etcd"), &etcd_args, dir.path())?;
+    let etcd_deadline = Instant::now() + timeout;
+    while tokio::net::TcpStream::connect(("127.0.0.1", etcd_port))
+        .await
+        .is_err()
+    {
+        if Instant::now() > etcd_deadline || etcd.exited().is_some() {
+            return Err(etcd.not_ready("listening on its client port"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    Ok((etcd, etcd_url))
 }

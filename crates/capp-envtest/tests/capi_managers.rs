@@ -21,6 +21,8 @@ mod common;
 use base64::Engine as _;
 use capp_envtest::{Binaries, CapiManagers, CapiPart, ControlPlane, ControlPlaneOptions};
 use common::{eventually, get_json, go_template, kubectl_ok, our_crds, require_kubectl, scratch};
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 const NS: &str = "capi-acceptance";
@@ -69,6 +71,20 @@ async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bo
     .unwrap();
     kubectl_ok(kc, &["apply", "-f", file.to_str().unwrap()], None).await;
 
+    let closed_port = adopted_and_provisioned(kc).await;
+    cluster_reads_alike_in_both_versions(kc, closed_port).await;
+    control_plane_machine_gets_bootstrap_data(kc).await;
+    worker_machine_clones_our_template(kc).await;
+
+    capi.check_running()
+        .unwrap_or_else(|e| panic!("{e}\ncore log:\n{}", capi.log_tail(CapiPart::Core)));
+    drop(capi);
+    cp.shutdown();
+}
+
+/// The Cluster adopts our PacketCluster; then the test plays our controller. Returns the port
+/// of the endpoint it wrote.
+async fn adopted_and_provisioned(kc: &Path) -> u16 {
     // The core Cluster controller reads our CRD's contract label and adopts the PacketCluster.
     eventually(WAIT, "the Cluster owning the PacketCluster", || async {
         let pc = get_json(kc, &format!("packetcluster/{CLUSTER}"), NS)
@@ -121,6 +137,11 @@ async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bo
     )
     .await;
 
+    closed_port
+}
+
+/// The Cluster, read in v1beta2 and v1beta1, shows the provisioned infrastructure.
+async fn cluster_reads_alike_in_both_versions(kc: &Path, closed_port: u16) {
     // The Cluster sees it, in both API versions (served through the conversion webhook).
     let cluster_v1beta2 = eventually(WAIT, "the Cluster's infrastructure provisioned", || async {
         let c = get_json(
@@ -160,7 +181,10 @@ async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bo
         cluster_v1beta1["spec"]["infrastructureRef"]["apiVersion"],
         json!("infrastructure.cluster.x-k8s.io/v1beta1")
     );
+}
 
+/// KCP's first Machine clones our template; the bootstrap provider writes its data.
+async fn control_plane_machine_gets_bootstrap_data(kc: &Path) {
     // KCP creates the first control-plane Machine; the Machine controller clones our template
     // into a PacketMachine it owns and labels.
     let packet_machine = eventually(
@@ -241,7 +265,10 @@ async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bo
             && userdata.contains("kubeadm init"),
         "cloud-init that runs kubeadm init: {userdata}"
     );
+}
 
+/// The MachineDeployment's Machine clones our worker template.
+async fn worker_machine_clones_our_template(kc: &Path) {
     // The worker side: the MachineDeployment's Machine clones our worker template too.
     eventually(
         WAIT,
@@ -261,9 +288,4 @@ async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bo
         },
     )
     .await;
-
-    capi.check_running()
-        .unwrap_or_else(|e| panic!("{e}\ncore log:\n{}", capi.log_tail(CapiPart::Core)));
-    drop(capi);
-    cp.shutdown();
 }

@@ -22,6 +22,8 @@ use common::{
     FLAVORS, go_template, kubectl_fails, kubectl_ok, kubectl_resource, missing_leaves, our_crds,
     require_kubectl, scratch,
 };
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 /// The one field our CRDs default on the templates' objects (capp-api's documented default).
@@ -52,50 +54,60 @@ async fn real_kubectl_applies_our_crds_and_the_go_templates_to_the_real_apiserve
     let kubeconfig = cp.kubeconfig_path();
 
     for flavor in FLAVORS {
-        let ns = flavor.trim_end_matches(".yaml");
-        kubectl_ok(kubeconfig, &["create", "namespace", ns], None).await;
-        let docs = go_template(flavor, ns);
-        let file = scratch(kubeconfig, &format!("{ns}.json"));
-        let list = json!({"apiVersion": "v1", "kind": "List", "items": docs});
-        std::fs::write(&file, list.to_string()).unwrap();
-        let out = kubectl_ok(kubeconfig, &["apply", "-f", file.to_str().unwrap()], None).await;
-        assert_eq!(
-            out.lines().count(),
-            docs.len(),
-            "one line per object: {out}"
-        );
+        apply_and_read_back(kubeconfig, flavor).await;
+    }
+    immutability_rules_hold(kubeconfig).await;
+    drop(capi);
+    cp.shutdown();
+}
 
-        for doc in &docs {
-            let kind = doc["kind"].as_str().unwrap();
-            let name = doc["metadata"]["name"].as_str().unwrap();
-            let target = format!("{}/{name}", kubectl_resource(doc));
-            let stored: Value = serde_json::from_str(
-                &kubectl_ok(kubeconfig, &["get", &target, "-n", ns, "-o", "json"], None).await,
-            )
-            .unwrap();
-            let mut lost = Vec::new();
-            missing_leaves("spec", &doc["spec"], &stored["spec"], &mut lost);
+/// `kubectl apply` of one flavor into its own namespace, then every object read back.
+async fn apply_and_read_back(kubeconfig: &Path, flavor: &str) {
+    let ns = flavor.trim_end_matches(".yaml");
+    kubectl_ok(kubeconfig, &["create", "namespace", ns], None).await;
+    let docs = go_template(flavor, ns);
+    let file = scratch(kubeconfig, &format!("{ns}.json"));
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": docs});
+    std::fs::write(&file, list.to_string()).unwrap();
+    let out = kubectl_ok(kubeconfig, &["apply", "-f", file.to_str().unwrap()], None).await;
+    assert_eq!(
+        out.lines().count(),
+        docs.len(),
+        "one line per object: {out}"
+    );
+
+    for doc in &docs {
+        let kind = doc["kind"].as_str().unwrap();
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        let target = format!("{}/{name}", kubectl_resource(doc));
+        let stored: Value = serde_json::from_str(
+            &kubectl_ok(kubeconfig, &["get", &target, "-n", ns, "-o", "json"], None).await,
+        )
+        .unwrap();
+        let mut missing = Vec::new();
+        missing_leaves("spec", &doc["spec"], &stored["spec"], &mut missing);
+        assert!(
+            missing.is_empty(),
+            "{flavor} {kind}/{name} lost input fields: {missing:#?}"
+        );
+        if kind.starts_with("Packet") {
+            let mut added = Vec::new();
+            missing_leaves("spec", &stored["spec"], &doc["spec"], &mut added);
+            added.retain(|line| {
+                !OUR_DEFAULTS
+                    .iter()
+                    .any(|(k, field)| *k == kind && line.starts_with(&format!("spec.{field}:")))
+            });
             assert!(
-                lost.is_empty(),
-                "{flavor} {kind}/{name} lost input fields: {lost:#?}"
+                added.is_empty(),
+                "{flavor} {kind}/{name} gained fields: {added:#?}"
             );
-            if kind.starts_with("Packet") {
-                let mut added = Vec::new();
-                missing_leaves("spec", &stored["spec"], &doc["spec"], &mut added);
-                added.retain(|line| {
-                    !OUR_DEFAULTS
-                        .iter()
-                        .any(|(k, field)| *k == kind && line.starts_with(&format!("spec.{field}:")))
-                });
-                assert!(
-                    added.is_empty(),
-                    "{flavor} {kind}/{name} gained fields: {added:#?}"
-                );
-            }
         }
     }
+}
 
-    // The CEL immutability rules hold on the real server, through kubectl.
+/// The CEL immutability rules hold on the real server, through kubectl.
+async fn immutability_rules_hold(kubeconfig: &Path) {
     let ns = "cluster-template";
     let err = kubectl_fails(
         kubeconfig,
@@ -173,6 +185,4 @@ async fn real_kubectl_applies_our_crds_and_the_go_templates_to_the_real_apiserve
         ),
         "rejected changes left the object as it was"
     );
-    drop(capi);
-    cp.shutdown();
 }

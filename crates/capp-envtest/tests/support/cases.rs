@@ -42,11 +42,16 @@ pub(crate) const CASES: &[&str] = &[
 ];
 
 fn cm(name: &str, data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
+    let mut o = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+    o["data"] = data;
+    o
 }
 
 fn gadget(name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": name}, "spec": spec})
+    let mut o =
+        json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": name}});
+    o["spec"] = spec;
+    o
 }
 
 /// Runs `case` against `t` in namespace `ns`.
