@@ -109,3 +109,23 @@ pub fn require(what: &str, present: bool) -> bool {
     eprintln!("SKIPPED: {what}; this test did not run");
     false
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
+
+    use super::*;
+
+    #[test]
+    fn a_folder_without_the_binaries_names_the_first_missing_one_and_the_fix() {
+        let dir = std::env::temp_dir().join("capp-envtest-empty-bin-dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("etcd"), "").unwrap();
+        let err = Binaries::in_dir(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("kube-apiserver") && err.contains("upstream/build"),
+            "{err}"
+        );
+        assert!(err.contains(BIN_DIR_ENV), "{err}");
+    }
+}

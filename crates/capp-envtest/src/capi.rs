@@ -264,3 +264,76 @@ fn wire_webhooks(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
+
+    use super::*;
+
+    #[test]
+    fn webhooks_are_renamed_per_manager_and_pointed_at_its_port_with_the_ca() {
+        let mut doc = json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "mutating-webhook-configuration"},
+            "webhooks": [{
+                "name": "default.kubeadmconfig.bootstrap.cluster.x-k8s.io",
+                "clientConfig": {"service": {"name": "webhook-service", "namespace": "system",
+                    "path": "/mutate-bootstrap-cluster-x-k8s-io-v1beta2-kubeadmconfig"}},
+                "sideEffects": "None"
+            }]
+        });
+        wire_webhooks(
+            &mut doc,
+            CapiPart::KubeadmBootstrap,
+            9444,
+            "Q0E=",
+            Path::new("m.yaml"),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["metadata"],
+            json!({"name": "mutating-webhook-configuration-bootstrap"})
+        );
+        assert_eq!(
+            doc["webhooks"][0]["clientConfig"],
+            json!({"url": "https://127.0.0.1:9444/mutate-bootstrap-cluster-x-k8s-io-v1beta2-kubeadmconfig", "caBundle": "Q0E="})
+        );
+        assert_eq!(
+            doc["webhooks"][0]["sideEffects"], "None",
+            "the rest is kept"
+        );
+    }
+
+    #[test]
+    fn a_webhook_without_a_service_path_is_an_error_naming_the_file() {
+        let mut doc = json!({"metadata": {"name": "x"}, "webhooks": [{"clientConfig": {"url": "https://elsewhere"}}]});
+        let err = wire_webhooks(
+            &mut doc,
+            CapiPart::Core,
+            1,
+            "",
+            Path::new("core/manifests.yaml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("core/manifests.yaml"), "{err}");
+        assert!(
+            err.to_string().contains("clientConfig.service.path"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_crd_gets_a_conversion_webhook_on_its_managers_port() {
+        let mut crd =
+            json!({"spec": {"group": "cluster.x-k8s.io", "conversion": {"strategy": "None"}}});
+        with_conversion_webhook(&mut crd, 9443, "Q0E=");
+        assert_eq!(
+            crd["spec"]["conversion"],
+            json!({"strategy": "Webhook", "webhook": {
+                "clientConfig": {"url": "https://127.0.0.1:9443/convert", "caBundle": "Q0E="},
+                "conversionReviewVersions": ["v1", "v1beta1"]}})
+        );
+    }
+}
