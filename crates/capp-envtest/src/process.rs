@@ -7,7 +7,7 @@ use crate::workdir::io;
 use crate::{Error, Result};
 
 /// Lines of a log shown in errors and after a failed test.
-const TAIL_LINES: usize = 40;
+const TAIL_LINES: usize = 20;
 
 /// A running upstream process.
 #[derive(Debug)]

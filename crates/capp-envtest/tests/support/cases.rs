@@ -8,8 +8,8 @@ use kube::api::{
 use serde_json::{Value, json};
 
 use crate::target::{
-    Target, apply, configmaps, delete, gadgets, normalize, obj, observe, observe_kubectl, outcome,
-    poll_get, resource,
+    Target, apply, configmaps, delete, gadgets, managed_fields, normalize, obj, observe,
+    observe_kubectl, outcome, poll_get, resource,
 };
 
 /// Every case, in run order.
@@ -22,6 +22,7 @@ pub(crate) const CASES: &[&str] = &[
     "json-patch-test-failure",
     "delete-then-get",
     "label-and-field-selectors",
+    "managed-fields-of-updates",
     "ssa-two-managers-conflict",
     "ssa-shared-field",
     "status-subresource",
@@ -217,6 +218,18 @@ pub(crate) async fn run(case: &str, t: &Target, ns: &str) -> Vec<Value> {
                 cms.list(&ListParams::default().labels("tier in web"))
                     .await
                     .map(|l| l.items.len()),
+            ));
+        }
+        "managed-fields-of-updates" => {
+            let created = cms.create(&pp, &obj(cm("a", json!({"k": "v"})))).await;
+            out.push(managed_fields("create", created));
+            let merge =
+                Patch::Merge(json!({"metadata": {"labels": {"l": "v"}}, "data": {"n": "1"}}));
+            let mut params = PatchParams::default();
+            params.field_manager = Some("patcher".to_owned());
+            out.push(managed_fields(
+                "merge patch by another manager",
+                cms.patch("a", &params, &merge).await,
             ));
         }
         "ssa-two-managers-conflict" => {

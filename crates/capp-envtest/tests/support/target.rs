@@ -180,11 +180,18 @@ pub(crate) fn normalize(mut v: Value) -> Value {
     v
 }
 
-/// One step's observation: the normalized object, or the error's code, reason, message and
+/// One step's observation: the normalized object (without `managedFields`, which the
+/// field-management cases observe on their own), or the error's code, reason, message and
 /// causes.
 pub(crate) fn observe<T: serde::Serialize>(step: &str, result: Result<T, kube::Error>) -> Value {
     match result {
-        Ok(value) => json!({"step": step, "ok": normalize(serde_json::to_value(value).unwrap())}),
+        Ok(value) => {
+            let mut v = normalize(serde_json::to_value(value).unwrap());
+            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("managedFields");
+            }
+            json!({"step": step, "ok": v})
+        }
         Err(kube::Error::Api(status)) => json!({
             "step": step,
             "code": status.code,
@@ -193,6 +200,16 @@ pub(crate) fn observe<T: serde::Serialize>(step: &str, result: Result<T, kube::E
             "details": normalize(serde_json::to_value(&status.details).unwrap()),
         }),
         Err(e) => json!({"step": step, "error": e.to_string()}),
+    }
+}
+
+/// The object's `managedFields` (times normalized), for the field-management cases.
+pub(crate) fn managed_fields(step: &str, result: Result<DynamicObject, kube::Error>) -> Value {
+    match result {
+        Ok(o) => {
+            json!({"step": step, "managedFields": normalize(serde_json::to_value(o.metadata.managed_fields).unwrap())})
+        }
+        Err(e) => observe::<()>(step, Err(e)),
     }
 }
 
