@@ -19,8 +19,8 @@
 mod common;
 
 use base64::Engine as _;
-use capp_envtest::{Binaries, CapiManagers, CapiPart, ControlPlane, ControlPlaneOptions};
-use common::{eventually, get_json, go_template, kubectl_ok, our_crds, require_kubectl, scratch};
+use capp_envtest::CapiPart;
+use common::{eventually, get_json, go_template, kubectl_ok, management_cluster, scratch};
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -42,16 +42,9 @@ fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bootstrap_data() {
-    let Some(bins) = Binaries::require() else {
+    let Some((cp, mut capi)) = management_cluster().await else {
         return;
     };
-    if !require_kubectl() {
-        return;
-    }
-    let options = ControlPlaneOptions::default().with_controller_manager(false);
-    let cp = ControlPlane::start(&bins, options).await.unwrap();
-    let mut capi = CapiManagers::start(&cp, &bins).await.unwrap();
-    cp.install_crds(&our_crds()).await.unwrap();
     let kc = cp.kubeconfig_path();
     kubectl_ok(kc, &["create", "namespace", NS], None).await;
 

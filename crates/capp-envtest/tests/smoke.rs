@@ -17,13 +17,12 @@
 #[path = "support/common.rs"]
 mod common;
 
-use capp_envtest::{Binaries, CapiManagers, ControlPlane, ControlPlaneOptions};
-use common::{
-    FLAVORS, go_template, kubectl_fails, kubectl_ok, kubectl_resource, missing_leaves, our_crds,
-    require_kubectl, scratch,
-};
 use std::path::Path;
 
+use common::{
+    FLAVORS, go_template, kubectl_fails, kubectl_ok, kubectl_resource, management_cluster,
+    missing_leaves, scratch,
+};
 use serde_json::{Value, json};
 
 /// The one field our CRDs default on the templates' objects (capp-api's documented default).
@@ -31,14 +30,9 @@ const OUR_DEFAULTS: [(&str, &str); 1] = [("PacketCluster", "elasticIPReclaimPoli
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_kubectl_applies_our_crds_and_the_go_templates_to_the_real_apiserver() {
-    let Some(bins) = Binaries::require() else {
+    let Some((cp, capi)) = management_cluster().await else {
         return;
     };
-    if !require_kubectl() {
-        return;
-    }
-    let options = ControlPlaneOptions::default().with_controller_manager(false);
-    let cp = ControlPlane::start(&bins, options).await.unwrap();
     let version = cp.client().apiserver_version().await.unwrap();
     assert_eq!(
         (
@@ -49,8 +43,6 @@ async fn real_kubectl_applies_our_crds_and_the_go_templates_to_the_real_apiserve
         ("v1.36.3", "1", "36"),
         "upstream/build stamps the version into kube-apiserver"
     );
-    let capi = CapiManagers::start(&cp, &bins).await.unwrap();
-    cp.install_crds(&our_crds()).await.unwrap();
     let kubeconfig = cp.kubeconfig_path();
 
     for flavor in FLAVORS {
@@ -109,38 +101,22 @@ async fn apply_and_read_back(kubeconfig: &Path, flavor: &str) {
 /// The CEL immutability rules hold on the real server, through kubectl.
 async fn immutability_rules_hold(kubeconfig: &Path) {
     let ns = "cluster-template";
-    let err = kubectl_fails(
+    let err = rejected_patch(
         kubeconfig,
-        &[
-            "patch",
-            "packetcluster",
-            "metal-cpem",
-            "-n",
-            ns,
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"projectID":"00000000-1111-2222-3333-444444444444"}}"#,
-        ],
-        None,
+        ns,
+        "packetcluster/metal-cpem",
+        r#"{"spec":{"projectID":"00000000-1111-2222-3333-444444444444"}}"#,
     )
     .await;
     assert!(
         err.contains("spec.projectID") && err.contains("projectID is immutable"),
         "{err}"
     );
-    let err = kubectl_fails(
+    let err = rejected_patch(
         kubeconfig,
-        &[
-            "patch",
-            "packetcluster",
-            "metal-cpem",
-            "-n",
-            ns,
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"vipManager":"KUBE_VIP"}}"#,
-        ],
-        None,
+        ns,
+        "packetcluster/metal-cpem",
+        r#"{"spec":{"vipManager":"KUBE_VIP"}}"#,
     )
     .await;
     assert!(
@@ -151,27 +127,22 @@ async fn immutability_rules_hold(kubeconfig: &Path) {
         .into_iter()
         .find(|d| d["kind"] == "PacketMachineTemplate")
         .unwrap();
-    let name = template["metadata"]["name"].as_str().unwrap();
-    let err = kubectl_fails(
+    let target = format!(
+        "packetmachinetemplate/{}",
+        template["metadata"]["name"].as_str().unwrap()
+    );
+    let err = rejected_patch(
         kubeconfig,
-        &[
-            "patch",
-            "packetmachinetemplate",
-            name,
-            "-n",
-            ns,
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"template":{"spec":{"machineType":"n3.xlarge.x86"}}}}"#,
-        ],
-        None,
+        ns,
+        &target,
+        r#"{"spec":{"template":{"spec":{"machineType":"n3.xlarge.x86"}}}}"#,
     )
     .await;
-    assert!(err.contains("immutable"), "{err}");
+    assert!(err.contains("spec.template.spec is immutable"), "{err}");
     let stored: Value = serde_json::from_str(
         &kubectl_ok(
             kubeconfig,
-            &["get", "packetcluster", "metal-cpem", "-n", ns, "-o", "json"],
+            &["get", "packetcluster/metal-cpem", "-n", ns, "-o", "json"],
             None,
         )
         .await,
@@ -185,4 +156,14 @@ async fn immutability_rules_hold(kubeconfig: &Path) {
         ),
         "rejected changes left the object as it was"
     );
+}
+
+/// A merge patch kubectl must fail to apply; returns its stderr.
+async fn rejected_patch(kubeconfig: &Path, ns: &str, target: &str, patch: &str) -> String {
+    kubectl_fails(
+        kubeconfig,
+        &["patch", target, "-n", ns, "--type=merge", "-p", patch],
+        None,
+    )
+    .await
 }

@@ -68,12 +68,7 @@ pub(crate) async fn run(case: &str, t: &Target, ns: &str) -> Vec<Value> {
                 cms.create(&pp, &obj(cm("a", json!({"k": "v"})))).await,
             ));
             out.push(observe("get", cms.get("a").await));
-            let list = cms.list(&ListParams::default()).await.map(|l| {
-                l.items
-                    .into_iter()
-                    .map(|o| o.metadata.name)
-                    .collect::<Vec<_>>()
-            });
+            let list = names(&cms, &ListParams::default()).await;
             out.push(observe("list names", list));
         }
         "create-existing" => {
@@ -185,15 +180,7 @@ pub(crate) async fn run(case: &str, t: &Target, ns: &str) -> Vec<Value> {
                 "zone",
                 "tier notin (cache)",
             ] {
-                let list = cms
-                    .list(&ListParams::default().labels(selector))
-                    .await
-                    .map(|l| {
-                        l.items
-                            .into_iter()
-                            .map(|o| o.metadata.name)
-                            .collect::<Vec<_>>()
-                    });
+                let list = names(&cms, &ListParams::default().labels(selector)).await;
                 out.push(observe(&format!("labels {selector}"), list));
             }
             for selector in [
@@ -202,15 +189,7 @@ pub(crate) async fn run(case: &str, t: &Target, ns: &str) -> Vec<Value> {
                 "metadata.namespace!=default",
                 "spec.nope=1",
             ] {
-                let list = cms
-                    .list(&ListParams::default().fields(selector))
-                    .await
-                    .map(|l| {
-                        l.items
-                            .into_iter()
-                            .map(|o| o.metadata.name)
-                            .collect::<Vec<_>>()
-                    });
+                let list = names(&cms, &ListParams::default().fields(selector)).await;
                 out.push(observe(&format!("fields {selector}"), list));
             }
             out.push(observe(
@@ -225,8 +204,10 @@ pub(crate) async fn run(case: &str, t: &Target, ns: &str) -> Vec<Value> {
             out.push(managed_fields("create", created));
             let merge =
                 Patch::Merge(json!({"metadata": {"labels": {"l": "v"}}, "data": {"n": "1"}}));
-            let mut params = PatchParams::default();
-            params.field_manager = Some("patcher".to_owned());
+            let params = PatchParams {
+                field_manager: Some("patcher".to_owned()),
+                ..PatchParams::default()
+            };
             out.push(managed_fields(
                 "merge patch by another manager",
                 cms.patch("a", &params, &merge).await,
@@ -686,4 +667,13 @@ pub(crate) async fn run(case: &str, t: &Target, ns: &str) -> Vec<Value> {
 
 fn normalize_obj(o: kube::api::DynamicObject) -> Value {
     normalize(serde_json::to_value(o).unwrap())
+}
+
+/// The names a list returns, in order.
+async fn names(
+    api: &kube::Api<kube::api::DynamicObject>,
+    params: &ListParams,
+) -> Result<Vec<Option<String>>, kube::Error> {
+    let list = api.list(params).await?;
+    Ok(list.items.into_iter().map(|o| o.metadata.name).collect())
 }

@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use capp_envtest::{KubectlOutput, kubectl, kubectl_path, load_yaml_documents, require};
+use capp_envtest::{
+    Binaries, CapiManagers, ControlPlane, ControlPlaneOptions, KubectlOutput, kubectl,
+    kubectl_path, load_yaml_documents, require,
+};
 use serde_json::Value;
 
 /// The Go provider's rendered cluster templates the capp-api kubectl tests use.
@@ -13,6 +16,27 @@ pub(crate) const FLAVORS: [&str; 3] = [
     "cluster-template-kube-vip.yaml",
     "cluster-template-emlb.yaml",
 ];
+
+/// The real management cluster the CAPI tests share the shape of: etcd + kube-apiserver, the
+/// three Cluster API managers with their webhooks, and our CRDs. `None` (after a loud skip
+/// message) without the upstream binaries or kubectl; panics instead under `CI=true`.
+pub(crate) async fn management_cluster() -> Option<(ControlPlane, CapiManagers)> {
+    let bins = Binaries::require()?;
+    if !require_kubectl() {
+        return None;
+    }
+    let options = ControlPlaneOptions::default().with_controller_manager(false);
+    let cp = ControlPlane::start(&bins, options)
+        .await
+        .expect("the control plane starts");
+    let capi = CapiManagers::start(&cp, &bins)
+        .await
+        .expect("the CAPI managers start");
+    cp.install_crds(&our_crds())
+        .await
+        .expect("our CRDs install");
+    Some((cp, capi))
+}
 
 /// `true` when kubectl is on PATH; otherwise skips loudly (fails under CI=true).
 pub(crate) fn require_kubectl() -> bool {
