@@ -123,8 +123,13 @@ impl CapiManagers {
         for part in CapiPart::ALL {
             let port = free_port()?;
             ports.push(port);
-            for mut crd in crd_documents(&manifests.join(part.manifest_dir()).join("crd"))? {
+            let dir = manifests.join(part.manifest_dir()).join("crd");
+            let labels = kustomize_labels(&dir.join("kustomization.yaml"))?;
+            for mut crd in crd_documents(&dir)? {
                 with_conversion_webhook(&mut crd, port, &ca_bundle);
+                for (key, value) in &labels {
+                    crd["metadata"]["labels"][key] = value.clone();
+                }
                 crds.push(crd);
             }
         }
@@ -215,6 +220,28 @@ fn crd_documents(dir: &Path) -> Result<Vec<Value>> {
         );
     }
     Ok(out)
+}
+
+/// The labels a `kustomization.yaml` adds to every resource (`labels[].pairs` and
+/// `commonLabels`): upstream, the kubeadm providers' contract labels
+/// (`cluster.x-k8s.io/v1beta2: v1beta2`) come from there, not from the CRD files.
+fn kustomize_labels(path: &Path) -> Result<serde_json::Map<String, Value>> {
+    let mut labels = serde_json::Map::new();
+    if !path.exists() {
+        return Ok(labels);
+    }
+    for doc in load_yaml_documents(path)? {
+        let pairs = doc["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|entry| &entry["pairs"])
+            .chain([&doc["commonLabels"]]);
+        for pair in pairs.filter_map(Value::as_object) {
+            labels.extend(pair.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    Ok(labels)
 }
 
 /// `spec.conversion` as envtest's `modifyConversionWebhooks` sets it.
@@ -322,6 +349,30 @@ mod tests {
             err.to_string().contains("clientConfig.service.path"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn kustomize_labels_are_read_from_labels_pairs_and_common_labels() {
+        let dir =
+            std::env::temp_dir().join(format!("capp-envtest-kustomize-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kustomization.yaml");
+        std::fs::write(
+            &path,
+            "labels:\n- pairs:\n    cluster.x-k8s.io/v1beta1: v1beta1\n    cluster.x-k8s.io/v1beta2: v1beta2\ncommonLabels:\n  tier: crd\nresources:\n- bases/a.yaml\n",
+        )
+        .unwrap();
+        let labels = kustomize_labels(&path).unwrap();
+        assert_eq!(
+            Value::Object(labels),
+            json!({"cluster.x-k8s.io/v1beta1": "v1beta1", "cluster.x-k8s.io/v1beta2": "v1beta2", "tier": "crd"})
+        );
+        assert!(
+            kustomize_labels(&dir.join("missing.yaml"))
+                .unwrap()
+                .is_empty()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
