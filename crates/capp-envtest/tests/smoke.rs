@@ -28,6 +28,15 @@ use serde_json::{Value, json};
 /// The one field our CRDs default on the templates' objects (capp-api's documented default).
 const OUR_DEFAULTS: [(&str, &str); 1] = [("PacketCluster", "elasticIPReclaimPolicy")];
 
+/// What Cluster API v1.14's conversion changes when v1beta1 objects are read back in v1beta1:
+/// v1beta2 references carry only `apiGroup`, and converting back fills in the version the
+/// referenced CRD's contract label names, which for CAPI's own kubeadm kinds is v1beta2 (our
+/// kinds declare v1beta1 and keep it). Any other lost or changed input field fails.
+const UPSTREAM_REWRITES: [&str; 2] = [
+    r#"spec.controlPlaneRef.apiVersion: "controlplane.cluster.x-k8s.io/v1beta1" -> "controlplane.cluster.x-k8s.io/v1beta2""#,
+    r#"spec.template.spec.bootstrap.configRef.apiVersion: "bootstrap.cluster.x-k8s.io/v1beta1" -> "bootstrap.cluster.x-k8s.io/v1beta2""#,
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_kubectl_applies_our_crds_and_the_go_templates_to_the_real_apiserver() {
     let Some((cp, capi)) = management_cluster().await else {
@@ -78,6 +87,7 @@ async fn apply_and_read_back(kubeconfig: &Path, flavor: &str) {
         .unwrap();
         let mut missing = Vec::new();
         missing_leaves("spec", &doc["spec"], &stored["spec"], &mut missing);
+        missing.retain(|line| !UPSTREAM_REWRITES.contains(&line.as_str()));
         assert!(
             missing.is_empty(),
             "{flavor} {kind}/{name} lost input fields: {missing:#?}"
