@@ -1,11 +1,15 @@
 //! With the three Cluster API v1.14 managers running against the real kube-apiserver, the Go
 //! provider's default cluster template (a `Cluster`, a `KubeadmControlPlane` and a
 //! `MachineDeployment` with our kinds, all in `v1beta1`) is accepted, and the core controllers
-//! treat our kinds as the contract says: they set owner references and labels on our objects and
-//! clone our templates. The test plays our infrastructure controller by writing our objects'
-//! status (`status.ready`, the v1beta1 contract our CRDs' labels declare); then the kubeadm
-//! bootstrap provider writes the first control-plane machine's bootstrap data Secret.
-//! Reading the objects back in v1beta2 proves the conversion webhooks run.
+//! treat our kinds as the contract says: they read our CRDs' contract labels, set owner
+//! references and labels on our objects and clone our templates. The test plays our
+//! infrastructure controller by writing our objects' spec and status (`status.ready`, the
+//! v1beta1 contract our CRDs declare); then the kubeadm bootstrap provider writes the first
+//! control-plane machine's init data. The worker's join data waits, as the contract says, until
+//! the control plane is initialized: the management cluster doubles as the workload cluster
+//! (CAPI's own envtest trick) and gets `kube-system/kubeadm-config`, KCP reports the control plane
+//! initialized, and the worker's KubeadmConfig gets its Secret. Reading the objects in v1beta1
+//! and v1beta2 proves the conversion webhooks run.
 //!
 //! Skips loudly without the upstream binaries or kubectl; fails instead under `CI=true`.
 
@@ -47,6 +51,24 @@ async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bo
     };
     let kc = cp.kubeconfig_path();
     kubectl_ok(kc, &["create", "namespace", NS], None).await;
+    // The management cluster doubles as the workload cluster (CAPI's own envtest does the same):
+    // `<cluster>-kubeconfig` holds the admin kubeconfig, type Opaque so KCP neither adopts nor
+    // rotates it, labelled so the managers' caches see it.
+    let secret = format!("{CLUSTER}-kubeconfig");
+    let from_file = format!("--from-file=value={}", kc.display());
+    kubectl_ok(
+        kc,
+        &["create", "secret", "generic", &secret, "-n", NS, &from_file],
+        None,
+    )
+    .await;
+    let cluster_label = format!("cluster.x-k8s.io/cluster-name={CLUSTER}");
+    kubectl_ok(
+        kc,
+        &["label", "secret", &secret, "-n", NS, &cluster_label],
+        None,
+    )
+    .await;
 
     // The Go provider's default flavor with one control-plane machine and one worker (no
     // kubelet answers here, so KCP must not try to scale, see upstream-build.md's risks).
@@ -64,10 +86,12 @@ async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bo
     .unwrap();
     kubectl_ok(kc, &["apply", "-f", file.to_str().unwrap()], None).await;
 
-    let closed_port = adopted_and_provisioned(kc).await;
-    cluster_reads_alike_in_both_versions(kc, closed_port).await;
+    let port: u16 = cp.url().rsplit(':').next().unwrap().parse().unwrap();
+    adopted_and_provisioned(kc, port).await;
+    cluster_reads_alike_in_both_versions(kc, port).await;
     control_plane_machine_gets_bootstrap_data(kc).await;
     worker_machine_clones_our_template(kc).await;
+    workers_get_bootstrap_data_once_the_control_plane_is_initialized(kc).await;
 
     capi.check_running()
         .unwrap_or_else(|e| panic!("{e}\ncore log:\n{}", capi.log_tail(CapiPart::Core)));
@@ -75,9 +99,9 @@ async fn the_capi_managers_accept_our_kinds_and_the_bootstrap_provider_writes_bo
     cp.shutdown();
 }
 
-/// The Cluster adopts our PacketCluster; then the test plays our controller. Returns the port
-/// of the endpoint it wrote.
-async fn adopted_and_provisioned(kc: &Path) -> u16 {
+/// The Cluster adopts our PacketCluster; then the test plays our controller and writes the
+/// endpoint `127.0.0.1:port` (the management apiserver) and `status.ready`.
+async fn adopted_and_provisioned(kc: &Path, port: u16) {
     // The core Cluster controller reads our CRD's contract label and adopts the PacketCluster.
     eventually(WAIT, "the Cluster owning the PacketCluster", || async {
         let pc = get_json(kc, &format!("packetcluster/{CLUSTER}"), NS)
@@ -90,13 +114,7 @@ async fn adopted_and_provisioned(kc: &Path) -> u16 {
     })
     .await;
 
-    // Play our infrastructure controller: an endpoint on a closed loopback port (nothing leaves
-    // the machine) and `status.ready`.
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Play our infrastructure controller.
     kubectl_ok(
         kc,
         &[
@@ -107,7 +125,7 @@ async fn adopted_and_provisioned(kc: &Path) -> u16 {
             NS,
             "--type=merge",
             "-p",
-            &json!({"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1", "port": closed_port}}})
+            &json!({"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1", "port": port}}})
                 .to_string(),
         ],
         None,
@@ -129,12 +147,10 @@ async fn adopted_and_provisioned(kc: &Path) -> u16 {
         None,
     )
     .await;
-
-    closed_port
 }
 
 /// The Cluster, read in v1beta2 and v1beta1, shows the provisioned infrastructure.
-async fn cluster_reads_alike_in_both_versions(kc: &Path, closed_port: u16) {
+async fn cluster_reads_alike_in_both_versions(kc: &Path, port: u16) {
     // The Cluster sees it, in both API versions (served through the conversion webhook).
     let cluster_v1beta2 = eventually(WAIT, "the Cluster's infrastructure provisioned", || async {
         let c = get_json(
@@ -156,7 +172,7 @@ async fn cluster_reads_alike_in_both_versions(kc: &Path, closed_port: u16) {
     );
     assert_eq!(
         cluster_v1beta2["spec"]["controlPlaneEndpoint"],
-        json!({"host": "127.0.0.1", "port": closed_port}),
+        json!({"host": "127.0.0.1", "port": port}),
         "the endpoint is copied from our PacketCluster"
     );
     let cluster_v1beta1 = get_json(
@@ -281,4 +297,70 @@ async fn worker_machine_clones_our_template(kc: &Path) {
         },
     )
     .await;
+}
+
+/// The worker's KubeadmConfig waits for the control plane (the contract: join data needs an
+/// initialized control plane); once the workload cluster has `kube-system/kubeadm-config`, KCP
+/// reports the control plane initialized and the bootstrap provider writes the join data.
+async fn workers_get_bootstrap_data_once_the_control_plane_is_initialized(kc: &Path) {
+    let worker_config = || async {
+        let list = get_json(kc, "kubeadmconfigs.v1beta2.bootstrap.cluster.x-k8s.io", NS)
+            .await
+            .unwrap_or_default();
+        list["items"]
+            .as_array()
+            .and_then(|items| {
+                items
+                    .iter()
+                    .find(|c| label(c, "cluster.x-k8s.io/deployment-name").is_some())
+            })
+            .cloned()
+            .ok_or_else(|| list.to_string())
+    };
+    let waiting = eventually(WAIT, "the worker's KubeadmConfig", worker_config).await;
+    assert!(
+        waiting["status"]["dataSecretName"].is_null(),
+        "no join data before the control plane is initialized: {}",
+        waiting["status"]
+    );
+
+    let configmap = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+        "data": {"ClusterConfiguration": ""}});
+    kubectl_ok(kc, &["create", "-f", "-"], Some(&configmap.to_string())).await;
+    eventually(WAIT, "the KubeadmControlPlane initialized", || async {
+        let kcp = get_json(
+            kc,
+            "kubeadmcontrolplanes.v1beta2.controlplane.cluster.x-k8s.io/metal-cpem-control-plane",
+            NS,
+        )
+        .await
+        .unwrap_or_default();
+        (kcp["status"]["initialization"]["controlPlaneInitialized"] == json!(true))
+            .then_some(())
+            .ok_or_else(|| kcp["status"].to_string())
+    })
+    .await;
+    let config = eventually(WAIT, "join data for the worker", || async {
+        let c = worker_config().await?;
+        c["status"]["dataSecretName"]
+            .is_string()
+            .then(|| c.clone())
+            .ok_or_else(|| c["status"].to_string())
+    })
+    .await;
+    let secret_name = config["status"]["dataSecretName"].as_str().unwrap();
+    let secret = get_json(kc, &format!("secret/{secret_name}"), NS)
+        .await
+        .unwrap();
+    let userdata = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(secret["data"]["value"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        userdata.contains("kubeadm join"),
+        "cloud-init that runs kubeadm join: {userdata}"
+    );
 }
