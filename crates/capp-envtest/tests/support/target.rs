@@ -197,7 +197,7 @@ pub(crate) fn observe<T: serde::Serialize>(step: &str, result: Result<T, kube::E
             "code": status.code,
             "reason": status.reason,
             "message": status.message,
-            "details": normalize(serde_json::to_value(&status.details).unwrap()),
+            "details": sorted_causes(normalize(serde_json::to_value(&status.details).unwrap())),
         }),
         Err(e) => json!({"step": step, "error": e.to_string()}),
     }
@@ -211,6 +211,16 @@ pub(crate) fn managed_fields(step: &str, result: Result<DynamicObject, kube::Err
         }
         Err(e) => observe::<()>(step, Err(e)),
     }
+}
+
+/// `details.causes` sorted: kube-apiserver lists the causes of one error in an order that
+/// changes from run to run (schema properties are visited in Go map order), so the order carries
+/// no meaning.
+fn sorted_causes(mut details: Value) -> Value {
+    if let Some(causes) = details.get_mut("causes").and_then(Value::as_array_mut) {
+        causes.sort_by_key(Value::to_string);
+    }
+    details
 }
 
 /// Just the outcome of a step: the HTTP code (200 for success) and reason.
