@@ -66,8 +66,8 @@ pub enum Error {
         /// Where it was looked for.
         dir: PathBuf,
     },
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file (or binding a probe port) failed.
+    #[error("I/O on {path} failed")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -76,7 +76,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A process could not be started.
-    #[error("failed to start {name}: {source}")]
+    #[error("failed to start {name}")]
     Spawn {
         /// The process name.
         name: String,
@@ -95,13 +95,13 @@ pub enum Error {
         log: String,
     },
     /// Generating certificates or rendering a kubeconfig failed.
-    #[error("PKI: {0}")]
+    #[error("generating a certificate or rendering a kubeconfig failed")]
     Pki(#[source] capp_pki::Error),
-    /// Building the kube client failed.
+    /// Reading a kubeconfig or building the kube client from it failed.
     #[error("kube client: {0}")]
     Kubeconfig(String),
     /// A request to the API server failed.
-    #[error("{what}: {source}")]
+    #[error("{what} failed")]
     Api {
         /// What the request did.
         what: String,
