@@ -115,36 +115,12 @@ async fn adopted_and_provisioned(kc: &Path, port: u16) {
     .await;
 
     // Play our infrastructure controller.
-    kubectl_ok(
+    let endpoint = json!({"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1", "port": port}}});
+    merge_patch(kc, &[], &endpoint).await;
+    merge_patch(
         kc,
-        &[
-            "patch",
-            "packetcluster",
-            CLUSTER,
-            "-n",
-            NS,
-            "--type=merge",
-            "-p",
-            &json!({"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1", "port": port}}})
-                .to_string(),
-        ],
-        None,
-    )
-    .await;
-    kubectl_ok(
-        kc,
-        &[
-            "patch",
-            "packetcluster",
-            CLUSTER,
-            "-n",
-            NS,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            r#"{"status":{"ready":true}}"#,
-        ],
-        None,
+        &["--subresource=status"],
+        &json!({"status": {"ready": true}}),
     )
     .await;
 }
@@ -363,4 +339,13 @@ async fn workers_get_bootstrap_data_once_the_control_plane_is_initialized(kc: &P
         userdata.contains("kubeadm join"),
         "cloud-init that runs kubeadm join: {userdata}"
     );
+}
+
+/// Merge-patches our PacketCluster with kubectl (`extra` adds e.g. `--subresource=status`).
+async fn merge_patch(kc: &Path, extra: &[&str], body: &Value) {
+    let body = body.to_string();
+    let target = format!("packetcluster/{CLUSTER}");
+    let mut args = vec!["patch", &target, "-n", NS, "--type=merge", "-p", &body];
+    args.extend_from_slice(extra);
+    kubectl_ok(kc, &args, None).await;
 }
