@@ -11,6 +11,10 @@ fmt:
 lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# the real upstream tier (kube-apiserver, etcd, CAPI managers) from upstream/'s Go modules, cached
+upstream:
+    upstream/build
+
 # the test suite (the README's test command) and doc tests
 test:
     cargo nextest run --workspace --locked --no-fail-fast
