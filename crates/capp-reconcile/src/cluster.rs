@@ -28,11 +28,11 @@ use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event, finalizer};
 
 use crate::context::Context;
 use crate::core::ClusterView;
 use crate::error::{Error, Result};
+use crate::finalizer;
 use crate::requeue::{STALLED, WAIT_FOR_CREDENTIALS, WAIT_FOR_OWNER};
 use crate::status::{apply_status, message_chain, patch_spec, publish, set_paused};
 
@@ -79,7 +79,6 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
             });
         }
     };
-    let api: Api<PacketCluster> = Api::namespaced(ctx.client.clone(), &ns);
     // During deletion the Cluster may be gone already; its name is still on the label.
     let cluster = cluster.or_else(|| {
         pc.metadata.deletion_timestamp.as_ref()?;
@@ -92,11 +91,10 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
     let Some(cluster) = cluster else {
         if pc.metadata.deletion_timestamp.is_some() {
             // No Cluster name at all: nothing of ours can be found, let it go.
-            return finalizer(&api, FINALIZER, pc, |_| async {
-                Ok::<_, Error>(Action::await_change())
-            })
-            .await
-            .map_err(Error::from);
+            if finalizer::has(pc.as_ref(), FINALIZER) {
+                finalizer::remove(ctx, pc.as_ref(), FINALIZER).await?;
+            }
+            return Ok(Action::await_change());
         }
         tracing::info!("Waiting for the owner Cluster");
         let mut status = pc.status.clone().unwrap_or_default();
@@ -126,14 +124,18 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
         tracing::info!(reason = message, "Reconciliation is paused");
         return Ok(ctx.requeue(STALLED));
     }
-    finalizer(&api, FINALIZER, pc, |event| async move {
-        match event {
-            Event::Apply(pc) => apply(ctx, &pc, &cluster).await,
-            Event::Cleanup(pc) => cleanup(ctx, &pc, &cluster).await,
+    if pc.metadata.deletion_timestamp.is_some() {
+        if !finalizer::has(pc.as_ref(), FINALIZER) {
+            return Ok(Action::await_change());
         }
-    })
-    .await
-    .map_err(Error::from)
+        cleanup(ctx, &pc, &cluster).await?;
+        finalizer::remove(ctx, pc.as_ref(), FINALIZER).await?;
+        return Ok(Action::await_change());
+    }
+    if !finalizer::has(pc.as_ref(), FINALIZER) {
+        finalizer::add(ctx, pc.as_ref(), FINALIZER).await?;
+    }
+    apply(ctx, &pc, &cluster).await
 }
 
 async fn apply(ctx: &Context, pc: &PacketCluster, cluster: &ClusterView) -> Result<Action> {
@@ -227,7 +229,7 @@ async fn phases(
     Ok(Action::requeue(ctx.config.sync_period))
 }
 
-async fn cleanup(ctx: &Context, pc: &PacketCluster, cluster: &ClusterView) -> Result<Action> {
+async fn cleanup(ctx: &Context, pc: &PacketCluster, cluster: &ClusterView) -> Result<()> {
     let account = match credentials::account(ctx, pc).await {
         Ok(account) => account,
         Err(e) => {
@@ -245,8 +247,7 @@ async fn cleanup(ctx: &Context, pc: &PacketCluster, cluster: &ClusterView) -> Re
             return Err(e);
         }
     };
-    endpoint::release_elastic_ip(account.metal.as_ref(), pc, &cluster.name).await?;
-    Ok(Action::await_change())
+    endpoint::release_elastic_ip(account.metal.as_ref(), pc, &cluster.name).await
 }
 
 /// Per-object capped exponential backoff; terminal errors retry slowly.

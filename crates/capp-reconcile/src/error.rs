@@ -83,9 +83,6 @@ pub enum Error {
         /// What is missing.
         message: String,
     },
-    /// kube's finalizer helper failed around apply or cleanup.
-    #[error("finalizer handling failed")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
 /// Result with this crate's [`Error`].
@@ -107,11 +104,6 @@ impl Error {
     pub fn metal_source(&self) -> Option<&capp_packet::Error> {
         match self {
             Error::Metal { source, .. } => Some(source),
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.metal_source(),
-                _ => None,
-            },
             _ => None,
         }
     }
@@ -140,11 +132,6 @@ impl Error {
             Error::Credentials { .. } => reasons::CREDENTIALS_NOT_FOUND_REASON,
             Error::ProvisioningFailed { .. } => reasons::INSTANCE_PROVISION_FAILED_REASON,
             Error::Malformed { .. } => "MalformedObject",
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
-                _ => "FinalizerError",
-            },
         }
     }
 
@@ -169,11 +156,6 @@ impl Error {
                     || source.is_conflict()
                     || source.may_have_been_applied())
             }
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.is_terminal(),
-                _ => false,
-            },
             Error::Kube { .. } | Error::Credentials { .. } | Error::Malformed { .. } => false,
         }
     }
@@ -182,12 +164,6 @@ impl Error {
     #[must_use]
     pub fn retry_after(&self) -> Option<Duration> {
         self.metal_source()?.api()?.retry_after()
-    }
-}
-
-impl From<kube::runtime::finalizer::Error<Error>> for Error {
-    fn from(e: kube::runtime::finalizer::Error<Error>) -> Self {
-        Error::Finalizer(Box::new(e))
     }
 }
 

@@ -24,6 +24,7 @@ pub mod controller;
 pub mod core;
 pub mod device_view;
 mod error;
+mod finalizer;
 pub mod machine;
 pub mod metrics;
 pub mod rbac;

@@ -32,16 +32,15 @@ use capp_api::conditions::{
 use capp_api::machine::FINALIZER;
 use capp_api::{PacketMachine, PacketMachineStatus};
 use kube::ResourceExt;
-use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event, finalizer};
 use tokio::time::Instant;
 
 use self::device::{DevicePhase, Found, VIEW_FRESHNESS};
 use self::scope::{MachineScope, Owners};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::finalizer;
 use crate::requeue::{STALLED, WAIT_FOR_DEPENDENCY, WAIT_FOR_OWNER, provisioning_poll};
 use crate::status::{apply_status, message_chain, patch_spec, publish, set_paused};
 
@@ -83,15 +82,10 @@ async fn reconcile_inner(pm: Arc<PacketMachine>, ctx: &Context) -> Result<Action
                 missing,
                 "Owner gone during deletion, releasing the PacketMachine"
             );
-            let api: Api<PacketMachine> =
-                Api::namespaced(ctx.client.clone(), &pm.namespace().unwrap_or_default());
-            return finalizer(&api, FINALIZER, pm, |event| async move {
-                match event {
-                    Event::Apply(_) | Event::Cleanup(_) => Ok::<_, Error>(Action::await_change()),
-                }
-            })
-            .await
-            .map_err(Error::from);
+            if finalizer::has(pm.as_ref(), FINALIZER) {
+                finalizer::remove(ctx, pm.as_ref(), FINALIZER).await?;
+            }
+            return Ok(Action::await_change());
         }
         tracing::info!(missing, "Waiting for the owner");
         return Ok(ctx.requeue(WAIT_FOR_OWNER));
@@ -102,16 +96,18 @@ async fn reconcile_inner(pm: Arc<PacketMachine>, ctx: &Context) -> Result<Action
     let mut scope = MachineScope::new(ctx, pm.clone(), machine, cluster, packet_cluster).await?;
     let now = scope.now;
     set_paused(&mut scope.status, None, now);
-    let api: Api<PacketMachine> =
-        Api::namespaced(ctx.client.clone(), &pm.namespace().unwrap_or_default());
-    finalizer(&api, FINALIZER, pm, |event| async move {
-        match event {
-            Event::Apply(_) => apply(ctx, scope).await,
-            Event::Cleanup(_) => cleanup(ctx, scope).await,
+    if deleting {
+        if !finalizer::has(pm.as_ref(), FINALIZER) {
+            return Ok(Action::await_change());
         }
-    })
-    .await
-    .map_err(Error::from)
+        return cleanup(ctx, scope).await;
+    }
+    // Only now, with the owner reference in place, may the finalizer be added (CAPI
+    // contract), and it must be in place before anything is created.
+    if !finalizer::has(pm.as_ref(), FINALIZER) {
+        finalizer::add(ctx, pm.as_ref(), FINALIZER).await?;
+    }
+    apply(ctx, scope).await
 }
 
 /// Paused: set the `Paused` condition, make no Metal call.
@@ -141,6 +137,7 @@ async fn cleanup(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
     match outcome {
         Ok(None) => {
             tracing::info!("Device deleted, releasing the PacketMachine");
+            finalizer::remove(ctx, scope.packet_machine.as_ref(), FINALIZER).await?;
             Ok(Action::await_change())
         }
         Ok(Some(action)) => {

@@ -23,7 +23,9 @@ use crate::requeue::POLL_DELETING;
 /// `None` when the device is gone (release the finalizer), `Some` to come back.
 pub(crate) async fn delete(ctx: &Context, scope: &mut MachineScope) -> Result<Option<Action>> {
     let sent = scope.device_id().and_then(|id| ctx.delete_sent(&id));
-    let not_before = sent.unwrap_or_else(|| super::since(ctx.config.scaled(VIEW_FRESHNESS)));
+    // Fresh within the usual window, and never older than our delete call.
+    let fresh = super::since(ctx.config.scaled(VIEW_FRESHNESS));
+    let not_before = sent.map_or(fresh, |sent| sent.max(fresh));
     let device = match find(scope, not_before).await? {
         Found::Device(device) => device,
         Found::Absent | Found::NotFound(_) | Found::Forbidden(_) => {

@@ -1,0 +1,81 @@
+//! Adding and removing our finalizer.
+//!
+//! kube's `finalizer` helper releases the object as soon as cleanup returns `Ok`, whatever
+//! the `Action`; deleting a device is a wait of minutes that is not an error, so the
+//! controllers manage the finalizer themselves: add it (only once the owner reference exists)
+//! before creating anything, remove it only when cleanup reports the infrastructure gone.
+//! Both writes are merge patches carrying the observed `resourceVersion`, so a concurrent
+//! change to the list conflicts instead of being overwritten.
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::context::{Context, FIELD_MANAGER};
+use crate::error::{Error, Result};
+
+/// Whether `obj` carries `name`.
+pub(crate) fn has<K: Resource>(obj: &K, name: &str) -> bool {
+    obj.finalizers().iter().any(|f| f == name)
+}
+
+async fn write<K>(
+    ctx: &Context,
+    obj: &K,
+    finalizers: Vec<String>,
+    action: &'static str,
+) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let patch = json!({"metadata": {
+        "finalizers": finalizers,
+        "resourceVersion": obj.resource_version(),
+    }});
+    api.patch(
+        &obj.name_any(),
+        &PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        },
+        &Patch::Merge(patch),
+    )
+    .await
+    .map_err(Error::kube(action))?;
+    Ok(())
+}
+
+/// Adds `name` to the object's finalizers.
+pub(crate) async fn add<K>(ctx: &Context, obj: &K, name: &str) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let mut finalizers = obj.finalizers().to_vec();
+    finalizers.push(name.to_owned());
+    write(ctx, obj, finalizers, "add the finalizer").await
+}
+
+/// Removes `name` from the object's finalizers.
+pub(crate) async fn remove<K>(ctx: &Context, obj: &K, name: &str) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let finalizers: Vec<String> = obj
+        .finalizers()
+        .iter()
+        .filter(|f| *f != name)
+        .cloned()
+        .collect();
+    write(ctx, obj, finalizers, "remove the finalizer").await
+}
