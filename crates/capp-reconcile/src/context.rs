@@ -95,6 +95,9 @@ pub struct Context {
     /// When we last asked Metal to delete each device (by device id): deletion polls need a
     /// view refreshed after it.
     pub(crate) deletes: Mutex<HashMap<String, Instant>>,
+    /// When each PacketMachine (by UID) is next due to look at Metal; reconciles triggered
+    /// by events before then are served from the device views without a call.
+    pub(crate) polls: Mutex<HashMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -135,6 +138,7 @@ impl Context {
             backoff: Backoff::default(),
             core,
             deletes: Mutex::new(HashMap::new()),
+            polls: Mutex::new(HashMap::new()),
         }
     }
 
@@ -142,6 +146,33 @@ impl Context {
     #[must_use]
     pub fn requeue(&self, period: Duration) -> kube::runtime::controller::Action {
         kube::runtime::controller::Action::requeue(self.config.scaled(period))
+    }
+
+    /// Whether the object's next look at Metal is due (or was never scheduled).
+    pub(crate) fn poll_due(&self, uid: &str) -> bool {
+        self.polls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(uid)
+            .is_none_or(|due| *due <= Instant::now())
+    }
+
+    /// Schedules the object's next look at Metal `after` from now (minus a little slack, so
+    /// the requeue that comes exactly then is due).
+    pub(crate) fn schedule_poll(&self, uid: &str, after: Duration) {
+        let due = Instant::now() + after.mul_f64(0.9);
+        self.polls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(uid.to_owned(), due);
+    }
+
+    /// Forgets the schedule: the next reconcile looks at fresh data.
+    pub(crate) fn forget_poll(&self, uid: &str) {
+        self.polls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
     }
 
     pub(crate) fn delete_sent(&self, device_id: &str) -> Option<Instant> {

@@ -62,14 +62,17 @@ impl DeviceView {
     }
 
     /// The devices, refreshed with one list call unless the last refresh started at or after
-    /// `not_before`.
+    /// `not_before` (`None`: any refresh will do; the first read always lists).
     pub async fn devices(
         &self,
         metal: &dyn Metal,
-        not_before: Instant,
+        not_before: Option<Instant>,
     ) -> capp_packet::Result<Arc<Vec<Device>>> {
         let mut cache = self.cache.lock().await;
-        if cache.refreshed.is_some_and(|at| at >= not_before) {
+        if cache
+            .refreshed
+            .is_some_and(|at| not_before.is_none_or(|nb| at >= nb))
+        {
             return Ok(cache.devices.clone());
         }
         let started = Instant::now();

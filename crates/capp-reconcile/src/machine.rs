@@ -88,7 +88,7 @@ async fn reconcile_inner(pm: Arc<PacketMachine>, ctx: &Context) -> Result<Action
             return Ok(Action::await_change());
         }
         tracing::info!(missing, "Waiting for the owner");
-        return Ok(ctx.requeue(WAIT_FOR_OWNER));
+        return Ok(Action::requeue(ctx.config.scaled(WAIT_FOR_OWNER)));
     };
     if cluster.paused || capi_types::predicates::has_paused_annotation(pm.as_ref()) {
         return paused(ctx, &pm, cluster.paused).await;
@@ -122,40 +122,49 @@ async fn paused(ctx: &Context, pm: &PacketMachine, by_cluster: bool) -> Result<A
         apply_status(ctx, pm, &status).await?;
     }
     tracing::info!(reason = message, "Reconciliation is paused");
-    Ok(ctx.requeue(STALLED))
+    Ok(Action::requeue(ctx.config.scaled(STALLED)))
 }
 
 /// The apply phases, then the one status write.
 async fn apply(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
-    let outcome = phases(ctx, &mut scope).await;
-    finish(ctx, &mut scope, &outcome).await?;
-    outcome
+    let uid = scope.uid();
+    let fresh = ctx
+        .poll_due(&uid)
+        .then(|| since(ctx.config.scaled(VIEW_FRESHNESS)));
+    let outcome = phases(ctx, &mut scope, fresh).await;
+    finish(ctx, &mut scope, outcome.as_ref().err()).await?;
+    let after = outcome?;
+    ctx.schedule_poll(&uid, after);
+    Ok(Action::requeue(after))
 }
 
 async fn cleanup(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
-    let outcome = delete::delete(ctx, &mut scope).await;
+    let uid = scope.uid();
+    let due = ctx.poll_due(&uid);
+    let outcome = delete::delete(ctx, &mut scope, due).await;
     match outcome {
         Ok(None) => {
             tracing::info!("Device deleted, releasing the PacketMachine");
             finalizer::remove(ctx, scope.packet_machine.as_ref(), FINALIZER).await?;
+            ctx.forget_poll(&uid);
             Ok(Action::await_change())
         }
-        Ok(Some(action)) => {
-            finish(ctx, &mut scope, &Ok(action.clone())).await?;
-            Ok(action)
+        Ok(Some(after)) => {
+            finish(ctx, &mut scope, None).await?;
+            ctx.schedule_poll(&uid, after);
+            Ok(Action::requeue(after))
         }
         Err(e) => {
-            let failed = Err(e);
-            finish(ctx, &mut scope, &failed).await?;
-            failed
+            finish(ctx, &mut scope, Some(&e)).await?;
+            Err(e)
         }
     }
 }
 
 /// Records an error in the conditions, summarises `Ready`, writes spec.providerID when it
 /// changed, and applies the status.
-async fn finish(ctx: &Context, scope: &mut MachineScope, outcome: &Result<Action>) -> Result<()> {
-    if let Err(e) = outcome {
+async fn finish(ctx: &Context, scope: &mut MachineScope, error: Option<&Error>) -> Result<()> {
+    if let Some(e) = error {
         let severity = if e.is_terminal() {
             Severity::Error
         } else {
@@ -205,7 +214,11 @@ async fn finish(ctx: &Context, scope: &mut MachineScope, outcome: &Result<Action
 }
 
 /// The checklist. Each step returns early with the requeue it needs when not done.
-async fn phases(ctx: &Context, scope: &mut MachineScope) -> Result<Action> {
+async fn phases(
+    ctx: &Context,
+    scope: &mut MachineScope,
+    fresh: Option<Instant>,
+) -> Result<Duration> {
     if !scope.packet_cluster.is_provisioned() {
         scope.mark_false(
             INSTANCE_READY,
@@ -213,9 +226,9 @@ async fn phases(ctx: &Context, scope: &mut MachineScope) -> Result<Action> {
             Severity::Info,
             "waiting for the PacketCluster to be provisioned",
         );
-        return Ok(ctx.requeue(WAIT_FOR_DEPENDENCY));
+        return Ok(ctx.config.scaled(WAIT_FOR_DEPENDENCY));
     }
-    let device = match device::find(scope, since(ctx.config.scaled(VIEW_FRESHNESS))).await? {
+    let device = match device::find(scope, fresh, false).await? {
         Found::Device(device) => device,
         Found::NotFound(id) => {
             let action = device::vanished(ctx, scope, &id);
@@ -235,20 +248,20 @@ async fn phases(ctx: &Context, scope: &mut MachineScope) -> Result<Action> {
             if let Some(action) = ensure_created(ctx, scope).await? {
                 return Ok(action);
             }
-            return Ok(Action::requeue(ctx.config.sync_period));
+            return Ok(ctx.config.sync_period);
         }
     };
     if let Some(action) = device::handle(ctx, scope, &device).await? {
         return Ok(action);
     }
-    Ok(Action::requeue(ctx.config.sync_period))
+    Ok(ctx.config.sync_period)
 }
 
 /// Creates the device when none exists and creating is allowed. `Some` is the requeue.
-async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Option<Action>> {
+async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Option<Duration>> {
     if scope.status.has_failed() {
         // A failed provision is reported and not retried with a new device.
-        return Ok(Some(ctx.requeue(STALLED)));
+        return Ok(Some(ctx.config.scaled(STALLED)));
     }
     if scope.machine.bootstrap_data_secret_name.is_none() {
         scope.mark_false(
@@ -257,7 +270,7 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
             Severity::Info,
             "waiting for the Machine's bootstrap data Secret",
         );
-        return Ok(Some(ctx.requeue(WAIT_FOR_DEPENDENCY)));
+        return Ok(Some(ctx.config.scaled(WAIT_FOR_DEPENDENCY)));
     }
     let device = create::create(ctx, scope).await?;
     publish(
@@ -281,7 +294,7 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
         DevicePhase::observe(Some(&device)),
         DevicePhase::Provisioning(_) | DevicePhase::Active
     ));
-    Ok(Some(ctx.requeue(provisioning_poll(
+    Ok(Some(ctx.config.scaled(provisioning_poll(
         None,
         Duration::ZERO,
         ctx.config.expected_provisioning,
@@ -296,5 +309,7 @@ pub fn error_policy(pm: Arc<PacketMachine>, error: &Error, ctx: Arc<Context>) ->
         .backoff
         .next(&uid, error.is_terminal(), error.retry_after());
     tracing::warn!(PacketMachine = %pm.name_any(), reason = error.reason(), error = %message_chain(error), ?wait, "Reconcile failed");
-    ctx.requeue(wait)
+    // The next attempt looks at fresh data.
+    ctx.forget_poll(&uid);
+    Action::requeue(ctx.config.scaled(wait))
 }

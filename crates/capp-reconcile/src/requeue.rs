@@ -40,8 +40,9 @@ pub const EXPECTED_PROVISIONING: Duration = Duration::from_secs(480);
 /// Powering on/off and reinstalling: minutes-long transitions with no progress figure.
 pub const POLL_TRANSITION: Duration = Duration::from_secs(60);
 
-/// After a delete call: deprovisioning takes a minute or two on Metal.
-pub const POLL_DELETING: Duration = Duration::from_secs(30);
+/// After a delete call: a forced delete of a Metal device left the API's device list within
+/// about a minute; polling sooner only repeats the list.
+pub const POLL_DELETING: Duration = Duration::from_secs(60);
 
 /// A device that failed to provision, or a paused object: nothing will change without a
 /// user action, which arrives as a watch event; this is only the periodic resync.

@@ -145,6 +145,18 @@ async fn cluster_and_two_machines_come_and_go(version: CoreVersion) {
         .map(|(_, n)| n)
         .sum();
     eprintln!("Metal calls for 1 cluster + 2 machine lifecycles: {total} {counts:?}");
+    let cluster_calls: u64 = [
+        "findIPReservations",
+        "requestIPReservation",
+        "deleteIPAddress",
+    ]
+    .iter()
+    .map(|op| counts.get(*op).copied().unwrap_or_default())
+    .sum();
+    assert!(
+        total - cluster_calls <= 2 * 8,
+        "at most 8 Metal calls per machine lifecycle: {counts:?}"
+    );
     controllers.stop().await;
     world.shutdown().await;
 }

@@ -42,7 +42,9 @@ async fn concurrent_polls_of_one_cluster_cost_one_list_call() {
     let readers: Vec<_> = (0..20)
         .map(|_| {
             let (view, metal) = (view.clone(), metal.clone());
-            tokio::spawn(async move { view.devices(metal.as_ref(), now).await.unwrap().len() })
+            tokio::spawn(
+                async move { view.devices(metal.as_ref(), Some(now)).await.unwrap().len() },
+            )
         })
         .collect();
     for r in readers {
@@ -50,12 +52,15 @@ async fn concurrent_polls_of_one_cluster_cost_one_list_call() {
     }
     assert_eq!(sim.operation_count("findProjectDevices"), 1);
     // Fresh enough: served from the cache.
-    view.devices(metal.as_ref(), now).await.unwrap();
+    view.devices(metal.as_ref(), Some(now)).await.unwrap();
     assert_eq!(sim.operation_count("findProjectDevices"), 1);
     // A reader that needs newer data triggers one more list.
-    view.devices(metal.as_ref(), Instant::now() + Duration::from_millis(1))
-        .await
-        .unwrap();
+    view.devices(
+        metal.as_ref(),
+        Some(Instant::now() + Duration::from_millis(1)),
+    )
+    .await
+    .unwrap();
     assert_eq!(sim.operation_count("findProjectDevices"), 2);
     sim.shutdown().await;
 }

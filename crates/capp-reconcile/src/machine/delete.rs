@@ -11,8 +11,9 @@
 //!   for, not deleted again.
 
 use capi_types::conditions::Severity;
+use std::time::Duration;
+
 use capp_api::conditions::{INSTANCE_DELETING_REASON, INSTANCE_READY};
-use kube::runtime::controller::Action;
 
 use super::device::{Found, VIEW_FRESHNESS, find};
 use super::scope::MachineScope;
@@ -21,12 +22,18 @@ use crate::error::{Error, Result};
 use crate::requeue::POLL_DELETING;
 
 /// `None` when the device is gone (release the finalizer), `Some` to come back.
-pub(crate) async fn delete(ctx: &Context, scope: &mut MachineScope) -> Result<Option<Action>> {
+pub(crate) async fn delete(
+    ctx: &Context,
+    scope: &mut MachineScope,
+    due: bool,
+) -> Result<Option<Duration>> {
     let sent = scope.device_id().and_then(|id| ctx.delete_sent(&id));
     // Fresh within the usual window, and never older than our delete call.
     let fresh = super::since(ctx.config.scaled(VIEW_FRESHNESS));
-    let not_before = sent.map_or(fresh, |sent| sent.max(fresh));
-    let device = match find(scope, not_before).await? {
+    let not_before = due.then(|| sent.map_or(fresh, |sent| sent.max(fresh)));
+    // Absent from a view refreshed after our delete call: gone, no need to ask.
+    let absent_is_gone = sent.is_some() && not_before.is_some();
+    let device = match find(scope, not_before, absent_is_gone).await? {
         Found::Device(device) => device,
         Found::Absent | Found::NotFound(_) | Found::Forbidden(_) => {
             if let Some(id) = scope.device_id() {
@@ -63,5 +70,5 @@ pub(crate) async fn delete(ctx: &Context, scope: &mut MachineScope) -> Result<Op
         Severity::Info,
         &message,
     );
-    Ok(Some(ctx.requeue(POLL_DELETING)))
+    Ok(Some(ctx.config.scaled(POLL_DELETING)))
 }

@@ -16,7 +16,6 @@ use capp_api::conditions::{
     INSTANCE_STOPPED_REASON, INSTANCE_TERMINATED_REASON,
 };
 use capp_packet::{AssignIp, BgpAddressFamily, CreateBgpSession, Device, DeviceState};
-use kube::runtime::controller::Action;
 use tokio::time::Instant;
 
 use super::scope::MachineScope;
@@ -51,15 +50,28 @@ pub(crate) enum Found {
 /// Finds the machine's device: `spec.providerID` first, else by identity tags, both through
 /// the cluster's device view (every page of a tag-filtered list); a device named by
 /// `providerID` that the view lacks is fetched once to tell 404 from 403.
-pub(crate) async fn find(scope: &MachineScope, not_before: Instant) -> Result<Found> {
+///
+/// `fresh` is how recent the view must be (`None`: any refresh will do, for reconciles
+/// triggered by events between polls).
+///
+/// `absent_is_gone`: the caller deleted the device before the view's refresh, so a device
+/// missing from it is gone (404) without asking again.
+pub(crate) async fn find(
+    scope: &MachineScope,
+    fresh: Option<Instant>,
+    absent_is_gone: bool,
+) -> Result<Found> {
     let devices = scope
         .view
-        .devices(scope.metal(), not_before)
+        .devices(scope.metal(), fresh)
         .await
         .map_err(Error::metal("findProjectDevices"))?;
     if let Some(id) = scope.device_id() {
         if let Some(d) = devices.iter().find(|d| d.id == id) {
             return Ok(Found::Device(Box::new(d.clone())));
+        }
+        if absent_is_gone {
+            return Ok(Found::NotFound(id));
         }
         return match scope.metal().get_device(&id).await {
             Ok(device) => Ok(Found::Device(Box::new(device))),
@@ -119,7 +131,7 @@ pub(crate) async fn handle(
     ctx: &Context,
     scope: &mut MachineScope,
     device: &Device,
-) -> Result<Option<Action>> {
+) -> Result<Option<Duration>> {
     scope.set_device(device);
     scope.status.instance_status = Some(state_name(device.state).to_owned());
     scope.status.addresses = addresses(scope, device);
@@ -137,7 +149,7 @@ pub(crate) async fn handle(
                 Severity::Warning,
                 "device is powered off",
             );
-            Ok(Some(ctx.requeue(POLL_TRANSITION)))
+            Ok(Some(ctx.config.scaled(POLL_TRANSITION)))
         }
         DevicePhase::Transitioning => {
             let message = format!("device is {}", state_name(device.state));
@@ -147,7 +159,7 @@ pub(crate) async fn handle(
                 Severity::Info,
                 &message,
             );
-            Ok(Some(ctx.requeue(POLL_TRANSITION)))
+            Ok(Some(ctx.config.scaled(POLL_TRANSITION)))
         }
         DevicePhase::Deleting => {
             let message = format!(
@@ -162,7 +174,7 @@ pub(crate) async fn handle(
             );
             scope.status.failure_reason = Some(UPDATE_ERROR.to_owned());
             scope.status.failure_message = Some(message);
-            Ok(Some(ctx.requeue(STALLED)))
+            Ok(Some(ctx.config.scaled(STALLED)))
         }
     }
 }
@@ -172,7 +184,7 @@ fn provisioning(
     scope: &mut MachineScope,
     device: &Device,
     percentage: Option<f64>,
-) -> Action {
+) -> Duration {
     let message = match percentage {
         Some(p) => format!("device is {} ({p:.0}%)", state_name(device.state)),
         None => format!("device is {}", state_name(device.state)),
@@ -196,7 +208,7 @@ fn provisioning(
             .as_secs_f64()
             .max(1e-9),
     );
-    ctx.requeue(provisioning_poll(
+    ctx.config.scaled(provisioning_poll(
         percentage,
         elapsed,
         ctx.config.expected_provisioning,
@@ -205,7 +217,7 @@ fn provisioning(
 
 /// A device that failed to provision: reported, and never replaced by a new create (a user
 /// deletes the Machine; MachineHealthCheck may remediate).
-pub(crate) fn failed(ctx: &Context, scope: &mut MachineScope, device_id: &str) -> Action {
+pub(crate) fn failed(ctx: &Context, scope: &mut MachineScope, device_id: &str) -> Duration {
     let message = format!("device {device_id} failed to provision");
     scope.mark_false(
         INSTANCE_READY,
@@ -215,11 +227,11 @@ pub(crate) fn failed(ctx: &Context, scope: &mut MachineScope, device_id: &str) -
     );
     scope.status.failure_reason = Some(CREATE_ERROR.to_owned());
     scope.status.failure_message = Some(message);
-    ctx.requeue(STALLED)
+    ctx.config.scaled(STALLED)
 }
 
 /// A device named by `providerID` that no longer exists.
-pub(crate) fn vanished(ctx: &Context, scope: &mut MachineScope, device_id: &str) -> Action {
+pub(crate) fn vanished(ctx: &Context, scope: &mut MachineScope, device_id: &str) -> Duration {
     let message = format!("device {device_id} no longer exists (deleted outside of Cluster API)");
     scope.mark_false(
         INSTANCE_READY,
@@ -229,14 +241,14 @@ pub(crate) fn vanished(ctx: &Context, scope: &mut MachineScope, device_id: &str)
     );
     scope.status.failure_reason = Some(UPDATE_ERROR.to_owned());
     scope.status.failure_message = Some(message);
-    ctx.requeue(STALLED)
+    ctx.config.scaled(STALLED)
 }
 
 async fn active(
     ctx: &Context,
     scope: &mut MachineScope,
     device: &Device,
-) -> Result<Option<Action>> {
+) -> Result<Option<Duration>> {
     scope.mark_true(INSTANCE_READY);
     if scope.is_control_plane() && !scope.status.is_true(CONTROL_PLANE_ENDPOINT_READY) {
         if let Err(e) = control_plane_endpoint(ctx, scope, device).await {
@@ -280,7 +292,8 @@ async fn control_plane_endpoint(
                 .view
                 .devices(
                     scope.metal(),
-                    crate::machine::since(ctx.config.scaled(VIEW_FRESHNESS)),
+                    // The poll that found this device active has just refreshed the view.
+                    None,
                 )
                 .await
                 .map_err(Error::metal("findProjectDevices"))?;

@@ -157,6 +157,10 @@ impl MachineScope {
         self.account.metal.as_ref()
     }
 
+    pub(crate) fn uid(&self) -> String {
+        self.packet_machine.uid().unwrap_or_default()
+    }
+
     pub(crate) fn name(&self) -> String {
         self.packet_machine.name_any()
     }

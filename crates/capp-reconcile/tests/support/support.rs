@@ -64,15 +64,15 @@ pub(crate) struct World {
     pub(crate) core: CoreApi,
 }
 
-/// The simulator's device timeline on the compressed clock: 5 s queued+provisioning and
-/// 1.25 s deprovisioning in real time stand for 8 and 2 minutes.
+/// The simulator's device timeline on the compressed clock: 4.8 s queued+provisioning and
+/// 0.5 s deprovisioning in real time stand for 8 minutes and 50 seconds.
 pub(crate) fn sim_config() -> SimConfig {
     SimConfig::default()
         .with_clock(ClockMode::Real)
         .with_timings(Timings {
             queued: Duration::from_millis(600),
             provisioning: Duration::from_millis(4200),
-            deprovisioning: Duration::from_millis(1200),
+            deprovisioning: Duration::from_millis(500),
         })
 }
 
