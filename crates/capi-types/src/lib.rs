@@ -9,7 +9,8 @@
 //! - Contract helpers, all pure functions (no API calls, no clock reads): label and annotation
 //!   names ([`labels`]), [`is_paused`] and friends ([`predicates`]), owner lookup
 //!   ([`owner`]), v1beta1 conditions with severity and the `Ready` summary ([`conditions`]),
-//!   [`addresses`], [`failure_domains`] and Equinix Metal provider IDs ([`provider_id`]).
+//!   [`addresses`] and [`failure_domains`]. Everything here is provider-agnostic; the Equinix
+//!   Metal provider ID (`equinixmetal://`) lives with the provider's own kinds in `capp-api`.
 //! - [`crds`] returns every CRD this crate defines, e.g. for test environments.
 //!
 //! # Guarantees
@@ -88,7 +89,6 @@ pub mod machine_set;
 pub mod optional_spec;
 pub mod owner;
 pub mod predicates;
-pub mod provider_id;
 pub mod structural;
 
 pub use predicates::is_paused;
@@ -97,15 +97,6 @@ pub use predicates::is_paused;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A `spec.providerID` value is not `equinixmetal://<device-id>` (or legacy
-    /// `packet://<device-id>`).
-    #[error("invalid providerID {value:?}: {problem}")]
-    InvalidProviderId {
-        /// The rejected value.
-        value: String,
-        /// What is wrong and how to fix it.
-        problem: &'static str,
-    },
     /// An ownerReference `apiVersion` has more than one `/` (it must be `group/version` or
     /// `version`).
     #[error("invalid ownerReference apiVersion {api_version:?}: expected group/version")]

@@ -40,7 +40,22 @@ fn has_label(obj: &impl Resource, key: &str) -> bool {
 /// ```
 #[must_use]
 pub fn is_paused(cluster: &Cluster, obj: &impl Resource) -> bool {
-    cluster.spec.paused == Some(true) || has_paused_annotation(obj)
+    is_paused_by(cluster.spec.paused == Some(true), obj)
+}
+
+/// [`is_paused`] for callers that read the Cluster's `spec.paused` themselves (for example
+/// from a v1beta2 Cluster or a version-independent view): paused when `cluster_spec_paused`
+/// or `obj` carries the `cluster.x-k8s.io/paused` annotation.
+///
+/// ```
+/// use capi_types::{cluster::{Cluster, ClusterSpec}, predicates::is_paused_by};
+/// let obj = Cluster::new("c1", ClusterSpec::default());
+/// assert!(is_paused_by(true, &obj));
+/// assert!(!is_paused_by(false, &obj));
+/// ```
+#[must_use]
+pub fn is_paused_by(cluster_spec_paused: bool, obj: &impl Resource) -> bool {
+    cluster_spec_paused || has_paused_annotation(obj)
 }
 
 /// Whether `obj` carries the `cluster.x-k8s.io/paused` annotation.

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::jiff::Timestamp;
 
+use crate::ProviderId;
 use crate::cluster::{PacketClusterStatus, VipManager};
 use crate::common::{ApiEndpoint, CLUSTER_NAME_LABEL, MachineAddress, MachineAddressType};
-use crate::machine::{PacketMachineStatus, provider_id_for};
+use crate::machine::PacketMachineStatus;
 use crate::{PacketCluster, PacketClusterSpec, PacketMachine, PacketMachineSpec};
 
 /// The project ID fixtures use.
@@ -156,10 +157,15 @@ impl PacketMachine {
         self
     }
 
-    /// With `spec.providerID` pointing at this device.
+    /// With `spec.providerID` pointing at this device (`equinixmetal://<device_id>`).
+    ///
+    /// Panics when `device_id` cannot be a device ID (empty, `/` or whitespace): fixtures take
+    /// literals.
     #[must_use]
+    #[expect(clippy::expect_used, reason = "fixture: device IDs are test literals")]
     pub fn with_provider_id(mut self, device_id: &str) -> PacketMachine {
-        self.spec.provider_id = Some(provider_id_for(device_id));
+        let id = ProviderId::new(device_id).expect("a valid device ID");
+        self.spec.provider_id = Some(id.to_string());
         self
     }
 

@@ -23,6 +23,10 @@
 //! - as in the Go CRDs, `spec` is optional: an object without one (or with `spec: null`)
 //!   parses with the zero spec ([`capi_types::optional_spec!`]).
 //!
+//! Besides the kinds: [`provider_id`] is the one home of the `equinixmetal://` provider ID,
+//! and [`core`](crate::core) reads core `Cluster` and `Machine` objects of either `cluster.x-k8s.io`
+//! version (`v1beta1`, `v1beta2`) into one view, so controllers do not depend on either shape.
+//!
 //! [`crds()`] returns the four CustomResourceDefinitions; they are structural (checked by
 //! [`capi_types::structural::check_crd`] in this crate's tests) and carry the contract label
 //! `cluster.x-k8s.io/v1beta1: v1beta1`.
@@ -60,15 +64,18 @@ pub mod cluster;
 pub mod cluster_template;
 pub mod common;
 pub mod conditions;
+pub mod core;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixtures;
 pub mod machine;
 pub mod machine_template;
+pub mod provider_id;
 
 pub use cluster::{PacketCluster, PacketClusterSpec, PacketClusterStatus};
 pub use cluster_template::{PacketClusterTemplate, PacketClusterTemplateSpec};
 pub use machine::{PacketMachine, PacketMachineSpec, PacketMachineStatus};
 pub use machine_template::{PacketMachineTemplate, PacketMachineTemplateSpec};
+pub use provider_id::ProviderId;
 
 /// The API group of every kind in this crate.
 pub const GROUP: &str = "infrastructure.cluster.x-k8s.io";
@@ -98,12 +105,37 @@ pub enum Error {
         /// The rejected value.
         value: String,
     },
-    /// `spec.providerID` does not start with `equinixmetal://` (or the legacy `packet://`)
-    /// followed by a device ID.
-    #[error("invalid spec.providerID {value:?}: expected equinixmetal://<device-id>")]
+    /// A `spec.providerID` value is not `equinixmetal://<device-id>` (or the legacy
+    /// `packet://<device-id>`), or a device ID cannot be one.
+    #[error("invalid spec.providerID {value:?}: {problem}")]
     InvalidProviderId {
         /// The rejected value.
         value: String,
+        /// What is wrong and how to fix it.
+        problem: &'static str,
+    },
+    /// A core Cluster API object (Cluster, Machine) has a field of the wrong type, misses a
+    /// required field, or is not `cluster.x-k8s.io/v1beta1` or `v1beta2`
+    /// ([`core`](crate::core)).
+    #[error("invalid {kind} {name:?}: {field} {problem}")]
+    InvalidCoreObject {
+        /// `Cluster` or `Machine`.
+        kind: &'static str,
+        /// `namespace/name` of the object (empty when it has no name).
+        name: String,
+        /// The JSON path of the field, e.g. `spec.infrastructureRef.kind`.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Discovery lists no `cluster.x-k8s.io` version this provider reads.
+    #[error(
+        "the API server serves cluster.x-k8s.io versions {served:?}, none of v1beta1 or v1beta2: \
+         install Cluster API v1.0 or newer (its CRDs serve these versions)"
+    )]
+    NoServedCoreVersion {
+        /// The versions discovery listed.
+        served: Vec<String>,
     },
 }
 

@@ -13,18 +13,12 @@ use crate::cluster::{FACILITY_ATTRIBUTE, METRO_ATTRIBUTE, PacketCluster, non_emp
 use crate::common::{
     CLUSTER_NAME_LABEL, Condition, Initialization, MachineAddress, V1Beta2ConditionsStatus,
 };
+use crate::provider_id::ProviderId;
 use crate::{Error, Result};
 
 /// Finalizer the provider puts on a PacketMachine until its device is deleted (same name as
 /// the Go provider, so machines can move between them).
 pub const FINALIZER: &str = "packetmachine.infrastructure.cluster.x-k8s.io";
-
-/// Prefix of `spec.providerID`; the kubelet and the Cloud Provider for Equinix Metal use the
-/// same form on the Node.
-pub const PROVIDER_ID_PREFIX: &str = "equinixmetal://";
-
-/// Prefix of provider IDs written by Go provider releases before v0.8.0 (packet-ccm era).
-pub const LEGACY_PROVIDER_ID_PREFIX: &str = "packet://";
 
 /// The `hardwareReservationID` value that lets Equinix Metal pick any available reservation.
 pub const NEXT_AVAILABLE: &str = "next-available";
@@ -391,32 +385,6 @@ impl PacketMachineSpec {
     }
 }
 
-/// The provider ID for a device (`equinixmetal://<device-id>`).
-///
-/// ```
-/// assert_eq!(capp_api::machine::provider_id_for("abc"), "equinixmetal://abc");
-/// ```
-#[must_use]
-pub fn provider_id_for(device_id: &str) -> String {
-    format!("{PROVIDER_ID_PREFIX}{device_id}")
-}
-
-/// The device ID inside a provider ID (`equinixmetal://<id>` or legacy `packet://<id>`).
-///
-/// As Cluster API's `ProviderID.ID()` and [`capi_types::provider_id::ProviderId`] read it,
-/// the device ID is the last `/`-separated segment (so `equinixmetal:///<id>` works); it must
-/// be non-empty and without whitespace.
-pub fn parse_provider_id(provider_id: &str) -> Result<&str> {
-    provider_id
-        .strip_prefix(PROVIDER_ID_PREFIX)
-        .or_else(|| provider_id.strip_prefix(LEGACY_PROVIDER_ID_PREFIX))
-        .and_then(|rest| rest.rsplit('/').next())
-        .filter(|id| !id.is_empty() && !id.chars().any(char::is_whitespace))
-        .ok_or_else(|| Error::InvalidProviderId {
-            value: provider_id.to_owned(),
-        })
-}
-
 impl PacketMachine {
     /// `spec.providerID`, when set and not empty.
     #[must_use]
@@ -425,10 +393,18 @@ impl PacketMachine {
     }
 
     /// The Equinix Metal device ID from `spec.providerID`; `None` when unset or malformed
-    /// (use [`parse_provider_id`] to tell the two apart).
+    /// (use [`PacketMachine::parsed_provider_id`] to tell the two apart).
     #[must_use]
     pub fn device_id(&self) -> Option<&str> {
-        self.provider_id().and_then(|p| parse_provider_id(p).ok())
+        let (_, device_id) = crate::provider_id::split(self.provider_id()?).ok()?;
+        Some(device_id)
+    }
+
+    /// `spec.providerID` parsed: `None` when unset or empty, an error naming the problem when
+    /// it is not an Equinix Metal provider ID.
+    #[must_use]
+    pub fn parsed_provider_id(&self) -> Option<Result<ProviderId>> {
+        self.provider_id().map(str::parse)
     }
 
     /// The name of the Cluster this PacketMachine belongs to (label

@@ -81,12 +81,15 @@ fn the_device_id_is_read_from_both_provider_id_spellings() {
     let m = machine(&json!({"providerID": "equinixmetal://8d1a"}));
     assert_eq!(m.provider_id(), Some("equinixmetal://8d1a"));
     assert_eq!(m.device_id(), Some("8d1a"));
-    assert_eq!(parse_provider_id("packet://8d1a"), Ok("8d1a"));
-    assert_eq!(provider_id_for("8d1a"), "equinixmetal://8d1a");
+    let legacy = machine(&json!({"providerID": "packet://8d1a"}));
+    assert_eq!(legacy.device_id(), Some("8d1a"));
+    let parsed = legacy.parsed_provider_id().unwrap().unwrap();
+    assert!(parsed.is_legacy());
+    assert_eq!(parsed.to_string(), "packet://8d1a");
 }
 
 #[test]
-fn provider_ids_are_read_exactly_as_capi_types_reads_them() {
+fn the_device_id_accessor_agrees_with_the_provider_id_parser() {
     for value in [
         "equinixmetal://8d1a",
         "packet://8d1a",
@@ -97,23 +100,22 @@ fn provider_ids_are_read_exactly_as_capi_types_reads_them() {
         "equinixmetal://a b",
         "aws:///i-123",
         "8d1a",
-        "",
     ] {
-        let ours = parse_provider_id(value).ok();
-        let theirs = value.parse::<capi_types::provider_id::ProviderId>().ok();
+        let m = machine(&json!({"providerID": value}));
+        let parsed = value.parse::<ProviderId>().ok();
         assert_eq!(
-            ours,
-            theirs
-                .as_ref()
-                .map(capi_types::provider_id::ProviderId::device_id),
+            m.device_id(),
+            parsed.as_ref().map(ProviderId::device_id),
             "{value:?}"
         );
+        assert_eq!(m.parsed_provider_id().unwrap().ok(), parsed, "{value:?}");
     }
 }
 
 #[test]
 fn a_malformed_or_missing_provider_id_has_no_device_id() {
     assert_eq!(machine(&json!({})).device_id(), None);
+    assert_eq!(machine(&json!({})).parsed_provider_id(), None);
     assert_eq!(machine(&json!({"providerID": ""})).provider_id(), None);
     for bad in [
         "aws:///i-123",
@@ -122,15 +124,12 @@ fn a_malformed_or_missing_provider_id_has_no_device_id() {
         "equinixmetal://a b",
         "8d1a",
     ] {
-        assert_eq!(
-            machine(&json!({"providerID": bad})).device_id(),
-            None,
-            "{bad}"
-        );
-        assert_eq!(
-            parse_provider_id(bad),
-            Err(Error::InvalidProviderId { value: bad.into() }),
-            "{bad}"
+        let m = machine(&json!({"providerID": bad}));
+        assert_eq!(m.device_id(), None, "{bad}");
+        let err = m.parsed_provider_id().unwrap().unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidProviderId { value, .. } if value == bad),
+            "{err}"
         );
     }
 }
