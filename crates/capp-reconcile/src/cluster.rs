@@ -30,7 +30,6 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
 use crate::context::Context;
-use crate::core::ClusterView;
 use crate::error::{Error, Result};
 use crate::finalizer;
 use crate::requeue::{STALLED, WAIT_FOR_CREDENTIALS, WAIT_FOR_OWNER};
@@ -41,6 +40,14 @@ pub const CONTROLLER: &str = "packetcluster";
 
 /// The owner Cluster is not set or not found yet.
 const WAITING_FOR_CLUSTER_REASON: &str = "WaitingForCluster";
+
+/// The Cluster a PacketCluster belongs to, as far as this controller needs it.
+#[derive(Debug)]
+struct Target {
+    name: String,
+    /// The Cluster is paused or the PacketCluster has the paused annotation.
+    paused: bool,
+}
 
 /// Reconciles one PacketCluster.
 #[tracing::instrument(skip_all, fields(PacketCluster = %pc.name_any(), namespace = pc.namespace().unwrap_or_default()))]
@@ -61,7 +68,7 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
         return Ok(Action::requeue(ctx.config.sync_period));
     }
     let ns = pc.namespace().unwrap_or_default();
-    let cluster = match capi_types::owner::owner_cluster(pc.as_ref()) {
+    let cluster: Option<Target> = match capi_types::owner::owner_cluster(pc.as_ref()) {
         Ok(Some(owner)) => {
             let clusters: Api<DynamicObject> =
                 Api::namespaced_with(ctx.client.clone(), &ns, &ctx.core.cluster);
@@ -69,7 +76,12 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
                 .get_opt(&owner.name)
                 .await
                 .map_err(Error::kube("get Cluster"))?
-                .map(|c| ClusterView::from_object(&c))
+                .map(|c| ctx.core.cluster_view(&c))
+                .transpose()?
+                .map(|c| Target {
+                    name: c.name().to_owned(),
+                    paused: c.pauses(pc.as_ref()),
+                })
         }
         Ok(None) => None,
         Err(e) => {
@@ -82,10 +94,9 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
     // During deletion the Cluster may be gone already; its name is still on the label.
     let cluster = cluster.or_else(|| {
         pc.metadata.deletion_timestamp.as_ref()?;
-        Some(ClusterView {
-            name: pc.cluster_name()?.to_owned(),
-            namespace: ns.clone(),
-            ..ClusterView::default()
+        pc.cluster_name().map(|name| Target {
+            name: name.to_owned(),
+            paused: false,
         })
     });
     let Some(cluster) = cluster else {
@@ -111,9 +122,9 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
         }
         return Ok(ctx.requeue(WAIT_FOR_OWNER));
     };
-    if cluster.paused || capi_types::predicates::has_paused_annotation(pc.as_ref()) {
+    if cluster.paused {
         let mut status = pc.status.clone().unwrap_or_default();
-        let message = if cluster.paused {
+        let message = if !capi_types::predicates::has_paused_annotation(pc.as_ref()) {
             "Cluster spec.paused is set to true"
         } else {
             "PacketCluster has the cluster.x-k8s.io/paused annotation"
@@ -138,7 +149,7 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
     apply(ctx, &pc, &cluster).await
 }
 
-async fn apply(ctx: &Context, pc: &PacketCluster, cluster: &ClusterView) -> Result<Action> {
+async fn apply(ctx: &Context, pc: &PacketCluster, cluster: &Target) -> Result<Action> {
     let now = Timestamp::now();
     let mut status = pc.status.clone().unwrap_or_default();
     set_paused(&mut status, None, now);
@@ -181,7 +192,7 @@ async fn apply(ctx: &Context, pc: &PacketCluster, cluster: &ClusterView) -> Resu
 async fn phases(
     ctx: &Context,
     pc: &PacketCluster,
-    cluster: &ClusterView,
+    cluster: &Target,
     status: &mut PacketClusterStatus,
     now: Timestamp,
 ) -> Result<Action> {
@@ -229,7 +240,7 @@ async fn phases(
     Ok(Action::requeue(ctx.config.sync_period))
 }
 
-async fn cleanup(ctx: &Context, pc: &PacketCluster, cluster: &ClusterView) -> Result<()> {
+async fn cleanup(ctx: &Context, pc: &PacketCluster, cluster: &Target) -> Result<()> {
     let account = match credentials::account(ctx, pc).await {
         Ok(account) => account,
         Err(e) => {

@@ -90,8 +90,8 @@ async fn reconcile_inner(pm: Arc<PacketMachine>, ctx: &Context) -> Result<Action
         tracing::info!(missing, "Waiting for the owner");
         return Ok(Action::requeue(ctx.config.scaled(WAIT_FOR_OWNER)));
     };
-    if cluster.paused || capi_types::predicates::has_paused_annotation(pm.as_ref()) {
-        return paused(ctx, &pm, cluster.paused).await;
+    if cluster.pauses(pm.as_ref()) {
+        return paused(ctx, &pm, cluster.spec_paused).await;
     }
     let mut scope = MachineScope::new(ctx, pm.clone(), machine, cluster, packet_cluster).await?;
     let now = scope.now;
@@ -203,7 +203,7 @@ async fn finish(ctx: &Context, scope: &mut MachineScope, error: Option<&Error>) 
         patch_spec(
             ctx,
             scope.packet_machine.as_ref(),
-            serde_json::json!({ "providerID": provider_id }),
+            serde_json::json!({ "providerID": provider_id.to_string() }),
         )
         .await?;
     }
@@ -282,7 +282,7 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
         format!("created device {}", device.id),
     )
     .await;
-    scope.set_device(&device);
+    scope.set_device(&device)?;
     scope.status.instance_status = Some(crate::device_view::state_name(device.state).to_owned());
     scope.mark_false(
         INSTANCE_READY,

@@ -13,7 +13,7 @@
 mod support;
 
 use capi_types::conditions::READY;
-use capp_reconcile::core::CoreVersion;
+use capp_api::core::CoreVersion;
 use serde_json::json;
 use support::{NS, World, condition, eventually};
 

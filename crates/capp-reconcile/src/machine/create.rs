@@ -21,6 +21,7 @@
 use capp_api::machine::HardwareReservation;
 use capp_packet::{BillingCycle, CreateDevice, CreateSshKey, Device, Location, Userdata};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 
 use super::scope::MachineScope;
@@ -183,7 +184,7 @@ fn billing_cycle(value: &str) -> Result<BillingCycle> {
 /// The userdata: the bootstrap Secret's `value`, read on demand (there is no Secret
 /// informer), rendered like the Go provider rendered it.
 async fn userdata(ctx: &Context, scope: &MachineScope) -> Result<Userdata> {
-    let namespace = scope.machine.namespace.clone();
+    let namespace = scope.packet_machine.namespace().unwrap_or_default();
     let Some(name) = scope.machine.bootstrap_data_secret_name.clone() else {
         return Err(Error::BootstrapData {
             namespace,

@@ -42,7 +42,7 @@ pub(crate) async fn delete(
             return Ok(None);
         }
     };
-    scope.set_device(&device);
+    scope.set_device(&device)?;
     scope.status.instance_status = Some(crate::device_view::state_name(device.state).to_owned());
     let deprovisioning = matches!(
         device.state,

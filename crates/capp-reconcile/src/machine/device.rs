@@ -132,7 +132,7 @@ pub(crate) async fn handle(
     scope: &mut MachineScope,
     device: &Device,
 ) -> Result<Option<Duration>> {
-    scope.set_device(device);
+    scope.set_device(device)?;
     scope.status.instance_status = Some(state_name(device.state).to_owned());
     scope.status.addresses = addresses(scope, device);
     match DevicePhase::observe(Some(device)) {
@@ -140,7 +140,7 @@ pub(crate) async fn handle(
         DevicePhase::Provisioning(percentage) => {
             Ok(Some(provisioning(ctx, scope, device, percentage)))
         }
-        DevicePhase::Active => active(ctx, scope, device).await,
+        DevicePhase::Active => active(scope, device).await,
         DevicePhase::Failed => Ok(Some(failed(ctx, scope, &device.id))),
         DevicePhase::Inactive => {
             scope.mark_false(
@@ -244,14 +244,10 @@ pub(crate) fn vanished(ctx: &Context, scope: &mut MachineScope, device_id: &str)
     ctx.config.scaled(STALLED)
 }
 
-async fn active(
-    ctx: &Context,
-    scope: &mut MachineScope,
-    device: &Device,
-) -> Result<Option<Duration>> {
+async fn active(scope: &mut MachineScope, device: &Device) -> Result<Option<Duration>> {
     scope.mark_true(INSTANCE_READY);
     if scope.is_control_plane() && !scope.status.is_true(CONTROL_PLANE_ENDPOINT_READY) {
-        if let Err(e) = control_plane_endpoint(ctx, scope, device).await {
+        if let Err(e) = control_plane_endpoint(scope, device).await {
             let message = crate::status::message_chain(&e);
             scope.mark_false(
                 CONTROL_PLANE_ENDPOINT_READY,
@@ -272,11 +268,7 @@ async fn active(
 
 /// CPEM: the first active control plane gets the cluster's Elastic IP (afterwards CPEM moves
 /// it). KUBE_VIP: a BGP session so kube-vip can announce the address.
-async fn control_plane_endpoint(
-    ctx: &Context,
-    scope: &mut MachineScope,
-    device: &Device,
-) -> Result<()> {
+async fn control_plane_endpoint(scope: &mut MachineScope, device: &Device) -> Result<()> {
     match scope.vip_manager() {
         VipManager::Cpem => {
             let Some(eip) = scope

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use capi_types::conditions::{Conditions, Severity};
 use capp_api::cluster::VipManager;
+use capp_api::provider_id::ProviderId;
 use capp_api::{PacketCluster, PacketMachine, PacketMachineStatus};
 use capp_packet::{Device, Metal};
 use jiff::Timestamp;
@@ -14,10 +15,10 @@ use kube::api::{Api, DynamicObject};
 use crate::account::Account;
 use crate::cluster::credentials;
 use crate::context::Context;
-use crate::core::{ClusterView, MachineView};
 use crate::device_view::DeviceView;
 use crate::error::{Error, Result};
 use crate::tags::MachineTags;
+use capp_api::core::{ClusterView, MachineView};
 
 /// The owners of a PacketMachine, each present once found.
 #[derive(Debug, Default)]
@@ -52,10 +53,9 @@ impl Owners {
         else {
             return Ok(owners);
         };
-        let machine = MachineView::from_object(&machine);
-        let cluster_name = machine
-            .cluster_name
-            .clone()
+        let machine = ctx.core.machine_view(&machine)?;
+        let cluster_name = Some(machine.cluster_name.clone())
+            .filter(|n| !n.is_empty())
             .or_else(|| pm.cluster_name().map(str::to_owned));
         owners.machine = Some(machine);
         let Some(cluster_name) = cluster_name else {
@@ -70,11 +70,12 @@ impl Owners {
         else {
             return Ok(owners);
         };
-        let cluster = ClusterView::from_object(&cluster);
+        let cluster = ctx.core.cluster_view(&cluster)?;
         let infra = cluster
-            .infrastructure_name
-            .clone()
-            .filter(|_| cluster.infrastructure_kind.as_deref() == Some("PacketCluster"));
+            .infrastructure_ref
+            .as_ref()
+            .filter(|r| r.is(capp_api::GROUP, "PacketCluster"))
+            .map(|r| r.name.clone());
         owners.cluster = Some(cluster);
         let Some(infra) = infra else {
             return Ok(owners);
@@ -113,7 +114,7 @@ pub(crate) struct MachineScope {
     /// The status being accumulated; applied once at the end of the reconcile.
     pub(crate) status: PacketMachineStatus,
     /// `spec.providerID` to write, when it changes.
-    pub(crate) new_provider_id: Option<String>,
+    pub(crate) new_provider_id: Option<ProviderId>,
     pub(crate) now: Timestamp,
 }
 
@@ -130,12 +131,12 @@ impl MachineScope {
         let account = credentials::account(ctx, &packet_cluster).await?;
         let view = account.view(
             &packet_cluster.spec.project_id,
-            &crate::tags::cluster_tag(&cluster.name),
+            &crate::tags::cluster_tag(cluster.name()),
         );
         let tags = MachineTags::new(
-            &cluster.namespace,
-            &cluster.name,
-            &machine.name,
+            &packet_machine.namespace().unwrap_or_default(),
+            cluster.name(),
+            machine.name(),
             packet_machine.uid().as_deref().unwrap_or_default(),
         );
         let status = packet_machine.status.clone().unwrap_or_default();
@@ -168,17 +169,22 @@ impl MachineScope {
     /// The device id from `spec.providerID` (or the one just found).
     pub(crate) fn device_id(&self) -> Option<String> {
         self.new_provider_id
-            .as_deref()
-            .and_then(|p| capp_api::machine::parse_provider_id(p).ok())
+            .as_ref()
+            .map(ProviderId::device_id)
             .or_else(|| self.packet_machine.device_id())
             .map(str::to_owned)
     }
 
     /// Records the device as this machine's (sets `spec.providerID` if it differs).
-    pub(crate) fn set_device(&mut self, device: &Device) {
+    pub(crate) fn set_device(&mut self, device: &Device) -> Result<()> {
         if self.packet_machine.device_id() != Some(device.id.as_str()) {
-            self.new_provider_id = Some(capp_api::machine::provider_id_for(&device.id));
+            let id = ProviderId::new(device.id.clone()).map_err(|e| Error::Malformed {
+                what: "Equinix Metal device",
+                message: e.to_string(),
+            })?;
+            self.new_provider_id = Some(id);
         }
+        Ok(())
     }
 
     pub(crate) fn is_control_plane(&self) -> bool {

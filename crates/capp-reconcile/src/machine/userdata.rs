@@ -24,7 +24,7 @@ pub(crate) struct TemplateValues {
 /// empty on workers).
 pub(crate) fn values(scope: &MachineScope) -> TemplateValues {
     let mut values = TemplateValues {
-        kubernetes_version: scope.machine.version.clone().unwrap_or_default(),
+        kubernetes_version: scope.machine.kubernetes_version.clone().unwrap_or_default(),
         ..TemplateValues::default()
     };
     if scope.is_control_plane() {
@@ -32,7 +32,13 @@ pub(crate) fn values(scope: &MachineScope) -> TemplateValues {
             .packet_cluster
             .control_plane_endpoint()
             .map(|e| e.host.clone())
-            .or_else(|| scope.cluster.control_plane_host.clone())
+            .or_else(|| {
+                scope
+                    .cluster
+                    .control_plane_endpoint
+                    .as_ref()
+                    .map(|e| e.host.clone())
+            })
             .unwrap_or_default();
         values.control_plane_endpoint = endpoint;
         if scope.vip_manager() == VipManager::Emlb {

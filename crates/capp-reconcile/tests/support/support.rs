@@ -7,10 +7,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use capp_api::core::CoreVersion;
 use capp_api::{PacketCluster, PacketMachine};
 use capp_packet::{ClientConfig, CreateSshKey, Metal, MetalClient, RetryPolicy};
 use capp_reconcile::context::Config;
-use capp_reconcile::core::{CoreApi, CoreVersion};
+use capp_reconcile::core::CoreApi;
 use capp_reconcile::metrics::Metrics;
 use capp_reconcile::{Accounts, Context};
 use capp_sim::{ClockMode, SimConfig, Simulator, Timings};
@@ -425,14 +426,18 @@ pub(crate) fn v1beta2_core_crds() -> Vec<Value> {
         .into_iter()
         .filter_map(|crd| serde_json::to_value(crd).ok())
         .filter(|crd| {
-            matches!(crd["spec"]["names"]["kind"].as_str(), Some("Cluster" | "Machine"))
+            matches!(
+                crd["spec"]["names"]["kind"].as_str(),
+                Some("Cluster" | "Machine")
+            )
         })
         .map(|mut crd| {
             for v in crd["spec"]["versions"].as_array_mut().into_iter().flatten() {
                 v["name"] = json!("v1beta2");
                 // The v1beta2 shapes (infrastructureRef with apiGroup, paused as *bool) differ
                 // from v1beta1: keep unknown fields rather than model both here.
-                v["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"] = json!(true);
+                v["schema"]["openAPIV3Schema"]["properties"]["spec"] =
+                    json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
             }
             crd
         })
