@@ -26,16 +26,25 @@ const BOOT: &str = "#cloud-config\n";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_right_after_the_create_call_yields_exactly_one_device() {
     let world = World::start(CoreVersion::V1Beta1).await;
-    // The create is carried out but its answer never arrives; the controllers die before
-    // they can retry, so nothing about the device reached the API server.
+    // Real-time backoff: a retry after an error would come 5 s later.
+    let controllers = world.controllers_with(|c| c.time_scale = 1.0).await;
+    let uid = world.cluster("prod", json!({})).await;
+    world.bootstrap_secret("boot", BOOT).await;
+    eventually("the cluster to be provisioned", || async {
+        world.packet_cluster("prod").await.is_provisioned()
+    })
+    .await;
+    // The create is carried out but its answer is lost, and the status write that follows
+    // fails: nothing about the device reaches the API server, nothing triggers another
+    // reconcile, and the controllers die before their backoff ends.
     world
         .sim
         .faults()
         .inject_for("createDevice", Fault::Lost, 1);
-    // Real-time backoff: the retry after the lost answer would come 5 s later.
-    let controllers = world.controllers_with(|c| c.time_scale = 1.0).await;
-    let uid = world.cluster("prod", json!({})).await;
-    world.bootstrap_secret("boot", BOOT).await;
+    world.env.inject_fault(
+        capp_testenv::Fault::new("packetmachines/prod-md-0/status", 500)
+            .with_method(http::Method::PATCH),
+    );
     world
         .machine("prod", &uid, "prod-md-0", false, Some("boot"), json!({}))
         .await;
