@@ -1,4 +1,4 @@
-//! Typed Cluster API (`cluster.x-k8s.io` v1beta1) kinds and contract helpers for kube-rs.
+//! Typed Cluster API (`cluster.x-k8s.io` v1beta1, and the v1beta2 Cluster and Machine) kinds and contract helpers for kube-rs.
 //!
 //! - Kinds, one module each, generated with `#[derive(CustomResource)]` from the fields of
 //!   upstream CAPI v1.10: [`cluster::Cluster`], [`machine::Machine`],
@@ -12,6 +12,10 @@
 //!   [`addresses`] and [`failure_domains`]. Everything here is provider-agnostic; the Equinix
 //!   Metal provider ID (`equinixmetal://`) lives with the provider's own kinds in `capp-api`.
 //! - [`crds`] returns every CRD this crate defines, e.g. for test environments.
+//! - [`v1beta2`] has the `cluster.x-k8s.io/v1beta2` [`Cluster`](v1beta2::Cluster) and
+//!   [`Machine`](v1beta2::Machine) (the fields a provider reads or a test writes) and CRDs
+//!   that serve them as `v1beta2` ([`v1beta2::crds`], [`v1beta2::served_crds`]), so test
+//!   environments can serve core objects as Cluster API v1.11+ does.
 //!
 //! # Guarantees
 //! - Every property of the generated CRDs exists in the upstream CAPI v1.10 `v1beta1` schema
@@ -90,6 +94,7 @@ pub mod optional_spec;
 pub mod owner;
 pub mod predicates;
 pub mod structural;
+pub mod v1beta2;
 
 pub use predicates::is_paused;
 

@@ -129,6 +129,39 @@ pub enum Error {
         reason: String,
     },
 
+    /// Bootstrap data written for the Go provider uses a Go `text/template` construct outside
+    /// the subset the Go provider's templates used (`{{ .key }}` of its five keys and raw
+    /// string literals); see [`go_template`](crate::go_template).
+    #[error(
+        "bootstrap data line {line}, column {column}: unsupported Go template construct `{construct}`: {reason}"
+    )]
+    UnsupportedGoTemplate {
+        /// 1-based line of the action's `{{`.
+        line: usize,
+        /// 1-based column (in characters) of the action's `{{`.
+        column: usize,
+        /// The action as written (shortened).
+        construct: String,
+        /// What is not supported and what is.
+        reason: String,
+    },
+
+    /// Bootstrap data written for the Go provider uses `{{ .apiKey }}` (the Go provider put
+    /// its Metal API token there), but the caller did not opt in to writing the token into
+    /// userdata.
+    #[error(
+        "bootstrap data line {line}, column {column} uses {{{{ .apiKey }}}}, the Metal API token: \
+         it is written into userdata only when the manager runs with the explicit opt-in flag; \
+         otherwise remove {{{{ .apiKey }}}} from the bootstrap template and give the cloud \
+         provider its token through a Secret"
+    )]
+    GoTemplateApiKeyRefused {
+        /// 1-based line of the action's `{{`.
+        line: usize,
+        /// 1-based column (in characters) of the action's `{{`.
+        column: usize,
+    },
+
     /// The Packet additions would overwrite something the original payload already defines
     /// (a file path or a systemd unit name).
     #[error("{format} bootstrap payload already defines {what} `{name}`; refusing to overwrite it")]

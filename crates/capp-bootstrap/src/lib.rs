@@ -13,6 +13,9 @@
 //! - [`cloudinit`]: `#cloud-config` with `write_files`, `runcmd`, the CAPI bootstrap sentinel,
 //!   YAML 1.1-safe quoting and the userdata size limit;
 //! - [`userdata`]: the whole pipeline for one node ([`render_userdata`]);
+//! - [`go_template`]: bootstrap data written for the Go provider, rendered with the subset
+//!   of Go's `text/template` it used (`{{ .kubernetesVersion }}`, ``{{ `raw` }}``, ...),
+//!   `.apiKey` only with the caller's opt-in;
 //! - [`compose`](mod@compose): adding the Packet specifics to a payload from another CAPI bootstrap
 //!   provider (`cloud-config` or `ignition`) without breaking it.
 //!
@@ -67,6 +70,7 @@
 pub mod cloudinit;
 pub mod compose;
 mod error;
+pub mod go_template;
 pub mod inputs;
 pub mod kubeadm;
 pub mod matrix;
@@ -81,6 +85,7 @@ pub use cloudinit::{
 };
 pub use compose::{BootstrapFormat, PacketAdditions, compose};
 pub use error::{Error, Result};
+pub use go_template::{GoApiKey, GoMachineInputs, GoTemplateValues, render_go_template};
 pub use inputs::{
     ApiEndpoint, CertificateAuthority, ClusterSpec, InitMaterial, JoinDiscovery,
     MetalApiTokenOptIn, NodeIdentity, NodeRole, ServiceAccountKeys,
