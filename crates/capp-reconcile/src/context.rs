@@ -80,8 +80,8 @@ pub struct Context {
     pub client: Client,
     /// Metal clients by token, with their device views.
     pub accounts: Accounts,
-    /// The manager's own token, for `{{ .apiKey }}` when opted in.
-    pub(crate) api_key: Option<String>,
+    /// The manager's own token, for `{{ .apiKey }}`; set only when the operator opted in.
+    pub(crate) api_key_opt_in: Option<capp_bootstrap::inputs::MetalApiTokenOptIn>,
     /// Publishes events on the objects.
     pub recorder: Recorder,
     /// Prometheus metrics.
@@ -110,8 +110,8 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// A context for the controllers. `api_key` is the manager's token, used only for
-    /// `{{ .apiKey }}` when `config.allow_api_key_in_userdata` is set.
+    /// A context for the controllers. `api_key` is the manager's token, kept only when
+    /// `config.allow_api_key_in_userdata` is set (for `{{ .apiKey }}`).
     #[must_use]
     pub fn new(
         client: Client,
@@ -128,10 +128,15 @@ impl Context {
                 instance: std::env::var("POD_NAME").ok(),
             },
         );
+        let api_key_opt_in = api_key
+            .filter(|_| config.allow_api_key_in_userdata)
+            .map(|token| capp_bootstrap::inputs::MetalApiTokenOptIn {
+                token: token.into(),
+            });
         Self {
             client,
             accounts,
-            api_key,
+            api_key_opt_in,
             recorder,
             metrics,
             config,

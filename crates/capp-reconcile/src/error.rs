@@ -59,6 +59,18 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The bootstrap data uses `{{ .apiKey }}` but the manager was not started with the
+    /// opt-in flag that lets the Metal API token into userdata.
+    #[error(
+        "bootstrap data of Secret {name} uses {{{{ .apiKey }}}} (the Metal API token): start \
+         the manager with {flag} to allow the token in userdata, or remove it from the template"
+    )]
+    ApiKeyRefused {
+        /// Name of the Secret.
+        name: String,
+        /// The manager flag.
+        flag: &'static str,
+    },
     /// The Secret named by `spec.credentialsRef` is missing or lacks the key.
     #[error("credentials Secret {namespace}/{name}: {message}")]
     Credentials {
@@ -129,6 +141,7 @@ impl Error {
             Error::InvalidSpec { .. } => reasons::INVALID_SPEC_REASON,
             Error::BootstrapData { .. } => "InvalidBootstrapData",
             Error::Template { .. } => "BootstrapTemplateError",
+            Error::ApiKeyRefused { .. } => "APIKeyInUserdataRefused",
             Error::Credentials { .. } => reasons::CREDENTIALS_NOT_FOUND_REASON,
             Error::ProvisioningFailed { .. } => reasons::INSTANCE_PROVISION_FAILED_REASON,
             Error::Malformed { .. } => "MalformedObject",
@@ -143,6 +156,7 @@ impl Error {
         match self {
             Error::InvalidSpec { .. }
             | Error::Template { .. }
+            | Error::ApiKeyRefused { .. }
             | Error::ProvisioningFailed { .. }
             | Error::BootstrapData { .. } => true,
             // A 4xx that is none of the transient classes (422 validation of a create, 400)

@@ -21,6 +21,8 @@ mod device;
 mod scope;
 mod userdata;
 
+pub use userdata::API_KEY_FLAG;
+
 use std::sync::Arc;
 use std::time::Duration;
 

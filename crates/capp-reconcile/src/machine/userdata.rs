@@ -1,67 +1,62 @@
 //! Userdata from bootstrap data, rendered as the Go provider rendered it.
 //!
 //! The Go provider passed bootstrap data through Go's `text/template` with
-//! `.kubernetesVersion`, `.controlPlaneEndpoint`, `.cpemConfig`, `.emlbID` and `.apiKey`;
-//! templates written for it keep working here. `.apiKey` (the Metal API token) is substituted
-//! only when the manager runs with the explicit opt-in flag.
+//! `.kubernetesVersion`, `.controlPlaneEndpoint`, `.cpemConfig`, `.emlbID` and `.apiKey`
+//! ([`capp_bootstrap::go_template`] implements exactly that subset); templates written for it
+//! keep working here. `.apiKey` (the Metal API token) is substituted only when the manager
+//! runs with [`API_KEY_FLAG`]; without it the machine's condition names the flag.
 
-use capp_api::cluster::VipManager;
+use capp_api::cluster::{LOAD_BALANCER_ID_ANNOTATION, VipManager};
+use capp_bootstrap::go_template::{GoMachineInputs, GoTemplateValues, render_go_template};
 
 use super::scope::MachineScope;
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
-/// The values the Go provider offered to bootstrap templates.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TemplateValues {
-    pub(crate) kubernetes_version: String,
-    pub(crate) control_plane_endpoint: String,
-    pub(crate) cpem_config: String,
-    pub(crate) emlb_id: String,
-}
+/// The manager flag that lets `{{ .apiKey }}` render the Metal API token into userdata.
+pub const API_KEY_FLAG: &str = "--metal-api-key-in-userdata";
 
-/// The values for this machine (as `NewDevice` computed them; control-plane-only values are
-/// empty on workers).
-pub(crate) fn values(scope: &MachineScope) -> TemplateValues {
-    let mut values = TemplateValues {
-        kubernetes_version: scope.machine.kubernetes_version.clone().unwrap_or_default(),
-        ..TemplateValues::default()
-    };
-    if scope.is_control_plane() {
-        let endpoint = scope
-            .packet_cluster
-            .control_plane_endpoint()
-            .map(|e| e.host.clone())
-            .or_else(|| {
-                scope
-                    .cluster
-                    .control_plane_endpoint
-                    .as_ref()
-                    .map(|e| e.host.clone())
-            })
-            .unwrap_or_default();
-        values.control_plane_endpoint = endpoint;
-        if scope.vip_manager() == VipManager::Emlb {
-            let metro = scope.packet_cluster.spec.metro.clone().unwrap_or_default();
-            values.cpem_config = format!("emlb:///{metro}");
-            values.emlb_id = scope.packet_cluster.annotations_lb_id().unwrap_or_default();
-        }
-    }
-    values
-}
-
-trait LoadBalancerId {
-    fn annotations_lb_id(&self) -> Option<String>;
-}
-
-impl LoadBalancerId for capp_api::PacketCluster {
-    fn annotations_lb_id(&self) -> Option<String> {
-        self.metadata
-            .annotations
-            .as_ref()?
-            .get(capp_api::cluster::LOAD_BALANCER_ID_ANNOTATION)
-            .cloned()
-    }
+/// The template values for this machine, as the Go provider's `NewDevice` set them.
+fn values(ctx: &Context, scope: &MachineScope) -> GoTemplateValues {
+    let endpoint = scope
+        .packet_cluster
+        .control_plane_endpoint()
+        .map(|e| e.host.clone())
+        .or_else(|| {
+            scope
+                .cluster
+                .control_plane_endpoint
+                .as_ref()
+                .map(|e| e.host.clone())
+        });
+    let emlb = scope.vip_manager() == VipManager::Emlb;
+    let cpem_config = emlb.then(|| {
+        format!(
+            "emlb:///{}",
+            scope
+                .packet_cluster
+                .spec
+                .metro
+                .as_deref()
+                .unwrap_or_default()
+        )
+    });
+    let emlb_id = scope
+        .packet_cluster
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(LOAD_BALANCER_ID_ANNOTATION))
+        .filter(|_| emlb)
+        .cloned();
+    GoTemplateValues::for_machine(&GoMachineInputs {
+        control_plane: scope.is_control_plane(),
+        kubernetes_version: scope.machine.kubernetes_version.as_deref(),
+        control_plane_endpoint: endpoint.as_deref(),
+        cpem_config: cpem_config.as_deref(),
+        emlb_id: emlb_id.as_deref(),
+        api_key_opt_in: ctx.api_key_opt_in.as_ref(),
+    })
 }
 
 /// Renders `text` (the Secret `name`'s `value`) into userdata.
@@ -71,6 +66,14 @@ pub(crate) fn render(
     name: &str,
     text: &str,
 ) -> Result<String> {
-    let _ = (ctx, values(scope), name);
-    Ok(text.to_owned())
+    render_go_template(text, &values(ctx, scope)).map_err(|source| match source {
+        capp_bootstrap::Error::GoTemplateApiKeyRefused { .. } => Error::ApiKeyRefused {
+            name: name.to_owned(),
+            flag: API_KEY_FLAG,
+        },
+        other => Error::Template {
+            name: name.to_owned(),
+            source: Box::new(other),
+        },
+    })
 }

@@ -96,7 +96,10 @@ impl World {
             .unwrap();
         match version {
             CoreVersion::V1Beta1 => env.install_crds(&capi_types::crds()).await.unwrap(),
-            CoreVersion::V1Beta2 => env.install_crds(&v1beta2_core_crds()).await.unwrap(),
+            CoreVersion::V1Beta2 => env
+                .install_crds(&capi_types::v1beta2::crds())
+                .await
+                .unwrap(),
         }
         env.install_crds(&capp_api::crds()).await.unwrap();
         let sim = Simulator::start(sim).await.unwrap();
@@ -417,31 +420,6 @@ fn merge(into: &mut Value, from: Value) {
             a.insert(k, v);
         }
     }
-}
-
-/// The v1beta2 Cluster and Machine CRDs (served and stored as v1beta2 only, like a CAPI
-/// v1.11+ installation without the conversion webhook).
-pub(crate) fn v1beta2_core_crds() -> Vec<Value> {
-    capi_types::crds()
-        .into_iter()
-        .filter_map(|crd| serde_json::to_value(crd).ok())
-        .filter(|crd| {
-            matches!(
-                crd["spec"]["names"]["kind"].as_str(),
-                Some("Cluster" | "Machine")
-            )
-        })
-        .map(|mut crd| {
-            for v in crd["spec"]["versions"].as_array_mut().into_iter().flatten() {
-                v["name"] = json!("v1beta2");
-                // The v1beta2 shapes (infrastructureRef with apiGroup, paused as *bool) differ
-                // from v1beta1: keep unknown fields rather than model both here.
-                v["schema"]["openAPIV3Schema"]["properties"]["spec"] =
-                    json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
-            }
-            crd
-        })
-        .collect()
 }
 
 /// Status condition `type_` of a PacketMachine.
