@@ -26,6 +26,7 @@ pub mod device_view;
 mod error;
 mod finalizer;
 pub mod machine;
+pub mod manager;
 pub mod metrics;
 pub mod rbac;
 pub mod requeue;

@@ -144,7 +144,8 @@ impl World {
         self.controllers_with(|_| {}).await
     }
 
-    pub(crate) async fn controllers_with(&self, tweak: impl FnOnce(&mut Config)) -> Controllers {
+    /// A controller context on the test configuration (not running).
+    pub(crate) fn context(&self, tweak: impl FnOnce(&mut Config)) -> (Arc<Context>, MetalClient) {
         let metal = self.metal();
         let base_url = self.sim.base_url();
         let factory: capp_reconcile::MetalFactory = Arc::new(move |token: &str| {
@@ -166,6 +167,11 @@ impl World {
             config,
             Arc::new(Metrics::default()),
         ));
+        (ctx, metal)
+    }
+
+    pub(crate) async fn controllers_with(&self, tweak: impl FnOnce(&mut Config)) -> Controllers {
+        let (ctx, metal) = self.context(tweak);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(capp_reconcile::controller::run(ctx.clone(), async move {
             let _ = stopped.await;
