@@ -30,10 +30,6 @@ enum LogFormat {
 /// Cluster API infrastructure provider for Equinix Metal.
 #[derive(Debug, Parser)]
 #[command(name = "capp-manager", version)]
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "independent command-line switches, as clap models them"
-)]
 struct Args {
     /// Path to a kubeconfig; default: in-cluster configuration, else $KUBECONFIG / ~/.kube/config.
     #[arg(long)]
@@ -81,6 +77,10 @@ struct Args {
     /// then lands in control-plane userdata; off by default).
     #[arg(long)]
     metal_api_key_in_userdata: bool,
+    /// Compresses every requeue period and backoff by this factor (benchmarks against a
+    /// simulator whose device timeline is compressed the same way).
+    #[arg(long, hide = true, default_value_t = 1.0)]
+    time_scale: f64,
 }
 
 /// A Go-style duration (`10m`, `90s`, `1h30m`, `500ms`).
@@ -184,6 +184,7 @@ impl Args {
             log_format,
             v,
             metal_api_key_in_userdata,
+            time_scale,
         } = self;
         init_logging(log_format, v);
         let token = read_token(packet_api_key_file.as_ref())?;
@@ -217,6 +218,7 @@ impl Args {
             packetmachine_concurrency,
             sync_period,
             allow_api_key_in_userdata: metal_api_key_in_userdata,
+            time_scale,
             ..Config::default()
         };
         let ctx = Arc::new(Context::new(

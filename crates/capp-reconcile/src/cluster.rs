@@ -124,10 +124,10 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
     };
     if cluster.paused {
         let mut status = pc.status.clone().unwrap_or_default();
-        let message = if !capi_types::predicates::has_paused_annotation(pc.as_ref()) {
-            "Cluster spec.paused is set to true"
-        } else {
+        let message = if capi_types::predicates::has_paused_annotation(pc.as_ref()) {
             "PacketCluster has the cluster.x-k8s.io/paused annotation"
+        } else {
+            "Cluster spec.paused is set to true"
         };
         if set_paused(&mut status, Some(message), Timestamp::now()) {
             apply_status(ctx, pc.as_ref(), &status).await?;
@@ -262,6 +262,10 @@ async fn cleanup(ctx: &Context, pc: &PacketCluster, cluster: &Target) -> Result<
 }
 
 /// Per-object capped exponential backoff; terminal errors retry slowly.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature kube-runtime's Controller::run expects"
+)]
 pub fn error_policy(pc: Arc<PacketCluster>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failed(CONTROLLER, error.reason());
     let uid = pc.uid().unwrap_or_default();

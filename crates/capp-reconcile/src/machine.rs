@@ -232,7 +232,7 @@ async fn phases(
     }
     let device = match device::find(scope, fresh, false).await? {
         Found::Device(device) => device,
-        Found::NotFound(id) => {
+        Found::Deleted(id) => {
             let action = device::vanished(ctx, scope, &id);
             publish(
                 ctx,
@@ -304,6 +304,10 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
 }
 
 /// Per-object capped exponential backoff; terminal errors retry slowly.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature kube-runtime's Controller::run expects"
+)]
 pub fn error_policy(pm: Arc<PacketMachine>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failed(CONTROLLER, error.reason());
     let uid = pm.uid().unwrap_or_default();

@@ -45,6 +45,9 @@ struct StateLabels {
 /// Produces the Metal client's call counters at scrape time.
 pub type StatsSource = Arc<dyn Fn() -> CallStats + Send + Sync>;
 
+/// Produces device counts by state at scrape time.
+pub type DeviceSource = Arc<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
+
 /// The manager's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -52,7 +55,7 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     durations: Family<ControllerLabels, Histogram>,
     stats: Mutex<Option<StatsSource>>,
-    devices: Mutex<Option<Arc<dyn Fn() -> Vec<(String, u64)> + Send + Sync>>>,
+    devices: Mutex<Option<DeviceSource>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -123,7 +126,7 @@ impl Metrics {
     }
 
     /// Where device counts by state come from (the device views).
-    pub fn set_device_source(&self, source: Arc<dyn Fn() -> Vec<(String, u64)> + Send + Sync>) {
+    pub fn set_device_source(&self, source: DeviceSource) {
         *self
             .devices
             .lock()

@@ -120,7 +120,7 @@ pub fn is_cluster_elastic_ip(reservation: &IpReservation, namespace: &str, clust
 #[must_use]
 pub fn reserved_by_us(reservation: &IpReservation, namespace: &str) -> bool {
     let tag = format!("{NAMESPACE_TAG_PREFIX}{namespace}");
-    reservation.tags.iter().any(|t| *t == tag)
+    reservation.tags.contains(&tag)
 }
 
 #[cfg(test)]

@@ -42,7 +42,11 @@ async fn a_machine_waits_for_bootstrap_data_then_is_created() {
     world.bootstrap_secret("boot", BOOT).await;
     world.set_bootstrap("prod-md-0", "boot").await;
     let pm = world
-        .machine_until("prod-md-0", "ready", |pm| pm.is_provisioned())
+        .machine_until(
+            "prod-md-0",
+            "ready",
+            capp_api::PacketMachine::is_provisioned,
+        )
         .await;
     let device = world.sim.device(pm.device_id().unwrap()).unwrap();
     assert_eq!(device.userdata, BOOT, "the Secret's value is the userdata");
@@ -80,7 +84,11 @@ async fn no_capacity_is_reported_and_retried_until_capacity_returns() {
     );
     world.sim.set_capacity("da", "c3.small.x86", 5);
     world
-        .machine_until("prod-md-0", "ready", |pm| pm.is_provisioned())
+        .machine_until(
+            "prod-md-0",
+            "ready",
+            capp_api::PacketMachine::is_provisioned,
+        )
         .await;
     assert_eq!(world.sim.devices().len(), 1);
     controllers.stop().await;
@@ -145,7 +153,7 @@ async fn a_rate_limit_storm_converges_without_duplicates() {
     }
     for name in &names {
         world
-            .machine_until(name, "ready", |pm| pm.is_provisioned())
+            .machine_until(name, "ready", capp_api::PacketMachine::is_provisioned)
             .await;
     }
     let devices = world.sim.devices();

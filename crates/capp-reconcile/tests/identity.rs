@@ -69,7 +69,11 @@ async fn a_crash_right_after_the_create_call_yields_exactly_one_device() {
 
     let restarted = world.controllers().await;
     let pm = world
-        .machine_until("prod-md-0", "ready", |pm| pm.is_provisioned())
+        .machine_until(
+            "prod-md-0",
+            "ready",
+            capp_api::PacketMachine::is_provisioned,
+        )
         .await;
     assert_eq!(world.sim.devices().len(), 1, "exactly one device");
     assert_eq!(
@@ -106,7 +110,11 @@ async fn a_device_of_the_go_provider_is_adopted_not_duplicated() {
         .machine("prod", &uid, "prod-md-0", false, Some("boot"), json!({}))
         .await;
     let pm = world
-        .machine_until("prod-md-0", "ready", |pm| pm.is_provisioned())
+        .machine_until(
+            "prod-md-0",
+            "ready",
+            capp_api::PacketMachine::is_provisioned,
+        )
         .await;
     assert_eq!(
         pm.device_id(),
@@ -131,7 +139,11 @@ async fn a_device_deleted_behind_our_back_is_reported() {
         .machine("prod", &uid, "prod-md-0", false, Some("boot"), json!({}))
         .await;
     let pm = world
-        .machine_until("prod-md-0", "ready", |pm| pm.is_provisioned())
+        .machine_until(
+            "prod-md-0",
+            "ready",
+            capp_api::PacketMachine::is_provisioned,
+        )
         .await;
     world
         .metal()
@@ -188,7 +200,11 @@ async fn pause_stops_all_metal_calls_and_unpause_resumes() {
     );
     world.pause("prod", false).await;
     let pm = world
-        .machine_until("prod-md-0", "ready", |pm| pm.is_provisioned())
+        .machine_until(
+            "prod-md-0",
+            "ready",
+            capp_api::PacketMachine::is_provisioned,
+        )
         .await;
     assert_eq!(condition(&pm, PAUSED).unwrap().status, "False");
     controllers.stop().await;

@@ -17,6 +17,7 @@ use capp_api::core::CoreVersion;
 use serde_json::json;
 use support::{NS, World, condition, eventually};
 
+#[expect(clippy::too_many_lines, reason = "one end-to-end story, step by step")]
 async fn cluster_and_two_machines_come_and_go(version: CoreVersion) {
     let world = World::start(version).await;
     let controllers = world.controllers().await;
@@ -69,7 +70,7 @@ async fn cluster_and_two_machines_come_and_go(version: CoreVersion) {
 
     for name in ["prod-cp-0", "prod-md-0"] {
         let pm = world
-            .machine_until(name, "ready", |pm| pm.is_provisioned())
+            .machine_until(name, "ready", capp_api::PacketMachine::is_provisioned)
             .await;
         let device_id = pm.device_id().expect("providerID is set").to_owned();
         assert_eq!(

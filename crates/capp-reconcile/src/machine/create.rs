@@ -164,7 +164,7 @@ pub(crate) fn request(scope: &MachineScope) -> Result<CreateDevice> {
             });
         }
     }
-    request.termination_time = spec.termination_time.clone();
+    request.termination_time.clone_from(&spec.termination_time);
     Ok(request)
 }
 

@@ -35,7 +35,7 @@ pub(crate) async fn delete(
     let absent_is_gone = sent.is_some() && not_before.is_some();
     let device = match find(scope, not_before, absent_is_gone).await? {
         Found::Device(device) => device,
-        Found::Absent | Found::NotFound(_) | Found::Forbidden(_) => {
+        Found::Absent | Found::Deleted(_) | Found::Forbidden(_) => {
             if let Some(id) = scope.device_id() {
                 ctx.forget_delete(&id);
             }

@@ -41,7 +41,7 @@ pub(crate) enum Found {
     /// No device carries the machine's identity (and `spec.providerID` is empty).
     Absent,
     /// `spec.providerID` names a device that answers 404: deleted behind our back.
-    NotFound(String),
+    Deleted(String),
     /// `spec.providerID` names a device that answers 403: Metal's answer for a device whose
     /// provisioning failed.
     Forbidden(String),
@@ -71,11 +71,11 @@ pub(crate) async fn find(
             return Ok(Found::Device(Box::new(d.clone())));
         }
         if absent_is_gone {
-            return Ok(Found::NotFound(id));
+            return Ok(Found::Deleted(id));
         }
         return match scope.metal().get_device(&id).await {
             Ok(device) => Ok(Found::Device(Box::new(device))),
-            Err(e) if e.is_not_found() => Ok(Found::NotFound(id)),
+            Err(e) if e.is_not_found() => Ok(Found::Deleted(id)),
             Err(e) if e.is_forbidden() => Ok(Found::Forbidden(id)),
             Err(e) => Err(Error::metal("findDeviceById")(e)),
         };

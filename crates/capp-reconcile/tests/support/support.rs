@@ -1,7 +1,11 @@
 //! The test world: capp-testenv (Kubernetes API) and capp-sim (Equinix Metal) in-process on
 //! loopback, with the real controllers running against them.
 
-#![allow(dead_code, reason = "each suite uses part of the harness")]
+#![allow(
+    dead_code,
+    clippy::unused_async,
+    reason = "each suite uses part of the harness; starting controllers stays async for callers"
+)]
 
 use std::future::Future;
 use std::sync::Arc;
