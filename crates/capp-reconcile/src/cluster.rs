@@ -52,14 +52,13 @@ struct Target {
 /// Reconciles one PacketCluster.
 #[tracing::instrument(skip_all, fields(PacketCluster = %pc.name_any(), namespace = pc.namespace().unwrap_or_default()))]
 pub async fn reconcile(pc: Arc<PacketCluster>, ctx: Arc<Context>) -> Result<Action> {
-    let started = std::time::Instant::now();
-    let result = reconcile_inner(pc.clone(), &ctx).await;
-    ctx.metrics
-        .reconciled(CONTROLLER, started.elapsed().as_secs_f64());
-    if result.is_ok() {
-        ctx.backoff.reset(pc.uid().as_deref().unwrap_or_default());
-    }
-    result
+    crate::status::instrumented(
+        &ctx,
+        CONTROLLER,
+        pc.uid(),
+        reconcile_inner(pc.clone(), &ctx),
+    )
+    .await
 }
 
 async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action> {

@@ -58,14 +58,13 @@ pub(crate) fn since(ago: Duration) -> Instant {
 /// Reconciles one PacketMachine.
 #[tracing::instrument(skip_all, fields(PacketMachine = %pm.name_any(), namespace = pm.namespace().unwrap_or_default()))]
 pub async fn reconcile(pm: Arc<PacketMachine>, ctx: Arc<Context>) -> Result<Action> {
-    let started = std::time::Instant::now();
-    let result = reconcile_inner(pm.clone(), &ctx).await;
-    ctx.metrics
-        .reconciled(CONTROLLER, started.elapsed().as_secs_f64());
-    if result.is_ok() {
-        ctx.backoff.reset(pm.uid().as_deref().unwrap_or_default());
-    }
-    result
+    crate::status::instrumented(
+        &ctx,
+        CONTROLLER,
+        pm.uid(),
+        reconcile_inner(pm.clone(), &ctx),
+    )
+    .await
 }
 
 async fn reconcile_inner(pm: Arc<PacketMachine>, ctx: &Context) -> Result<Action> {
