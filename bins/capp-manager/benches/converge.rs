@@ -51,7 +51,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 async fn until<F, Fut>(deadline: Instant, what: &str, want: usize, count: F)
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = usize>,
+    Fut: Future<Output = usize>,
 {
     loop {
         let n = count().await;

@@ -26,7 +26,7 @@ pub(crate) async fn instrumented<F>(
     reconcile: F,
 ) -> F::Output
 where
-    F: std::future::Future<Output = Result<kube::runtime::controller::Action>>,
+    F: Future<Output = Result<kube::runtime::controller::Action>>,
 {
     let started = std::time::Instant::now();
     let result = reconcile.await;
