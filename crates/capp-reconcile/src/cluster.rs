@@ -4,7 +4,8 @@
 //! # Expected Flow
 //! [`reconcile`] skips externally managed PacketClusters (`cluster.x-k8s.io/managed-by`)
 //! without touching them; waits (with a condition) for the owner Cluster; stops at pause
-//! (setting `Paused`); then enters kube's `finalizer` helper. [`apply`] resolves the
+//! (setting `Paused`); then adds the finalizer and runs `apply`, or on deletion the cleanup
+//! followed by the finalizer's removal. `apply` resolves the
 //! credentials, keeps a user-set endpoint or finds/reserves the Elastic IP, enables project
 //! BGP for `KUBE_VIP`, publishes failure domains and marks the cluster provisioned. Cleanup
 //! releases the Elastic IP when the reclaim policy says `Delete`.
