@@ -57,7 +57,8 @@ pub async fn reconcile(pc: Arc<PacketCluster>, ctx: Arc<Context>) -> Result<Acti
         &ctx,
         CONTROLLER,
         pc.uid(),
-        reconcile_inner(pc.clone(), &ctx),
+        // Boxed: the reconcile's state machine is ~30 KiB, too large to move by value.
+        Box::pin(reconcile_inner(pc.clone(), &ctx)),
     )
     .await
 }

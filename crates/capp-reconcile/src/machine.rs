@@ -63,7 +63,8 @@ pub async fn reconcile(pm: Arc<PacketMachine>, ctx: Arc<Context>) -> Result<Acti
         &ctx,
         CONTROLLER,
         pm.uid(),
-        reconcile_inner(pm.clone(), &ctx),
+        // Boxed: the reconcile's state machine is ~30 KiB, too large to move by value.
+        Box::pin(reconcile_inner(pm.clone(), &ctx)),
     )
     .await
 }
