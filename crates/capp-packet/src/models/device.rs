@@ -291,6 +291,10 @@ pub struct CreateDevice {
     /// User SSH key UUIDs to install.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub user_ssh_keys: Vec<String>,
+    /// Public keys to install, given inline (`ssh_keys`, the spec's `SSHKeyInput`: `label`,
+    /// `key`); added to the keys of `project_ssh_keys` and `user_ssh_keys`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ssh_keys: Vec<super::project::CreateSshKey>,
     /// Hardware features to require.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
@@ -325,6 +329,7 @@ impl CreateDevice {
             no_ssh_keys: None,
             project_ssh_keys: Vec::new(),
             user_ssh_keys: Vec::new(),
+            ssh_keys: Vec::new(),
             features: Vec::new(),
         }
     }

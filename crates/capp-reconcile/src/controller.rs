@@ -1,0 +1,143 @@
+//! Wiring: the two kube-runtime `Controller`s, their watches and mappings.
+//!
+//! - PacketCluster: its own objects, and Clusters mapped through `spec.infrastructureRef`
+//!   (unpause, owner reference set).
+//! - PacketMachine: its own objects; Machines mapped through `spec.infrastructureRef`
+//!   (bootstrap data appearing); PacketClusters and Clusters mapped to the PacketMachines of
+//!   that cluster (infrastructure provisioned, unpause). Secrets are never watched.
+//!
+//! Every watch applies the `--namespace` and `--watch-filter` settings.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use capp_api::{PacketCluster, PacketMachine};
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use tokio::sync::oneshot;
+
+use crate::context::Context;
+use crate::{cluster, machine};
+
+fn api<K>(ctx: &Context) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match &ctx.config.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    }
+}
+
+fn dynamic_api(ctx: &Context, resource: &kube::api::ApiResource) -> Api<DynamicObject> {
+    match &ctx.config.namespace {
+        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, resource),
+        None => Api::all_with(ctx.client.clone(), resource),
+    }
+}
+
+fn watch_config(ctx: &Context) -> watcher::Config {
+    let config = watcher::Config::default();
+    match &ctx.config.watch_filter {
+        Some(value) => config.labels(&format!(
+            "{}={value}",
+            capi_types::labels::WATCH_FILTER_LABEL
+        )),
+        None => config,
+    }
+}
+
+/// The `spec.infrastructureRef` name of a Cluster or Machine when it points at `kind`.
+fn infrastructure_ref(obj: &DynamicObject, kind: &str) -> Option<String> {
+    let reference = obj.data.get("spec")?.get("infrastructureRef")?;
+    (reference.get("kind")?.as_str()? == kind)
+        .then(|| reference.get("name")?.as_str().map(str::to_owned))
+        .flatten()
+}
+
+/// Runs both controllers until `shutdown` completes; in-flight reconciles finish first.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let (stop_clusters, clusters_stopped) = oneshot::channel::<()>();
+    let (stop_machines, machines_stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_clusters.send(());
+        let _ = stop_machines.send(());
+    });
+    let accounts_ctx = ctx.clone();
+    ctx.metrics
+        .set_device_source(Arc::new(move || accounts_ctx.accounts.device_states()));
+    let wc = watch_config(&ctx);
+
+    let clusters = Controller::new(api::<PacketCluster>(&ctx), wc.clone())
+        .with_config(
+            controller::Config::default().concurrency(ctx.config.packetcluster_concurrency),
+        )
+        .watches_with(
+            dynamic_api(&ctx, &ctx.core.cluster),
+            ctx.core.cluster.clone(),
+            wc.clone(),
+            |c| {
+                let ns = c.namespace()?;
+                infrastructure_ref(&c, "PacketCluster")
+                    .map(|name| ObjectRef::<PacketCluster>::new(&name).within(&ns))
+            },
+        )
+        .graceful_shutdown_on(async move {
+            let _ = clusters_stopped.await;
+        })
+        .run(cluster::reconcile, cluster::error_policy, ctx.clone())
+        .for_each(|_| async {});
+
+    let machine_controller = Controller::new(api::<PacketMachine>(&ctx), wc.clone());
+    let store = machine_controller.store();
+    let by_cluster = move |ns: Option<String>, cluster: Option<String>| {
+        let (Some(ns), Some(cluster)) = (ns, cluster) else {
+            return Vec::new();
+        };
+        store
+            .state()
+            .iter()
+            .filter(|pm| {
+                pm.namespace().as_deref() == Some(ns.as_str())
+                    && pm.cluster_name() == Some(cluster.as_str())
+            })
+            .map(|pm| ObjectRef::from_obj(pm.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    let for_packet_cluster = by_cluster.clone();
+    let machines = machine_controller
+        .with_config(
+            controller::Config::default().concurrency(ctx.config.packetmachine_concurrency),
+        )
+        .watches_with(
+            dynamic_api(&ctx, &ctx.core.machine),
+            ctx.core.machine.clone(),
+            wc.clone(),
+            |m| {
+                let ns = m.namespace()?;
+                infrastructure_ref(&m, "PacketMachine")
+                    .map(|name| ObjectRef::<PacketMachine>::new(&name).within(&ns))
+            },
+        )
+        .watches(api::<PacketCluster>(&ctx), wc.clone(), move |pc| {
+            for_packet_cluster(pc.namespace(), pc.cluster_name().map(str::to_owned))
+        })
+        .watches_with(
+            dynamic_api(&ctx, &ctx.core.cluster),
+            ctx.core.cluster.clone(),
+            wc,
+            move |c| by_cluster(c.namespace(), Some(c.name_any())),
+        )
+        .graceful_shutdown_on(async move {
+            let _ = machines_stopped.await;
+        })
+        .run(machine::reconcile, machine::error_policy, ctx.clone())
+        .for_each(|_| async {});
+
+    tokio::join!(clusters, machines);
+}
