@@ -258,28 +258,42 @@ async fn run(args: Args) -> anyhow::Result<()> {
     sim.faults().fail_next_provisioning(fail_next_provisioning);
     sim.faults()
         .stick_next_provisioning(stick_next_provisioning);
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "capp-sim listening")?;
-        writeln!(out, "base_url: {}", sim.base_url())?;
-        writeln!(out, "token: {}", sim.token())?;
-        writeln!(out, "project_id: {}", sim.default_project_id())?;
-        writeln!(
-            out,
-            "metadata: {}/metadata",
-            sim.metadata_url("<device_id>")
-        )?;
-        if let Some(url) = sim.control_url() {
-            writeln!(out, "control_url: {url}")?;
-        }
-        out.flush()?;
-    }
+    print_endpoints(&sim)?;
     let twin = kubeadm_twin.then(|| capp_twin::Twin::start(&sim));
     if twin.is_some() {
         let mut out = std::io::stdout().lock();
         writeln!(out, "kubeadm_twin: on (device addresses in 127.0.0.0/8)")?;
         out.flush()?;
     }
+    serve_until_ctrl_c(&sim, twin.is_some()).await?;
+    if let Some(twin) = twin {
+        twin.shutdown().await;
+    }
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Prints where the simulator listens and with which token (its stdout contract).
+fn print_endpoints(sim: &Simulator) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "capp-sim listening")?;
+    writeln!(out, "base_url: {}", sim.base_url())?;
+    writeln!(out, "token: {}", sim.token())?;
+    writeln!(out, "project_id: {}", sim.default_project_id())?;
+    writeln!(
+        out,
+        "metadata: {}/metadata",
+        sim.metadata_url("<device_id>")
+    )?;
+    if let Some(url) = sim.control_url() {
+        writeln!(out, "control_url: {url}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Serves until Ctrl-C; with the twin on, also advances the lifecycle every [`TWIN_TICK`].
+async fn serve_until_ctrl_c(sim: &Simulator, twin: bool) -> anyhow::Result<()> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut tick = tokio::time::interval(TWIN_TICK);
@@ -291,14 +305,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
             // The simulator's lifecycle advances lazily; with the twin on, devices must boot
             // (and be deleted) on time even when no client is polling them.
-            _ = tick.tick(), if twin.is_some() => {
+            _ = tick.tick(), if twin => {
                 let _ = sim.devices();
             }
         }
     }
-    if let Some(twin) = twin {
-        twin.shutdown().await;
-    }
-    sim.shutdown().await;
     Ok(())
 }
