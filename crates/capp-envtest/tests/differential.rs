@@ -57,17 +57,6 @@ const KNOWN_DIFFERENCES: &[Known] = &[
         reason: "a JSON patch whose test op fails or whose path is missing: kube-apiserver answers with only the generic message and no details; capp-testenv appends the patch error and names the object",
     },
     Known {
-        case: "delete-then-get",
-        paths: &[
-            "[0].ok.apiVersion",
-            "[0].ok.data",
-            "[0].ok.kind",
-            "[0].ok.metadata",
-            "[0].ok.status",
-        ],
-        reason: "deleting an object without finalizers: kube-apiserver answers a Status (status Success; kube-rs Either::Right), capp-testenv the deleted object (Either::Left)",
-    },
-    Known {
         case: "label-and-field-selectors",
         paths: &["[9].message", "[10].message"],
         reason: "the wording of the errors for an unsupported field selector and an unparsable label selector",

