@@ -83,17 +83,6 @@ const KNOWN_DIFFERENCES: &[Known] = &[
         reason: "the 409 of an apply conflict: capp-testenv adds details.kind and details.name; kube-apiserver sends only the causes",
     },
     Known {
-        case: "ssa-shared-field",
-        paths: &[
-            "[3].code",
-            "[3].details",
-            "[3].message",
-            "[3].ok",
-            "[3].reason",
-        ],
-        reason: "two managers applied data.shared and the first one dropped it: when the second applies data: {} too, capp-testenv answers 409 (conflict on .data with the first manager), kube-apiserver accepts it and removes the field",
-    },
-    Known {
         case: "finalizers-and-deletion",
         paths: &[
             "[0].ok.data",

@@ -150,3 +150,42 @@ async fn deleting_a_namespace_answers_the_namespace() {
         "{body}"
     );
 }
+
+// ---------------------------------------------------------------- server-side apply
+
+async fn apply(env: &TestEnv, manager: &str, body: &Value) -> (u16, Value) {
+    let name = body["metadata"]["name"].as_str().unwrap();
+    send(
+        env,
+        "PATCH",
+        &format!("{CMS}/{name}?fieldManager={manager}"),
+        "application/apply-patch+yaml",
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn applying_an_empty_map_another_manager_once_applied_too_is_no_conflict() {
+    // structured-merge-diff `Updater.update` (merge/update.go) finds conflicts in
+    // `Compare(live, merged)`: merging `data: {}` into the live map changes nothing, so the
+    // first manager's ownership of an empty `data` is no conflict, and the field the second
+    // manager stops applying goes.
+    let env = support::start().await;
+    let shared = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"shared": "same"}});
+    let mut none = shared.clone();
+    none["data"] = json!({});
+    for (manager, body) in [("alpha", &shared), ("beta", &shared), ("alpha", &none)] {
+        let (code, out) = apply(&env, manager, body).await;
+        assert!(code == 200 || code == 201, "{manager}: {code} {out}");
+    }
+    let (code, out) = apply(&env, "beta", &none).await;
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(out["data"].get("shared"), None, "{out}");
+    // A different value under the other manager's field still conflicts.
+    let mut other = shared.clone();
+    other["data"]["shared"] = json!("mine");
+    apply(&env, "alpha", &shared).await;
+    let (code, out) = apply(&env, "beta", &other).await;
+    assert_eq!(code, 409, "{out}");
+}

@@ -460,11 +460,17 @@ pub(super) fn display_path(path: &[String]) -> String {
     out
 }
 
-/// The fields of `applied_set` whose applied value differs from the live one while another
-/// manager owns them, with the owners.
+/// The fields of `applied_set` the merge changes (their value in `merged`, the live object
+/// with the applied one merged in, differs from the live one) while another manager owns
+/// them, with the owners.
+///
+/// structured-merge-diff's `Updater.update` (sigs.k8s.io/structured-merge-diff
+/// `merge/update.go`) intersects the other managers' sets with `Compare(live,
+/// merged).Modified ∪ Added`: the merged object, not the applied one, so applying an empty
+/// granular map (`data: {}`) over a filled one changes nothing and conflicts with nobody.
 pub(super) fn conflicts(
     applied_set: &BTreeSet<FieldPath>,
-    applied: &Value,
+    merged: &Value,
     live: &Value,
     entries: &[Entry],
     manager: &str,
@@ -477,7 +483,7 @@ pub(super) fn conflicts(
         let Some(live_value) = value_at(live, path) else {
             continue;
         };
-        if value_at(applied, path) == Some(live_value) {
+        if value_at(merged, path) == Some(live_value) {
             continue;
         }
         for e in entries
@@ -556,7 +562,9 @@ pub(crate) fn apply(
         .map(|e| e.fields.clone())
         .unwrap_or_default();
 
-    let taken = conflicts(&applied_set, &part, live_obj, &entries, &opts.manager);
+    let mut merged = live_obj.clone();
+    merge_applied(&mut merged, &part, &mut Vec::new(), types);
+    let taken = conflicts(&applied_set, &merged, live_obj, &entries, &opts.manager);
     if !taken.is_empty() && !opts.force {
         return Err(ApplyError::Conflict(
             taken.into_values().flatten().collect(),
