@@ -84,18 +84,8 @@ const KNOWN_DIFFERENCES: &[Known] = &[
     },
     Known {
         case: "finalizers-and-deletion",
-        paths: &[
-            "[0].ok.data",
-            "[1].ok.data",
-            "[2].details.causes",
-            "[2].message",
-        ],
-        reason: "kube-apiserver omits an empty data map of a built-in kind, capp-testenv keeps data: {}; adding a finalizer while deleting: kube-apiserver reports the cause twice (an upstream duplicate) and prints the finalizers Go-style ([]string{\"example.com/new\"}), capp-testenv once and JSON-style",
-    },
-    Known {
-        case: "gc-foreground",
-        paths: &["[1].ok.data", "[2].ok.data"],
-        reason: "kube-apiserver omits an empty data map of a built-in kind, capp-testenv keeps data: {}",
+        paths: &["[2].details.causes", "[2].message"],
+        reason: "adding a finalizer while deleting: kube-apiserver reports the cause twice (an upstream duplicate) and prints the finalizers Go-style ([]string{\"example.com/new\"}), capp-testenv once and JSON-style",
     },
     Known {
         case: "schema-type-enum-bounds",

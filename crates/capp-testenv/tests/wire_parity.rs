@@ -189,3 +189,49 @@ async fn applying_an_empty_map_another_manager_once_applied_too_is_no_conflict()
     let (code, out) = apply(&env, "beta", &other).await;
     assert_eq!(code, 409, "{out}");
 }
+
+// ---------------------------------------------------------------- omitempty
+
+#[tokio::test]
+async fn built_in_kinds_omit_empty_maps_but_keep_empty_structs() {
+    // The server decodes a built-in object into its Go struct and encodes it again
+    // (`runtime.Encode` with encoding/json): `Data map[string]string
+    // json:"data,omitempty"` and `Labels ... json:"labels,omitempty"` vanish when empty, a
+    // pointer to an empty struct (`EmptyDir *EmptyDirVolumeSource`) is written as `{}`.
+    let env = support::start().await;
+    let mut o = cm("a", &json!({"labels": {}, "annotations": {}}));
+    o["data"] = json!({});
+    let (code, created) = post(&env, CMS, &o).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created.get("data"), None, "{created}");
+    assert_eq!(created["metadata"].get("labels"), None, "{created}");
+    assert_eq!(created["metadata"].get("annotations"), None, "{created}");
+    // Apply's managedFields (raw JSON, `f:k: {}`) keep their empty leaves.
+    let (code, applied) = apply(
+        &env,
+        "m",
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"k": "v"}}),
+    )
+    .await;
+    assert_eq!(code, 201, "{applied}");
+    assert_eq!(
+        applied["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:data": {"f:k": {}}})
+    );
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {
+            "nodeSelector": {},
+            "containers": [{"name": "c", "image": "i", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+            "volumes": [{"name": "v", "emptyDir": {}}],
+        },
+    });
+    let (code, created) = post(&env, "/api/v1/namespaces/default/pods", &pod).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["spec"].get("nodeSelector"), None, "{created}");
+    assert_eq!(
+        created["spec"]["volumes"][0]["emptyDir"],
+        json!({}),
+        "{created}"
+    );
+}
