@@ -62,22 +62,6 @@ const KNOWN_DIFFERENCES: &[Known] = &[
         reason: "the wording of the errors for an unsupported field selector and an unparsable label selector",
     },
     Known {
-        case: "managed-fields-of-updates",
-        paths: &[
-            "[0].managedFields[0].fieldsV1.f:data..",
-            "[1].managedFields[0].fieldsV1.f:data.f:k",
-            "[1].managedFields[0].fieldsV1.f:data.f:n",
-            "[1].managedFields[0].fieldsV1.f:metadata",
-            "[1].managedFields[0].manager",
-            "[1].managedFields[1].fieldsV1.f:data..",
-            "[1].managedFields[1].fieldsV1.f:data.f:k",
-            "[1].managedFields[1].fieldsV1.f:data.f:n",
-            "[1].managedFields[1].fieldsV1.f:metadata",
-            "[1].managedFields[1].manager",
-        ],
-        reason: "managedFields of create/patch: kube-apiserver also records each map the manager touched (\".\": {} under f:data and f:labels) and lists the later manager's entry first; capp-testenv records only the leaves and appends the new entry",
-    },
-    Known {
         case: "ssa-two-managers-conflict",
         paths: &["[1].details.kind", "[1].details.name"],
         reason: "the 409 of an apply conflict: capp-testenv adds details.kind and details.name; kube-apiserver sends only the causes",

@@ -235,3 +235,52 @@ async fn built_in_kinds_omit_empty_maps_but_keep_empty_structs() {
         "{created}"
     );
 }
+
+// ---------------------------------------------------------------- managedFields of updates
+
+#[tokio::test]
+async fn updates_record_the_maps_a_manager_added_and_entries_are_sorted() {
+    // structured-merge-diff's `Compare(old, new)` (merge/update.go `Updater.update`) marks a
+    // map the write added as a member (`".": {}`) and a map it only changed not;
+    // `sortEncodedManagedFields` (k8s.io/apimachinery pkg/util/managedfields/internal/
+    // managedfields.go) orders entries by operation, time, then manager.
+    let env = support::start().await;
+    let (code, created) = post(
+        &env,
+        &format!("{CMS}?fieldManager=zeta"),
+        &cm("a", &json!({})),
+    )
+    .await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        created["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:data": {".": {}, "f:k": {}}})
+    );
+    let (code, patched) = send(
+        &env,
+        "PATCH",
+        &format!("{CMS}/a?fieldManager=patcher"),
+        "application/merge-patch+json",
+        &json!({"metadata": {"labels": {"l": "v"}}, "data": {"n": "1"}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{patched}");
+    let entries: Vec<(&str, &Value)> = patched["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["manager"].as_str().unwrap(), &e["fieldsV1"]))
+        .collect();
+    let (patcher, zeta) = (
+        json!({"f:data": {"f:n": {}}, "f:metadata": {"f:labels": {".": {}, "f:l": {}}}}),
+        json!({"f:data": {".": {}, "f:k": {}}}),
+    );
+    // Same operation, usually the same second: "patcher" sorts before "zeta".
+    if patched["metadata"]["managedFields"][0]["time"]
+        == patched["metadata"]["managedFields"][1]["time"]
+    {
+        assert_eq!(entries, [("patcher", &patcher), ("zeta", &zeta)]);
+    } else {
+        assert_eq!(entries, [("zeta", &zeta), ("patcher", &patcher)]);
+    }
+}

@@ -51,6 +51,65 @@ impl ListTypes<'_> {
     }
 }
 
+impl ListTypes<'_> {
+    /// Whether the object at `path` (field names) is a map rather than a struct: FieldsV1
+    /// records a map a manager added as a member (`".": {}`), a struct never. CRDs: a schema
+    /// with `additionalProperties` and no `properties`; metadata and built-ins: their Go
+    /// `map[string]...` fields.
+    fn is_map(self, path: &[String]) -> bool {
+        let in_metadata = path.first().is_some_and(|p| p == "metadata");
+        let last = path.last().map_or("", String::as_str);
+        match self.schema {
+            Some(schema) if !in_metadata => schema_at(schema, path).is_some_and(|s| {
+                s.get("properties").is_none()
+                    && s.get("additionalProperties").is_some_and(Value::is_object)
+            }),
+            _ if in_metadata => path.len() == 2 && matches!(last, "labels" | "annotations"),
+            _ => {
+                matches!(
+                    last,
+                    "data"
+                        | "binaryData"
+                        | "stringData"
+                        | "nodeSelector"
+                        | "matchLabels"
+                        | "limits"
+                        | "requests"
+                        | "labels"
+                        | "annotations"
+                )
+            }
+        }
+    }
+}
+
+/// The member paths (`[..., "."]`) of the non-empty, non-atomic maps in `value`, reached
+/// through objects (maps inside list elements are not tracked as members).
+fn collect_map_nodes(
+    value: &Value,
+    names: &mut Vec<String>,
+    path: &mut FieldPath,
+    types: ListTypes<'_>,
+    out: &mut BTreeSet<FieldPath>,
+) {
+    let Value::Object(map) = value else { return };
+    if map.is_empty() || types.is_atomic_map(names) {
+        return;
+    }
+    if !names.is_empty() && types.is_map(names) {
+        let mut node = path.clone();
+        node.push(".".to_owned());
+        out.insert(node);
+    }
+    for (k, v) in map {
+        names.push(k.clone());
+        path.push(format!("f:{k}"));
+        collect_map_nodes(v, names, path, types, out);
+        path.pop();
+        names.pop();
+    }
+}
+
 /// A field path in FieldsV1 elements: `f:<name>`, `k:<json keys>`, `v:<json value>`, `.`.
 pub(super) type FieldPath = Vec<String>;
 
@@ -394,11 +453,27 @@ pub(super) fn read_entries(obj: Option<&Value>) -> Vec<Entry> {
 }
 
 pub(super) fn write_entries(obj: &mut Value, entries: &[Entry]) {
-    let list: Vec<Value> = entries
-        .iter()
-        .filter(|e| !e.fields.is_empty())
-        .map(Entry::to_json)
-        .collect();
+    let mut kept: Vec<&Entry> = entries.iter().filter(|e| !e.fields.is_empty()).collect();
+    // `sortEncodedManagedFields` (k8s.io/apimachinery pkg/util/managedfields/internal/
+    // managedfields.go): by operation, time (in seconds; our RFC 3339 times compare as
+    // strings), manager, apiVersion, subresource.
+    kept.sort_by(|p, q| {
+        (
+            &p.operation,
+            &p.time,
+            &p.manager,
+            &p.api_version,
+            &p.subresource,
+        )
+            .cmp(&(
+                &q.operation,
+                &q.time,
+                &q.manager,
+                &q.api_version,
+                &q.subresource,
+            ))
+    });
+    let list: Vec<Value> = kept.into_iter().map(Entry::to_json).collect();
     if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if list.is_empty() {
             md.remove("managedFields");
@@ -680,6 +755,12 @@ pub(crate) fn record_update(
     let part = writable_part(new, None, false);
     let mut new_set = BTreeSet::new();
     collect_fields(&part, &mut Vec::new(), &mut Vec::new(), types, &mut new_set);
+    // structured-merge-diff's `Compare(old, new)` counts a map as added when it did not
+    // exist before, not when its entries change: the manager that creates `labels` owns
+    // `f:labels: {".": {}}`, one that only adds a key does not.
+    let mut maps = BTreeSet::new();
+    collect_map_nodes(&part, &mut Vec::new(), &mut Vec::new(), types, &mut maps);
+    new_set.extend(maps.iter().cloned());
     let empty = Value::Object(Map::new());
     let old_obj = old.unwrap_or(&empty);
     let changed: BTreeSet<FieldPath> = new_set
@@ -687,7 +768,7 @@ pub(crate) fn record_update(
         .filter(|p| {
             let new_element = p.last().is_some_and(|el| el == ".")
                 && value_at(old_obj, &p[..p.len() - 1]).is_none();
-            new_element || value_at(old_obj, p) != value_at(&part, p)
+            new_element || (!maps.contains(*p) && value_at(old_obj, p) != value_at(&part, p))
         })
         .cloned()
         .collect();
