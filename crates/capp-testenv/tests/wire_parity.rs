@@ -256,7 +256,7 @@ async fn updates_record_the_maps_a_manager_added_and_entries_are_sorted() {
         created["metadata"]["managedFields"][0]["fieldsV1"],
         json!({"f:data": {".": {}, "f:k": {}}})
     );
-    let (code, patched) = send(
+    let (code, after_patch) = send(
         &env,
         "PATCH",
         &format!("{CMS}/a?fieldManager=patcher"),
@@ -264,8 +264,8 @@ async fn updates_record_the_maps_a_manager_added_and_entries_are_sorted() {
         &json!({"metadata": {"labels": {"l": "v"}}, "data": {"n": "1"}}),
     )
     .await;
-    assert_eq!(code, 200, "{patched}");
-    let entries: Vec<(&str, &Value)> = patched["metadata"]["managedFields"]
+    assert_eq!(code, 200, "{after_patch}");
+    let entries: Vec<(&str, &Value)> = after_patch["metadata"]["managedFields"]
         .as_array()
         .unwrap()
         .iter()
@@ -276,8 +276,8 @@ async fn updates_record_the_maps_a_manager_added_and_entries_are_sorted() {
         json!({"f:data": {".": {}, "f:k": {}}}),
     );
     // Same operation, usually the same second: "patcher" sorts before "zeta".
-    if patched["metadata"]["managedFields"][0]["time"]
-        == patched["metadata"]["managedFields"][1]["time"]
+    if after_patch["metadata"]["managedFields"][0]["time"]
+        == after_patch["metadata"]["managedFields"][1]["time"]
     {
         assert_eq!(entries, [("patcher", &patcher), ("zeta", &zeta)]);
     } else {
