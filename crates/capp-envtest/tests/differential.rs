@@ -72,21 +72,9 @@ const KNOWN_DIFFERENCES: &[Known] = &[
         reason: "adding a finalizer while deleting: kube-apiserver reports the cause twice (an upstream duplicate) and prints the finalizers Go-style ([]string{\"example.com/new\"}), capp-testenv once and JSON-style",
     },
     Known {
-        case: "schema-type-enum-bounds",
-        paths: &[
-            "[0].details.causes[0].message",
-            "[0].message",
-            "[1].details.causes[0].message",
-            "[1].message",
-            "[3].details.causes[0].message",
-            "[3].message",
-        ],
-        reason: "the cause 'some validation rules were not checked': kube-apiserver prints Invalid value: null, capp-testenv Invalid value: \"null\"",
-    },
-    Known {
         case: "kubectl-create-invalid",
-        paths: &["[0].stderr", "[1].stderr"],
-        reason: "the same Invalid value: null quoting, and strict decoding errors: kube-apiserver says 'Gadget in version \"v1\" cannot be handled as a Gadget: strict decoding error: ...', capp-testenv 'Gadget.example.com \"g\": strict decoding error: ...'",
+        paths: &["[1].stderr"],
+        reason: "strict decoding errors: kube-apiserver says 'Gadget in version \"v1\" cannot be handled as a Gadget: strict decoding error: ...', capp-testenv 'Gadget.example.com \"g\": strict decoding error: ...'",
     },
 ];
 
