@@ -196,7 +196,7 @@ pub(crate) fn observe<T: serde::Serialize>(step: &str, result: Result<T, kube::E
             "step": step,
             "code": status.code,
             "reason": status.reason,
-            "message": status.message,
+            "message": sorted_message(&status.message, &status.details),
             "details": sorted_causes(normalize(serde_json::to_value(&status.details).unwrap())),
         }),
         Err(e) => json!({"step": step, "error": e.to_string()}),
@@ -218,6 +218,34 @@ pub(crate) fn managed_fields(step: &str, result: Result<DynamicObject, kube::Err
         }
         Err(e) => observe::<()>(step, Err(e)),
     }
+}
+
+/// The `[field: message, ...]` list of an Invalid error's message sorted, for the reason
+/// [`sorted_causes`] gives: an item starts at `, ` followed by a cause's field (or `<nil>`).
+fn sorted_message<T: serde::Serialize>(message: &str, details: &T) -> String {
+    let details = serde_json::to_value(details).unwrap();
+    let Some((head, list)) = message.split_once(" is invalid: [") else {
+        return message.to_owned();
+    };
+    let Some(list) = list.strip_suffix(']') else {
+        return message.to_owned();
+    };
+    let mut fields: Vec<String> = vec!["<nil>: ".to_owned()];
+    for c in details["causes"].as_array().into_iter().flatten() {
+        fields.push(format!("{}: ", c["field"].as_str().unwrap_or_default()));
+    }
+    let mut items: Vec<String> = Vec::new();
+    for piece in list.split(", ") {
+        match items.last_mut() {
+            Some(last) if !fields.iter().any(|f| piece.starts_with(f.as_str())) => {
+                last.push_str(", ");
+                last.push_str(piece);
+            }
+            _ => items.push(piece.to_owned()),
+        }
+    }
+    items.sort_unstable();
+    format!("{head} is invalid: [{}]", items.join(", "))
 }
 
 /// `details.causes` sorted: kube-apiserver lists the causes of one error in an order that
