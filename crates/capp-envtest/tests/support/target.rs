@@ -237,9 +237,9 @@ fn sorted_message<T: serde::Serialize>(message: &str, details: &T) -> String {
     let mut items: Vec<String> = Vec::new();
     for piece in list.split(", ") {
         match items.last_mut() {
-            Some(last) if !fields.iter().any(|f| piece.starts_with(f.as_str())) => {
-                last.push_str(", ");
-                last.push_str(piece);
+            Some(item) if !fields.iter().any(|f| piece.starts_with(f.as_str())) => {
+                item.push_str(", ");
+                item.push_str(piece);
             }
             _ => items.push(piece.to_owned()),
         }
