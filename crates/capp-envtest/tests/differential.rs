@@ -57,36 +57,9 @@ const KNOWN_DIFFERENCES: &[Known] = &[
         reason: "a JSON patch whose test op fails or whose path is missing: kube-apiserver answers with only the generic message and no details; capp-testenv appends the patch error and names the object",
     },
     Known {
-        case: "delete-then-get",
-        paths: &[
-            "[0].ok.apiVersion",
-            "[0].ok.data",
-            "[0].ok.kind",
-            "[0].ok.metadata",
-            "[0].ok.status",
-        ],
-        reason: "deleting an object without finalizers: kube-apiserver answers a Status (status Success; kube-rs Either::Right), capp-testenv the deleted object (Either::Left)",
-    },
-    Known {
         case: "label-and-field-selectors",
         paths: &["[9].message", "[10].message"],
         reason: "the wording of the errors for an unsupported field selector and an unparsable label selector",
-    },
-    Known {
-        case: "managed-fields-of-updates",
-        paths: &[
-            "[0].managedFields[0].fieldsV1.f:data..",
-            "[1].managedFields[0].fieldsV1.f:data.f:k",
-            "[1].managedFields[0].fieldsV1.f:data.f:n",
-            "[1].managedFields[0].fieldsV1.f:metadata",
-            "[1].managedFields[0].manager",
-            "[1].managedFields[1].fieldsV1.f:data..",
-            "[1].managedFields[1].fieldsV1.f:data.f:k",
-            "[1].managedFields[1].fieldsV1.f:data.f:n",
-            "[1].managedFields[1].fieldsV1.f:metadata",
-            "[1].managedFields[1].manager",
-        ],
-        reason: "managedFields of create/patch: kube-apiserver also records each map the manager touched (\".\": {} under f:data and f:labels) and lists the later manager's entry first; capp-testenv records only the leaves and appends the new entry",
     },
     Known {
         case: "ssa-two-managers-conflict",
@@ -94,47 +67,14 @@ const KNOWN_DIFFERENCES: &[Known] = &[
         reason: "the 409 of an apply conflict: capp-testenv adds details.kind and details.name; kube-apiserver sends only the causes",
     },
     Known {
-        case: "ssa-shared-field",
-        paths: &[
-            "[3].code",
-            "[3].details",
-            "[3].message",
-            "[3].ok",
-            "[3].reason",
-        ],
-        reason: "two managers applied data.shared and the first one dropped it: when the second applies data: {} too, capp-testenv answers 409 (conflict on .data with the first manager), kube-apiserver accepts it and removes the field",
-    },
-    Known {
         case: "finalizers-and-deletion",
-        paths: &[
-            "[0].ok.data",
-            "[1].ok.data",
-            "[2].details.causes",
-            "[2].message",
-        ],
-        reason: "kube-apiserver omits an empty data map of a built-in kind, capp-testenv keeps data: {}; adding a finalizer while deleting: kube-apiserver reports the cause twice (an upstream duplicate) and prints the finalizers Go-style ([]string{\"example.com/new\"}), capp-testenv once and JSON-style",
-    },
-    Known {
-        case: "gc-foreground",
-        paths: &["[1].ok.data", "[2].ok.data"],
-        reason: "kube-apiserver omits an empty data map of a built-in kind, capp-testenv keeps data: {}",
-    },
-    Known {
-        case: "schema-type-enum-bounds",
-        paths: &[
-            "[0].details.causes[0].message",
-            "[0].message",
-            "[1].details.causes[0].message",
-            "[1].message",
-            "[3].details.causes[0].message",
-            "[3].message",
-        ],
-        reason: "the cause 'some validation rules were not checked': kube-apiserver prints Invalid value: null, capp-testenv Invalid value: \"null\"",
+        paths: &["[2].details.causes", "[2].message"],
+        reason: "adding a finalizer while deleting: kube-apiserver reports the cause twice (an upstream duplicate) and prints the finalizers Go-style ([]string{\"example.com/new\"}), capp-testenv once and JSON-style",
     },
     Known {
         case: "kubectl-create-invalid",
-        paths: &["[0].stderr", "[1].stderr"],
-        reason: "the same Invalid value: null quoting, and strict decoding errors: kube-apiserver says 'Gadget in version \"v1\" cannot be handled as a Gadget: strict decoding error: ...', capp-testenv 'Gadget.example.com \"g\": strict decoding error: ...'",
+        paths: &["[1].stderr"],
+        reason: "strict decoding errors: kube-apiserver says 'Gadget in version \"v1\" cannot be handled as a Gadget: strict decoding error: ...', capp-testenv 'Gadget.example.com \"g\": strict decoding error: ...'",
     },
 ];
 

@@ -38,7 +38,19 @@ pub(crate) fn check(
     plural: &str,
     obj: &Value,
 ) -> Result<Option<Vec<Unknown>>, String> {
-    let typed = match (group, plural) {
+    let Some(typed) = typed(group, plural, obj) else {
+        return Ok(None);
+    };
+    let typed = typed?;
+    let mut out = Vec::new();
+    diff(obj, &typed, &mut Vec::new(), &mut out);
+    Ok(Some(out))
+}
+
+/// `obj` decoded into its `k8s_openapi` type and encoded again; `None` for kinds this module
+/// does not know.
+fn typed(group: &str, plural: &str, obj: &Value) -> Option<Result<Value, String>> {
+    Some(match (group, plural) {
         ("", "namespaces") => roundtrip::<core::v1::Namespace>(obj),
         ("", "secrets") => roundtrip::<core::v1::Secret>(obj),
         ("", "configmaps") => roundtrip::<core::v1::ConfigMap>(obj),
@@ -65,11 +77,67 @@ pub(crate) fn check(
         ("admissionregistration.k8s.io", "mutatingwebhookconfigurations") => {
             roundtrip::<admission::MutatingWebhookConfiguration>(obj)
         }
-        _ => return Ok(None),
-    }?;
-    let mut out = Vec::new();
-    diff(obj, &typed, &mut Vec::new(), &mut out);
-    Ok(Some(out))
+        _ => return None,
+    })
+}
+
+/// A key no built-in type has, put into an empty object to learn whether it is a map.
+const PROBE: &str = "capp-testenv.io/probe";
+
+/// Removes the empty maps of a built-in object, as Go's `omitempty` does when the server
+/// encodes the struct it decoded the object into (every map field of the served kinds is
+/// `omitempty`: `data`, `labels`, `annotations`, `nodeSelector`, `matchLabels`...): an empty
+/// object `{}` whose type is a map goes, one whose type is a struct (`emptyDir: {}`) stays.
+/// The type is learnt from `k8s_openapi`: a probe key put into the object survives the typed
+/// round trip only in a map (or in raw JSON, which takes values of every type).
+pub(crate) fn omit_empty_maps(group: &str, plural: &str, obj: &mut Value) {
+    fn empty_objects(v: &Value, pointer: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    let p = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    if child.as_object().is_some_and(serde_json::Map::is_empty) {
+                        out.push(p);
+                    } else {
+                        empty_objects(child, &p, out);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    empty_objects(child, &format!("{pointer}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut empties = Vec::new();
+    empty_objects(obj, "", &mut empties);
+    for pointer in empties {
+        let survives = |probe: Value| {
+            let mut probed = obj.clone();
+            if let Some(m) = probed.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+                m.insert(PROBE.to_owned(), probe);
+            }
+            typed(group, plural, &probed)
+                .and_then(Result::ok)
+                .is_some_and(|t| t.pointer(&pointer).and_then(|m| m.get(PROBE)).is_some())
+        };
+        let (string, object) = (
+            survives(Value::String(String::new())),
+            survives(Value::Object(serde_json::Map::new())),
+        );
+        // A map's values have one type; raw JSON (`fieldsV1`, a schema's `default`) takes any
+        // value and is kept as sent, as Go keeps a `json.RawMessage`.
+        let is_map = string != object;
+        let Some((parent, key)) = pointer.rsplit_once('/') else {
+            continue;
+        };
+        let key = key.replace("~1", "/").replace("~0", "~");
+        if is_map && let Some(m) = obj.pointer_mut(parent).and_then(Value::as_object_mut) {
+            m.remove(&key);
+        }
+    }
 }
 
 fn display(path: &[Seg]) -> String {

@@ -104,6 +104,34 @@ impl ResourceDef {
     pub(crate) fn api_version(&self) -> String {
         api_version(&self.group, &self.version)
     }
+
+    /// Whether DELETE answers with the object even when it is removed at once: the
+    /// registries built with `ReturnDeletedObject: true` (kubernetes `pkg/registry/*/storage`);
+    /// every other one, custom resources included, answers a `Status` (`Store.finalizeDelete`).
+    pub(crate) fn returns_deleted_object(&self) -> bool {
+        self.crd.is_none()
+            && matches!(
+                (self.group.as_str(), self.plural.as_str()),
+                (
+                    "",
+                    "namespaces"
+                        | "serviceaccounts"
+                        | "services"
+                        | "pods"
+                        | "podtemplates"
+                        | "persistentvolumes"
+                        | "persistentvolumeclaims"
+                        | "resourcequotas"
+                ) | (
+                    "storage.k8s.io",
+                    "csidrivers"
+                        | "csinodes"
+                        | "storageclasses"
+                        | "volumeattachments"
+                        | "volumeattributesclasses"
+                ) | ("resource.k8s.io", _)
+            )
+    }
 }
 
 /// `group/version`, or `version` for the core group.

@@ -26,9 +26,9 @@
 //!    found a type, required, enum, `maxLength`, `maxItems` or `maxProperties` error
 //!    (`FieldValueTypeInvalid`, `FieldValueRequired`, `FieldValueNotSupported`,
 //!    `FieldValueTooLong`, `FieldValueTooMany`) anywhere in the object: one `<nil>` cause
-//!    `Invalid value: "null": some validation rules were not checked because the object was
+//!    `Invalid value: null: some validation rules were not checked because the object was
 //!    invalid; correct the existing errors to complete validation` is added instead (only when
-//!    the schema has rules; 1.34+ servers print the `null` unquoted). Other errors (`pattern`, `minimum`, `minLength`, duplicates...)
+//!    the schema has rules). Other errors (`pattern`, `minimum`, `minLength`, duplicates...)
 //!    let the rules run. A `default` is checked against its rules only when it passes its
 //!    schema.
 //!

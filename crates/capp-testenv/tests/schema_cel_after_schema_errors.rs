@@ -16,7 +16,7 @@ use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
-const NOT_CHECKED: &str = "Invalid value: \"null\": some validation rules were not checked because \
+const NOT_CHECKED: &str = "Invalid value: null: some validation rules were not checked because \
                            the object was invalid; correct the existing errors to complete validation";
 
 /// A namespaced `Gadget` whose `spec` has an integer `replicas`, an enum `mode`, a patterned

@@ -196,7 +196,7 @@ pub(crate) fn observe<T: serde::Serialize>(step: &str, result: Result<T, kube::E
             "step": step,
             "code": status.code,
             "reason": status.reason,
-            "message": status.message,
+            "message": sorted_message(&status.message, &status.details),
             "details": sorted_causes(normalize(serde_json::to_value(&status.details).unwrap())),
         }),
         Err(e) => json!({"step": step, "error": e.to_string()}),
@@ -207,10 +207,45 @@ pub(crate) fn observe<T: serde::Serialize>(step: &str, result: Result<T, kube::E
 pub(crate) fn managed_fields(step: &str, result: Result<DynamicObject, kube::Error>) -> Value {
     match result {
         Ok(o) => {
-            json!({"step": step, "managedFields": normalize(serde_json::to_value(o.metadata.managed_fields).unwrap())})
+            let mut entries = normalize(serde_json::to_value(o.metadata.managed_fields).unwrap());
+            // Both servers order the entries by operation, then by the second of their write
+            // (`sortEncodedManagedFields`), then by manager: two writes straddling a second
+            // boundary swap places, so the order is compared without the time.
+            if let Some(list) = entries.as_array_mut() {
+                list.sort_by_key(|e| (e["operation"].to_string(), e["manager"].to_string()));
+            }
+            json!({"step": step, "managedFields": entries})
         }
         Err(e) => observe::<()>(step, Err(e)),
     }
+}
+
+/// The `[field: message, ...]` list of an Invalid error's message sorted, for the reason
+/// [`sorted_causes`] gives: an item starts at `, ` followed by a cause's field (or `<nil>`).
+fn sorted_message<T: serde::Serialize>(message: &str, details: &T) -> String {
+    let details = serde_json::to_value(details).unwrap();
+    let Some((head, list)) = message.split_once(" is invalid: [") else {
+        return message.to_owned();
+    };
+    let Some(list) = list.strip_suffix(']') else {
+        return message.to_owned();
+    };
+    let mut fields: Vec<String> = vec!["<nil>: ".to_owned()];
+    for c in details["causes"].as_array().into_iter().flatten() {
+        fields.push(format!("{}: ", c["field"].as_str().unwrap_or_default()));
+    }
+    let mut items: Vec<String> = Vec::new();
+    for piece in list.split(", ") {
+        match items.last_mut() {
+            Some(item) if !fields.iter().any(|f| piece.starts_with(f.as_str())) => {
+                item.push_str(", ");
+                item.push_str(piece);
+            }
+            _ => items.push(piece.to_owned()),
+        }
+    }
+    items.sort_unstable();
+    format!("{head} is invalid: [{}]", items.join(", "))
 }
 
 /// `details.causes` sorted: kube-apiserver lists the causes of one error in an order that
@@ -234,10 +269,34 @@ pub(crate) fn outcome<T>(step: &str, result: &Result<T, kube::Error>) -> Value {
     }
 }
 
-/// A kubectl run as an observation; `AGE` values and durations are normalized.
+/// A kubectl run as an observation; `AGE` values and durations are normalized, and the
+/// `* cause` lines of an error sorted (see [`sorted_causes`]).
 pub(crate) fn observe_kubectl(step: &str, out: &KubectlOutput) -> Value {
     let age = regex_lite_age;
-    json!({"step": step, "success": out.success, "stdout": age(&out.stdout), "stderr": age(&out.stderr)})
+    json!({"step": step, "success": out.success, "stdout": age(&out.stdout), "stderr": sorted_cause_lines(&age(&out.stderr))})
+}
+
+/// kubectl prints an Invalid error's causes as `* field: message` lines in the server's
+/// order, which kube-apiserver varies from run to run: each run of such lines is sorted.
+fn sorted_cause_lines(text: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("* ") {
+            run.push(line.trim_end_matches('\n'));
+            continue;
+        }
+        run.sort_unstable();
+        out.append(&mut run);
+        out.push(line.trim_end_matches('\n'));
+    }
+    run.sort_unstable();
+    out.append(&mut run);
+    let mut joined = out.join("\n");
+    if text.ends_with('\n') {
+        joined.push('\n');
+    }
+    joined
 }
 
 /// Replaces kubectl's ages (`5s`, `2m3s`, `<unknown>`) at the end of table lines.

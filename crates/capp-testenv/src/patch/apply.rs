@@ -51,6 +51,65 @@ impl ListTypes<'_> {
     }
 }
 
+impl ListTypes<'_> {
+    /// Whether the object at `path` (field names) is a map rather than a struct: FieldsV1
+    /// records a map a manager added as a member (`".": {}`), a struct never. CRDs: a schema
+    /// with `additionalProperties` and no `properties`; metadata and built-ins: their Go
+    /// `map[string]...` fields.
+    fn is_map(self, path: &[String]) -> bool {
+        let in_metadata = path.first().is_some_and(|p| p == "metadata");
+        let last = path.last().map_or("", String::as_str);
+        match self.schema {
+            Some(schema) if !in_metadata => schema_at(schema, path).is_some_and(|s| {
+                s.get("properties").is_none()
+                    && s.get("additionalProperties").is_some_and(Value::is_object)
+            }),
+            _ if in_metadata => path.len() == 2 && matches!(last, "labels" | "annotations"),
+            _ => {
+                matches!(
+                    last,
+                    "data"
+                        | "binaryData"
+                        | "stringData"
+                        | "nodeSelector"
+                        | "matchLabels"
+                        | "limits"
+                        | "requests"
+                        | "labels"
+                        | "annotations"
+                )
+            }
+        }
+    }
+}
+
+/// The member paths (`[..., "."]`) of the non-empty, non-atomic maps in `value`, reached
+/// through objects (maps inside list elements are not tracked as members).
+fn collect_map_nodes(
+    value: &Value,
+    names: &mut Vec<String>,
+    path: &mut FieldPath,
+    types: ListTypes<'_>,
+    out: &mut BTreeSet<FieldPath>,
+) {
+    let Value::Object(map) = value else { return };
+    if map.is_empty() || types.is_atomic_map(names) {
+        return;
+    }
+    if !names.is_empty() && types.is_map(names) {
+        let mut node = path.clone();
+        node.push(".".to_owned());
+        out.insert(node);
+    }
+    for (k, v) in map {
+        names.push(k.clone());
+        path.push(format!("f:{k}"));
+        collect_map_nodes(v, names, path, types, out);
+        path.pop();
+        names.pop();
+    }
+}
+
 /// A field path in FieldsV1 elements: `f:<name>`, `k:<json keys>`, `v:<json value>`, `.`.
 pub(super) type FieldPath = Vec<String>;
 
@@ -394,11 +453,27 @@ pub(super) fn read_entries(obj: Option<&Value>) -> Vec<Entry> {
 }
 
 pub(super) fn write_entries(obj: &mut Value, entries: &[Entry]) {
-    let list: Vec<Value> = entries
-        .iter()
-        .filter(|e| !e.fields.is_empty())
-        .map(Entry::to_json)
-        .collect();
+    let mut kept: Vec<&Entry> = entries.iter().filter(|e| !e.fields.is_empty()).collect();
+    // `sortEncodedManagedFields` (k8s.io/apimachinery pkg/util/managedfields/internal/
+    // managedfields.go): by operation, time (in seconds; our RFC 3339 times compare as
+    // strings), manager, apiVersion, subresource.
+    kept.sort_by(|p, q| {
+        (
+            &p.operation,
+            &p.time,
+            &p.manager,
+            &p.api_version,
+            &p.subresource,
+        )
+            .cmp(&(
+                &q.operation,
+                &q.time,
+                &q.manager,
+                &q.api_version,
+                &q.subresource,
+            ))
+    });
+    let list: Vec<Value> = kept.into_iter().map(Entry::to_json).collect();
     if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if list.is_empty() {
             md.remove("managedFields");
@@ -460,11 +535,17 @@ pub(super) fn display_path(path: &[String]) -> String {
     out
 }
 
-/// The fields of `applied_set` whose applied value differs from the live one while another
-/// manager owns them, with the owners.
+/// The fields of `applied_set` the merge changes (their value in `merged`, the live object
+/// with the applied one merged in, differs from the live one) while another manager owns
+/// them, with the owners.
+///
+/// structured-merge-diff's `Updater.update` (sigs.k8s.io/structured-merge-diff
+/// `merge/update.go`) intersects the other managers' sets with `Compare(live,
+/// merged).Modified ∪ Added`: the merged object, not the applied one, so applying an empty
+/// granular map (`data: {}`) over a filled one changes nothing and conflicts with nobody.
 pub(super) fn conflicts(
     applied_set: &BTreeSet<FieldPath>,
-    applied: &Value,
+    merged: &Value,
     live: &Value,
     entries: &[Entry],
     manager: &str,
@@ -477,7 +558,7 @@ pub(super) fn conflicts(
         let Some(live_value) = value_at(live, path) else {
             continue;
         };
-        if value_at(applied, path) == Some(live_value) {
+        if value_at(merged, path) == Some(live_value) {
             continue;
         }
         for e in entries
@@ -556,7 +637,9 @@ pub(crate) fn apply(
         .map(|e| e.fields.clone())
         .unwrap_or_default();
 
-    let taken = conflicts(&applied_set, &part, live_obj, &entries, &opts.manager);
+    let mut merged = live_obj.clone();
+    merge_applied(&mut merged, &part, &mut Vec::new(), types);
+    let taken = conflicts(&applied_set, &merged, live_obj, &entries, &opts.manager);
     if !taken.is_empty() && !opts.force {
         return Err(ApplyError::Conflict(
             taken.into_values().flatten().collect(),
@@ -672,6 +755,12 @@ pub(crate) fn record_update(
     let part = writable_part(new, None, false);
     let mut new_set = BTreeSet::new();
     collect_fields(&part, &mut Vec::new(), &mut Vec::new(), types, &mut new_set);
+    // structured-merge-diff's `Compare(old, new)` counts a map as added when it did not
+    // exist before, not when its entries change: the manager that creates `labels` owns
+    // `f:labels: {".": {}}`, one that only adds a key does not.
+    let mut maps = BTreeSet::new();
+    collect_map_nodes(&part, &mut Vec::new(), &mut Vec::new(), types, &mut maps);
+    new_set.extend(maps.iter().cloned());
     let empty = Value::Object(Map::new());
     let old_obj = old.unwrap_or(&empty);
     let changed: BTreeSet<FieldPath> = new_set
@@ -679,7 +768,7 @@ pub(crate) fn record_update(
         .filter(|p| {
             let new_element = p.last().is_some_and(|el| el == ".")
                 && value_at(old_obj, &p[..p.len() - 1]).is_none();
-            new_element || value_at(old_obj, p) != value_at(&part, p)
+            new_element || (!maps.contains(*p) && value_at(old_obj, p) != value_at(&part, p))
         })
         .cloned()
         .collect();

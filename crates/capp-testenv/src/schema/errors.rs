@@ -86,12 +86,13 @@ pub(crate) fn invalid_omitted(field: &str, detail: &str) -> FieldCause {
 
 /// The cause the server reports instead of CEL errors when schema validation already failed
 /// with a blocking error: `field.Invalid(nil, nil, ...)`, filed under the object itself (an
-/// empty field here, `<nil>` once admitted). A 1.33 server prints the nil bad value as
-/// `"null"` (1.34 and later print `null`).
+/// empty field here, `<nil>` once admitted). `field.Error.ErrorBody`
+/// (k8s.io/apimachinery pkg/util/validation/field/errors.go) renders the nil bad value with
+/// `json.Marshal`: `null`, unquoted (servers before 1.34 printed `"null"`).
 pub(crate) fn rules_not_checked() -> FieldCause {
     invalid_rendered(
         "",
-        "\"null\"",
+        "null",
         "some validation rules were not checked because the object was invalid; \
          correct the existing errors to complete validation",
     )

@@ -277,8 +277,9 @@ impl Server {
                         .as_str()
                         .unwrap_or_default()
                         .to_owned();
-                    if let Ok(o) = state.delete(&def, &item_ns, &item_name, &opts) {
-                        deleted.push(o);
+                    // `Store.DeleteCollection` lists the items it deleted as listed.
+                    if state.delete(&def, &item_ns, &item_name, &opts).is_ok() {
+                        deleted.push(item.clone());
                     }
                 }
                 Ok(json_response(

@@ -161,6 +161,7 @@ impl State {
                 )));
             }
         };
+        crate::builtin::omit_empty_maps(&def.group, &def.plural, obj);
         if unknown.is_empty() {
             return Ok(Vec::new());
         }

@@ -600,6 +600,28 @@ impl State {
 
     // ---------------------------------------------------------------- delete
 
+    /// The answer to a DELETE that removed `obj` at once, as `Store.finalizeDelete`
+    /// (k8s.io/apiserver `pkg/registry/generic/registry/store.go`) builds it: the object for
+    /// the registries with `ReturnDeletedObject`, else a `Status` of `Success` whose details
+    /// name the object (`kind` holds the resource: "Yes we set Kind field to resource").
+    /// An object kept for its finalizers is answered as it now is, `deletionTimestamp` set.
+    fn deleted_answer(def: &ResourceDef, obj: &Value) -> Value {
+        if def.returns_deleted_object() {
+            return Self::render(def, obj);
+        }
+        let mut details = serde_json::Map::new();
+        details.insert("name".into(), json!(str_field(obj, "name")));
+        if !def.group.is_empty() {
+            details.insert("group".into(), json!(def.group));
+        }
+        details.insert("kind".into(), json!(def.plural));
+        details.insert("uid".into(), json!(str_field(obj, "uid")));
+        json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Success", "details": details,
+        })
+    }
+
     /// DELETE.
     #[allow(
         clippy::too_many_lines,
@@ -676,14 +698,18 @@ impl State {
                 ));
             }
         }
-        if opts.dry_run {
-            return Ok(Self::render(def, &obj));
-        }
         let deferred = !fins.is_empty() || is_ns;
+        if opts.dry_run {
+            return Ok(if deferred {
+                Self::render(def, &obj)
+            } else {
+                Self::deleted_answer(def, &obj)
+            });
+        }
         if !deferred {
             let gone = self.remove(&key).unwrap_or(obj);
             self.gc();
-            return Ok(Self::render(def, &gone));
+            return Ok(Self::deleted_answer(def, &gone));
         }
         let changed = !is_deleting(&obj) || fins != finalizers(&obj);
         if changed {
@@ -706,17 +732,15 @@ impl State {
             }
             self.commit(&key, obj, EventType::Modified);
         }
+        // The object as this DELETE left it, even when the collector then removes it at once
+        // (a foreground deletion without dependents): `updateForGracefulDeletionAndFinalizers`.
+        // The key is present here: it was read above and, being deferred, only rewritten.
+        let answer = self
+            .objects
+            .get(&key)
+            .map_or(Value::Null, |o| Self::render(def, o));
         self.gc();
-        Ok(self.objects.get(&key).map_or_else(
-            || {
-                let mut o = json!({"metadata": {"name": name}});
-                if def.namespaced {
-                    o["metadata"]["namespace"] = json!(ns);
-                }
-                Self::render(def, &o)
-            },
-            |o| Self::render(def, o),
-        ))
+        Ok(answer)
     }
 }
 

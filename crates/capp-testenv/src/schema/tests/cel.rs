@@ -237,7 +237,7 @@ fn rules_see_integers_timestamps_escaped_names_and_the_root_metadata_name() {
 // ---------------------------------------------------------------------------------------------
 // CEL rules after schema errors
 
-pub(super) const NOT_CHECKED: &str = "Invalid value: \"null\": some validation rules were not checked because \
+pub(super) const NOT_CHECKED: &str = "Invalid value: null: some validation rules were not checked because \
                            the object was invalid; correct the existing errors to complete validation";
 
 /// A spec with an integer `replicas` checked by a rule on `spec`, a sibling `other` subtree
