@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{ObjectMeta, SecretKeyReference, V1Beta2ConditionsStatus};
-use crate::conditions::{Condition, impl_conditions};
+use crate::conditions::{Condition, impl_conditions, impl_kind_conditions};
 
 pub mod kubeadm;
 
@@ -343,6 +343,7 @@ pub struct KubeadmConfigStatus {
 }
 
 impl_conditions!(KubeadmConfigStatus);
+impl_kind_conditions!(KubeadmConfig);
 
 /// A template for KubeadmConfigs (referenced by MachineDeployments).
 #[allow(

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{ApiEndpoint, ConditionGate, ObjectReference};
-use crate::conditions::{Condition, impl_conditions};
+use crate::conditions::{Condition, impl_conditions, impl_kind_conditions};
 use crate::failure_domains::FailureDomains;
 
 pub mod topology;
@@ -164,6 +164,7 @@ pub struct ClusterStatus {
 }
 
 impl_conditions!(ClusterStatus);
+impl_kind_conditions!(Cluster);
 
 /// The v1beta2 part of a Cluster's status.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -420,6 +420,8 @@ pub(crate) use impl_conditions;
 
 /// Implements [`Conditions`] for a kind whose status is optional: reading a kind without
 /// status sees no conditions, writing creates a default status.
+///
+/// Each kind's module calls it for its kind, so this module imports no kind.
 macro_rules! impl_kind_conditions {
     ($($ty:ty),* $(,)?) => {
         $(
@@ -435,12 +437,4 @@ macro_rules! impl_kind_conditions {
         )*
     };
 }
-
-impl_kind_conditions!(
-    crate::cluster::Cluster,
-    crate::machine::Machine,
-    crate::machine_set::MachineSet,
-    crate::machine_deployment::MachineDeployment,
-    crate::bootstrap::KubeadmConfig,
-    crate::control_plane::KubeadmControlPlane,
-);
+pub(crate) use impl_kind_conditions;

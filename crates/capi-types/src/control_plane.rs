@@ -11,7 +11,7 @@ use crate::bootstrap::KubeadmConfigSpec;
 use crate::common::{
     ConditionGate, MachineNamingStrategy, ObjectMeta, ObjectReference, V1Beta2ReplicaStatus,
 };
-use crate::conditions::{Condition, impl_conditions};
+use crate::conditions::{Condition, impl_conditions, impl_kind_conditions};
 
 /// The desired state of a kubeadm-managed control plane.
 #[allow(
@@ -261,6 +261,7 @@ pub struct KubeadmControlPlaneStatus {
 }
 
 impl_conditions!(KubeadmControlPlaneStatus);
+impl_kind_conditions!(KubeadmControlPlane);
 
 /// The last remediation of a control plane Machine.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]

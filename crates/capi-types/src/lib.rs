@@ -93,7 +93,6 @@ pub mod machine_set;
 pub mod optional_spec;
 pub mod owner;
 pub mod predicates;
-pub mod structural;
 pub mod v1beta2;
 
 pub use predicates::is_paused;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::addresses::MachineAddress;
 use crate::common::{ConditionGate, ObjectMeta, ObjectReference, V1Beta2ConditionsStatus};
-use crate::conditions::{Condition, impl_conditions};
+use crate::conditions::{Condition, impl_conditions, impl_kind_conditions};
 
 /// The desired state of a Machine.
 #[allow(
@@ -186,6 +186,7 @@ pub struct MachineStatus {
 }
 
 impl_conditions!(MachineStatus);
+impl_kind_conditions!(Machine);
 
 /// Timestamps of the deletion of a Machine.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

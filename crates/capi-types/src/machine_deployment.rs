@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{MachineNamingStrategy, V1Beta2ReplicaStatus};
-use crate::conditions::{Condition, impl_conditions};
+use crate::conditions::{Condition, impl_conditions, impl_kind_conditions};
 use crate::machine::MachineTemplateSpec;
 
 /// The desired state of a MachineDeployment.
@@ -215,3 +215,4 @@ pub struct MachineDeploymentStatus {
 }
 
 impl_conditions!(MachineDeploymentStatus);
+impl_kind_conditions!(MachineDeployment);

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{MachineNamingStrategy, V1Beta2ReplicaStatus};
-use crate::conditions::{Condition, impl_conditions};
+use crate::conditions::{Condition, impl_conditions, impl_kind_conditions};
 use crate::machine::MachineTemplateSpec;
 
 /// The desired state of a MachineSet.
@@ -150,3 +150,4 @@ pub struct MachineSetStatus {
 }
 
 impl_conditions!(MachineSetStatus);
+impl_kind_conditions!(MachineSet);

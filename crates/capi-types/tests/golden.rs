@@ -57,7 +57,7 @@ fn every_generated_crd_is_structural() {
     for crd in capi_types::crds() {
         let name = crd.metadata.name.clone().unwrap();
         let json = serde_json::to_value(&crd).unwrap();
-        if let Err(violations) = capi_types::structural::check_crd(&json) {
+        if let Err(violations) = capp_testenv::schema::structural::check_crd(&json) {
             let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
             panic!("{name} is not structural: {list:#?}");
         }
@@ -80,8 +80,8 @@ fn the_structural_check_would_catch_a_broken_generated_crd() {
     let infra = &mut broken["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
         ["properties"]["infrastructureRef"];
     infra.as_object_mut().unwrap().remove("type");
-    assert!(capi_types::structural::check_crd(&crd).is_ok());
-    let violations = capi_types::structural::check_crd(&broken).unwrap_err();
+    assert!(capp_testenv::schema::structural::check_crd(&crd).is_ok());
+    let violations = capp_testenv::schema::structural::check_crd(&broken).unwrap_err();
     assert!(violations.len() >= 2, "{violations:?}");
 }
 

@@ -28,7 +28,7 @@
 //! version (`v1beta1`, `v1beta2`) into one view, so controllers do not depend on either shape.
 //!
 //! [`crds()`] returns the four CustomResourceDefinitions; they are structural (checked by
-//! [`capi_types::structural::check_crd`] in this crate's tests) and carry the contract label
+//! `capp_testenv::schema::structural::check_crd` in this crate's tests) and carry the contract label
 //! `cluster.x-k8s.io/v1beta1: v1beta1`.
 //!
 //! ```

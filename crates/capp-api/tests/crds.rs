@@ -7,8 +7,8 @@
     reason = "test helpers: a panic is a test failure with its message"
 )]
 
-use capi_types::structural;
 use capp_api::crds;
+use capp_testenv::schema::structural;
 use serde_json::Value;
 
 fn crds_json() -> Vec<Value> {

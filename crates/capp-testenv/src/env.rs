@@ -13,9 +13,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::fault::Fault;
+use crate::identity::Identity;
 use crate::server::Server;
 use crate::status::ApiError;
-use crate::store::{State, WriteOpts};
+use crate::store::{RvPrecondition, State, WriteOpts};
 use crate::tls::Pki;
 use crate::{Error, Result, util};
 
@@ -37,6 +39,11 @@ pub struct Config {
     /// Where to listen (default `127.0.0.1:0`, a free port). The serving certificate covers
     /// `127.0.0.1` and `localhost` only; a fixed port suits a long-running dev server.
     pub bind_address: SocketAddr,
+    /// Run the garbage collector (and namespace and CRD cleanup) in the background every this
+    /// often instead of right after each write (default `None`: synchronously). A real
+    /// cluster's collector is asynchronous; a delay lets a test see dependents outlive their
+    /// owner for a moment, as controllers do.
+    pub gc_delay: Option<Duration>,
 }
 
 impl Default for Config {
@@ -47,11 +54,19 @@ impl Default for Config {
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(1),
             bind_address: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            gc_delay: None,
         }
     }
 }
 
 impl Config {
+    /// Collect garbage in the background every `every` (see [`Config::gc_delay`]).
+    #[must_use]
+    pub fn with_gc_delay(mut self, every: Duration) -> Self {
+        self.gc_delay = Some(every);
+        self
+    }
+
     /// Serve HTTPS (`true`) or plain HTTP (`false`).
     #[must_use]
     pub fn with_tls(mut self, tls: bool) -> Self {
@@ -84,110 +99,6 @@ impl Config {
     #[must_use]
     pub fn with_bookmark_interval(mut self, every: Duration) -> Self {
         self.bookmark_interval = every;
-        self
-    }
-}
-
-/// Who a client is: a user name and groups, as the real server's `UserInfo`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Identity {
-    /// User name (`kubernetes-admin`, `system:serviceaccount:ns:name`...).
-    pub username: String,
-    /// Groups, including `system:authenticated` for authenticated callers.
-    pub groups: Vec<String>,
-}
-
-impl Identity {
-    /// The cluster admin (`kubernetes-admin`, group `system:masters`): always authorized.
-    #[must_use]
-    pub fn admin() -> Self {
-        Self {
-            username: "kubernetes-admin".to_owned(),
-            groups: vec![
-                "system:masters".to_owned(),
-                "system:authenticated".to_owned(),
-            ],
-        }
-    }
-
-    /// A user with the given groups (`system:authenticated` is added).
-    #[must_use]
-    pub fn user(name: impl Into<String>, groups: &[&str]) -> Self {
-        let mut groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
-        if !groups.iter().any(|g| g == "system:authenticated") {
-            groups.push("system:authenticated".to_owned());
-        }
-        Self {
-            username: name.into(),
-            groups,
-        }
-    }
-
-    /// The service account `namespace/name` (`system:serviceaccount:<ns>:<name>`, groups
-    /// `system:serviceaccounts`, `system:serviceaccounts:<ns>`, `system:authenticated`).
-    #[must_use]
-    pub fn service_account(namespace: &str, name: &str) -> Self {
-        Self {
-            username: format!("system:serviceaccount:{namespace}:{name}"),
-            groups: vec![
-                "system:serviceaccounts".to_owned(),
-                format!("system:serviceaccounts:{namespace}"),
-                "system:authenticated".to_owned(),
-            ],
-        }
-    }
-
-    /// An unauthenticated caller.
-    pub(crate) fn anonymous() -> Self {
-        Self {
-            username: "system:anonymous".to_owned(),
-            groups: vec!["system:unauthenticated".to_owned()],
-        }
-    }
-
-    fn is_service_account(&self) -> bool {
-        self.username.starts_with("system:serviceaccount:")
-    }
-}
-
-/// A failure to inject into matching requests (see [`TestEnv::inject_fault`]): the request is
-/// answered with a `Status` error of the given code instead of being served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Fault {
-    /// Only requests with this method (`None`: any method).
-    pub method: Option<http::Method>,
-    /// Only requests whose path (without the query) contains this text.
-    pub path_contains: String,
-    /// The HTTP code to answer with (409, 429, 500, 503...).
-    pub code: u16,
-    /// How many matching requests fail before the fault is used up.
-    pub times: usize,
-}
-
-impl Fault {
-    /// Fails the next request whose path contains `path_contains` with `code`.
-    #[must_use]
-    pub fn new(path_contains: impl Into<String>, code: u16) -> Self {
-        Self {
-            method: None,
-            path_contains: path_contains.into(),
-            code,
-            times: 1,
-        }
-    }
-
-    /// Only requests with this method.
-    #[must_use]
-    pub fn with_method(mut self, method: http::Method) -> Self {
-        self.method = Some(method);
-        self
-    }
-
-    /// Fails this many matching requests.
-    #[must_use]
-    pub fn times(mut self, times: usize) -> Self {
-        self.times = times;
         self
     }
 }
@@ -259,8 +170,16 @@ impl TestEnv {
             source,
         })?;
         let (tx, rx) = watch::channel(false);
+        let mut state = State::new(config.watch_history);
+        if config.gc_delay.is_some() {
+            state.defer_gc();
+        }
+        let state = Arc::new(tokio::sync::Mutex::new(state));
+        if let Some(every) = config.gc_delay {
+            tokio::spawn(collect_garbage(state.clone(), every, rx.clone()));
+        }
         let server = Arc::new(Server {
-            state: tokio::sync::Mutex::new(State::new(config.watch_history)),
+            state,
             tokens: Mutex::new(std::collections::HashMap::new()),
             faults: Mutex::new(Vec::new()),
             rbac: config.rbac,
@@ -441,7 +360,7 @@ impl TestEnv {
                 Some(existing) => {
                     v["metadata"]["resourceVersion"] =
                         existing["metadata"]["resourceVersion"].clone();
-                    state.update(&def, "", &name, v, &opts, None, true)
+                    state.update(&def, "", &name, v, &opts, None, RvPrecondition::Required)
                 }
             }
             .map_err(|source| Error::CrdRejected {
@@ -517,7 +436,7 @@ impl TestEnv {
                 Some(existing) if !name.is_empty() => {
                     doc["metadata"]["resourceVersion"] =
                         existing["metadata"]["resourceVersion"].clone();
-                    state.update(&def, &ns, &name, doc, &opts, None, true)
+                    state.update(&def, &ns, &name, doc, &opts, None, RvPrecondition::Required)
                 }
                 _ => state.create(&def, &ns, doc, &opts),
             }
@@ -609,6 +528,21 @@ impl Drop for TestEnv {
 }
 
 /// Writes a file readable only by the owner (it holds credentials).
+/// The background garbage collector of [`Config::gc_delay`]: one collection every `every`
+/// until shutdown.
+async fn collect_garbage(
+    state: Arc<tokio::sync::Mutex<State>>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(every) => state.lock().await.gc_tick(),
+        }
+    }
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let mut opts = std::fs::OpenOptions::new();

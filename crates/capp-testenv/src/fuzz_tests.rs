@@ -28,7 +28,7 @@ proptest! {
 
     #[test]
     fn query_strings_and_paths_never_panic(q in "\\PC{0,80}", p in "[a-z0-9/._-]{0,60}") {
-        let _ = crate::server::parse_query(Some(&q));
+        let _ = crate::http::parse_query(Some(&q));
         let segs: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
         let _ = crate::server::parse_target(&segs);
     }

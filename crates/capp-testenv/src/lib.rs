@@ -23,19 +23,23 @@
 //! # }
 //! ```
 //!
-//! The modules [`schema`], [`patch`] and [`rbac`] are usable on their own: CRD schema
-//! admission, patch and server-side apply semantics, and the RBAC authorizer.
+//! The module [`schema`] is usable on its own: CRD schema admission and the structural-schema
+//! check of the apiextensions rules.
 //! What is and is not emulated is listed in `docs/testenv.md`.
 
 mod builtin;
-mod compat;
 mod env;
+mod events;
+mod fault;
 #[cfg(test)]
 mod fuzz_tests;
+mod http;
+mod identity;
+mod names;
 mod openapi;
-pub mod patch;
+mod patch;
 mod protobuf;
-pub mod rbac;
+mod rbac;
 mod registry;
 pub mod schema;
 mod selector;
@@ -47,7 +51,9 @@ mod tls;
 mod util;
 mod watch;
 
-pub use env::{Config, Fault, Gvr, Identity, TestEnv};
+pub use env::{Config, Gvr, TestEnv};
+pub use fault::Fault;
+pub use identity::Identity;
 pub use status::ApiError;
 
 /// Errors from starting and driving a [`TestEnv`].

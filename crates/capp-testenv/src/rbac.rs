@@ -15,53 +15,26 @@
 //!   one of its selectors, as the aggregation controller would have written them.
 //! - Members of `system:masters` are always allowed (as the real server's superuser group).
 //!
-//! Not emulated: impersonation, escalation checks on writing roles (`escalate`/`bind` verbs are
-//! matched like any other verb but writes that grant more than the writer has are not refused).
+//! - Writes of roles and bindings pass the escalation check ([`escalation`]): creating or
+//!   replacing one that grants more than the writer holds is refused unless the writer may
+//!   `escalate` (roles) or `bind` (bindings). Patches of RBAC objects are not checked.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
-/// The superuser group: requests from its members are never denied.
-pub const SYSTEM_MASTERS: &str = "system:masters";
+mod escalation;
 
-/// Who is making a request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UserInfo {
-    /// The authenticated user name, e.g. `kubernetes-admin` or
-    /// `system:serviceaccount:capp-system:capp-manager`.
-    pub username: String,
-    /// Groups the user belongs to, e.g. `system:authenticated`.
-    pub groups: Vec<String>,
-}
+pub(crate) use escalation::{escalation_message, role_ref_rules, uncovered};
 
-impl UserInfo {
-    /// The identity of a service account, with the groups the real server adds to its tokens.
-    #[must_use]
-    pub fn service_account(namespace: &str, name: &str) -> Self {
-        Self {
-            username: format!("system:serviceaccount:{namespace}:{name}"),
-            groups: vec![
-                "system:serviceaccounts".to_owned(),
-                format!("system:serviceaccounts:{namespace}"),
-                "system:authenticated".to_owned(),
-            ],
-        }
-    }
-
-    /// Whether this user is a member of the superuser group.
-    #[must_use]
-    pub fn is_superuser(&self) -> bool {
-        self.groups.iter().any(|g| g == SYSTEM_MASTERS)
-    }
-}
+use crate::identity::{Identity, SYSTEM_MASTERS};
 
 /// What a request wants to do.
 ///
 /// For resource requests `resource` is set and `path` is empty; for non-resource requests
 /// (`/version`, `/healthz`, discovery) `path` is set and `resource` is empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Attributes {
+pub(crate) struct Attributes {
     /// The RBAC verb: `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`,
     /// `deletecollection`, or any custom verb.
     pub verb: String,
@@ -79,9 +52,33 @@ pub struct Attributes {
     pub path: Option<String>,
 }
 
+impl Attributes {
+    /// The attributes of a resource request; empty `subresource`, `namespace` and `name` mean
+    /// none (as in a `SubjectAccessReview`'s `resourceAttributes`).
+    pub(crate) fn resource(
+        verb: &str,
+        api_group: &str,
+        resource: &str,
+        subresource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Self {
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Self {
+            verb: verb.to_owned(),
+            api_group: api_group.to_owned(),
+            resource: resource.to_owned(),
+            subresource: opt(subresource),
+            namespace: opt(namespace),
+            name: opt(name),
+            path: None,
+        }
+    }
+}
+
 /// The stored RBAC objects, as JSON (the shape the API server stores).
 #[derive(Clone, Debug, Default)]
-pub struct RbacSnapshot {
+pub(crate) struct RbacSnapshot {
     /// `rbac.authorization.k8s.io/v1` Role objects.
     pub roles: Vec<Value>,
     /// `rbac.authorization.k8s.io/v1` ClusterRole objects.
@@ -94,7 +91,7 @@ pub struct RbacSnapshot {
 
 /// The outcome of [`authorize`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The request is allowed; the string says by what (for audit-style logs).
     Allow(String),
     /// The request is denied; the string is the `Forbidden` message the real server returns.
@@ -104,14 +101,14 @@ pub enum Decision {
 impl Decision {
     /// Whether the request is allowed.
     #[must_use]
-    pub fn is_allowed(&self) -> bool {
+    pub(crate) fn is_allowed(&self) -> bool {
         matches!(self, Self::Allow(_))
     }
 }
 
 /// Decides whether `user` may perform `attrs` under the RBAC objects in `snapshot`.
 #[must_use]
-pub fn authorize(snapshot: &RbacSnapshot, user: &UserInfo, attrs: &Attributes) -> Decision {
+pub(crate) fn authorize(snapshot: &RbacSnapshot, user: &Identity, attrs: &Attributes) -> Decision {
     if user.is_superuser() {
         return Decision::Allow(format!("member of {SYSTEM_MASTERS}"));
     }
@@ -175,9 +172,9 @@ pub fn authorize(snapshot: &RbacSnapshot, user: &UserInfo, attrs: &Attributes) -
 /// RoleBindings when one is given), as a `SelfSubjectRulesReview` reports them: resource rules
 /// and non-resource rules, each a rule object of the bound roles.
 #[must_use]
-pub fn rules_for(
+pub(crate) fn rules_for(
     snapshot: &RbacSnapshot,
-    user: &UserInfo,
+    user: &Identity,
     namespace: Option<&str>,
 ) -> (Vec<Value>, Vec<Value>) {
     let mut rules: Vec<&Value> = Vec::new();
@@ -237,7 +234,7 @@ pub fn rules_for(
 
 /// The message of the real server's `Forbidden` status for a denied request.
 #[must_use]
-pub fn forbidden_message(user: &UserInfo, attrs: &Attributes) -> String {
+pub(crate) fn forbidden_message(user: &Identity, attrs: &Attributes) -> String {
     if let Some(path) = &attrs.path {
         return format!(
             "forbidden: User {:?} cannot {} path {path:?}",
@@ -308,7 +305,7 @@ fn rules_of(role: &Value) -> impl Iterator<Item = &Value> {
 
 /// Whether any subject of `binding` is `user`. `binding_ns` is the namespace of a RoleBinding,
 /// the default for ServiceAccount subjects without one.
-fn binds(binding: &Value, user: &UserInfo, binding_ns: Option<&str>) -> bool {
+fn binds(binding: &Value, user: &Identity, binding_ns: Option<&str>) -> bool {
     let Some(subjects) = binding.get("subjects").and_then(Value::as_array) else {
         return false;
     };

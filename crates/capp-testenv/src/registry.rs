@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::compat::CompiledSchema;
+use crate::schema::{self, CrdSchema};
 
 /// One printer column (`additionalPrinterColumns[]`).
 #[derive(Debug, Clone)]
@@ -35,6 +35,9 @@ pub(crate) struct ResourceDef {
     pub(crate) short_names: Vec<String>,
     pub(crate) categories: Vec<String>,
     pub(crate) status_subresource: bool,
+    /// The `scale` subresource: where replicas and the selector live (CRDs'
+    /// `subresources.scale`; Deployments, ReplicaSets and StatefulSets).
+    pub(crate) scale: Option<ScalePaths>,
     /// `metadata.generation` is maintained (custom resources, Deployments, CRDs...).
     pub(crate) tracks_generation: bool,
     /// PUT without `metadata.resourceVersion` is allowed (false for custom resources).
@@ -42,7 +45,7 @@ pub(crate) struct ResourceDef {
     /// Printer columns (custom resources only; built-ins get Name and Age).
     pub(crate) columns: Vec<PrinterColumn>,
     /// The compiled schema (custom resources only).
-    pub(crate) schema: Option<Arc<CompiledSchema>>,
+    pub(crate) schema: Option<Arc<CrdSchema>>,
     /// The raw openAPIV3Schema (custom resources only), for `/openapi/v3`.
     pub(crate) raw_schema: Option<Value>,
     /// Name of the CRD serving this resource.
@@ -51,9 +54,52 @@ pub(crate) struct ResourceDef {
     pub(crate) selectable: Vec<String>,
     /// A create-only review resource (SubjectAccessReview...): answered, never stored.
     pub(crate) review: bool,
+    /// The storage version of a custom resource (`spec.versions[].storage`); objects are
+    /// stored in it, pruned and defaulted with its schema.
+    pub(crate) storage: bool,
+}
+
+/// The JSON paths of a `scale` subresource (`.spec.replicas` notation).
+#[derive(Debug, Clone)]
+pub(crate) struct ScalePaths {
+    pub(crate) spec_replicas: String,
+    pub(crate) status_replicas: String,
+    /// Where the status holds the selector as a string; empty when there is none.
+    pub(crate) label_selector: String,
+}
+
+impl ScalePaths {
+    /// The paths of the built-in workloads (the selector is rendered from `spec.selector`).
+    fn builtin() -> Self {
+        Self {
+            spec_replicas: ".spec.replicas".to_owned(),
+            status_replicas: ".status.replicas".to_owned(),
+            label_selector: String::new(),
+        }
+    }
+
+    /// `spec.versions[].subresources.scale`, if set.
+    fn of_crd(scale: &Value) -> Option<Self> {
+        let s = |k: &str| scale[k].as_str().unwrap_or_default().to_owned();
+        scale.is_object().then(|| Self {
+            spec_replicas: s("specReplicasPath"),
+            status_replicas: s("statusReplicasPath"),
+            label_selector: s("labelSelectorPath"),
+        })
+    }
 }
 
 impl ResourceDef {
+    /// The group objects of this resource are stored under: the core group for the
+    /// `events.k8s.io` view of Events (one store, see [`crate::events`]), else its own.
+    pub(crate) fn storage_group(&self) -> &str {
+        if crate::events::is_events_view(&self.group, &self.plural) {
+            ""
+        } else {
+            &self.group
+        }
+    }
+
     /// `group/version`, or `version` for the core group.
     pub(crate) fn api_version(&self) -> String {
         api_version(&self.group, &self.version)
@@ -186,6 +232,31 @@ const BUILTINS: &[Builtin] = &[
         )
     },
     Builtin {
+        status: true,
+        generation: true,
+        categories: &["api-extensions"],
+        ..b(
+            "admissionregistration.k8s.io",
+            "v1",
+            "validatingadmissionpolicies",
+            "ValidatingAdmissionPolicy",
+            false,
+            &[],
+        )
+    },
+    Builtin {
+        generation: true,
+        categories: &["api-extensions"],
+        ..b(
+            "admissionregistration.k8s.io",
+            "v1",
+            "validatingadmissionpolicybindings",
+            "ValidatingAdmissionPolicyBinding",
+            false,
+            &[],
+        )
+    },
+    Builtin {
         generation: true,
         categories: &["api-extensions"],
         ..b(
@@ -298,6 +369,11 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceDef>> {
                 short_names: b.short.iter().map(|s| (*s).to_owned()).collect(),
                 categories: b.categories.iter().map(|s| (*s).to_owned()).collect(),
                 status_subresource: b.status,
+                scale: matches!(
+                    (b.group, b.plural),
+                    ("apps", "deployments" | "replicasets" | "statefulsets")
+                )
+                .then(ScalePaths::builtin),
                 tracks_generation: b.generation,
                 unconditional_update: true,
                 columns: Vec::new(),
@@ -305,6 +381,7 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceDef>> {
                 raw_schema: None,
                 crd: None,
                 review: b.review,
+                storage: true,
                 selectable: builtin_selectable(b.group, b.plural)
                     .iter()
                     .map(|s| (*s).to_owned())
@@ -365,7 +442,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
         let schema = if raw_schema.is_null() {
             None
         } else {
-            match crate::compat::compile_schema(&raw_schema) {
+            match CrdSchema::compile(&raw_schema).map_err(schema::causes) {
                 Ok(s) => Some(Arc::new(s)),
                 Err(errs) => {
                     for mut c in errs {
@@ -404,6 +481,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
             short_names: strings(&names["shortNames"]),
             categories: strings(&names["categories"]),
             status_subresource: v["subresources"]["status"].is_object(),
+            scale: ScalePaths::of_crd(&v["subresources"]["scale"]),
             tracks_generation: true,
             unconditional_update: false,
             columns,
@@ -415,6 +493,7 @@ pub(crate) fn from_crd(crd: &Value) -> Result<Vec<Arc<ResourceDef>>, Vec<crate::
             },
             crd: Some(str_at(crd, &["metadata", "name"]).to_owned()),
             review: false,
+            storage: v["storage"] == Value::Bool(true),
             selectable: v["selectableFields"]
                 .as_array()
                 .into_iter()
@@ -484,6 +563,17 @@ pub(crate) fn resource_list(defs: &[Arc<ResourceDef>], group: &str, version: &st
                 "singularName": "",
                 "namespaced": d.namespaced,
                 "kind": d.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        if d.scale.is_some() {
+            resources.push(json!({
+                "name": format!("{}/scale", d.plural),
+                "singularName": "",
+                "namespaced": d.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
                 "verbs": ["get", "patch", "update"],
             }));
         }
@@ -589,12 +679,23 @@ pub(crate) fn aggregated(defs: &[Arc<ResourceDef>], core: bool) -> Value {
                         if !d.categories.is_empty() {
                             r["categories"] = json!(d.categories);
                         }
+                        let mut subresources = Vec::new();
                         if d.status_subresource {
-                            r["subresources"] = json!([{
+                            subresources.push(json!({
                                 "subresource": "status",
                                 "responseKind": {"group": d.group, "version": d.version, "kind": d.kind},
                                 "verbs": ["get", "patch", "update"],
-                            }]);
+                            }));
+                        }
+                        if d.scale.is_some() {
+                            subresources.push(json!({
+                                "subresource": "scale",
+                                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                                "verbs": ["get", "patch", "update"],
+                            }));
+                        }
+                        if !subresources.is_empty() {
+                            r["subresources"] = Value::Array(subresources);
                         }
                         r
                     })

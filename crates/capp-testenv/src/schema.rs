@@ -105,13 +105,16 @@
 //!   servers say `Required value`). The root `metadata` is only coerced here, its validation
 //!   is the server's.
 
-mod cel;
+pub(crate) mod cel;
 mod compile;
 mod crd;
 mod default;
 mod errors;
+mod formats;
+mod node;
 mod objectmeta;
 mod prune;
+pub mod structural;
 mod validate;
 
 #[cfg(test)]
@@ -125,6 +128,18 @@ pub use crd::validate_crd;
 
 /// How the real server names the object itself in a cause: Go's nil `*field.Path`.
 const ROOT_FIELD: &str = "<nil>";
+
+/// Turns field causes into the `Status` causes the server reports.
+pub(crate) fn causes(causes: Vec<FieldCause>) -> Vec<crate::status::Cause> {
+    causes
+        .into_iter()
+        .map(|c| crate::status::Cause {
+            reason: c.reason,
+            field: c.field,
+            message: c.message,
+        })
+        .collect()
+}
 
 /// One field-level cause of a rejected object, as the real server reports it in the `causes`
 /// of a `422 Invalid` `Status` (`details.causes[]`).
@@ -174,7 +189,7 @@ pub struct Admitted {
 /// `CrdSchema` should be kept for as long as the CRD version is served. It is `Send + Sync`
 /// and can be shared behind an `Arc`.
 pub struct CrdSchema {
-    root: compile::Node,
+    root: node::Node,
     cel: cel::CelEnv,
 }
 
@@ -249,6 +264,15 @@ impl CrdSchema {
         } else {
             Err(causes)
         }
+    }
+
+    /// What a read or a version conversion does with an object (the apiextensions
+    /// `unstructuredDefaulter` and `schemaCoercingConverter`): drops non-nullable nulls,
+    /// applies defaults and prunes unknown fields, without validating.
+    pub fn default_and_prune(&self, obj: &mut Value) {
+        default::prune_non_nullable_nulls(obj, &self.root);
+        default::apply_defaults(obj, &self.root);
+        prune::prune_root(obj, &self.root, &mut Vec::new());
     }
 
     /// Checks every `default` in the schema: it must validate against the schema it sits in

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::http::Query;
+use crate::registry::ResourceDef;
 use crate::status::ApiError;
 
 /// One label requirement.
@@ -58,7 +60,7 @@ fn bad(sel: &str, why: &str) -> ApiError {
 }
 
 fn check_key(key: &str, whole: &str) -> Result<String, ApiError> {
-    if crate::util::is_qualified_name(key) {
+    if crate::names::qualified_name(key).is_empty() {
         Ok(key.to_owned())
     } else {
         Err(bad(whole, "invalid label key"))
@@ -176,6 +178,19 @@ impl FieldSelector {
             (actual == *v) == *eq
         })
     }
+}
+
+/// Builds the label+field selector predicate from the query.
+pub(crate) fn matcher(
+    q: &Query,
+    def: &ResourceDef,
+) -> Result<impl Fn(&Value) -> bool + Send + Sync + 'static, ApiError> {
+    let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
+    let fields = FieldSelector::parse(
+        q.get("fieldSelector").map_or("", String::as_str),
+        &def.selectable,
+    )?;
+    Ok(move |o: &Value| labels.matches(o) && fields.matches(o))
 }
 
 #[cfg(test)]

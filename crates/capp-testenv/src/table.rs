@@ -151,7 +151,84 @@ pub(crate) fn eval<'a>(path: &str, obj: &'a Value) -> Vec<&'a Value> {
     cur
 }
 
+/// Whether `def` is Events (core or `events.k8s.io`), printed by `printEvent`.
+fn is_events(def: &ResourceDef) -> bool {
+    def.plural == "events" && (def.group.is_empty() || def.group == "events.k8s.io")
+}
+
+/// The columns of `printEvent` (pkg/printers/internalversion): what `kubectl get events`
+/// shows (`LAST SEEN TYPE REASON OBJECT MESSAGE`; the others are `-o wide`).
+fn event_column_defs() -> Vec<Value> {
+    [
+        ("Last Seen", "string", 0),
+        ("Type", "string", 0),
+        ("Reason", "string", 0),
+        ("Object", "string", 0),
+        ("Subobject", "string", 1),
+        ("Source", "string", 1),
+        ("Message", "string", 0),
+        ("First Seen", "string", 1),
+        ("Count", "string", 1),
+        ("Name", "string", 1),
+    ]
+    .iter()
+    .map(|(name, ty, priority)| {
+        json!({"name": name, "type": ty, "format": if *name == "Name" { "name" } else { "" }, "priority": priority, "description": ""})
+    })
+    .collect()
+}
+
+/// The cells of one event, read in its core v1 form.
+fn event_cells(obj: &Value) -> Vec<Value> {
+    let e = crate::events::to_core(obj);
+    let s = |p: &str| {
+        e.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let age = |p: &str| {
+        let t = s(p);
+        if t.is_empty() {
+            String::new()
+        } else {
+            crate::util::human_age(&t)
+        }
+    };
+    let mut last = age("/lastTimestamp");
+    if last.is_empty() {
+        last = age("/eventTime");
+    }
+    if last.is_empty() {
+        last = age("/metadata/creationTimestamp");
+    }
+    let object = format!(
+        "{}/{}",
+        s("/involvedObject/kind").to_lowercase(),
+        s("/involvedObject/name")
+    );
+    let source = match (s("/source/component"), s("/reportingComponent")) {
+        (c, _) if !c.is_empty() => c,
+        (_, r) => r,
+    };
+    vec![
+        json!(last),
+        json!(s("/type")),
+        json!(s("/reason")),
+        json!(object),
+        json!(s("/involvedObject/fieldPath")),
+        json!(source),
+        json!(s("/message")),
+        json!(age("/firstTimestamp")),
+        json!(e["count"].as_i64().unwrap_or(1).to_string()),
+        json!(s("/metadata/name")),
+    ]
+}
+
 fn column_defs(def: &ResourceDef) -> Vec<Value> {
+    if is_events(def) {
+        return event_column_defs();
+    }
     let mut cols = vec![json!({
         "name": "Name", "type": "string", "format": "name", "priority": 0,
         "description": "Name must be unique within a namespace. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
@@ -192,7 +269,9 @@ fn cell(c: &PrinterColumn, obj: &Value) -> Value {
 /// One table row for an object.
 fn row(def: &ResourceDef, obj: &Value, include_object: &str) -> Value {
     let mut cells = vec![obj["metadata"]["name"].clone()];
-    if def.columns.is_empty() {
+    if is_events(def) {
+        cells = event_cells(obj);
+    } else if def.columns.is_empty() {
         let created = obj["metadata"]["creationTimestamp"]
             .as_str()
             .unwrap_or_default();

@@ -10,7 +10,7 @@ use capp_pki::{CaOptions, CertificateAuthority, IssuedCertificate, LeafSpec};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::env::Identity;
+use crate::identity::Identity;
 use crate::{Error, Result};
 
 /// The server's PKI.

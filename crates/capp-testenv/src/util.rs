@@ -44,49 +44,6 @@ pub(crate) fn token() -> String {
     random_suffix(40)
 }
 
-fn is_label_char(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-}
-
-/// RFC 1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, <= 63.
-pub(crate) fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(is_label_char)
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// RFC 1123 subdomain: dot-separated labels, <= 253 characters.
-pub(crate) fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-/// A name usable as a URL path segment (RBAC objects allow `:` and other characters).
-pub(crate) fn is_path_segment_name(s: &str) -> bool {
-    !s.is_empty() && s != "." && s != ".." && !s.contains('/') && !s.contains('%')
-}
-
-/// Label value syntax: empty, or <= 63 alphanumerics plus `-_.` starting and ending alphanumeric.
-pub(crate) fn is_label_value(s: &str) -> bool {
-    s.is_empty()
-        || (s.len() <= 63
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && s.ends_with(|c: char| c.is_ascii_alphanumeric()))
-}
-
-/// Qualified label/annotation key: `[prefix/]name`, name as a label value (non-empty), prefix a
-/// DNS subdomain.
-pub(crate) fn is_qualified_name(s: &str) -> bool {
-    let (prefix, name) = match s.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, s),
-    };
-    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
-}
-
 /// Renders an age the way kubectl does (`5s`, `3m`, `2d4h`...).
 pub(crate) fn human_age(created: &str) -> String {
     let Ok(t) = created.parse::<jiff::Timestamp>() else {
@@ -145,17 +102,6 @@ mod tests {
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
         assert_ne!(u, uid());
-    }
-
-    #[test]
-    fn names_follow_rfc_1123() {
-        assert!(is_dns_subdomain("a.b-c.d1"));
-        assert!(!is_dns_subdomain("Upper"));
-        assert!(!is_dns_label("a.b"));
-        assert!(!is_dns_label("-a"));
-        assert!(is_qualified_name("cluster.x-k8s.io/cluster-name"));
-        assert!(!is_qualified_name("bad key"));
-        assert!(!is_label_value("-x"));
     }
 
     #[test]

@@ -13,12 +13,25 @@ use hyper::body::Frame;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::http::{Body, Query};
 use crate::registry::ResourceDef;
-use crate::server::{Body, Query, Server, matcher};
+use crate::selector::matcher;
 use crate::status::ApiError;
 use crate::store::{Event, EventType, State};
 
 /// The longest a watch runs (one year): also the default when no `timeoutSeconds` is given.
+/// What a watch stream needs from the server: the store, the shutdown signal and the bookmark
+/// period.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchContext {
+    /// The store.
+    pub(crate) state: Arc<tokio::sync::Mutex<State>>,
+    /// Flips to `true` when the server shuts down.
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+    /// How often a bookmark is sent when the client asked for bookmarks.
+    pub(crate) bookmark_interval: Duration,
+}
+
 const MAX_WATCH_SECS: u64 = 60 * 60 * 24 * 365;
 
 fn line(kind: &str, object: &Value) -> Bytes {
@@ -48,7 +61,7 @@ impl Stream {
 
     /// The line to send for an event, if the watcher sees it.
     fn event(&self, ev: &Event) -> Option<Bytes> {
-        if ev.group != self.def.group || ev.plural != self.def.plural {
+        if ev.group != self.def.storage_group() || ev.plural != self.def.plural {
             return None;
         }
         if let Some(ns) = &self.ns
@@ -92,7 +105,7 @@ impl Stream {
     reason = "parameter parsing, snapshot and the stream task belong together"
 )]
 pub(crate) async fn watch(
-    server: Arc<Server>,
+    server: WatchContext,
     def: Arc<ResourceDef>,
     ns: Option<String>,
     q: &Query,
@@ -140,13 +153,15 @@ pub(crate) async fn watch(
             } else {
                 None
             };
-            for (_, o) in state.objects_of(&stream.def.group, &stream.def.plural, ns_filter) {
+            for (_, o) in
+                state.objects_of(stream.def.storage_group(), &stream.def.plural, ns_filter)
+            {
                 if (stream.matches)(o) {
                     initial.push(line("ADDED", &stream.render(o)));
                 }
             }
         } else if let Some(r) = rv {
-            match state.events_since(&stream.def.group, &stream.def.plural, r) {
+            match state.events_since(stream.def.storage_group(), &stream.def.plural, r) {
                 Ok(events) => replay = events,
                 Err(e) => gone = Some(e),
             }

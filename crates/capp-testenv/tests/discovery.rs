@@ -409,10 +409,8 @@ async fn a_crd_whose_kind_is_taken_is_not_established() {
 async fn every_built_in_kind_can_be_created_and_read_back() {
     let env = support::start().await;
     let client = env.client().unwrap();
-    let webhook = json!({
-        "name": "v.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
-        "clientConfig": {"url": "https://example.com/validate"}
-    });
+    // Webhook configurations are stored only without webhooks: capp-testenv refuses webhooks
+    // it would never call (tests/apiserver_parity.rs).
     let objects = [
         ("/api/v1/namespaces", json!({"metadata": {"name": "other"}})),
         (
@@ -470,11 +468,11 @@ async fn every_built_in_kind_can_be_created_and_read_back() {
         ),
         (
             "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            json!({"metadata": {"name": "v"}, "webhooks": [webhook.clone()]}),
+            json!({"metadata": {"name": "v"}, "webhooks": []}),
         ),
         (
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-            json!({"metadata": {"name": "m"}, "webhooks": [webhook]}),
+            json!({"metadata": {"name": "m"}, "webhooks": []}),
         ),
     ];
     for (path, body) in objects {

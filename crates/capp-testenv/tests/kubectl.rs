@@ -1110,3 +1110,36 @@ async fn can_i_list_shows_the_rules_of_each_namespace(k: &Kubectl, sa: &str) {
         "{in_default}"
     );
 }
+
+#[tokio::test]
+async fn kubectl_scales_a_custom_resource_and_shows_events_recorded_through_events_k8s_io() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let mut crd = support::widget_crd();
+    crd["spec"]["versions"][0]["subresources"]["scale"] = serde_json::json!({"specReplicasPath": ".spec.size", "statusReplicasPath": ".status.observed"});
+    k.env.install_crds(&[crd]).await.unwrap();
+    k.env
+        .apply_manifest("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: default}\nspec: {size: 1}\n")
+        .await
+        .unwrap();
+    let out = k.ok(&["scale", "widget/w", "--replicas=3"]).await;
+    assert!(out.contains("scaled"), "{out}");
+    let size = k
+        .ok(&["get", "widget", "w", "-o", "jsonpath={.spec.size}"])
+        .await;
+    assert_eq!(size.trim(), "3");
+    // An event written as events.k8s.io/v1 (what kube-runtime's recorder writes) is listed by
+    // `kubectl get events`, which reads core v1 Events.
+    k.env
+        .apply_manifest(
+            "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata: {name: w.1, namespace: default}\n\
+             eventTime: \"2026-12-02T10:00:00.000000Z\"\nreportingController: capp\nreportingInstance: capp-0\n\
+             action: Reconcile\nreason: Scaled\ntype: Normal\nnote: Scaled to three\n\
+             regarding: {apiVersion: example.com/v1, kind: Widget, name: w, namespace: default}\n",
+        )
+        .await
+        .unwrap();
+    let events = k.ok(&["get", "events", "-n", "default"]).await;
+    assert!(events.contains("Scaled to three"), "{events}");
+}

@@ -10,32 +10,9 @@
 #[path = "support/support.rs"]
 mod support;
 
-use serde_json::Value;
+use support::send;
 
-async fn send(
-    client: &kube::Client,
-    method: &str,
-    path: &str,
-    ct: &str,
-    body: &[u8],
-) -> (u16, Value) {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Content-Type", ct)
-        .body(body.to_vec())
-        .unwrap();
-    let resp = client
-        .send(req.map(kube::client::Body::from))
-        .await
-        .expect("the server answers");
-    let code = resp.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
+use serde_json::Value;
 
 #[tokio::test]
 #[allow(

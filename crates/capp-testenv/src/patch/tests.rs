@@ -349,3 +349,121 @@ fn apply_rejects_bodies_without_api_version_or_kind() {
         Err(ApplyError::Invalid(_))
     ));
 }
+
+/// A CRD-like schema with a granular map, an atomic map, an atomic struct and a nested struct.
+fn typed_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "selector": {
+                        "type": "object",
+                        "x-kubernetes-map-type": "atomic",
+                        "additionalProperties": {"type": "string"}
+                    },
+                    "ref": {
+                        "type": "object",
+                        "x-kubernetes-map-type": "atomic",
+                        "properties": {"name": {"type": "string"}, "kind": {"type": "string"}}
+                    },
+                    "nested": {
+                        "type": "object",
+                        "properties": {"inner": {"type": "object", "properties": {"x": {"type": "string"}}}}
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn widget(spec: &Value) -> Value {
+    json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "default"}, "spec": spec})
+}
+
+#[test]
+fn an_atomic_map_or_struct_is_one_owned_field_replaced_whole() {
+    // structured-merge-diff: `x-kubernetes-map-type: atomic` makes the map one leaf.
+    let schema = typed_schema();
+    let o = |m: &str| ApplyOptions {
+        schema: Some(&schema),
+        ..opts(m)
+    };
+    let live = apply(
+        None,
+        &widget(&json!({"selector": {"a": "1"}, "ref": {"name": "x", "kind": "K"}})),
+        &o("alice"),
+    )
+    .unwrap();
+    let fields = &live["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+    assert_eq!(fields["f:selector"], json!({}), "{fields}");
+    assert_eq!(fields["f:ref"], json!({}), "{fields}");
+    // Bob applying a different key of the atomic map conflicts on the whole map.
+    let err = apply(
+        Some(&live),
+        &widget(&json!({"selector": {"b": "2"}})),
+        &o("bob"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ApplyError::Conflict(vec![Conflict {
+            manager: "alice".to_owned(),
+            field: ".spec.selector".to_owned()
+        }])
+    );
+    // Alice's own apply replaces it whole, no merge of keys.
+    let out = apply(
+        Some(&live),
+        &widget(&json!({"selector": {"b": "2"}, "ref": {"name": "y"}})),
+        &o("alice"),
+    )
+    .unwrap();
+    assert_eq!(out["spec"]["selector"], json!({"b": "2"}));
+    assert_eq!(out["spec"]["ref"], json!({"name": "y"}));
+    // A granular map still merges key by key across managers.
+    let a = apply(
+        Some(&out),
+        &widget(&json!({"labels": {"a": "1"}})),
+        &o("carol"),
+    )
+    .unwrap();
+    let b = apply(
+        Some(&a),
+        &widget(&json!({"labels": {"b": "2"}})),
+        &o("dave"),
+    )
+    .unwrap();
+    assert_eq!(b["spec"]["labels"], json!({"a": "1", "b": "2"}));
+}
+
+#[test]
+fn containers_a_manager_stops_applying_are_removed_not_left_empty() {
+    let schema = typed_schema();
+    let o = ApplyOptions {
+        schema: Some(&schema),
+        ..opts("alice")
+    };
+    let live = apply(
+        None,
+        &widget(&json!({"nested": {"inner": {"x": "1"}}, "labels": {"a": "1"}})),
+        &o,
+    )
+    .unwrap();
+    let out = apply(Some(&live), &widget(&json!({"labels": {"a": "1"}})), &o).unwrap();
+    assert_eq!(
+        out["spec"],
+        json!({"labels": {"a": "1"}}),
+        "no empty nested/inner left"
+    );
+    // A container applied explicitly empty stays.
+    let out = apply(
+        Some(&live),
+        &widget(&json!({"labels": {"a": "1"}, "nested": {}})),
+        &o,
+    )
+    .unwrap();
+    assert_eq!(out["spec"]["nested"], json!({}));
+}

@@ -12,8 +12,8 @@ fn attrs(verb: &str, group: &str, resource: &str, ns: Option<&str>) -> Attribute
     }
 }
 
-fn user(name: &str, groups: &[&str]) -> UserInfo {
-    UserInfo {
+fn user(name: &str, groups: &[&str]) -> Identity {
+    Identity {
         username: name.to_owned(),
         groups: groups.iter().map(|g| (*g).to_owned()).collect(),
     }
@@ -57,7 +57,7 @@ fn manager_snapshot() -> RbacSnapshot {
 
 #[test]
 fn service_account_is_allowed_what_its_cluster_role_grants() {
-    let sa = UserInfo::service_account("capp-system", "capp-manager");
+    let sa = Identity::service_account("capp-system", "capp-manager");
     let snap = manager_snapshot();
     let get = attrs(
         "get",
@@ -78,7 +78,7 @@ fn service_account_is_allowed_what_its_cluster_role_grants() {
 
 #[test]
 fn verbs_and_resources_outside_the_rules_are_denied_with_the_servers_message() {
-    let sa = UserInfo::service_account("capp-system", "capp-manager");
+    let sa = Identity::service_account("capp-system", "capp-manager");
     let snap = manager_snapshot();
     let mut delete = attrs(
         "delete",
@@ -105,7 +105,7 @@ fn verbs_and_resources_outside_the_rules_are_denied_with_the_servers_message() {
 
 #[test]
 fn resource_names_restrict_a_rule_to_the_named_objects() {
-    let sa = UserInfo::service_account("capp-system", "capp-manager");
+    let sa = Identity::service_account("capp-system", "capp-manager");
     let snap = manager_snapshot();
     let mut get = attrs("get", "", "secrets", Some("default"));
     get.name = Some("metal-credentials".to_owned());
@@ -121,7 +121,7 @@ fn resource_names_restrict_a_rule_to_the_named_objects() {
 
 #[test]
 fn role_bindings_grant_only_inside_their_namespace_and_default_the_subject_namespace() {
-    let sa = UserInfo::service_account("capp-system", "capp-manager");
+    let sa = Identity::service_account("capp-system", "capp-manager");
     let snap = manager_snapshot();
     let lease = attrs(
         "update",
@@ -137,7 +137,7 @@ fn role_bindings_grant_only_inside_their_namespace_and_default_the_subject_names
         Some("kube-system"),
     );
     assert!(!authorize(&snap, &sa, &elsewhere).is_allowed());
-    let other_sa = UserInfo::service_account("other", "capp-manager");
+    let other_sa = Identity::service_account("other", "capp-manager");
     assert!(!authorize(&snap, &other_sa, &lease).is_allowed());
 }
 
@@ -160,7 +160,7 @@ fn aggregated_cluster_roles_include_rules_of_matching_roles() {
 
 #[test]
 fn non_resource_urls_match_exactly_or_by_prefix_star() {
-    let sa = UserInfo::service_account("capp-system", "capp-manager");
+    let sa = Identity::service_account("capp-system", "capp-manager");
     let snap = manager_snapshot();
     let path = |p: &str| Attributes {
         verb: "get".to_owned(),
@@ -205,7 +205,7 @@ fn label_selector_expressions_follow_kubernetes_semantics() {
 #[test]
 fn rules_for_lists_cluster_wide_and_namespace_rules_split_by_kind() {
     let snap = manager_snapshot();
-    let sa = UserInfo::service_account("capp-system", "capp-manager");
+    let sa = Identity::service_account("capp-system", "capp-manager");
     let (resource, non_resource) = rules_for(&snap, &sa, Some("capp-system"));
     let resources: Vec<&Value> = resource.iter().map(|r| &r["resources"]).collect();
     assert!(resources.contains(&&json!(["packetmachines", "packetmachines/status"])));

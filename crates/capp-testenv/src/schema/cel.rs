@@ -12,8 +12,8 @@ use cel::{Context, Env, ExecutionError, Program};
 use serde_json::Value;
 
 use super::FieldCause;
-use super::compile::{ListType, Node, Type};
 use super::errors;
+use super::node::{ListType, Node, Type};
 
 /// The reasons a rule may declare (`x-kubernetes-validations[*].reason`).
 const REASONS: [&str; 4] = [
@@ -55,6 +55,12 @@ pub(crate) struct CelEnv {
     timestamp: Option<Program>,
     /// `duration(v)`, to turn `format: duration` strings into durations.
     duration: Option<Program>,
+}
+
+impl std::fmt::Debug for CelEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CelEnv").finish_non_exhaustive()
+    }
 }
 
 /// Where a value being validated sits.
@@ -110,6 +116,27 @@ impl CelEnv {
             timestamp,
             duration,
         }
+    }
+
+    /// Compiles a standalone expression (an admission policy's), the error being the first
+    /// line of the compiler's message.
+    pub(crate) fn compile_expression(&self, source: &str) -> Result<Program, String> {
+        self.env
+            .compile(source)
+            .map_err(|e| first_line(&e.to_string()).to_owned())
+    }
+
+    /// Evaluates `program` with JSON `variables` (converted without a schema).
+    pub(crate) fn eval(
+        &self,
+        program: &Program,
+        variables: &[(&str, &Value)],
+    ) -> Result<cel::Value, String> {
+        let mut ctx = Context::with_env(Arc::clone(&self.env));
+        for (name, value) in variables {
+            ctx.add_variable_from_value(*name, self.to_cel(value, None, false));
+        }
+        program.execute(&ctx).map_err(|e| e.to_string())
     }
 
     /// Compiles a rule or message expression and checks its variables and field names; the

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::errors::{self, child, index};
 use super::{CrdSchema, FieldCause};
+use crate::names;
 
 const DNS1035_MESSAGE: &str = "a DNS-1035 label must consist of lower case alphanumeric \
      characters or '-', start with an alphabetic character, and end with an alphanumeric \
@@ -329,21 +330,9 @@ fn dns1035_lowered(path: &str, s: &str, causes: &mut Vec<FieldCause>) {
 }
 
 fn is_dns1035_label(s: &str) -> bool {
-    s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    names::dns1035_label(s).is_empty()
 }
 
 fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && label.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        })
+    names::dns1123_subdomain(s).is_empty()
 }

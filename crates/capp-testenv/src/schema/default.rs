@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::compile::Node;
+use super::node::Node;
 
 /// Drops `null` values of non-nullable fields that have no default: the real server prunes
 /// them before defaulting (`PruneNonNullableNullsWithoutDefaults`), so `spec.x: null` reads

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::compile::Node;
 use super::errors;
+use super::node::Node;
 
 /// Prunes a whole resource. The root keeps `apiVersion` and `kind` (when strings) and
 /// `metadata` (when an object) whatever the schema says; the server coerces metadata itself.

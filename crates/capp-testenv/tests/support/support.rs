@@ -95,3 +95,30 @@ pub(crate) fn widget_crd() -> Value {
         }
     })
 }
+
+/// Sends one raw request through `client` and returns the status code and the JSON body
+/// (`null` when the body is not JSON).
+pub(crate) async fn send(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    ct: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Content-Type", ct)
+        .body(body.to_vec())
+        .unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .expect("the server answers");
+    let code = resp.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}

@@ -5,7 +5,7 @@ use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, LiteralValue};
 use cel::{IdedExpr, Program};
 
 use super::escape;
-use crate::schema::compile::{Node, Type};
+use crate::schema::node::{Node, Type};
 
 /// Identifiers a rule may use besides the variables its macros bind: the rule variables,
 /// and the type and namespace names of the standard library and its extensions.

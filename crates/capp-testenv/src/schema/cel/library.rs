@@ -241,7 +241,7 @@ fn predicate<'b, 'v>(
 
 /// `isURL`: an absolute URI or an absolute path, as Go's `url.ParseRequestURI` accepts.
 fn is_url<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    predicate(&args, crate::schema::validate::is_uri)
+    predicate(&args, crate::schema::formats::is_uri)
 }
 
 /// `isIP`: an IPv4 or IPv6 address (no zone, no leading zeros).
@@ -251,7 +251,7 @@ fn is_ip<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionE
 
 /// `isCIDR`: an address and a prefix length within its family.
 fn is_cidr<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    predicate(&args, crate::schema::validate::is_cidr)
+    predicate(&args, crate::schema::formats::is_cidr)
 }
 
 /// `isQuantity`: a Kubernetes resource quantity (`1`, `1.5`, `100m`, `2Gi`, `1e3`).
