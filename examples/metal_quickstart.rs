@@ -13,7 +13,7 @@
 
 use anyhow::{Context as _, ensure};
 use capp_packet::{
-    AssignIp, ClientConfig, CreateDevice, DeviceState, Location, Metal, MetalClient,
+    AssignIp, ClientConfig, CreateDevice, CreateSshKey, DeviceState, Location, Metal, MetalClient,
     RequestIpReservation,
 };
 use capp_sim::{SimConfig, Simulator};
@@ -25,6 +25,21 @@ async fn main() -> anyhow::Result<()> {
     println!("simulator at {} (project {project})", sim.base_url());
 
     let metal = MetalClient::new(ClientConfig::new(sim.token()).with_base_url(sim.base_url()))?;
+
+    // A device needs at least one SSH key: without one in the project (or in the request,
+    // or `no_ssh_keys`), the API answers 422. A fresh project has none.
+    let key = metal
+        .create_project_ssh_key(
+            &project,
+            &CreateSshKey {
+                label: "quickstart".to_owned(),
+                key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIQuickstartExampleKeyOnly00000000000000000000 demo"
+                    .to_owned(),
+                tags: Vec::new(),
+            },
+        )
+        .await?;
+    println!("added project SSH key {}", key.id);
 
     // Tags identify the machine: after a crash the controller finds its device by them
     // instead of creating a second server.

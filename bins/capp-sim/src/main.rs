@@ -5,14 +5,18 @@
 //! ```
 //!
 //! On start it prints the base URL, the token and the project id, one `key: value` per line,
-//! so scripts can read them.
+//! so scripts can read them (and `control_url` when `--control-token` turns the control
+//! surface on: a kill test steers the running process through it).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use capp_sim::{DEFAULT_PROJECT_ID, DEFAULT_TOKEN, FaultConfig, SimConfig, Simulator, Timings};
+use capp_sim::{
+    DEFAULT_CREATE_LIMIT, DEFAULT_PROJECT_ID, DEFAULT_TOKEN, FaultConfig, FaultRule, SimConfig,
+    Simulator, Timings,
+};
 use clap::Parser;
 
 /// An Equinix Metal API simulator: point any Metal client at the printed base URL.
@@ -24,6 +28,9 @@ use clap::Parser;
     long_about = None,
     after_help = "On start it prints `base_url`, `token`, `project_id` and the metadata URL \
         pattern on stdout, one `key: value` per line, then serves until Ctrl-C.\n\
+        With --control-token it also prints `control_url`: the control surface (state \
+        snapshot, fail/stick a device, capacity, faults, clock) for Authorization: Bearer \
+        <control token>; see docs/simulator.md.\n\
         Example: curl -H 'X-Auth-Token: <token>' <base_url>/projects/<project_id>/devices\n\
         Request logs go to stderr with RUST_LOG=capp_sim=debug."
 )]
@@ -74,6 +81,44 @@ struct Args {
     /// Id (a UUID) of the project the token can see.
     #[arg(long, default_value = DEFAULT_PROJECT_ID, value_parser = uuid)]
     project_id: String,
+
+    /// Turn on the control surface under `/_sim/v1`, for `Authorization: Bearer <this>`.
+    /// Must differ from `--token`. Off when absent.
+    #[arg(long, env = "CAPP_SIM_CONTROL_TOKEN", hide_env_values = true)]
+    control_token: Option<String>,
+
+    /// Simulated seconds per wall second (10 makes a 10-second provisioning take one).
+    #[arg(long, default_value_t = 1.0, value_parser = scale)]
+    clock_scale: f64,
+
+    /// Devices a project may have queued or provisioning at once; one more create answers
+    /// 429. 0 means no limit.
+    #[arg(long, default_value_t = DEFAULT_CREATE_LIMIT)]
+    create_limit: u32,
+
+    /// A public key (`ssh-ed25519 AAAA... comment`) to add to the project. A project starts
+    /// without keys, and then a create needs `ssh_keys` or `no_ssh_keys`. Repeatable.
+    #[arg(long = "ssh-key", value_name = "PUBLIC_KEY")]
+    ssh_keys: Vec<String>,
+
+    /// Servers of a plan in a metro, as `METRO/PLAN=N` (e.g. `da/c3.small.x86=2`; 0 makes
+    /// every create there fail for capacity). Repeatable.
+    #[arg(long, value_name = "METRO/PLAN=N", value_parser = capacity)]
+    capacity: Vec<(String, String, u32)>,
+
+    /// A one-shot fault, as `FAULT[@OPERATION][*TIMES]`: e.g. `lost@createDevice` (the next
+    /// create takes effect, then the connection is cut). Faults: drop, truncate, lost,
+    /// garbage, rate-limited, no-capacity, status:<code>, latency-ms:<n>. Repeatable.
+    #[arg(long, value_name = "RULE", value_parser = fault_rule)]
+    inject: Vec<FaultRule>,
+
+    /// The provisioning of the next N created devices fails.
+    #[arg(long, default_value_t = 0)]
+    fail_next_provisioning: u32,
+
+    /// The next N created devices stay in `provisioning` forever.
+    #[arg(long, default_value_t = 0)]
+    stick_next_provisioning: u32,
 }
 
 impl std::fmt::Debug for Args {
@@ -97,6 +142,31 @@ fn fraction(raw: &str) -> Result<f64, String> {
             "{value} is outside 0.0..=1.0; use a fraction such as 0.05"
         ))
     }
+}
+
+fn scale(raw: &str) -> Result<f64, String> {
+    let value: f64 = raw
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number; use a pace such as 10"))?;
+    if value.is_finite() && (0.0..=1_000_000.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{value} is outside 0..=1000000; use a pace such as 10 (1 is wall time)"
+        ))
+    }
+}
+
+fn capacity(raw: &str) -> Result<(String, String, u32), String> {
+    let usage = || format!("{raw:?} is not METRO/PLAN=N; write e.g. da/c3.small.x86=2");
+    let (place, servers) = raw.split_once('=').ok_or_else(usage)?;
+    let (metro, plan) = place.split_once('/').ok_or_else(usage)?;
+    let servers = servers.parse().map_err(|_| usage())?;
+    Ok((metro.to_owned(), plan.to_owned(), servers))
+}
+
+fn fault_rule(raw: &str) -> Result<FaultRule, String> {
+    raw.parse()
 }
 
 fn uuid(raw: &str) -> Result<String, String> {
@@ -131,13 +201,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         send_retry_after,
         provisioning_failure_rate,
         project_id,
+        control_token,
+        clock_scale,
+        create_limit,
+        ssh_keys,
+        capacity,
+        inject,
+        fail_next_provisioning,
+        stick_next_provisioning,
     } = args;
-    let config = SimConfig::default()
+    let mut config = SimConfig::default()
         .with_listen(listen)
         .with_token(token)
         .with_project_id(project_id)
         .with_seed(seed)
         .with_timings(Timings::from_provision_seconds(provision_seconds))
+        .with_clock_scale(clock_scale)
+        .with_create_limit(Some(create_limit).filter(|n| *n > 0))
         .with_faults(FaultConfig {
             latency: Duration::from_millis(latency_ms),
             server_error_rate: fault_rate,
@@ -147,9 +227,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
             provisioning_failure_rate,
             ..FaultConfig::default()
         });
+    config.control_token = control_token;
     let sim = Simulator::start(config)
         .await
         .context("cannot start the simulator")?;
+    for (n, key) in ssh_keys.iter().enumerate() {
+        sim.add_project_ssh_key(&format!("capp-sim --ssh-key {}", n + 1), key)
+            .with_context(|| format!("--ssh-key number {} is refused", n + 1))?;
+    }
+    for (metro, plan, servers) in &capacity {
+        sim.try_set_capacity(metro, plan, *servers)
+            .with_context(|| format!("--capacity {metro}/{plan}={servers} is refused"))?;
+    }
+    for rule in inject {
+        sim.faults().inject_rule(rule);
+    }
+    sim.faults().fail_next_provisioning(fail_next_provisioning);
+    sim.faults()
+        .stick_next_provisioning(stick_next_provisioning);
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "capp-sim listening")?;
@@ -161,6 +256,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "metadata: {}/metadata",
             sim.metadata_url("<device_id>")
         )?;
+        if let Some(url) = sim.control_url() {
+            writeln!(out, "control_url: {url}")?;
+        }
         out.flush()?;
     }
     tokio::signal::ctrl_c()

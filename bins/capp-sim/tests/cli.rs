@@ -24,6 +24,14 @@ fn help_documents_every_flag() {
         "--send-retry-after",
         "--provisioning-failure-rate",
         "--project-id",
+        "--control-token",
+        "--clock-scale",
+        "--create-limit",
+        "--ssh-key",
+        "--capacity",
+        "--inject",
+        "--fail-next-provisioning",
+        "--stick-next-provisioning",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help:\n{text}");
     }

@@ -1,4 +1,5 @@
-//! Typed Cluster API (`cluster.x-k8s.io` v1beta1, and the v1beta2 Cluster and Machine) kinds and contract helpers for kube-rs.
+//! Typed Cluster API (`cluster.x-k8s.io` v1beta1, plus the v1beta2 Cluster and Machine) kinds
+//! and contract helpers for kube-rs.
 //!
 //! - Kinds, one module each, generated with `#[derive(CustomResource)]` from the fields of
 //!   upstream CAPI v1.10: [`cluster::Cluster`], [`machine::Machine`],

@@ -24,7 +24,7 @@
 //!   parses with the zero spec ([`capi_types::optional_spec!`]).
 //!
 //! Besides the kinds: [`provider_id`] is the one home of the `equinixmetal://` provider ID,
-//! and [`core`](crate::core) reads core `Cluster` and `Machine` objects of either `cluster.x-k8s.io`
+//! and [`core`] reads core `Cluster` and `Machine` objects of either `cluster.x-k8s.io`
 //! version (`v1beta1`, `v1beta2`) into one view, so controllers do not depend on either shape.
 //!
 //! [`crds()`] returns the four CustomResourceDefinitions; they are structural (checked by
@@ -116,7 +116,7 @@ pub enum Error {
     },
     /// A core Cluster API object (Cluster, Machine) has a field of the wrong type, misses a
     /// required field, or is not `cluster.x-k8s.io/v1beta1` or `v1beta2`
-    /// ([`core`](crate::core)).
+    /// ([`core`]).
     #[error("invalid {kind} {name:?}: {field} {problem}")]
     InvalidCoreObject {
         /// `Cluster` or `Machine`.

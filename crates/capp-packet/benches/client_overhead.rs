@@ -210,6 +210,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             CreateDevice::new(Location::Metro("da".into()), "c3.small.x86", "ubuntu_24_04");
         request.tags = vec!["capp:cluster-id:bench".into()];
         request.hostname = Some("bench-0".into());
+        // The simulated project has no SSH key, and the API refuses a keyless device.
+        request.no_ssh_keys = Some(true);
         let device = client
             .create_device(sim.default_project_id(), &request)
             .await?;

@@ -45,6 +45,7 @@ async fn the_token_is_never_logged_or_printed() {
     let sim = capp_sim::Simulator::start(SimConfig::for_tests().with_token(TOKEN))
         .await
         .unwrap();
+    support::add_test_key(&sim);
     let client = MetalClient::new(support::config_for(&sim)).unwrap();
     let mut printed = format!("{client:?}\n{:?}\n", support::config_for(&sim));
 

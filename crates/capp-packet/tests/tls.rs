@@ -130,6 +130,7 @@ async fn settled(log: &Log, n: usize) -> Vec<Handshake> {
 /// A simulator behind a TLS terminator using `pki`, and the `https://` base URL with `host`.
 async fn https_sim(pki: &Pki, host: &str) -> (Simulator, String, Log) {
     let sim = Simulator::start(SimConfig::for_tests()).await.unwrap();
+    support::add_test_key(&sim);
     let (front, log) = tls_front(Arc::clone(&pki.server_config), sim.addr()).await;
     let base_url = format!("https://{host}:{}/metal/v1", front.port());
     (sim, base_url, log)

@@ -87,7 +87,7 @@ fn main() {
         let mut id = String::new();
         for n in 0..20 {
             let body = format!(
-                r#"{{"metro":"da","plan":"c3.small.x86","operating_system":"ubuntu_24_04","hostname":"bench-{n}","tags":["bench"]}}"#
+                r#"{{"metro":"da","plan":"c3.small.x86","operating_system":"ubuntu_24_04","hostname":"bench-{n}","tags":["bench"],"no_ssh_keys":true}}"#
             );
             let (status, bytes) = send(
                 &mut setup,

@@ -470,9 +470,9 @@ pub(crate) fn paginate(
     key: &str,
     base: &str,
     default_per_page: usize,
-) -> ApiResult<Value> {
-    let page = page_param(request, "page", 1, 100_000)?;
-    let per_page = page_param(request, "per_page", default_per_page, 1000)?;
+) -> Value {
+    let page = page_param(request, "page", 1, 100_000);
+    let per_page = page_param(request, "per_page", default_per_page, 1000);
     let total = items.len();
     let last_page = total.div_ceil(per_page).max(1);
     let start = (page - 1).saturating_mul(per_page);
@@ -506,17 +506,22 @@ pub(crate) fn paginate(
             meta.insert("next".to_owned(), link(page + 1));
         }
     }
-    Ok(json!({ key: slice, "meta": meta }))
+    json!({ key: slice, "meta": meta })
 }
 
-fn page_param(request: &ApiRequest, name: &str, default: usize, max: usize) -> ApiResult<usize> {
-    match request.query(name) {
-        None => Ok(default),
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::unprocessable(format!(
-                "{name} must be an integer between 1 and {max}, got {raw:?}"
-            ))),
+/// `page` or `per_page` clamped into `1..=max`, as the real API's paginator did rather than
+/// refusing the request: above the spec's maximum gives the maximum (so asking for 5000
+/// devices per page gets 1000), below 1 gives 1, and a value that is not a number gives the
+/// default. (Inference from the spec's `minimum`/`maximum` and the API being a Rails app
+/// whose paginators clamp; no recorded 422 for paging exists.)
+fn page_param(request: &ApiRequest, name: &str, default: usize, max: usize) -> usize {
+    match request.query(name).map(str::trim) {
+        None | Some("") => default,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) => usize::try_from(n.max(1)).unwrap_or(max).min(max),
+            // Digits beyond i64 are still "too big".
+            Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => max,
+            Err(_) => default,
         },
     }
 }

@@ -14,6 +14,11 @@ pub const DEFAULT_PROJECT_ID: &str = "5f2f3a5e-7c43-4a8c-9a3b-6f2d8b8c0e01";
 /// A second project that exists but that the token cannot see: requests for it answer 403.
 pub const FOREIGN_PROJECT_ID: &str = "0badc0de-0000-4000-8000-00000000f0e1";
 
+/// Devices a project may have `queued` or `provisioning` at once unless configured otherwise
+/// (the real API's "usually max 5-6 devices can be created at a time", packethost/
+/// terraform-provider-packet PR #195).
+pub const DEFAULT_CREATE_LIMIT: u32 = 6;
+
 /// How the simulator's clock moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClockMode {
@@ -111,6 +116,19 @@ pub struct SimConfig {
     pub max_body_bytes: usize,
     /// How many requests the request log keeps (oldest dropped first). Default 100 000.
     pub request_log_capacity: usize,
+    /// Simulated seconds per wall second for [`ClockMode::Real`] (ignored for a manual
+    /// clock). Default 1.0; change it at runtime with
+    /// [`Simulator::set_clock_scale`](crate::Simulator::set_clock_scale).
+    pub clock_scale: f64,
+    /// The bearer token of the control surface under `/_sim/v1` (see
+    /// [`Simulator::control_url`](crate::Simulator::control_url)). `None` (the default)
+    /// turns the surface off: its paths answer 404. It must differ from `token`.
+    pub control_token: Option<String>,
+    /// Devices a project may have `queued` or `provisioning` at once; a create beyond it
+    /// answers 429 `Too many devices are being created in this project at once ...`.
+    /// Default `Some(6)`, the real API's "usually max 5-6 devices can be created at a time";
+    /// `None` means no limit.
+    pub create_limit: Option<u32>,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -127,6 +145,12 @@ impl std::fmt::Debug for SimConfig {
             .field("faults", &self.faults)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_log_capacity", &self.request_log_capacity)
+            .field("clock_scale", &self.clock_scale)
+            .field(
+                "control_token",
+                &self.control_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("create_limit", &self.create_limit)
             .finish()
     }
 }
@@ -144,6 +168,9 @@ impl Default for SimConfig {
             faults: FaultConfig::default(),
             max_body_bytes: 1024 * 1024,
             request_log_capacity: 100_000,
+            clock_scale: 1.0,
+            control_token: None,
+            create_limit: Some(DEFAULT_CREATE_LIMIT),
         }
     }
 }
@@ -215,6 +242,27 @@ impl SimConfig {
         self
     }
 
+    /// Turns the control surface on with this bearer token.
+    #[must_use]
+    pub fn with_control_token(mut self, token: impl Into<String>) -> Self {
+        self.control_token = Some(token.into());
+        self
+    }
+
+    /// Sets how many devices a project may have provisioning at once (`None`: no limit).
+    #[must_use]
+    pub fn with_create_limit(mut self, limit: Option<u32>) -> Self {
+        self.create_limit = limit;
+        self
+    }
+
+    /// Sets the pace of a real clock (simulated seconds per wall second).
+    #[must_use]
+    pub fn with_clock_scale(mut self, scale: f64) -> Self {
+        self.clock_scale = scale;
+        self
+    }
+
     pub(crate) fn check(&self) -> crate::Result<()> {
         if self.token.is_empty() {
             return Err(crate::Error::Config(
@@ -230,6 +278,29 @@ impl SimConfig {
         if self.project_id == FOREIGN_PROJECT_ID {
             return Err(crate::Error::Config(
                 "project_id must differ from the built-in foreign project id".to_owned(),
+            ));
+        }
+        if let Some(control) = &self.control_token {
+            if control.is_empty() {
+                return Err(crate::Error::Config(
+                    "control_token must not be empty; pass any non-empty string or None to turn the control surface off".to_owned(),
+                ));
+            }
+            if *control == self.token {
+                return Err(crate::Error::Config(
+                    "control_token must differ from the API token, so a Metal client can never steer the simulator".to_owned(),
+                ));
+            }
+        }
+        if !crate::clock::valid_scale(self.clock_scale) {
+            return Err(crate::Error::Config(format!(
+                "clock_scale is {}; use a pace between 0.0 and 1000000.0 (1.0 is wall time)",
+                self.clock_scale
+            )));
+        }
+        if self.create_limit == Some(0) {
+            return Err(crate::Error::Config(
+                "create_limit of 0 would refuse every create; use None for no limit".to_owned(),
             ));
         }
         self.faults.check()

@@ -43,6 +43,10 @@ pub enum Error {
     /// `components.schemas`).
     #[error("the OpenAPI document is malformed: {0}")]
     SpecShape(String),
+    /// A value handed to a [`Simulator`](crate::Simulator) method was refused, for the reason
+    /// the API itself would give (for example an SSH key that is not an OpenSSH public key).
+    #[error("the simulator refused the input: {0}")]
+    Refused(String),
     /// A schema, operation or response asked of the spec does not exist in it.
     #[error("not in the OpenAPI spec: {0}")]
     NotInSpec(String),

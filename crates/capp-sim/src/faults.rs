@@ -8,10 +8,14 @@
 //! - **one-shot injections** ([`Faults::inject`], [`Faults::inject_for`]): the next matching
 //!   request(s) get exactly that fault, so a test can turn a fault on for one call.
 //!
-//! Faults apply to the `/metal/v1` API only, never to the metadata service. They are
-//! evaluated before authentication, as an intermediary (load balancer, rate limiter) would.
+//! Faults apply to the `/metal/v1` API only, never to the metadata service. Injected faults
+//! and fault rates are evaluated before authentication, as an intermediary (load balancer)
+//! would; the request-rate limit ([`FaultConfig::rate_limit`]) counts only authenticated
+//! requests, per token, as the API itself did.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,8 +33,9 @@ pub struct FaultConfig {
     pub server_error_rate: f64,
     /// Fraction of API requests whose connection is closed without any response.
     pub drop_rate: f64,
-    /// Maximum API requests per second (fixed one-second windows); requests above it answer
-    /// 429 with `X-RateLimit-*` headers (and `Retry-After` when
+    /// Maximum authenticated API requests per second per token (fixed one-second windows,
+    /// counted after authentication: a request with a wrong token answers 401 and does not
+    /// count); requests above it answer 429 with `X-RateLimit-*` headers (and `Retry-After` when
     /// [`send_retry_after`](Self::send_retry_after) is set). `None` means unlimited.
     pub rate_limit: Option<u32>,
     /// Add `Retry-After` to 429 answers. Off by default, because the real API is known to have
@@ -99,6 +104,106 @@ pub enum Fault {
     Latency(Duration),
 }
 
+impl std::fmt::Display for Fault {
+    /// The spelling [`Fault::from_str`] reads back (`lost`, `status:503`, `latency-ms:250`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Status(code) => write!(f, "status:{code}"),
+            Self::Drop => f.write_str("drop"),
+            Self::Truncate => f.write_str("truncate"),
+            Self::Lost => f.write_str("lost"),
+            Self::Garbage => f.write_str("garbage"),
+            Self::RateLimited => f.write_str("rate-limited"),
+            Self::NoCapacity => f.write_str("no-capacity"),
+            Self::Latency(d) => write!(f, "latency-ms:{}", d.as_millis()),
+        }
+    }
+}
+
+/// The fault names, for error messages.
+const FAULT_NAMES: &str =
+    "drop, truncate, lost, garbage, rate-limited, no-capacity, status:<code>, latency-ms:<n>";
+
+impl FromStr for Fault {
+    type Err = String;
+
+    /// Reads a fault as the command line and the control surface spell it: `drop`,
+    /// `truncate`, `lost` (the request takes effect, then the connection is cut), `garbage`,
+    /// `rate-limited`, `no-capacity`, `status:<100..=599>` or `latency-ms:<n>`.
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let raw = raw.trim();
+        Ok(match raw.split_once(':') {
+            Some(("status", code)) => match code.parse::<u16>() {
+                Ok(code) if (100..=599).contains(&code) => Self::Status(code),
+                _ => {
+                    return Err(format!(
+                        "{raw:?}: the status must be a number from 100 to 599"
+                    ));
+                }
+            },
+            Some(("latency-ms", ms)) => {
+                Self::Latency(Duration::from_millis(ms.parse().map_err(|_| {
+                    format!("{raw:?}: the latency must be whole milliseconds")
+                })?))
+            }
+            _ => match raw {
+                "drop" => Self::Drop,
+                "truncate" => Self::Truncate,
+                "lost" => Self::Lost,
+                "garbage" => Self::Garbage,
+                "rate-limited" => Self::RateLimited,
+                "no-capacity" => Self::NoCapacity,
+                _ => return Err(format!("{raw:?} is not a fault; use one of {FAULT_NAMES}")),
+            },
+        })
+    }
+}
+
+/// A one-shot injection: `fault` for the next `times` requests of `operation` (any
+/// operation when `None`). The command line spells it `FAULT[@OPERATION][*TIMES]`, for
+/// example `lost@createDevice` (the next create takes effect, then the connection is cut).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    /// What happens.
+    pub fault: Fault,
+    /// The spec operationId it applies to (`None`: the next request of any operation).
+    pub operation: Option<String>,
+    /// How many requests it hits (at least 1).
+    pub times: u32,
+}
+
+impl FromStr for FaultRule {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let (rest, times) = match raw.rsplit_once('*') {
+            Some((rest, n)) => match n.parse::<u32>() {
+                Ok(n) if n > 0 => (rest, n),
+                _ => {
+                    return Err(format!(
+                        "{raw:?}: times after '*' must be a whole number of at least 1"
+                    ));
+                }
+            },
+            None => (raw, 1),
+        };
+        let (fault, operation) = match rest.split_once('@') {
+            Some((fault, op)) if !op.is_empty() => (fault, Some(op.to_owned())),
+            Some(_) => {
+                return Err(format!(
+                    "{raw:?}: name an operationId after '@', e.g. lost@createDevice"
+                ));
+            }
+            None => (rest, None),
+        };
+        Ok(Self {
+            fault: fault.parse()?,
+            operation,
+            times,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Injection {
     fault: Fault,
@@ -112,8 +217,14 @@ struct Inner {
     injections: VecDeque<Injection>,
     fail_next_provisioning: u32,
     stick_next_provisioning: u32,
-    window_start: Instant,
-    window_count: u32,
+    /// One rate-limit window per token, keyed by a hash of the token (never the token).
+    windows: HashMap<u64, Window>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    count: u32,
 }
 
 /// Handle to change faults at runtime. Cheap to clone; all clones steer the same simulator.
@@ -150,9 +261,16 @@ pub(crate) enum Action {
 pub(crate) struct Decision {
     pub(crate) latency: Duration,
     pub(crate) action: Action,
-    pub(crate) rate: Option<RateInfo>,
     /// [`FaultConfig::send_retry_after`] at the time of the decision.
     pub(crate) send_retry_after: bool,
+}
+
+/// The rate-limit verdict for one authenticated request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateVerdict {
+    pub(crate) info: RateInfo,
+    /// The token is over its limit in this window: answer 429.
+    pub(crate) exceeded: bool,
 }
 
 /// Whether a new device's provisioning is doomed.
@@ -171,8 +289,7 @@ impl Faults {
                 injections: VecDeque::new(),
                 fail_next_provisioning: 0,
                 stick_next_provisioning: 0,
-                window_start: Instant::now(),
-                window_count: 0,
+                windows: HashMap::new(),
             })),
         }
     }
@@ -216,23 +333,33 @@ impl Faults {
 
     /// Injects `fault` into the next API request, whatever its operation.
     pub fn inject(&self, fault: Fault) {
-        self.lock().injections.push_back(Injection {
+        self.inject_rule(FaultRule {
             fault,
             operation: None,
-            remaining: 1,
+            times: 1,
         });
     }
 
     /// Injects `fault` into the next `times` requests of the operation `operation_id` (the
     /// spec's operationId, e.g. `createDevice`, `findDeviceById`).
     pub fn inject_for(&self, operation_id: &str, fault: Fault, times: u32) {
-        if times == 0 {
+        self.inject_rule(FaultRule {
+            fault,
+            operation: Some(operation_id.to_owned()),
+            times,
+        });
+    }
+
+    /// Injects a [`FaultRule`] (what [`inject_for`](Self::inject_for) does, or
+    /// [`inject`](Self::inject) without an operation).
+    pub fn inject_rule(&self, rule: FaultRule) {
+        if rule.times == 0 {
             return;
         }
         self.lock().injections.push_back(Injection {
-            fault,
-            operation: Some(operation_id.to_owned()),
-            remaining: times,
+            fault: rule.fault,
+            operation: rule.operation,
+            remaining: rule.times,
         });
     }
 
@@ -270,7 +397,6 @@ impl Faults {
             latency =
                 latency.saturating_add(Duration::from_millis(rng.random_range(0..=jitter_ms)));
         }
-        let rate = config.rate_limit.map(|limit| inner.count_request(limit));
         let mut action = Action::Handle;
         if let Some(pos) = inner.injections.iter().position(|inj| {
             inj.operation
@@ -299,8 +425,6 @@ impl Faults {
         if action == Action::Handle {
             if config.drop_rate > 0.0 && rng.random_bool(config.drop_rate) {
                 action = Action::Drop;
-            } else if rate.is_some_and(|r| r.remaining == 0 && inner.window_count > r.limit) {
-                action = Action::RateLimited;
             } else if config.server_error_rate > 0.0 && rng.random_bool(config.server_error_rate) {
                 action = Action::Status([500, 502, 503, 504][rng.random_range(0..4)]);
             }
@@ -308,9 +432,22 @@ impl Faults {
         Decision {
             latency,
             action,
-            rate,
             send_retry_after: config.send_retry_after,
         }
+    }
+
+    /// Counts one authenticated request of `token` against the rate limit; `None` when no
+    /// limit is configured.
+    pub(crate) fn count_request(&self, token: &str) -> Option<RateVerdict> {
+        let mut inner = self.lock();
+        let limit = inner.config.rate_limit?;
+        let mut hasher = DefaultHasher::new();
+        token.hash(&mut hasher);
+        let window = inner.windows.entry(hasher.finish()).or_insert(Window {
+            start: Instant::now(),
+            count: 0,
+        });
+        Some(window.count_request(limit))
     }
 
     pub(crate) fn draw_doom(&self, rng: &mut impl Rng) -> Doom {
@@ -338,25 +475,28 @@ impl Faults {
     }
 }
 
-impl Inner {
-    fn count_request(&mut self, limit: u32) -> RateInfo {
+impl Window {
+    fn count_request(&mut self, limit: u32) -> RateVerdict {
         let now = Instant::now();
         let window = Duration::from_secs(1);
-        if now.duration_since(self.window_start) >= window {
-            self.window_start = now;
-            self.window_count = 0;
+        if now.duration_since(self.start) >= window {
+            self.start = now;
+            self.count = 0;
         }
-        self.window_count = self.window_count.saturating_add(1);
-        let left = window.saturating_sub(now.duration_since(self.window_start));
+        self.count = self.count.saturating_add(1);
+        let left = window.saturating_sub(now.duration_since(self.start));
         let unix_now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
         let reset = unix_now + left;
-        RateInfo {
-            limit,
-            remaining: limit.saturating_sub(self.window_count),
-            reset_unix: reset.as_secs() + u64::from(reset.subsec_nanos() > 0),
-            retry_after: left.as_secs().max(1),
+        RateVerdict {
+            info: RateInfo {
+                limit,
+                remaining: limit.saturating_sub(self.count),
+                reset_unix: reset.as_secs() + u64::from(reset.subsec_nanos() > 0),
+                retry_after: left.as_secs().max(1),
+            },
+            exceeded: self.count > limit,
         }
     }
 }
@@ -386,18 +526,64 @@ mod tests {
     }
 
     #[test]
-    fn requests_above_the_rate_limit_are_rejected_within_one_window() {
+    fn requests_above_the_rate_limit_are_rejected_within_one_window_per_token() {
         let faults = Faults::new(FaultConfig {
             rate_limit: Some(2),
             ..FaultConfig::default()
         });
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let actions: Vec<Action> = (0..3)
-            .map(|_| faults.decide(None, &mut rng).action)
+        let exceeded: Vec<bool> = (0..3)
+            .map(|_| faults.count_request("a").unwrap().exceeded)
             .collect();
+        assert_eq!(exceeded, [false, false, true]);
+        assert!(!faults.count_request("b").unwrap().exceeded, "own window");
+        assert!(
+            Faults::new(FaultConfig::default())
+                .count_request("a")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn fault_rules_parse_from_the_flag_syntax_and_name_the_fix_when_wrong() {
+        let rule: FaultRule = "lost@createDevice".parse().unwrap();
         assert_eq!(
-            actions,
-            [Action::Handle, Action::Handle, Action::RateLimited]
+            rule,
+            FaultRule {
+                fault: Fault::Lost,
+                operation: Some("createDevice".to_owned()),
+                times: 1
+            }
+        );
+        let rule: FaultRule = "status:503@findDeviceById*3".parse().unwrap();
+        assert_eq!(rule.fault, Fault::Status(503));
+        assert_eq!(rule.times, 3);
+        assert_eq!(
+            "latency-ms:250".parse::<Fault>().unwrap(),
+            Fault::Latency(Duration::from_millis(250))
+        );
+        for fault in [
+            Fault::Drop,
+            Fault::Truncate,
+            Fault::Lost,
+            Fault::Garbage,
+            Fault::RateLimited,
+            Fault::NoCapacity,
+            Fault::Status(502),
+            Fault::Latency(Duration::from_millis(7)),
+        ] {
+            assert_eq!(fault.to_string().parse::<Fault>().unwrap(), fault);
+        }
+        let err = "explode".parse::<Fault>().unwrap_err();
+        assert!(
+            err.contains("lost") && err.contains("status:<code>"),
+            "{err}"
+        );
+        assert!("status:99".parse::<Fault>().is_err());
+        assert!(
+            "lost@createDevice*0"
+                .parse::<FaultRule>()
+                .unwrap_err()
+                .contains("times")
         );
     }
 

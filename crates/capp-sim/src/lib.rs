@@ -78,19 +78,30 @@
 //! | delete while provisioning without `force_delete` | 422 | `Cannot delete a device while it is provisioning` |
 //! | second BGP session of a family | 422 | `Device <short id> already has session for address family ipv4` |
 //! | busy hardware reservation | 422 | `Server is not provisionable` |
+//! | specific hardware reservation elsewhere than the request's metro/facility | 422 | `hardware reservation <id> is in facility <code> ...` |
+//! | no SSH key would be attached (none given, none in the project, no `no_ssh_keys`) | 422 | `must have at least one SSH key or explicitly send no_ssh_keys option` |
+//! | [`SimConfig::create_limit`] devices of the project already provisioning | 429 | `Too many devices are being created in this project at once ...` |
 //! | no capacity (metro form) | 422 | `There aren't available servers in that metro` |
 //! | no capacity (facility form) | 422 | `The facility <code> has no provisionable <plan> servers matching your criteria` |
 //! | no free hardware reservation | 503 | `There are no available hardware reservations for selected plan and facility` |
-//! | above the rate limit | 429 | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (unix seconds), and `Retry-After` only with `FaultConfig::send_retry_after` (the real API never sent it) |
+//! | above the rate limit (authenticated requests per token) | 429 | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (unix seconds), and `Retry-After` only with `FaultConfig::send_retry_after` (the real API never sent it) |
 //! | body too large / not JSON content type / invalid JSON | 413 / 415 / 422 | `{"errors":[...]}` |
 //!
 //! Every response carries `Content-Type: application/json; charset=utf-8` (except 204/202 and
 //! injected 502/504, which come as HTML from an "intermediary") and `X-Request-Id`.
+//!
+//! # Steering from another process
+//!
+//! With [`SimConfig::control_token`] the simulator also serves its steering operations over
+//! HTTP under `/_sim/v1` ([`Simulator::control_url`]): the state snapshot, failing or
+//! sticking one device, capacity, one-shot faults (such as the ambiguous create,
+//! [`Fault::Lost`]) and the clock. `docs/simulator.md` ("Control surface") lists the routes.
 
 mod api;
 pub mod catalog;
 mod clock;
 mod config;
+mod control;
 mod error;
 mod faults;
 mod ids;
@@ -114,13 +125,16 @@ pub use crate::catalog::{
     FACILITIES, Facility, METROS, Metro, OPERATING_SYSTEMS, OperatingSystem, PLANS, Plan,
 };
 pub use crate::config::{
-    ClockMode, DEFAULT_PROJECT_ID, DEFAULT_TOKEN, FOREIGN_PROJECT_ID, SimConfig, Timings,
+    ClockMode, DEFAULT_CREATE_LIMIT, DEFAULT_PROJECT_ID, DEFAULT_TOKEN, FOREIGN_PROJECT_ID,
+    SimConfig, Timings,
 };
 pub use crate::error::{Error, Result};
-pub use crate::faults::{Fault, FaultConfig, Faults};
+pub use crate::faults::{Fault, FaultConfig, FaultRule, Faults};
 pub use crate::ids::is_uuid;
 pub use crate::observe::RequestRecord;
-pub use crate::state::{DeviceSnapshot, DeviceState, IpReservationSnapshot};
+pub use crate::state::{
+    BgpSessionSnapshot, DeviceSnapshot, DeviceState, IpReservationSnapshot, StateSnapshot,
+};
 
 use crate::server::Shared;
 use crate::state::State;
@@ -163,7 +177,7 @@ impl Simulator {
                 source,
             })?;
         let addr = listener.local_addr().map_err(Error::LocalAddr)?;
-        let clock = clock::Clock::new(config.clock);
+        let clock = clock::Clock::new(config.clock, config.clock_scale);
         let faults = Faults::new(config.faults.clone());
         let state = State::new(&config, faults.clone(), clock.now());
         let shared = Arc::new(Shared {
@@ -175,6 +189,7 @@ impl Simulator {
             token: config.token.clone(),
             max_body_bytes: config.max_body_bytes,
             root_url: format!("http://{addr}"),
+            control_token: config.control_token.clone(),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, Arc::clone(&shared), stopped));
@@ -217,6 +232,17 @@ impl Simulator {
         format!("http://{}/metadata/{device_id}", self.addr)
     }
 
+    /// `http://<addr>/_sim/v1`, the control surface, when
+    /// [`SimConfig::control_token`] is set (send it as `Authorization: Bearer <token>`).
+    /// The operations it serves are listed in `docs/simulator.md`, "Control surface".
+    #[must_use]
+    pub fn control_url(&self) -> Option<String> {
+        self.shared
+            .control_token
+            .as_ref()
+            .map(|_| format!("http://{}{}", self.addr, control::CONTROL_PREFIX))
+    }
+
     /// The token to send as `X-Auth-Token`.
     #[must_use]
     pub fn token(&self) -> &str {
@@ -247,6 +273,20 @@ impl Simulator {
         self.shared.clock.advance(by);
     }
 
+    /// Makes simulated time run `scale` times as fast as wall time from now on (0 stops
+    /// it; time already passed is kept). Only a [`ClockMode::Real`] clock runs by itself; a
+    /// manual one starts running at this pace too. Fails with [`Error::Config`] for a
+    /// negative, infinite or NaN scale or one above 1 000 000.
+    pub fn set_clock_scale(&self, scale: f64) -> Result<()> {
+        self.shared.set_clock_scale(scale).map_err(Error::Config)
+    }
+
+    /// Simulated seconds per wall second (0 for a manual clock that was never scaled).
+    #[must_use]
+    pub fn clock_scale(&self) -> f64 {
+        self.shared.clock.scale()
+    }
+
     /// The simulated time, as RFC 3339.
     #[must_use]
     pub fn now(&self) -> String {
@@ -264,27 +304,28 @@ impl Simulator {
     /// answer 403), one on reserved hardware stays `failed`. Returns `false` if the device
     /// does not exist or is no longer provisioning.
     pub fn fail_device(&self, device_id: &str) -> bool {
-        let now = self.shared.clock.now();
-        self.shared.state().fail_device(device_id, now)
+        self.shared.fail_device(device_id).is_ok()
     }
 
     /// Makes one device stay in `provisioning` forever. Returns `false` if the device does
     /// not exist or is no longer provisioning.
     pub fn stick_device(&self, device_id: &str) -> bool {
-        let now = self.shared.clock.now();
-        self.shared.state().stick_device(device_id, now)
+        self.shared.stick_device(device_id).is_ok()
     }
 
     /// Every device that exists (in every project, including `deprovisioning` ones), in
     /// creation order. Use it to assert nothing was orphaned or duplicated.
     #[must_use]
     pub fn devices(&self) -> Vec<DeviceSnapshot> {
-        let now = self.shared.clock.now();
-        let mut state = self.shared.state();
-        state.tick(now);
-        let mut list: Vec<_> = state.devices.values().collect();
-        list.sort_by_key(|d| d.seq);
-        list.into_iter().map(|d| state.snapshot(d)).collect()
+        self.shared.snapshot().devices
+    }
+
+    /// Everything the cloud holds now: every device, vanished device, IP reservation and
+    /// BGP session. `GET /_sim/v1/state` on the control surface answers exactly this, as
+    /// JSON.
+    #[must_use]
+    pub fn snapshot(&self) -> StateSnapshot {
+        self.shared.snapshot()
     }
 
     /// One device, if it exists.
@@ -318,18 +359,51 @@ impl Simulator {
     /// Every IP reservation (elastic IP block) in every project.
     #[must_use]
     pub fn ip_reservations(&self) -> Vec<IpReservationSnapshot> {
-        let state = self.shared.state();
-        let mut list: Vec<_> = state.reservations.values().collect();
-        list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        list.into_iter()
-            .map(|r| state.reservation_snapshot(r))
-            .collect()
+        self.shared.state().reservation_snapshots()
     }
 
     /// Number of BGP sessions that exist (all devices).
     #[must_use]
     pub fn bgp_session_count(&self) -> usize {
         self.shared.state().bgp_sessions.len()
+    }
+
+    /// The id of the token's user, the project's only member: what a create's
+    /// `user_ssh_keys` takes to attach [`add_user_ssh_key`](Self::add_user_ssh_key) keys.
+    #[must_use]
+    pub fn user_id(&self) -> String {
+        self.shared.state().user_id.clone()
+    }
+
+    /// Adds an SSH key to the default project (what `POST /projects/{id}/ssh-keys` does) and
+    /// returns its id. A project starts with none, and a create that brings no key and does
+    /// not say `no_ssh_keys` then answers 422, as the real API did. Fails with
+    /// [`Error::Refused`] for a key that is not an OpenSSH public key or that the project has.
+    pub fn add_project_ssh_key(&self, label: &str, public_key: &str) -> Result<String> {
+        let owner = state::KeyOwner::Project(self.project_id.clone());
+        self.add_ssh_key(owner, label, public_key)
+    }
+
+    /// Adds an SSH key of the token's user (a member key: attached to new devices by default,
+    /// or with `user_ssh_keys: [<user id>]`) and returns its id. Fails as
+    /// [`add_project_ssh_key`](Self::add_project_ssh_key) does.
+    pub fn add_user_ssh_key(&self, label: &str, public_key: &str) -> Result<String> {
+        let owner = state::KeyOwner::User(self.user_id());
+        self.add_ssh_key(owner, label, public_key)
+    }
+
+    fn add_ssh_key(&self, owner: state::KeyOwner, label: &str, public_key: &str) -> Result<String> {
+        let now = self.shared.clock.now();
+        self.shared
+            .state()
+            .add_ssh_key(
+                owner,
+                label.to_owned(),
+                public_key.to_owned(),
+                Vec::new(),
+                now,
+            )
+            .map_err(|e| Error::Refused(e.message))
     }
 
     /// Ids of the hardware reservations of the default project (two `m3.large.x86` in
@@ -348,10 +422,16 @@ impl Simulator {
     /// Sets how many servers of `plan` a metro has in total (devices in use count against
     /// it). 0 makes every create there answer the capacity error.
     pub fn set_capacity(&self, metro: &str, plan: &str, servers: u32) {
+        self.shared.set_capacity(metro, plan, servers);
+    }
+
+    /// [`set_capacity`](Self::set_capacity) for a metro and plan that must be in the
+    /// catalogue (what the control surface's `PUT /_sim/v1/capacity` does); returns the
+    /// servers left. Fails with [`Error::Refused`] naming the unknown metro or plan.
+    pub fn try_set_capacity(&self, metro: &str, plan: &str, servers: u32) -> Result<u32> {
         self.shared
-            .state()
-            .capacity
-            .insert((metro.to_owned(), plan.to_owned()), servers);
+            .set_known_capacity(metro, plan, servers)
+            .map_err(Error::Refused)
     }
 
     /// Servers of `plan` still free in `metro`.
@@ -427,6 +507,16 @@ mod tests {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
 
     #[test]
+    fn a_control_token_equal_to_the_api_token_or_a_bad_clock_scale_is_refused() {
+        let same = SimConfig::default().with_token("t").with_control_token("t");
+        assert!(matches!(same.check(), Err(Error::Config(m)) if m.contains("must differ")));
+        let scale = SimConfig::default().with_clock_scale(f64::NAN);
+        assert!(matches!(scale.check(), Err(Error::Config(m)) if m.contains("clock_scale")));
+        let limit = SimConfig::default().with_create_limit(Some(0));
+        assert!(matches!(limit.check(), Err(Error::Config(m)) if m.contains("create_limit")));
+    }
+
+    #[test]
     fn the_handle_and_its_parts_can_be_shared_across_tasks() {
         assert_send_sync::<Simulator>();
         assert_send_sync::<Faults>();
@@ -436,7 +526,13 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let config = SimConfig::default().with_token("s3cr3t-token");
-        assert!(!format!("{config:?}").contains("s3cr3t"));
+        let config = SimConfig::default()
+            .with_token("s3cr3t-token")
+            .with_control_token("c0ntr0l-token");
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("s3cr3t") && !printed.contains("c0ntr0l"),
+            "{printed}"
+        );
     }
 }

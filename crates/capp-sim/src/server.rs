@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) token: String,
     pub(crate) max_body_bytes: usize,
     pub(crate) root_url: String,
+    /// The control surface's bearer token (`None`: the surface is off).
+    pub(crate) control_token: Option<String>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -204,7 +206,7 @@ pub(crate) async fn serve(
     .await;
 }
 
-type Resp = Response<SimBody>;
+pub(crate) type Resp = Response<SimBody>;
 
 async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped> {
     let method = req.method().clone();
@@ -212,6 +214,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
     let raw_query = req.uri().query().unwrap_or("").to_owned();
     let mut record = RequestRecord::new(method.as_str(), &path, &raw_query);
 
+    if let Some(rest) = path.strip_prefix(crate::control::CONTROL_PREFIX) {
+        let rest = rest.to_owned();
+        // Not in the request log: it records what Metal clients did.
+        return Ok(crate::control::handle(shared, req, &rest, &method).await);
+    }
     if let Some(rest) = path.strip_prefix("/metadata/") {
         let rest = rest.to_owned();
         return Ok(metadata_request(shared, req, &method, &rest, record).await);
@@ -234,8 +241,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }
-    let rate = decision.rate;
-    let early = early_fault(decision.action, operation, rate, decision.send_retry_after);
+    let early = early_fault(decision.action, operation, decision.send_retry_after);
     let (no_capacity, post_fault) = match early {
         Early::Continue {
             no_capacity,
@@ -257,19 +263,14 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
         }
     };
 
-    let authorized = req
-        .headers()
-        .get("x-auth-token")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t == shared.token);
-    let (route, params) = match authorize(authorized, matched, &method) {
-        Ok(found) => found,
-        Err(response) => {
-            let mut response = *response;
-            rate_headers(&mut response, rate);
-            return Ok(finish(shared, record, response, None));
-        }
-    };
+    let (route, params, rate) =
+        match admit(shared, &req, matched, &method, decision.send_retry_after) {
+            Ok(admitted) => admitted,
+            Err((response, fault)) => {
+                record.fault = fault;
+                return Ok(finish(shared, record, *response, None));
+            }
+        };
 
     let body = match read_json_body(shared, req, route.body).await {
         Ok(body) => body,
@@ -303,6 +304,44 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
         return Err(Dropped);
     }
     Ok(finish(shared, record, response, post_fault))
+}
+
+/// A request past authentication: its route, path parameters and rate-limit figures.
+type Admitted = (&'static api::Route, Vec<String>, Option<RateInfo>);
+/// A refused request: the answer, and the fault to log (if any).
+type Refused = (Box<Resp>, Option<String>);
+
+/// Authentication, then the per-token request-rate limit (only authenticated requests
+/// count, as the API's own limit did). `Err` carries the answer and the fault to log.
+fn admit(
+    shared: &Shared,
+    req: &Request<Incoming>,
+    matched: Matched,
+    method: &Method,
+    send_retry_after: bool,
+) -> Result<Admitted, Refused> {
+    let authorized = req
+        .headers()
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t == shared.token);
+    let verdict = if authorized {
+        shared.faults.count_request(&shared.token)
+    } else {
+        None
+    };
+    let rate = verdict.map(|v| v.info);
+    let (route, params) = authorize(authorized, matched, method).map_err(|mut response| {
+        rate_headers(&mut response, rate);
+        (response, None)
+    })?;
+    if let Some(verdict) = verdict.filter(|v| v.exceeded) {
+        return Err((
+            Box::new(rate_limited(verdict.info, send_retry_after)),
+            Some("rate limited".to_owned()),
+        ));
+    }
+    Ok((route, params, rate))
 }
 
 /// 401 without the token, 405 for a known path with another method, 404 for unknown paths.
@@ -380,12 +419,7 @@ enum Early {
     Respond(Resp, String),
 }
 
-fn early_fault(
-    action: Action,
-    operation: Option<&str>,
-    rate: Option<RateInfo>,
-    send_retry_after: bool,
-) -> Early {
+fn early_fault(action: Action, operation: Option<&str>, send_retry_after: bool) -> Early {
     let proceed = |no_capacity, post_fault| Early::Continue {
         no_capacity,
         post_fault,
@@ -396,42 +430,42 @@ fn early_fault(
         Action::NoCapacity if operation == Some("createDevice") => proceed(true, None),
         Action::Drop => Early::Drop,
         Action::RateLimited => {
-            let info = rate.unwrap_or(RateInfo {
+            let info = RateInfo {
                 limit: 1,
                 remaining: 0,
                 reset_unix: unix_now() + 1,
                 retry_after: 1,
-            });
-            let mut response = json_response(
-                429,
-                &json!({"errors": [format!("Rate limit exceeded; retry after {} seconds", info.retry_after)]}),
-            );
-            rate_headers(&mut response, Some(info));
-            if send_retry_after {
-                set_header(
-                    &mut response,
-                    header::RETRY_AFTER,
-                    &info.retry_after.to_string(),
-                );
-            }
-            Early::Respond(response, "rate limited".to_owned())
+            };
+            Early::Respond(
+                rate_limited(info, send_retry_after),
+                "rate limited".to_owned(),
+            )
         }
-        Action::Status(code) => {
-            let mut response = fault_response(code);
-            rate_headers(&mut response, rate);
-            Early::Respond(response, format!("status {code}"))
-        }
-        Action::NoCapacity => {
-            let mut response = fault_response(503);
-            rate_headers(&mut response, rate);
-            Early::Respond(response, "status 503".to_owned())
-        }
+        Action::Status(code) => Early::Respond(fault_response(code), format!("status {code}")),
+        Action::NoCapacity => Early::Respond(fault_response(503), "status 503".to_owned()),
     }
+}
+
+/// The 429 of the request-rate limit (or an injected one).
+fn rate_limited(info: RateInfo, send_retry_after: bool) -> Resp {
+    let mut response = json_response(
+        429,
+        &json!({"errors": [format!("Rate limit exceeded; retry after {} seconds", info.retry_after)]}),
+    );
+    rate_headers(&mut response, Some(info));
+    if send_retry_after {
+        set_header(
+            &mut response,
+            header::RETRY_AFTER,
+            &info.retry_after.to_string(),
+        );
+    }
+    response
 }
 
 /// Reads the body (bounded, whatever the route, so the connection stays usable) and parses
 /// it as JSON when the route takes one.
-async fn read_json_body(
+pub(crate) async fn read_json_body(
     shared: &Shared,
     req: Request<Incoming>,
     body_use: BodyUse,
@@ -485,7 +519,7 @@ async fn read_json_body(
 }
 
 /// Records the request and applies a post-handling fault (truncation, garbage).
-fn finish(
+pub(crate) fn finish(
     shared: &Shared,
     mut record: RequestRecord,
     response: Resp,
@@ -559,7 +593,7 @@ fn text_response(code: u16, content_type: &'static str, body: String) -> Resp {
     response
 }
 
-fn empty_response(code: u16) -> Resp {
+pub(crate) fn empty_response(code: u16) -> Resp {
     base_response(code, SimBody::empty())
 }
 

@@ -17,9 +17,16 @@ use crate::faults::Doom;
 use crate::ids::{random_uuid, short_id, stable_uuid};
 
 pub(crate) mod render;
+mod snapshot;
+mod ssh;
+
+pub(crate) use ssh::{KeyOwner, KeyRequest};
+
+pub use snapshot::{BgpSessionSnapshot, DeviceSnapshot, IpReservationSnapshot, StateSnapshot};
 
 /// The lifecycle state of a simulated device (the spec's `Device.state` enum).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DeviceState {
     /// Waiting to be picked up.
@@ -327,7 +334,7 @@ pub(crate) struct BgpSession {
 #[derive(Debug, Clone)]
 pub(crate) struct SshKey {
     pub(crate) id: String,
-    pub(crate) project_id: String,
+    pub(crate) owner: KeyOwner,
     pub(crate) label: String,
     pub(crate) key: String,
     pub(crate) tags: Vec<String>,
@@ -344,61 +351,15 @@ pub(crate) struct HardwareReservation {
     pub(crate) created_at: Timestamp,
 }
 
-/// Snapshot of one device for assertions in tests (see
-/// [`Simulator::devices`](crate::Simulator::devices)).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceSnapshot {
-    /// Device UUID.
-    pub id: String,
-    /// Owning project.
-    pub project_id: String,
-    /// Hostname.
-    pub hostname: String,
-    /// Lifecycle state at the time of the snapshot.
-    pub state: DeviceState,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Plan slug.
-    pub plan: String,
-    /// Metro code.
-    pub metro: String,
-    /// Facility code.
-    pub facility: String,
-    /// Operating system slug.
-    pub operating_system: String,
-    /// Hardware reservation id, if created on reserved hardware.
-    pub hardware_reservation_id: Option<String>,
-    /// Every assigned address (management and elastic) as `address/cidr`.
-    pub addresses: Vec<String>,
-    /// Userdata as sent.
-    pub userdata: String,
-}
-
-/// Snapshot of one IP reservation (see
-/// [`Simulator::ip_reservations`](crate::Simulator::ip_reservations)).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpReservationSnapshot {
-    /// Reservation UUID.
-    pub id: String,
-    /// Owning project.
-    pub project_id: String,
-    /// `public_ipv4`, `private_ipv4`, `global_ipv4` or `public_ipv6`.
-    pub kind: String,
-    /// Metro code (`None` for global IPv4).
-    pub metro: Option<String>,
-    /// The block as `network/cidr`.
-    pub cidr_notation: String,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Ids of the devices the block (or parts of it) is assigned to.
-    pub assigned_to: Vec<String>,
-}
-
 /// The whole simulated cloud. Guarded by one mutex in the server.
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) faults: crate::faults::Faults,
     pub(crate) project_id: String,
+    /// The token's user: the project's only member (`user_ssh_keys` takes this id).
+    pub(crate) user_id: String,
+    /// See [`SimConfig::create_limit`].
+    pub(crate) create_limit: Option<u32>,
     pub(crate) timings: Timings,
     pub(crate) default_capacity: u32,
     pub(crate) rng: StdRng,
@@ -455,6 +416,8 @@ impl State {
         let mut state = Self {
             faults,
             project_id: config.project_id.clone(),
+            user_id: stable_uuid(&format!("user:{}", config.project_id)),
+            create_limit: config.create_limit,
             timings: config.timings,
             default_capacity: config.default_capacity,
             rng: StdRng::seed_from_u64(config.seed),
@@ -486,19 +449,8 @@ impl State {
                 },
             );
         }
-        // A project SSH key, as most real projects have one.
-        let key_id = stable_uuid(&format!("ssh:{}", config.project_id));
-        state.ssh_keys.insert(
-            key_id.clone(),
-            SshKey {
-                id: key_id,
-                project_id: config.project_id.clone(),
-                label: "capp-sim default key".to_owned(),
-                key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKcappSimDefaultKeyForTestsOnly0000000000 capp-sim".to_owned(),
-                tags: Vec::new(),
-                created_at: now,
-            },
-        );
+        // No SSH key: a project starts without one, and creating a device then answers 422
+        // unless the request brings a key or says `no_ssh_keys` (see `state/ssh.rs`).
         // Reserved hardware: two m3.large.x86 in da11 and one c3.small.x86 in sv15.
         for (n, plan, facility) in [
             (1, "m3.large.x86", "da11"),
@@ -865,50 +817,6 @@ impl State {
         self.bgp_configs
             .get(project_id)
             .is_some_and(|c| c.status == "enabled")
-    }
-
-    pub(crate) fn snapshot(&self, d: &Device) -> DeviceSnapshot {
-        let mut addresses: Vec<String> = self
-            .assignments
-            .values()
-            .filter(|a| a.device_id == d.id)
-            .map(|a| format!("{}/{}", a.block.addr(0), a.block.cidr))
-            .collect();
-        addresses.sort();
-        DeviceSnapshot {
-            id: d.id.clone(),
-            project_id: d.project_id.clone(),
-            hostname: d.hostname.clone(),
-            state: d.state,
-            tags: d.tags.clone(),
-            plan: d.plan.slug.to_owned(),
-            metro: d.metro.code.to_owned(),
-            facility: d.facility.code.to_owned(),
-            operating_system: d.os.slug.to_owned(),
-            hardware_reservation_id: d.hardware_reservation.clone(),
-            addresses,
-            userdata: d.userdata.clone(),
-        }
-    }
-
-    pub(crate) fn reservation_snapshot(&self, r: &IpReservation) -> IpReservationSnapshot {
-        let mut assigned_to: Vec<String> = self
-            .assignments
-            .values()
-            .filter(|a| a.reservation_id.as_deref() == Some(r.id.as_str()))
-            .map(|a| a.device_id.clone())
-            .collect();
-        assigned_to.sort();
-        assigned_to.dedup();
-        IpReservationSnapshot {
-            id: r.id.clone(),
-            project_id: r.project_id.clone(),
-            kind: r.kind.as_str().to_owned(),
-            metro: r.metro.map(|m| m.code.to_owned()),
-            cidr_notation: format!("{}/{}", r.block.addr(0), r.block.cidr),
-            tags: r.tags.clone(),
-            assigned_to,
-        }
     }
 
     pub(crate) fn fresh_short_password(&mut self) -> String {

@@ -1,5 +1,6 @@
 //! Behaviour of the simulator over real HTTP: devices, IPs, BGP, catalogue, auth, faults,
-//! metadata, conformance to the official spec and robustness against garbage.
+//! the control surface, metadata, conformance to the official spec, fidelity to the real
+//! API's recorded answers and robustness against garbage.
 
 // Test helpers outside `#[test]` functions may panic with a message, and the conformance
 // scenario is one long script on purpose.
@@ -18,14 +19,20 @@ mod auth;
 mod bgp;
 #[path = "api/conformance.rs"]
 mod conformance;
+#[path = "api/control.rs"]
+mod control;
 #[path = "api/devices.rs"]
 mod devices;
 #[path = "api/faults.rs"]
 mod faults;
+#[path = "api/fidelity.rs"]
+mod fidelity;
 #[path = "api/ips.rs"]
 mod ips;
 #[path = "api/metadata.rs"]
 mod metadata;
+#[path = "api/probes.rs"]
+mod probes;
 #[path = "api/robustness.rs"]
 mod robustness;
 #[path = "api/support.rs"]

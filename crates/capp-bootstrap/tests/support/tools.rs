@@ -34,8 +34,12 @@ pub(crate) fn available(what: &str, program: &str, args: &[&str]) -> bool {
     if ok {
         return true;
     }
+    let install = match program {
+        "go" => "install Go 1.22 or newer",
+        _ => "install it (`apt-get install -y cloud-init python3-yaml`)",
+    };
     let hint = format!(
-        "{what} is not available (`{program} {}` failed); install it (`apt-get install -y cloud-init python3-yaml`)",
+        "{what} is not available (`{program} {}` failed); {install}",
         args.join(" ")
     );
     assert!(

@@ -35,11 +35,23 @@ pub(crate) async fn start() -> (Simulator, MetalClient) {
     start_with(SimConfig::for_tests()).await
 }
 
-/// A simulator with `config`, and a client for it.
+/// A public key for tests: a simulated project starts without SSH keys, and the API refuses
+/// (422) a device that would get none unless the request says `no_ssh_keys`.
+pub(crate) const TEST_SSH_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPacketClientTestKeyForTestsOnly0000000000000 tests";
+
+/// Adds [`TEST_SSH_KEY`] to `sim`'s project, so devices can be created without key fields.
+pub(crate) fn add_test_key(sim: &Simulator) {
+    sim.add_project_ssh_key("capp-packet tests", TEST_SSH_KEY)
+        .expect("the test key is a valid OpenSSH public key");
+}
+
+/// A simulator with `config` whose project has [`TEST_SSH_KEY`], and a client for it.
 pub(crate) async fn start_with(config: SimConfig) -> (Simulator, MetalClient) {
     let sim = Simulator::start(config)
         .await
         .expect("the simulator starts on 127.0.0.1:0");
+    add_test_key(&sim);
     let client = MetalClient::new(config_for(&sim)).expect("the client accepts the sim's URL");
     (sim, client)
 }

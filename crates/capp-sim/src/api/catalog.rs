@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::input::Fields;
 use super::{ApiRequest, Reply, paginate};
 use crate::catalog::{self as cat};
-use crate::state::{ApiError, ApiResult, HardwareReservation, SshKey, State};
+use crate::state::{ApiError, ApiResult, HardwareReservation, KeyOwner, SshKey, State};
 
 pub(super) fn metros(_state: &mut State, _request: &ApiRequest) -> ApiResult<Reply> {
     let list: Vec<Value> = cat::METROS.iter().map(cat::Metro::to_json).collect();
@@ -116,7 +116,7 @@ pub(super) fn hardware_reservations(state: &mut State, request: &ApiRequest) -> 
     let base = format!("/metal/v1/projects/{project_id}/hardware-reservations");
     Ok(Reply::Json(
         200,
-        paginate(request, items, "hardware_reservations", &base, 10)?,
+        paginate(request, items, "hardware_reservations", &base, 10),
     ))
 }
 
@@ -143,7 +143,7 @@ pub(super) fn project_ssh_keys(state: &mut State, request: &ApiRequest) -> ApiRe
         state
             .ssh_keys
             .values()
-            .filter(|k| k.project_id == project_id)
+            .filter(|k| k.owner.is_project(&project_id))
             .filter(|k| query.is_none_or(|q| k.label.contains(q) || k.key.contains(q))),
     );
     Ok(Reply::Json(200, body))
@@ -152,11 +152,13 @@ pub(super) fn project_ssh_keys(state: &mut State, request: &ApiRequest) -> ApiRe
 pub(super) fn ssh_keys(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> {
     let search = request.query("search");
     let project_id = state.project_id.clone();
+    let user = KeyOwner::User(state.user_id.clone());
+    // The token's own keys and those of the project it sees.
     let body = keys_json(
         state
             .ssh_keys
             .values()
-            .filter(|k| k.project_id == project_id)
+            .filter(|k| k.owner.is_project(&project_id) || k.owner == user)
             .filter(|k| search.is_none_or(|q| k.label.contains(q) || k.key.contains(q))),
     );
     Ok(Reply::Json(200, body))
@@ -169,38 +171,15 @@ pub(super) fn create_project_ssh_key(state: &mut State, request: &ApiRequest) ->
     let key = body.required_string("key", "Key can't be blank")?;
     let tags = body.string_list("tags")?.unwrap_or_default();
     body.string_list("instances_ids")?;
-    let mut parts = key.split_whitespace();
-    let algorithm = parts.next().unwrap_or("");
-    let material = parts.next().unwrap_or("");
-    if !(algorithm.starts_with("ssh-") || algorithm.starts_with("ecdsa-")) || material.len() < 16 {
-        return Err(ApiError::unprocessable(
-            "Key is invalid: send an OpenSSH public key such as \"ssh-ed25519 AAAA... comment\"",
-        ));
-    }
-    if state
-        .ssh_keys
-        .values()
-        .any(|k| k.project_id == project_id && k.key.split_whitespace().nth(1) == Some(material))
-    {
-        return Err(ApiError::unprocessable("Key has already been taken"));
-    }
-    let id = state.new_id();
-    let ssh_key = SshKey {
-        id: id.clone(),
-        project_id,
-        label,
-        key,
-        tags,
-        created_at: request.now,
-    };
-    let body = State::ssh_key_json(&ssh_key);
-    state.ssh_keys.insert(id, ssh_key);
-    Ok(Reply::Json(201, body))
+    let id = state.add_ssh_key(KeyOwner::Project(project_id), label, key, tags, request.now)?;
+    let ssh_key = state.ssh_keys.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(Reply::Json(201, State::ssh_key_json(ssh_key)))
 }
 
 fn visible_key<'a>(state: &'a State, id: &str) -> ApiResult<&'a SshKey> {
     let key = state.ssh_keys.get(id).ok_or_else(ApiError::not_found)?;
-    if key.project_id != state.project_id {
+    let user = KeyOwner::User(state.user_id.clone());
+    if !(key.owner.is_project(&state.project_id) || key.owner == user) {
         return Err(ApiError::new(
             403,
             "You are not authorized to view this SSH key",

@@ -7,7 +7,7 @@ use super::input::Fields;
 use super::{ApiRequest, Reply, paginate};
 use crate::catalog::{self, Facility, Metro};
 use crate::ids::{is_uuid, short_id};
-use crate::state::{AddressWants, ApiError, ApiResult, Device, DeviceState, State};
+use crate::state::{AddressWants, ApiError, ApiResult, Device, DeviceState, KeyRequest, State};
 
 /// The real API's capacity message for a metro (`{"errors":[...]}` body recorded in packngo
 /// PR #246).
@@ -28,6 +28,15 @@ pub(crate) const NO_HARDWARE_RESERVATIONS: &str =
 pub(crate) const NO_RESERVATION_STATUS: u16 = 503;
 /// The real API's message for a reservation that is busy or being cleaned.
 pub(crate) const NOT_PROVISIONABLE: &str = "Server is not provisionable";
+/// Status of a create refused because the project already has
+/// [`SimConfig::create_limit`](crate::SimConfig::create_limit) devices provisioning.
+///
+/// Recorded only as "beyond that, user will get an HTTP error" (packethost/
+/// terraform-provider-packet PR #195, a Packet engineer, 2019): the status is an inference.
+/// 429 is what the API used for every other throttle (`X-RateLimit-*`), and clients already
+/// back off on it instead of treating it as a refusal of the request itself.
+pub(crate) const THROTTLED_STATUS: u16 = 429;
+
 /// The real API's message for deleting a device that is still provisioning.
 pub(crate) const DELETE_WHILE_PROVISIONING: &str =
     "Cannot delete a device while it is provisioning";
@@ -89,7 +98,7 @@ pub(super) fn list(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> 
     let base = format!("/metal/v1/projects/{project_id}/devices");
     Ok(Reply::Json(
         200,
-        paginate(request, items, "devices", &base, 10)?,
+        paginate(request, items, "devices", &base, 10),
     ))
 }
 
@@ -125,22 +134,25 @@ pub(super) fn create(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
         network_frozen,
     } = CreateOptions::read(&body, os.slug)?;
     let want = address_wants(&body)?;
-    let ssh_key_ids = ssh_keys_for(state, &project_id, &body)?;
+    let key_plan = state.plan_device_keys(&project_id, &key_request(&body)?)?;
     let hw_request = body
         .string("hardware_reservation_id")?
         .filter(|s| !s.is_empty());
 
+    check_throttle(state, &project_id)?;
     let placement = place(state, &project_id, &body, plan, hw_request.as_deref())?;
     if request.no_capacity {
         return Err(no_capacity(&body, plan.slug, hw_request.is_some()));
     }
 
+    let ssh_key_ids = state.commit_device_keys(&project_id, key_plan, request.now);
     let id = state.new_id();
     let doom = state.faults.draw_doom(&mut state.rng);
     let root_password = state.fresh_short_password();
     let switch_uuid = short_id(&state.new_id());
     state.device_seq += 1;
     let hostname = if hostname.is_empty() {
+        // The API's default: the plan's family and the short id.
         format!(
             "{}-{}",
             plan.slug.split('.').next().unwrap_or("dev"),
@@ -185,25 +197,31 @@ pub(super) fn create(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
         ports: crate::state::render::network_ports(&device),
         ..device
     };
-    match &placement.hardware_reservation {
-        Some(hw) => {
-            if let Some(h) = state.hardware_reservations.get_mut(hw) {
-                h.device_id = Some(id.clone());
-            }
-        }
-        None => {
-            *state
-                .in_use
-                .entry((placement.metro.code.to_owned(), plan.slug.to_owned()))
-                .or_insert(0) += 1;
-        }
-    }
+    claim(state, &placement, plan.slug, &id);
     state.devices.insert(id.clone(), device);
     let device = state.visible_device(&id)?;
     Ok(Reply::Json(
         201,
         state.device_json(device, &request.include(), request.now),
     ))
+}
+
+/// Takes the server a new device runs on: its hardware reservation, or one of the metro's
+/// servers of the plan.
+fn claim(state: &mut State, placement: &Placement, plan: &str, device_id: &str) {
+    match &placement.hardware_reservation {
+        Some(hw) => {
+            if let Some(h) = state.hardware_reservations.get_mut(hw) {
+                h.device_id = Some(device_id.to_owned());
+            }
+        }
+        None => {
+            *state
+                .in_use
+                .entry((placement.metro.code.to_owned(), plan.to_owned()))
+                .or_insert(0) += 1;
+        }
+    }
 }
 
 /// The simple optional fields of a create body.
@@ -352,29 +370,62 @@ fn address_wants(body: &Fields<'_>) -> ApiResult<AddressWants> {
     Ok(want)
 }
 
-fn ssh_keys_for(state: &State, project_id: &str, body: &Fields<'_>) -> ApiResult<Vec<String>> {
-    if body.bool("no_ssh_keys")?.unwrap_or(false) {
-        return Ok(Vec::new());
-    }
-    let project_keys: Vec<String> = state
-        .ssh_keys
-        .values()
-        .filter(|k| k.project_id == project_id)
-        .map(|k| k.id.clone())
-        .collect();
-    match body.string_list("project_ssh_keys")? {
-        None => Ok(project_keys),
-        Some(wanted) => {
-            for k in &wanted {
-                if !project_keys.contains(k) {
-                    return Err(ApiError::unprocessable(format!(
-                        "project_ssh_keys: {k} is not an SSH key of this project"
-                    )));
-                }
-            }
-            Ok(wanted)
+/// The SSH-key fields of a create body.
+fn key_request(body: &Fields<'_>) -> ApiResult<KeyRequest> {
+    let inline = match body.raw("ssh_keys") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let f = Fields::of(Some(item)).map_err(|_| {
+                    ApiError::unprocessable(format!(
+                        "ssh_keys[{i}] must be an object such as {{\"label\": \"me\", \"key\": \"ssh-ed25519 AAAA...\"}}"
+                    ))
+                })?;
+                let key = f.required_string(
+                    "key",
+                    &format!("ssh_keys[{i}].key can't be blank: send an OpenSSH public key"),
+                )?;
+                let label = f.string("label")?.unwrap_or_default();
+                f.string_list("tags")?;
+                Ok((label, key))
+            })
+            .collect::<ApiResult<Vec<_>>>()?,
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "ssh_keys must be an array of {label, key} objects",
+            ));
         }
+    };
+    Ok(KeyRequest {
+        none: body.bool("no_ssh_keys")?.unwrap_or(false),
+        project_keys: body.string_list("project_ssh_keys")?.unwrap_or_default(),
+        users: body.string_list("user_ssh_keys")?.unwrap_or_default(),
+        inline,
+    })
+}
+
+/// 429 while the project has `create_limit` devices queued or provisioning.
+fn check_throttle(state: &State, project_id: &str) -> ApiResult<()> {
+    let Some(limit) = state.create_limit else {
+        return Ok(());
+    };
+    let in_flight = state
+        .devices
+        .values()
+        .filter(|d| d.project_id == project_id)
+        .filter(|d| matches!(d.state, DeviceState::Queued | DeviceState::Provisioning))
+        .count();
+    if in_flight >= usize::try_from(limit).unwrap_or(usize::MAX) {
+        return Err(ApiError::new(
+            THROTTLED_STATUS,
+            format!(
+                "Too many devices are being created in this project at once ({in_flight} provisioning, at most {limit}); retry once one of them is active"
+            ),
+        ));
     }
+    Ok(())
 }
 
 fn place(
@@ -509,6 +560,14 @@ fn place_reserved(
             return Err(ApiError::unprocessable(format!(
                 "plan {} does not match the hardware reservation's plan {}",
                 plan.slug, h.plan.slug
+            )));
+        }
+        if !in_location(h) {
+            // The reserved server cannot move: the API refuses instead of placing it
+            // somewhere the request did not ask for.
+            return Err(ApiError::unprocessable(format!(
+                "hardware reservation {hw} is in facility {} (metro {}), not where the request asks; send metro {} or facility {}",
+                h.facility.code, h.facility.metro, h.facility.metro, h.facility.code
             )));
         }
         h

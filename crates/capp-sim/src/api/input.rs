@@ -64,6 +64,14 @@ impl<'a> Fields<'a> {
         }
     }
 
+    pub(crate) fn f64(&self, name: &str) -> ApiResult<Option<f64>> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(other) => Err(wrong(name, "a number", other)),
+        }
+    }
+
     pub(crate) fn string_list(&self, name: &str) -> ApiResult<Option<Vec<String>>> {
         match self.raw(name) {
             None => Ok(None),

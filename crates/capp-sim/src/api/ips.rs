@@ -36,7 +36,7 @@ pub(super) fn list(state: &mut State, request: &ApiRequest) -> ApiResult<Reply> 
     let base = format!("/metal/v1/projects/{project_id}/ips");
     Ok(Reply::Json(
         200,
-        paginate(request, items, "ip_addresses", &base, 250)?,
+        paginate(request, items, "ip_addresses", &base, 250),
     ))
 }
 

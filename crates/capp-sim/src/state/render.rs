@@ -72,7 +72,7 @@ impl State {
         let keys: Vec<Value> = self
             .ssh_keys
             .values()
-            .filter(|k| k.project_id == p.id)
+            .filter(|k| k.owner.is_project(&p.id))
             .map(|k| href("ssh-keys", &k.id))
             .collect();
         let mut obj = json!({
@@ -430,16 +430,19 @@ impl State {
                 let own = self.device_assignments(device_id).find(|a| {
                     a.management && a.block.family == if v4 { 4 } else { 6 } && a.public != v4
                 });
-                let customer_ip = own.map_or_else(String::new, |a| {
+                // A device that has no address of the family yet (still queued) gets neither
+                // `customer_ip` nor a route: absent, never an empty string.
+                let customer_ip = own.map(|a| {
                     if a.block.cidr < a.block.bits() {
                         a.block.addr(1)
                     } else {
                         a.block.addr(0)
                     }
                 });
-                let route = own.map_or_else(String::new, |a| {
-                    format!("{}/{}", a.block.addr(0), a.block.cidr)
-                });
+                let routes_in: Vec<Value> = own
+                    .map(|a| json!({"route": format!("{}/{}", a.block.addr(0), a.block.cidr), "exact": true}))
+                    .into_iter()
+                    .collect();
                 let peers = if v4 {
                     json!(["169.254.255.1", "169.254.255.2"])
                 } else {
@@ -453,16 +456,16 @@ impl State {
                 let mut obj = json!({
                     "address_family": if v4 { 4 } else { 6 },
                     "customer_as": asn,
-                    "customer_ip": customer_ip,
                     "md5_enabled": md5.is_some(),
                     "multihop": v4,
                     "peer_as": 65530,
                     "peer_ips": peers,
-                    "routes_in": [{"route": route, "exact": true}],
+                    "routes_in": routes_in,
                     "routes_out": routes_out,
                 });
-                if let (Some(obj), Some(pw)) = (obj.as_object_mut(), md5.as_ref()) {
-                    obj.insert("md5_password".into(), json!(pw));
+                if let Some(obj) = obj.as_object_mut() {
+                    insert_opt(obj, "customer_ip", customer_ip.map(Value::from));
+                    insert_opt(obj, "md5_password", md5.clone().map(Value::from));
                 }
                 obj
             })
@@ -477,7 +480,7 @@ impl State {
             "key": k.key,
             "fingerprint": fingerprint(&k.key),
             "tags": k.tags,
-            "entity": href("projects", &k.project_id),
+            "entity": k.owner.entity(),
             "created_at": ts(k.created_at),
             "updated_at": ts(k.created_at),
         })

@@ -21,16 +21,34 @@ const UNDECLARED: &[(&str, u16)] = &[
     // No free hardware reservation: the real API answered 503 (CAPP #191); createDevice
     // declares no 5xx. (On-demand capacity shortages are 422, which it declares.)
     ("createDevice", 503),
+    // Too many devices in flight in the project (`SimConfig::create_limit`): the real API
+    // refused with "an HTTP error" (terraform-provider-packet PR #195); 429 is an inference.
+    ("createDevice", 429),
     // Injected faults: the spec declares no 429/5xx on these paths.
     ("findDeviceById", 429),
     ("findDeviceById", 500),
     ("findDeviceById", 503),
-    // Undeclared 403/404/422 on some operations that the real API could still send.
+    // Undeclared 401/403/404/422 that the real API could still send. 403: another
+    // account's project, or a device removed after a failed provisioning. 404: an id that
+    // does not exist. 422: a body that is not JSON, or a filter or flag that is not valid.
+    ("createBgpSession", 404),
+    ("createIPAssignment", 403),
+    ("createProjectSSHKey", 403),
+    ("createProjectSSHKey", 404),
     ("deleteIPAddress", 422),
     ("findBgpSessions", 404),
+    ("findDeviceSSHKeys", 403),
     ("findDeviceSSHKeys", 404),
+    ("findDeviceUserdataByID", 403),
+    ("findIPAssignments", 403),
+    ("findProjectBgpSessions", 403),
+    ("findProjectDevices", 422),
     ("findProjectHardwareReservations", 422),
+    ("findProjectSSHKeys", 403),
+    ("findProjectSSHKeys", 404),
     ("getMetro", 401),
+    ("performAction", 403),
+    ("updateIPAddress", 422),
 ];
 
 pub(crate) fn spec() -> Option<&'static Spec> {
@@ -42,9 +60,9 @@ pub(crate) fn spec() -> Option<&'static Spec> {
     .as_ref()
 }
 
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     spec: &'a Spec,
-    api: Api,
+    pub(crate) api: Api,
     seen: BTreeMap<String, BTreeSet<u16>>,
     undeclared: BTreeSet<(String, u16)>,
     failures: Vec<String>,
@@ -80,7 +98,7 @@ impl Checker<'_> {
         resp
     }
 
-    fn validate(&mut self, operation: &str, resp: &Resp) {
+    pub(crate) fn validate(&mut self, operation: &str, resp: &Resp) {
         self.seen
             .entry(operation.to_owned())
             .or_default()
@@ -974,6 +992,31 @@ async fn every_response_of_every_operation_validates_against_the_spec() {
     )
     .await;
 
+    super::probes::probe_every_operation(&mut c, &sim, &api).await;
+
+    // The device-create throttle, on a simulator that allows one device in flight.
+    let (throttled, throttled_api) = start_with(
+        SimConfig::for_tests()
+            .with_timings(Timings {
+                queued: Duration::from_secs(60),
+                ..Timings::instant()
+            })
+            .with_create_limit(Some(1)),
+    )
+    .await;
+    c.api = throttled_api;
+    let tp = throttled.default_project_id().to_owned();
+    for expect in [201, 429] {
+        c.call(
+            "createDevice",
+            M::POST,
+            &format!("/projects/{tp}/devices"),
+            Some(device_body("t")),
+            expect,
+        )
+        .await;
+    }
+
     assert!(
         c.failures.is_empty(),
         "{} violations:\n{}",
@@ -1079,19 +1122,8 @@ async fn metadata_neighbours_and_addresses_match_the_api_schemas() {
     let (sim, api) = start().await;
     let p = sim.default_project_id().to_owned();
     let dev = create_device(&api, &p, device_body("cp")).await;
-    api.post(
-        &format!("/projects/{p}/bgp-configs"),
-        json!({"deployment_type": "local", "asn": 65000}),
-    )
-    .await;
     for family in ["ipv4", "ipv6"] {
-        let resp = api
-            .post(
-                &format!("/devices/{dev}/bgp/sessions"),
-                json!({"address_family": family}),
-            )
-            .await;
-        assert_eq!(resp.status, 201);
+        bgp_session(&api, &p, &dev, family).await;
     }
     let meta = api.get(&format!("/metadata/{dev}/metadata")).await.json();
     let neighbors = meta["bgp_neighbors"].as_array().unwrap();

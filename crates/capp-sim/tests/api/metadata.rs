@@ -25,16 +25,7 @@ async fn metadata_lists_addresses_and_gains_bgp_neighbors_once_a_session_exists(
         .unwrap();
     assert!(private["gateway"].as_str().unwrap().starts_with("10."));
 
-    api.post(
-        &format!("/projects/{p}/bgp-configs"),
-        json!({"deployment_type": "local", "asn": 65000}),
-    )
-    .await;
-    api.post(
-        &format!("/devices/{dev}/bgp/sessions"),
-        json!({"address_family": "ipv4"}),
-    )
-    .await;
+    bgp_session(&api, &p, &dev, "ipv4").await;
     let meta = api.without_token().get(&path).await.json();
     assert_eq!(meta["bgp_neighbors"][0]["peer_as"], 65530);
     assert_eq!(meta["bgp_neighbors"][0]["customer_ip"], private["address"]);

@@ -152,7 +152,21 @@ pub(crate) async fn start() -> (Simulator, Api) {
     start_with(SimConfig::for_tests()).await
 }
 
+/// A public key for tests (a project starts without one, and creates need one).
+pub(crate) const TEST_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKcappSimTestKeyForTestsOnly000000000000000 tests";
+
+/// Starts a simulator with `config` whose project has one SSH key ([`TEST_KEY`]).
 pub(crate) async fn start_with(config: SimConfig) -> (Simulator, Api) {
+    let sim = Simulator::start(config).await.expect("simulator starts");
+    sim.add_project_ssh_key("tests", TEST_KEY)
+        .expect("the test key is a valid OpenSSH key");
+    let api = Api::new(&sim);
+    (sim, api)
+}
+
+/// Starts a simulator with `config` and no SSH key anywhere.
+pub(crate) async fn start_keyless(config: SimConfig) -> (Simulator, Api) {
     let sim = Simulator::start(config).await.expect("simulator starts");
     let api = Api::new(&sim);
     (sim, api)
@@ -178,6 +192,23 @@ pub(crate) async fn create_device(api: &Api, project: &str, body: Value) -> Stri
         .await;
     assert_eq!(resp.status, 201, "{}", resp.text());
     resp.json()["id"].as_str().expect("id").to_owned()
+}
+
+/// Turns on local BGP for project `p` (as CAPP and CPEM request it) and opens an
+/// `address_family` session (`ipv4` or `ipv6`) on `device`.
+pub(crate) async fn bgp_session(api: &Api, p: &str, device: &str, address_family: &str) {
+    api.post(
+        &format!("/projects/{p}/bgp-configs"),
+        serde_json::json!({"deployment_type": "local", "asn": 65000}),
+    )
+    .await;
+    let resp = api
+        .post(
+            &format!("/devices/{device}/bgp/sessions"),
+            serde_json::json!({"address_family": address_family}),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
 }
 
 /// Path of the shared reference data, if present; `None` (after a loud message) when it is
