@@ -223,7 +223,7 @@ fn the_v1beta2_crds_are_structural_and_match_their_golden_files() {
     for crd in capi_types::v1beta2::crds() {
         let name = crd.metadata.name.clone().unwrap();
         let json = serde_json::to_value(&crd).unwrap();
-        if let Err(violations) = capi_types::structural::check_crd(&json) {
+        if let Err(violations) = capp_testenv::schema::structural::check_crd(&json) {
             let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
             panic!("{name} is not structural: {list:#?}");
         }
