@@ -17,7 +17,7 @@
 //!
 //! - Writes of roles and bindings pass the escalation check ([`escalation`]): creating or
 //!   replacing one that grants more than the writer holds is refused unless the writer may
-//!   `escalate` (roles) or `bind` (bindings). Patches of RBAC objects are not checked.
+//!   `escalate` (roles) or `bind` (bindings).
 
 use std::fmt::Write as _;
 

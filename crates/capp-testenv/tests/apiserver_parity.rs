@@ -532,7 +532,7 @@ async fn a_user_cannot_grant_or_bind_permissions_they_do_not_hold() {
     post(&env, &format!("{rbac}/roles"), &json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "admin-ish"},
         "rules": [
-            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "update", "get"]},
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "update", "patch", "get"]},
             {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]},
         ],
     })).await;
@@ -590,6 +590,22 @@ async fn a_user_cannot_grant_or_bind_permissions_they_do_not_hold() {
     assert_eq!(code, 403, "{body}");
     let (code, body) = send_as(format!("{rbac}/rolebindings"), binding("cm-reader")).await;
     assert_eq!(code, 201, "{body}");
+    // A patch that widens her role is checked the same way.
+    let patch = json!({"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]});
+    let req = http::Request::patch(format!("{rbac}/roles/cm-reader"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(patch.to_string().into_bytes())
+        .unwrap();
+    let resp = alice.send(req.map(kube::client::Body::from)).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(
+        String::from_utf8_lossy(&bytes).contains("not currently held"),
+        "refused by the escalation check, not by authorization"
+    );
 }
 
 // ---------------------------------------------------------------- events

@@ -223,6 +223,24 @@ impl Server {
                         "force is only allowed for apply patches",
                     ));
                 }
+                if def.group == "rbac.authorization.k8s.io" && self.rbac {
+                    // The escalation check needs the patched object: a dry run computes it.
+                    let preview_opts = WriteOpts {
+                        dry_run: true,
+                        ..opts.clone()
+                    };
+                    let preview = self.state.lock().await.patch(
+                        &def,
+                        &ns,
+                        &name,
+                        ptype,
+                        &patch_body,
+                        &preview_opts,
+                        sub,
+                    )?;
+                    self.confirm_no_escalation(identity, &def, &ns, &preview.object)
+                        .await?;
+                }
                 let mut state = self.state.lock().await;
                 let w = state.patch(&def, &ns, &name, ptype, &patch_body, &opts, sub)?;
                 Ok(json_response(
