@@ -4,7 +4,8 @@
 //! # Expected Flow
 //! [`reconcile`] skips externally managed PacketClusters (`cluster.x-k8s.io/managed-by`)
 //! without touching them; waits (with a condition) for the owner Cluster; stops at pause
-//! (setting `Paused`); then enters kube's `finalizer` helper. [`apply`] resolves the
+//! (setting `Paused`); then adds the finalizer and runs `apply`, or on deletion the cleanup
+//! followed by the finalizer's removal. `apply` resolves the
 //! credentials, keeps a user-set endpoint or finds/reserves the Elastic IP, enables project
 //! BGP for `KUBE_VIP`, publishes failure domains and marks the cluster provisioned. Cleanup
 //! releases the Elastic IP when the reclaim policy says `Delete`.
@@ -52,14 +53,14 @@ struct Target {
 /// Reconciles one PacketCluster.
 #[tracing::instrument(skip_all, fields(PacketCluster = %pc.name_any(), namespace = pc.namespace().unwrap_or_default()))]
 pub async fn reconcile(pc: Arc<PacketCluster>, ctx: Arc<Context>) -> Result<Action> {
-    let started = std::time::Instant::now();
-    let result = reconcile_inner(pc.clone(), &ctx).await;
-    ctx.metrics
-        .reconciled(CONTROLLER, started.elapsed().as_secs_f64());
-    if result.is_ok() {
-        ctx.backoff.reset(pc.uid().as_deref().unwrap_or_default());
-    }
-    result
+    crate::status::instrumented(
+        &ctx,
+        CONTROLLER,
+        pc.uid(),
+        // Boxed: the reconcile's state machine is ~30 KiB, too large to move by value.
+        Box::pin(reconcile_inner(pc.clone(), &ctx)),
+    )
+    .await
 }
 
 async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action> {

@@ -7,13 +7,12 @@
 //! Both writes are merge patches carrying the observed `resourceVersion`, so a concurrent
 //! change to the list conflicts instead of being overwritten.
 
-use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::context::{Context, FIELD_MANAGER};
-use crate::error::{Error, Result};
+use crate::context::Context;
+use crate::error::Result;
 
 /// Whether `obj` carries `name`.
 pub(crate) fn has<K: Resource>(obj: &K, name: &str) -> bool {
@@ -32,22 +31,11 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let patch = json!({"metadata": {
         "finalizers": finalizers,
         "resourceVersion": obj.resource_version(),
     }});
-    api.patch(
-        &obj.name_any(),
-        &PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        },
-        &Patch::Merge(patch),
-    )
-    .await
-    .map_err(Error::kube(action))?;
-    Ok(())
+    crate::status::merge_patch(ctx, obj, patch, action).await
 }
 
 /// Adds `name` to the object's finalizers.

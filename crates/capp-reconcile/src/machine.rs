@@ -2,15 +2,16 @@
 //!
 //! # Expected Flow
 //! [`reconcile`] fetches the owners in CAPI's order (Machine, Cluster, PacketCluster) and
-//! waits without error while one is missing; stops at pause (setting `Paused`); then enters
-//! kube's `finalizer` helper, which adds the finalizer (only now that the owner reference
-//! exists) and calls [`apply`] or [`cleanup`]. [`apply`] is a checklist of idempotent phases:
+//! waits without error while one is missing; stops at pause (setting `Paused`); then adds the
+//! finalizer (only now that the owner reference exists) and runs `apply`, or on deletion
+//! `cleanup`, removing the finalizer only once the device is gone (see `crate::finalizer`
+//! for why kube's helper is not used). `apply` is a checklist of idempotent phases:
 //! cluster infrastructure ready, device found (providerID, else tags), bootstrap data
 //! present, device created, then one handler per device state. Status is applied once at the
 //! end, even when a phase failed.
 //!
 //! # Guarantees
-//! - At most one device per PacketMachine (see [`create`](self::create)).
+//! - At most one device per PacketMachine (see `create`).
 //! - `ready` / `initialization.provisioned` are set only when the device is active and the
 //!   control plane endpoint work is done, and never go back.
 //! - Paused objects cost no Metal call.
@@ -58,14 +59,14 @@ pub(crate) fn since(ago: Duration) -> Instant {
 /// Reconciles one PacketMachine.
 #[tracing::instrument(skip_all, fields(PacketMachine = %pm.name_any(), namespace = pm.namespace().unwrap_or_default()))]
 pub async fn reconcile(pm: Arc<PacketMachine>, ctx: Arc<Context>) -> Result<Action> {
-    let started = std::time::Instant::now();
-    let result = reconcile_inner(pm.clone(), &ctx).await;
-    ctx.metrics
-        .reconciled(CONTROLLER, started.elapsed().as_secs_f64());
-    if result.is_ok() {
-        ctx.backoff.reset(pm.uid().as_deref().unwrap_or_default());
-    }
-    result
+    crate::status::instrumented(
+        &ctx,
+        CONTROLLER,
+        pm.uid(),
+        // Boxed: the reconcile's state machine is ~30 KiB, too large to move by value.
+        Box::pin(reconcile_inner(pm.clone(), &ctx)),
+    )
+    .await
 }
 
 async fn reconcile_inner(pm: Arc<PacketMachine>, ctx: &Context) -> Result<Action> {

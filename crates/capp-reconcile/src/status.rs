@@ -17,6 +17,27 @@ use serde_json::json;
 use crate::context::{Context, FIELD_MANAGER};
 use crate::error::{Error, Result};
 
+/// Runs one reconcile of `controller` for the object `uid`: records its duration and resets
+/// the object's backoff when it succeeds.
+pub(crate) async fn instrumented<F>(
+    ctx: &Context,
+    controller: &'static str,
+    uid: Option<String>,
+    reconcile: F,
+) -> F::Output
+where
+    F: Future<Output = Result<kube::runtime::controller::Action>>,
+{
+    let started = std::time::Instant::now();
+    let result = reconcile.await;
+    ctx.metrics
+        .reconciled(controller, started.elapsed().as_secs_f64());
+    if result.is_ok() {
+        ctx.backoff.reset(uid.as_deref().unwrap_or_default());
+    }
+    result
+}
+
 /// Applies `status` to the status subresource of `obj`.
 pub(crate) async fn apply_status<K, S>(ctx: &Context, obj: &K, status: &S) -> Result<()>
 where
@@ -50,6 +71,22 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
+    merge_patch(ctx, obj, json!({ "spec": spec }), "patch spec").await
+}
+
+/// Sends a merge patch of `obj` as the manager's field manager.
+pub(crate) async fn merge_patch<K>(
+    ctx: &Context,
+    obj: &K,
+    body: serde_json::Value,
+    action: &'static str,
+) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     api.patch(
         &obj.name_any(),
@@ -57,10 +94,10 @@ where
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PatchParams::default()
         },
-        &Patch::Merge(json!({ "spec": spec })),
+        &Patch::Merge(body),
     )
     .await
-    .map_err(Error::kube("patch spec"))?;
+    .map_err(Error::kube(action))?;
     Ok(())
 }
 

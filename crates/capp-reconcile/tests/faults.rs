@@ -138,7 +138,7 @@ async fn a_failed_provision_is_reported_and_never_replaced() {
 async fn a_rate_limit_storm_converges_without_duplicates() {
     let mut sim = sim_config();
     sim.faults = FaultConfig {
-        rate_limit: Some(4),
+        rate_limit: Some(2),
         ..FaultConfig::default()
     };
     let world = World::start_with(CoreVersion::V1Beta1, sim).await;
@@ -176,7 +176,7 @@ async fn a_rate_limit_storm_converges_without_duplicates() {
         .filter(|((_, status), _)| *status == 429)
         .map(|(_, n)| n)
         .sum();
-    eprintln!("429 answers during the storm: {limited}");
+    assert!(limited > 0, "the storm did rate-limit us");
     controllers.stop().await;
     world.shutdown().await;
 }

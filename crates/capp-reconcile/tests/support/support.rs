@@ -210,6 +210,17 @@ impl World {
     /// A Cluster `name` whose infrastructure is the PacketCluster of the same name, with its
     /// PacketCluster (owned by it). Returns the Cluster's UID.
     pub(crate) async fn cluster(&self, name: &str, packet_cluster_spec: Value) -> String {
+        self.annotated_cluster(name, packet_cluster_spec, json!({}))
+            .await
+    }
+
+    /// [`World::cluster`] with annotations on the PacketCluster.
+    pub(crate) async fn annotated_cluster(
+        &self,
+        name: &str,
+        packet_cluster_spec: Value,
+        annotations: Value,
+    ) -> String {
         let cluster: DynamicObject = serde_json::from_value(json!({
             "apiVersion": self.core_api_version(), "kind": "Cluster",
             "metadata": {"name": name, "namespace": NS},
@@ -226,7 +237,7 @@ impl World {
         merge(&mut spec, packet_cluster_spec);
         let pc: PacketCluster = serde_json::from_value(json!({
             "apiVersion": capp_api::API_VERSION, "kind": "PacketCluster",
-            "metadata": {"name": name, "namespace": NS,
+            "metadata": {"name": name, "namespace": NS, "annotations": annotations,
                 "labels": {"cluster.x-k8s.io/cluster-name": name},
                 "ownerReferences": [{"apiVersion": self.core_api_version(), "kind": "Cluster",
                     "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}]},
@@ -250,6 +261,30 @@ impl World {
         bootstrap: Option<&str>,
         packet_machine_spec: Value,
     ) {
+        self.machine_in(
+            cluster,
+            cluster_uid,
+            name,
+            control_plane,
+            bootstrap,
+            packet_machine_spec,
+            None,
+        )
+        .await;
+    }
+
+    /// [`World::machine`] in the failure domain CAPI chose.
+    #[expect(clippy::too_many_arguments, reason = "a test fixture with every knob")]
+    pub(crate) async fn machine_in(
+        &self,
+        cluster: &str,
+        cluster_uid: &str,
+        name: &str,
+        control_plane: bool,
+        bootstrap: Option<&str>,
+        packet_machine_spec: Value,
+        failure_domain: Option<&str>,
+    ) {
         let mut labels = json!({"cluster.x-k8s.io/cluster-name": cluster});
         if control_plane {
             labels["cluster.x-k8s.io/control-plane"] = json!("");
@@ -262,6 +297,9 @@ impl World {
         });
         if let Some(secret) = bootstrap {
             spec["bootstrap"]["dataSecretName"] = json!(secret);
+        }
+        if let Some(domain) = failure_domain {
+            spec["failureDomain"] = json!(domain);
         }
         if self.core.version == CoreVersion::V1Beta1 {
             spec["bootstrap"]["configRef"] = Value::Null;
