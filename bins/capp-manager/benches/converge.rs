@@ -47,8 +47,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or_default()
 }
 
-/// Polls `count` until it returns `want`, failing after the deadline.
-async fn until<F, Fut>(deadline: Instant, what: &str, want: usize, count: F)
+/// Polls `count` until it returns `want`; after the deadline, prints the manager's peak RSS
+/// so far and fails.
+async fn until<F, Fut>(deadline: Instant, pid: u32, what: &str, want: usize, count: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = usize>,
@@ -58,7 +59,13 @@ where
         if n == want {
             return;
         }
-        assert!(Instant::now() < deadline, "{what}: {n}, wanted {want}");
+        if Instant::now() >= deadline {
+            println!(
+                "{what}: {n}, wanted {want}; manager peak RSS so far: {:.1} MiB",
+                peak_rss_kib(pid) as f64 / 1024.0
+            );
+            panic!("{what}: {n}, wanted {want}");
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -206,7 +213,7 @@ async fn main() {
     let created = started.elapsed();
 
     let deadline = Instant::now() + Duration::from_secs(1200);
-    until(deadline, "Ready PacketMachines", machines, || async {
+    until(deadline, pid, "Ready PacketMachines", machines, || async {
         let list = pm_api.list(&ListParams::default()).await.unwrap();
         list.items
             .iter()
@@ -231,7 +238,7 @@ async fn main() {
         .delete_collection(&DeleteParams::default(), &ListParams::default())
         .await
         .unwrap();
-    until(deadline, "PacketMachines left", 0, || async {
+    until(deadline, pid, "PacketMachines left", 0, || async {
         pm_api
             .list(&ListParams::default())
             .await
@@ -247,7 +254,7 @@ async fn main() {
         .delete_collection(&DeleteParams::default(), &ListParams::default())
         .await
         .unwrap();
-    until(deadline, "PacketClusters left", 0, || async {
+    until(deadline, pid, "PacketClusters left", 0, || async {
         pc_api
             .list(&ListParams::default())
             .await

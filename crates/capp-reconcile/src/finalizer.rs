@@ -8,11 +8,11 @@
 //! change to the list conflicts instead of being overwritten.
 
 use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::context::Context;
 use crate::error::Result;
+use crate::status::Object;
 
 /// Whether `obj` carries `name`.
 pub(crate) fn has<K: Resource>(obj: &K, name: &str) -> bool {
@@ -26,10 +26,7 @@ async fn write<K>(
     action: &'static str,
 ) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Object,
 {
     let patch = json!({"metadata": {
         "finalizers": finalizers,
@@ -41,10 +38,7 @@ where
 /// Adds `name` to the object's finalizers.
 pub(crate) async fn add<K>(ctx: &Context, obj: &K, name: &str) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Object,
 {
     let mut finalizers = obj.finalizers().to_vec();
     finalizers.push(name.to_owned());
@@ -54,10 +48,7 @@ where
 /// Removes `name` from the object's finalizers.
 pub(crate) async fn remove<K>(ctx: &Context, obj: &K, name: &str) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Object,
 {
     let finalizers: Vec<String> = obj
         .finalizers()

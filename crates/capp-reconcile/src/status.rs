@@ -17,6 +17,23 @@ use serde_json::json;
 use crate::context::{Context, FIELD_MANAGER};
 use crate::error::{Error, Result};
 
+/// A namespaced kind the controllers write (PacketCluster, PacketMachine).
+pub(crate) trait Object:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Object for K where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+{
+}
+
 /// Runs one reconcile of `controller` for the object `uid`: records its duration and resets
 /// the object's backoff when it succeeds.
 pub(crate) async fn instrumented<F>(
@@ -41,10 +58,7 @@ where
 /// Applies `status` to the status subresource of `obj`.
 pub(crate) async fn apply_status<K, S>(ctx: &Context, obj: &K, status: &S) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Object,
     S: Serialize,
 {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
@@ -66,10 +80,7 @@ where
 /// Merges `spec` (a partial spec, e.g. `{"providerID": ...}`) into the object's spec.
 pub(crate) async fn patch_spec<K>(ctx: &Context, obj: &K, spec: serde_json::Value) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Object,
 {
     merge_patch(ctx, obj, json!({ "spec": spec }), "patch spec").await
 }
@@ -82,10 +93,7 @@ pub(crate) async fn merge_patch<K>(
     action: &'static str,
 ) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Object,
 {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     api.patch(

@@ -74,7 +74,7 @@ async fn a_user_set_endpoint_is_kept_and_kube_vip_enables_project_bgp() {
             json!({"controlPlaneEndpoint": {"host": "10.0.0.10", "port": 6443}}),
         )
         .await;
-    world
+    let vip_uid = world
         .cluster("vip", json!({"vipManager": "KUBE_VIP"}))
         .await;
     for name in ["own", "vip"] {
@@ -104,6 +104,18 @@ async fn a_user_set_endpoint_is_kept_and_kube_vip_enables_project_bgp() {
         .failure_domains
         .unwrap();
     assert!(domains.get("da").is_some(), "the metro is a failure domain");
+    world.bootstrap_secret("boot", "#cloud-config\n").await;
+    world
+        .machine("vip", &vip_uid, "vip-cp-0", true, Some("boot"), json!({}))
+        .await;
+    world
+        .machine_until("vip-cp-0", "ready", capp_api::PacketMachine::is_provisioned)
+        .await;
+    assert_eq!(
+        world.sim.bgp_session_count(),
+        1,
+        "the control plane got its BGP session"
+    );
     controllers.stop().await;
     world.shutdown().await;
 }
