@@ -14,8 +14,13 @@
     reason = "integration tests fail by panicking"
 )]
 
+#[path = "support/repo.rs"]
+mod repo;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use repo::Repo;
 
 /// The clusterctl release the tests use (the CAPI release whose CRDs `../shared` holds).
 const CLUSTERCTL_VERSION: &str = "v1.10.4";
@@ -64,39 +69,9 @@ fn clusterctl() -> Option<PathBuf> {
     Some(bin)
 }
 
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn repository(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("capp-clusterctl-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_capp-components"))
-        .args([
-            "repository",
-            "--out",
-            dir.to_str().unwrap(),
-            "--version",
-            "v0.1.0",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Scratch(dir)
-}
-
 /// Runs clusterctl with the repository's config, an isolated HOME, no version check and no
 /// way off the machine.
-fn run(bin: &Path, repo: &Scratch, args: &[&str], token: Option<&str>) -> Output {
+fn run(bin: &Path, repo: &Repo, args: &[&str], token: Option<&str>) -> Output {
     let home = repo.0.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let mut command = Command::new(bin);
@@ -121,7 +96,7 @@ const PROVIDER: &str = "packet:v0.1.0";
 #[test]
 fn clusterctl_generates_the_provider_from_the_local_repository() {
     let Some(bin) = clusterctl() else { return };
-    let repo = repository("generate");
+    let repo = Repo::write("clusterctl-generate", "v0.1.0");
     let out = run(
         &bin,
         &repo,
@@ -162,7 +137,7 @@ fn clusterctl_generates_the_provider_from_the_local_repository() {
 #[test]
 fn clusterctl_describes_exactly_our_variables() {
     let Some(bin) = clusterctl() else { return };
-    let repo = repository("describe");
+    let repo = Repo::write("clusterctl-describe", "v0.1.0");
     let out = run(
         &bin,
         &repo,
@@ -201,7 +176,7 @@ fn clusterctl_describes_exactly_our_variables() {
 #[test]
 fn clusterctl_refuses_the_components_without_the_api_key() {
     let Some(bin) = clusterctl() else { return };
-    let repo = repository("missing");
+    let repo = Repo::write("clusterctl-missing", "v0.1.0");
     let out = run(
         &bin,
         &repo,

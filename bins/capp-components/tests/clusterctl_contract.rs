@@ -11,72 +11,17 @@
     reason = "integration tests fail by panicking"
 )]
 
+#[path = "support/repo.rs"]
+mod repo;
 #[path = "../../../crates/capp-api/tests/support/shared.rs"]
 mod shared;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::Command;
 
 use capp_components::{NAMESPACE, PROVIDER_LABEL, PROVIDER_LABEL_KEY, Release, Version};
 use capp_testenv::schema::CrdSchema;
+use repo::Repo;
 use serde_json::Value;
-
-/// A repository written by the real binary, removed on drop.
-struct Repo(PathBuf);
-
-impl Repo {
-    fn write(version: &str) -> Repo {
-        let dir = std::env::temp_dir().join(format!(
-            "capp-components-contract-{}-{version}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let out = Command::new(env!("CARGO_BIN_EXE_capp-components"))
-            .args([
-                "repository",
-                "--out",
-                dir.to_str().unwrap(),
-                "--version",
-                version,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Repo(dir)
-    }
-
-    fn files(&self) -> BTreeSet<String> {
-        let mut found = BTreeSet::new();
-        let mut stack = vec![self.0.clone()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    let rel = path.strip_prefix(&self.0).unwrap();
-                    found.insert(rel.to_str().unwrap().to_owned());
-                }
-            }
-        }
-        found
-    }
-
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.0.join(rel)).unwrap()
-    }
-}
-
-impl Drop for Repo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn components() -> Vec<Value> {
     capp_components::components::components(&Release::default()).unwrap()
@@ -92,7 +37,7 @@ const CLUSTER_SCOPED: [&str; 4] = [
 
 #[test]
 fn the_repository_has_the_layout_clusterctl_reads() {
-    let repo = Repo::write("v0.3.1");
+    let repo = Repo::write("contract", "v0.3.1");
     assert_eq!(
         repo.files(),
         BTreeSet::from([
@@ -183,7 +128,7 @@ fn the_deployment_runs_one_container_named_manager() {
 
 #[test]
 fn variables_use_only_the_braced_forms_with_uppercase_names() {
-    let repo = Repo::write("v0.1.0");
+    let repo = Repo::write("contract", "v0.1.0");
     let text = repo.read("infrastructure-packet/v0.1.0/infrastructure-components.yaml");
     let refs = capp_components::variables::references(&text).expect("well-formed variables");
     let names: BTreeSet<_> = refs.iter().map(|r| r.name.as_str()).collect();
@@ -216,7 +161,7 @@ fn metadata_validates_against_the_upstream_metadata_schema() {
     assert_eq!(version["name"], "v1alpha3");
     let schema = CrdSchema::compile(&version["schema"]["openAPIV3Schema"]).unwrap();
 
-    let repo = Repo::write("v0.2.0");
+    let repo = Repo::write("contract", "v0.2.0");
     let text = repo.read("infrastructure-packet/v0.2.0/metadata.yaml");
     let mut metadata: Value = serde_saphyr::from_str(&text).unwrap();
     assert_eq!(
