@@ -24,15 +24,15 @@
     reason = "integration tests and their helpers fail by panicking"
 )]
 
+#[path = "support/kubectl.rs"]
+mod kubectl;
 #[path = "support/shared.rs"]
 mod shared;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
-use capp_testenv::{Config, TestEnv};
+use kubectl::{Kubectl, kubectl_name, require_kubectl};
 use serde_json::{Value, json};
 
 /// The three flavors of the Go provider's release: default (CPEM), kube-vip and emlb.
@@ -41,9 +41,6 @@ const FLAVORS: [&str; 3] = [
     "cluster-template-kube-vip.yaml",
     "cluster-template-emlb.yaml",
 ];
-
-/// Generous: kubectl on a loaded 2-core machine, first run without a discovery cache.
-const KUBECTL_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The upstream CAPI v1.10 CRDs for the kinds the templates use (and their neighbours).
 const UPSTREAM_CAPI_CRDS: [&str; 8] = [
@@ -120,23 +117,6 @@ enum World {
     GoProvider,
 }
 
-/// The kubectl binary on PATH, or `None` after a loud message (a failure under `CI=true`).
-fn require_kubectl() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("kubectl"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "kubectl is required under CI=true but is not on PATH"
-        );
-        eprintln!("SKIPPED: kubectl is not on PATH; this test did not run");
-    }
-    found
-}
-
 fn fixture_path(flavor: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/go-templates")
@@ -147,19 +127,6 @@ fn documents(flavor: &str) -> Vec<Value> {
     let path = fixture_path(flavor);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// `kind.group/name`, as kubectl names an object in its output.
-fn kubectl_name(doc: &Value) -> String {
-    let group = doc["apiVersion"]
-        .as_str()
-        .and_then(|v| v.split_once('/'))
-        .map_or("", |(g, _)| g);
-    format!(
-        "{}.{group}/{}",
-        doc["kind"].as_str().unwrap().to_lowercase(),
-        doc["metadata"]["name"].as_str().unwrap()
-    )
 }
 
 fn key_of(doc: &Value) -> (String, String) {
@@ -174,20 +141,13 @@ fn key_of(doc: &Value) -> (String, String) {
 
 /// A TestEnv serving our CRDs and a set of CAPI CRDs, and a kubectl pointed at it.
 struct Harness {
-    env: TestEnv,
-    bin: PathBuf,
+    kubectl: Kubectl,
     cache: PathBuf,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.cache);
-    }
 }
 
 impl Harness {
     async fn start(world: World) -> Option<Self> {
-        let bin = require_kubectl()?;
+        require_kubectl()?;
         let to_values = |crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>| -> Vec<Value> {
             crds.iter().map(|c| serde_json::to_value(c).unwrap()).collect()
         };
@@ -202,62 +162,26 @@ impl Harness {
                 shared_crds("capi-v1.10", &UPSTREAM_CAPI_CRDS)?,
             ),
         };
-        let env = TestEnv::start(Config::default())
-            .await
-            .expect("the test server starts");
-        for crds in [&packet_crds, &capi_crds] {
-            env.install_crds(crds)
-                .await
-                .unwrap_or_else(|e| panic!("the {world:?} CRDs are served: {e}"));
-        }
-        let port = env.url().rsplit(':').next().unwrap_or_default().to_owned();
-        let cache = std::env::temp_dir().join(format!(
-            "capp-api-kubectl-go-templates-{}-{port}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&cache).unwrap();
-        Some(Self { env, bin, cache })
+        let mut crds = packet_crds;
+        crds.extend(capi_crds);
+        let kubectl = Kubectl::start("capp-api-kubectl-go-templates", &crds).await?;
+        let cache = kubectl.dir.clone();
+        Some(Self { kubectl, cache })
     }
 
     /// Runs kubectl; returns (success, stdout, stderr).
     async fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let mut command = tokio::process::Command::new(&self.bin);
-        command
-            .arg("--kubeconfig")
-            .arg(self.env.kubeconfig_path())
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .arg("--request-timeout=60s")
-            .args(args)
-            .env("HOME", &self.cache)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(KUBECTL_TIMEOUT, command.output())
-            .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} finishes within {KUBECTL_TIMEOUT:?}"))
-            .expect("kubectl runs");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        self.kubectl.run(args).await
     }
 
     /// Runs kubectl and returns stdout, failing the test on a non-zero exit.
     async fn ok(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args).await;
-        assert!(ok, "kubectl {args:?} failed: {err}\n{out}");
-        out
+        self.kubectl.ok(args).await.0
     }
 
     /// Runs kubectl and returns stderr, failing the test if it succeeds.
     async fn fails(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args).await;
-        assert!(
-            !ok,
-            "kubectl {args:?} was expected to fail but printed: {out}"
-        );
-        err
+        self.kubectl.fails(args).await
     }
 
     async fn get_json(&self, args: &[&str]) -> Value {
