@@ -7,6 +7,8 @@
 //!   Secret and the manager Deployment);
 //! - [`metadata::metadata`]: `metadata.yaml` (`clusterctl.cluster.x-k8s.io/v1alpha3`
 //!   `Metadata`), mapping the release series to the contract of the CRDs' contract label;
+//! - [`templates`]: the cluster templates (`cluster-template[-FLAVOR].yaml`), with node
+//!   preparation from capp-bootstrap's machine-config matrix;
 //! - [`repository::write`]: a clusterctl local repository and its `clusterctl.yaml`;
 //! - [`variables`]: the clusterctl variable syntax (`${VAR}`, `${VAR:=default}`): listing
 //!   and substitution as clusterctl does it.
@@ -22,6 +24,7 @@ use serde_json::Value;
 pub mod components;
 pub mod metadata;
 pub mod repository;
+pub mod templates;
 pub mod variables;
 
 /// The provider name clusterctl knows us by (`clusterctl init --infrastructure packet`).
@@ -81,6 +84,26 @@ pub enum Error {
         "variable {0} has no value and no default: set it in the environment or clusterctl.yaml"
     )]
     MissingVariable(String),
+    /// A cluster template flavor name that does not exist ([`templates::Flavor::from_name`]).
+    #[error("unknown flavor {name:?}: the flavors are {known}")]
+    UnknownFlavor {
+        /// The name asked for.
+        name: String,
+        /// The flavors, comma-separated.
+        known: String,
+    },
+    /// The machine-config matrix could not be loaded.
+    #[error("cannot load the machine-config matrix")]
+    Matrix(#[source] capp_bootstrap::Error),
+    /// A matrix entry cannot be turned into node preparation for a cluster template
+    /// ([`templates::node_setup::node_setup`]).
+    #[error("machine-config matrix entry `{entry}`: {reason}")]
+    NodeSetup {
+        /// The entry's name.
+        entry: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// A `${` is not closed or names no valid variable ([`variables::substitute`]).
     #[error("malformed variable reference {0:?}: write ${{NAME}} or ${{NAME:=default}}")]
     MalformedVariable(String),
@@ -187,12 +210,23 @@ impl Default for Release {
 /// Renders objects as one multi-document YAML stream (`---` between documents), in the
 /// given order. The output depends only on the input: no timestamps, maps in key order.
 pub fn to_yaml(objects: &[Value]) -> Result<String> {
+    to_yaml_with(objects, &serde_saphyr::SerializerOptions::default())
+}
+
+/// [`to_yaml`] with serializer options.
+pub(crate) fn to_yaml_with(
+    objects: &[Value],
+    options: &serde_saphyr::SerializerOptions,
+) -> Result<String> {
     let mut out = String::new();
     for (i, object) in objects.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&serde_saphyr::to_string(object).map_err(Error::Render)?);
+        out.push_str(
+            &serde_saphyr::to_string_with_options(object, options.clone())
+                .map_err(Error::Render)?,
+        );
     }
     Ok(out)
 }

@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use capp_components::{Release, Version};
 use clap::{Parser, Subcommand};
 
-/// Generates capp's clusterctl provider components, metadata and local repository.
+/// Generates capp's clusterctl provider components, metadata, cluster templates and local
+/// repository.
 ///
 /// Without a subcommand, prints provider-components.yaml (the same content as the
 /// repository's infrastructure-components.yaml). Output is deterministic.
@@ -35,8 +36,18 @@ enum Command {
         #[arg(long, value_parser = parse_version)]
         version: Option<Version>,
     },
+    /// Print a cluster template (cluster-template[-FLAVOR].yaml) for `clusterctl generate cluster`.
+    ///
+    /// Flavors: default (CPEM moves the control-plane Elastic IP), kube-vip (kube-vip
+    /// announces it over BGP), crs-cni and kube-vip-crs-cni (the same plus flannel installed
+    /// by a ClusterResourceSet), clusterclass (a ClusterClass and a Cluster using it).
+    /// Variables are listed in docs/clusterctl.md.
+    Template {
+        /// The flavor; default: the default flavor (cluster-template.yaml).
+        flavor: Option<String>,
+    },
     /// Write a clusterctl local repository: OUT/infrastructure-packet/VERSION/{infrastructure-components.yaml,
-    /// metadata.yaml} and OUT/clusterctl.yaml, for
+    /// metadata.yaml, cluster-template*.yaml (every flavor)} and OUT/clusterctl.yaml, for
     /// `clusterctl init --config OUT/clusterctl.yaml --infrastructure packet`.
     Repository {
         /// Directory to write (created if missing).
@@ -90,6 +101,12 @@ impl Args {
                 capp_components::to_yaml(&[capp_components::metadata::metadata(
                     version.unwrap_or_else(Version::current),
                 )])?
+            }
+            Command::Template { flavor } => {
+                let flavor = capp_components::templates::Flavor::from_name(
+                    flavor.as_deref().unwrap_or_default(),
+                )?;
+                capp_components::templates::render(flavor)?
             }
             Command::Repository { out, release } => {
                 let written = capp_components::repository::write(&out, &release.release()?)

@@ -4,6 +4,7 @@
 //! DIR/clusterctl.yaml
 //! DIR/infrastructure-packet/<version>/infrastructure-components.yaml
 //! DIR/infrastructure-packet/<version>/metadata.yaml
+//! DIR/infrastructure-packet/<version>/cluster-template[-FLAVOR].yaml   (every flavor)
 //! ```
 //!
 //! so that `clusterctl init --config DIR/clusterctl.yaml --infrastructure packet` installs it.
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::templates::FLAVORS;
 use crate::{
     COMPONENTS_FILE, Error, METADATA_FILE, PROVIDER_LABEL, PROVIDER_NAME, Release, Result,
 };
@@ -40,7 +42,8 @@ pub fn config(components: &Path) -> Result<String> {
 }
 
 /// Writes the repository for `release` under `out` (created if missing) and returns the
-/// files written, `clusterctl.yaml` last.
+/// files written: components, metadata, the cluster templates in [`FLAVORS`] order, then
+/// `clusterctl.yaml`.
 pub fn write(out: &Path, release: &Release) -> Result<Vec<PathBuf>> {
     let version_dir = out.join(PROVIDER_LABEL).join(release.version.to_string());
     std::fs::create_dir_all(&version_dir).map_err(|source| Error::Write {
@@ -61,7 +64,14 @@ pub fn write(out: &Path, release: &Release) -> Result<Vec<PathBuf>> {
         &metadata,
         &crate::to_yaml(&[crate::metadata::metadata(release.version)])?,
     )?;
+    let mut written = vec![components.clone(), metadata];
+    for flavor in FLAVORS {
+        let path = version_dir.join(flavor.file_name());
+        write_file(&path, &crate::templates::render(flavor)?)?;
+        written.push(path);
+    }
     let config_path = out.join(CONFIG_FILE);
     write_file(&config_path, &config(&components)?)?;
-    Ok(vec![components, metadata, config_path])
+    written.push(config_path);
+    Ok(written)
 }

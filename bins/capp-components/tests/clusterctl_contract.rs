@@ -38,14 +38,18 @@ const CLUSTER_SCOPED: [&str; 4] = [
 #[test]
 fn the_repository_has_the_layout_clusterctl_reads() {
     let repo = Repo::write("contract", "v0.3.1");
-    assert_eq!(
-        repo.files(),
-        BTreeSet::from([
-            "clusterctl.yaml".to_owned(),
-            "infrastructure-packet/v0.3.1/infrastructure-components.yaml".to_owned(),
-            "infrastructure-packet/v0.3.1/metadata.yaml".to_owned(),
-        ])
+    let mut expected = BTreeSet::from([
+        "clusterctl.yaml".to_owned(),
+        "infrastructure-packet/v0.3.1/infrastructure-components.yaml".to_owned(),
+        "infrastructure-packet/v0.3.1/metadata.yaml".to_owned(),
+    ]);
+    // The cluster templates (checked in detail by tests/templates.rs).
+    expected.extend(
+        capp_components::templates::FLAVORS
+            .iter()
+            .map(|f| format!("infrastructure-packet/v0.3.1/{}", f.file_name())),
     );
+    assert_eq!(repo.files(), expected);
     let config: Value = serde_saphyr::from_str(&repo.read("clusterctl.yaml")).unwrap();
     let provider = &config["providers"][0];
     assert_eq!(provider["name"], "packet");
