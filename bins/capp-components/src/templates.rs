@@ -330,13 +330,13 @@ fn cni_resources() -> Result<Vec<Value>> {
 pub fn template(flavor: Flavor) -> Result<Vec<Value>> {
     if flavor == Flavor::ClusterClass {
         let mut objects = clusterclass::objects(
-            packet_cluster_spec(flavor),
-            control_plane_config(flavor)?,
-            worker_config()?,
-            machine_spec("CONTROLPLANE_NODE_TYPE"),
-            machine_spec("WORKER_NODE_TYPE"),
-            cluster_network(),
-            crs_labels(flavor),
+            &packet_cluster_spec(flavor),
+            &control_plane_config(flavor)?,
+            &worker_config()?,
+            &machine_spec("CONTROLPLANE_NODE_TYPE"),
+            &machine_spec("WORKER_NODE_TYPE"),
+            &cluster_network(),
+            &crs_labels(flavor),
         );
         objects.extend(cpem_resources(flavor)?);
         return Ok(objects);

@@ -309,7 +309,7 @@ fn every_flavor_role_and_os_gets_valid_userdata_without_the_token() {
             let root = scratch.0.join("root");
             let _ = std::fs::remove_dir_all(&root);
             for (path, text) in materialise(doc, &root) {
-                if path.ends_with(".sh") {
+                if Path::new(&path).extension().is_some_and(|e| e == "sh") {
                     tools::bash_syntax(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
                 }
             }

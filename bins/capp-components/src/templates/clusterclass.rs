@@ -24,13 +24,13 @@ fn reference(api_version: &str, kind: &str, name: &str) -> Value {
 /// The objects of the flavor, class first, Cluster last (before the CPEM resources the
 /// caller appends).
 pub(super) fn objects(
-    packet_cluster_spec: Value,
-    control_plane_config: Value,
-    worker_config: Value,
-    control_plane_machine: Value,
-    worker_machine: Value,
-    cluster_network: Value,
-    cluster_labels: Value,
+    packet_cluster_spec: &Value,
+    control_plane_config: &Value,
+    worker_config: &Value,
+    control_plane_machine: &Value,
+    worker_machine: &Value,
+    cluster_network: &Value,
+    cluster_labels: &Value,
 ) -> Vec<Value> {
     let infra = capp_api::API_VERSION;
     let control_plane = format!("{CLASS}-control-plane");

@@ -170,18 +170,21 @@ pub fn node_setup(matrix: &MachineConfigMatrix, kind: NodeKind) -> Result<NodeSe
                 ),
             )
         })?;
-        let file = match scripts.iter().find(|(text, _)| *text == script) {
-            Some((_, file)) => file.clone(),
-            None => {
-                let file = format!("{name}.sh.in");
-                files.push(base64_file(
-                    &format!("{NODE_SETUP_DIR}/{file}"),
-                    "0600",
-                    &script,
-                ));
-                scripts.push((script, file.clone()));
-                file
-            }
+        let known = scripts
+            .iter()
+            .find(|(text, _)| *text == script)
+            .map(|(_, file)| file.clone());
+        let file = if let Some(file) = known {
+            file
+        } else {
+            let file = format!("{name}.sh.in");
+            files.push(base64_file(
+                &format!("{NODE_SETUP_DIR}/{file}"),
+                "0600",
+                &script,
+            ));
+            scripts.push((script, file.clone()));
+            file
         };
         for p in params {
             for word in [&p.image, &p.container_runtime] {
@@ -196,10 +199,16 @@ pub fn node_setup(matrix: &MachineConfigMatrix, kind: NodeKind) -> Result<NodeSe
                 .control_plane
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), ToString::to_string);
-            table.push_str(&format!(
-                "{}\t{}\t{control_plane}\t{name}\t{}\t{file}\n",
-                p.image, p.kubelet, p.container_runtime
-            ));
+            let row = [
+                p.image.clone(),
+                p.kubelet.to_string(),
+                control_plane,
+                name.clone(),
+                p.container_runtime.clone(),
+                file.clone(),
+            ];
+            table.push_str(&row.join("\t"));
+            table.push('\n');
         }
     }
     if table.is_empty() {

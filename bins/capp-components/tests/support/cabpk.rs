@@ -18,6 +18,8 @@
     reason = "test helpers: a failure here is a test failure"
 )]
 
+use std::fmt::Write as _;
+
 use serde_json::{Value, json};
 
 /// Which bootstrap data CABPK renders.
@@ -62,15 +64,15 @@ fn files(files: &[Value]) -> String {
     let mut out = "write_files:".to_owned();
     for f in files {
         let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
-        out.push_str(&format!("\n-   path: {}\n    ", s("path")));
+        write!(out, "\n-   path: {}\n    ", s("path")).unwrap();
         if !s("encoding").is_empty() {
-            out.push_str(&format!("encoding: \"{}\"\n    ", s("encoding")));
+            write!(out, "encoding: \"{}\"\n    ", s("encoding")).unwrap();
         }
         if !s("owner").is_empty() {
-            out.push_str(&format!("owner: {}\n    ", s("owner")));
+            write!(out, "owner: {}\n    ", s("owner")).unwrap();
         }
         if !s("permissions").is_empty() {
-            out.push_str(&format!("permissions: '{}'\n    ", s("permissions")));
+            write!(out, "permissions: '{}'\n    ", s("permissions")).unwrap();
         }
         if f["append"] == true {
             out.push_str("append: true\n    ");
@@ -83,17 +85,17 @@ fn files(files: &[Value]) -> String {
 
 /// `commands.go`.
 fn commands(list: &Value) -> String {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| format!("\n  - {}", go_quote(c.as_str().unwrap())))
-        .collect()
+    let mut out = String::new();
+    for command in list.as_array().into_iter().flatten() {
+        write!(out, "\n  - {}", go_quote(command.as_str().unwrap())).unwrap();
+    }
+    out
 }
 
 /// A kubeadm configuration document as CABPK marshals it (apiVersion and kind added).
-fn kubeadm_doc(kind: &str, fields: &Value, extra: Value) -> String {
+fn kubeadm_doc(kind: &str, fields: &Value, extra: &Value) -> String {
     let mut doc = json!({"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": kind});
-    for source in [fields, &extra] {
+    for source in [fields, extra] {
         for (k, v) in source.as_object().into_iter().flatten() {
             doc[k] = v.clone();
         }
@@ -130,13 +132,13 @@ pub(crate) fn render(spec: &Value, role: Role, facts: &ClusterFacts<'_>) -> Stri
             let cluster = kubeadm_doc(
                 "ClusterConfiguration",
                 &spec["clusterConfiguration"],
-                json!({
+                &json!({
                     "clusterName": facts.name,
                     "controlPlaneEndpoint": facts.endpoint,
                     "kubernetesVersion": facts.version,
                 }),
             );
-            let init = kubeadm_doc("InitConfiguration", &spec["initConfiguration"], json!({}));
+            let init = kubeadm_doc("InitConfiguration", &spec["initConfiguration"], &json!({}));
             (
                 format!(
                     "-   path: /run/kubeadm/kubeadm.yaml\n    owner: root:root\n    permissions: '0640'\n    content: |\n      ---\n{}\n      ---\n{}",
@@ -151,7 +153,7 @@ pub(crate) fn render(spec: &Value, role: Role, facts: &ClusterFacts<'_>) -> Stri
             if role == Role::ControlPlaneJoin {
                 join["controlPlane"] = json!({"certificateKey": "0".repeat(64)});
             }
-            let join = kubeadm_doc("JoinConfiguration", &join, discovery);
+            let join = kubeadm_doc("JoinConfiguration", &join, &discovery);
             let separator = if role == Role::Worker {
                 "      ---\n"
             } else {
