@@ -178,3 +178,82 @@ fn clusterctl_generate_cluster_renders_every_flavor_as_this_crate_substitutes_it
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn clusterctl_lists_the_variables_and_defaults_of_every_flavor_as_written() {
+    let Some(bin) = clusterctl::clusterctl() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("capp-templates-listvars-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("home")).unwrap();
+    for flavor in FLAVORS {
+        let text = render(flavor).unwrap();
+        let file = dir.join(flavor.file_name());
+        std::fs::write(&file, &text).unwrap();
+        let out = Command::new(&bin)
+            .args(["generate", "cluster", "demo", "--list-variables", "--from"])
+            .arg(&file)
+            .args([
+                "--target-namespace",
+                "default",
+                "--kubernetes-version",
+                "v1.33.2",
+            ])
+            .env_clear()
+            .env("HOME", dir.join("home"))
+            .env("KUBECONFIG", dir.join("no-kubeconfig"))
+            .env("CLUSTERCTL_DISABLE_VERSIONCHECK", "true")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{flavor:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (required, optional) = listed
+            .split_once("Optional Variables:")
+            .unwrap_or((&listed, ""));
+        let listed_in = |section: &str, name: &str| {
+            section
+                .lines()
+                .find(|l| {
+                    l.trim_start()
+                        .strip_prefix("- ")
+                        .is_some_and(|l| l.split_whitespace().next() == Some(name))
+                })
+                .map(str::to_owned)
+        };
+        for r in capp_components::variables::references(&text).unwrap() {
+            // clusterctl fills these from its own arguments and flags.
+            let from_flags = ["CLUSTER_NAME", "NAMESPACE", "KUBERNETES_VERSION"]
+                .contains(&r.name.as_str())
+                || r.name.ends_with("_MACHINE_COUNT");
+            match (&r.default, from_flags) {
+                (None, false) => assert!(
+                    listed_in(required, &r.name).is_some(),
+                    "{flavor:?}: {} is not required:\n{listed}",
+                    r.name
+                ),
+                (Some(default), false) => {
+                    let line = listed_in(optional, &r.name).unwrap_or_else(|| {
+                        panic!("{flavor:?}: {} is not optional:\n{listed}", r.name)
+                    });
+                    assert!(
+                        line.contains(&format!("(defaults to \"{default}\")")),
+                        "{flavor:?}: {line}"
+                    );
+                }
+                (_, true) => assert!(
+                    listed.contains(&r.name),
+                    "{flavor:?}: {}:\n{listed}",
+                    r.name
+                ),
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
