@@ -14,8 +14,8 @@ use capp_api::bootstrap::{
 use capp_api::core::{ClusterView, MachineView};
 use capp_bootstrap::inputs::{CertificateAuthority, InitMaterial, ServiceAccountKeys};
 use capp_bootstrap::{
-    ApiEndpoint, ClusterSpec, JoinDiscovery, KubernetesVersion, MachineConfigMatrix, NodeRole,
-    UserdataRequest,
+    ApiEndpoint, ClusterSpec, JoinDiscovery, KubernetesVersion, MachineConfigMatrix, MachineQuery,
+    NodeRole, UserdataRequest,
 };
 use capp_pki::capi::{CLUSTER_NAME_LABEL, CLUSTER_SECRET_TYPE};
 use capp_pki::secrecy::{ExposeSecret, SecretString};
@@ -321,6 +321,16 @@ async fn phases(scope: &mut Scope<'_>) -> Result<Action> {
         );
         return Ok(scope.requeue(WAIT_FOR_CONTROL_PLANE));
     };
+    let control_plane = scope.machine.control_plane;
+    render::check_selection(
+        &inputs.matrix,
+        &scope.config.spec,
+        &MachineQuery {
+            image: inputs.image.clone(),
+            kubelet: inputs.version,
+            control_plane: control_plane.then_some(inputs.version),
+        },
+    )?;
     let cluster_pki = cluster_pki(scope, &inputs.endpoint).await?;
     let workload_client = workload_client(scope).await?;
     let initialized = scope.cluster.control_plane_initialized
@@ -332,7 +342,7 @@ async fn phases(scope: &mut Scope<'_>) -> Result<Action> {
         return Ok(scope.requeue(WAIT_FOR_CONTROL_PLANE));
     };
     let role_name = role.name();
-    let control_plane = role.is_control_plane();
+    let init = matches!(role, NodeRole::ControlPlaneInit(_));
     let request = UserdataRequest::new(
         inputs.image,
         inputs.version,
@@ -343,7 +353,16 @@ async fn phases(scope: &mut Scope<'_>) -> Result<Action> {
             ca_cert_hashes: vec![cluster_pki.ca_cert_hash()],
         },
     );
-    let userdata = render::render(&inputs.matrix, &scope.config.spec, &request)?;
+    let userdata = match render::render(&inputs.matrix, &scope.config.spec, &request) {
+        Ok(userdata) => userdata,
+        Err(e) => {
+            if init {
+                // This Machine cannot run kubeadm init: let another control plane do it.
+                lock::release(scope.client(), &scope.namespace, scope.cluster_name()).await?;
+            }
+            return Err(e);
+        }
+    };
     write_data_secret(scope, &data_secret, &userdata).await?;
     scope.status.set_data_secret(&data_secret);
     scope

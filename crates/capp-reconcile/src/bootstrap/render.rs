@@ -6,7 +6,9 @@
 use capp_api::bootstrap::PacketKubeadmConfigSpec;
 use capp_bootstrap::cloudinit::{METAL_USERDATA_LIMIT, RunCmd, WriteFile, check_userdata_size};
 use capp_bootstrap::userdata::KUBEADM_CONFIG_PATH;
-use capp_bootstrap::{CloudConfig, MachineConfigMatrix, UserdataRequest, render_userdata};
+use capp_bootstrap::{
+    CloudConfig, MachineConfigMatrix, MachineQuery, UserdataRequest, render_userdata,
+};
 use capp_pki::BootstrapToken;
 use serde_json::Value;
 
@@ -43,14 +45,15 @@ fn entries(matrix: &MachineConfigMatrix) -> String {
         .join("; ")
 }
 
-/// Checks that the entry serving `request` is the one the spec asks for.
-fn check_selection(
+/// Checks that exactly one entry serves `query` and that it is the one the spec asks for
+/// (entry name, container runtime). Run before the init lock is taken, so that a Machine the
+/// matrix cannot serve never holds it.
+pub fn check_selection(
     matrix: &MachineConfigMatrix,
     spec: &PacketKubeadmConfigSpec,
-    request: &UserdataRequest,
+    query: &MachineQuery,
 ) -> Result<()> {
-    let query = request.query();
-    let selection = match matrix.select(&query) {
+    let selection = match matrix.select(query) {
         Ok(selection) => selection,
         Err(e @ capp_bootstrap::Error::NoMatchingMachineConfig { .. }) => {
             return Err(not_found(e.to_string()));
@@ -86,7 +89,7 @@ pub fn render(
     spec: &PacketKubeadmConfigSpec,
     request: &UserdataRequest,
 ) -> Result<String> {
-    check_selection(matrix, spec, request)?;
+    check_selection(matrix, spec, &request.query())?;
     let rendered = render_userdata(matrix, request).map_err(|source| match source {
         e @ capp_bootstrap::Error::NoMatchingMachineConfig { .. } => not_found(e.to_string()),
         source => BootstrapError::Render { source },
