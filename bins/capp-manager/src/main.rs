@@ -77,6 +77,17 @@ struct Args {
     /// then lands in control-plane userdata; off by default).
     #[arg(long)]
     metal_api_key_in_userdata: bool,
+    /// Run the built-in kubeadm bootstrap provider (PacketKubeadmConfig) in this manager;
+    /// needs its CRDs installed.
+    #[arg(long)]
+    kubeadm_bootstrap: bool,
+    /// `<namespace>/<name>` of a ConfigMap whose `machine_configs.yaml` key replaces the
+    /// built-in machine-config matrix of the bootstrap provider.
+    #[arg(long, value_parser = capp_reconcile::bootstrap::MatrixSource::from_flag)]
+    bootstrap_matrix_configmap: Option<capp_reconcile::bootstrap::MatrixSource>,
+    /// Lifetime of the bootstrap tokens the bootstrap provider mints (refreshed at half of it).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    bootstrap_token_ttl: Duration,
     /// Compresses every requeue period and backoff by this factor (benchmarks against a
     /// simulator whose device timeline is compressed the same way).
     #[arg(long, hide = true, default_value_t = 1.0)]
@@ -184,6 +195,9 @@ impl Args {
             log_format,
             v,
             metal_api_key_in_userdata,
+            kubeadm_bootstrap,
+            bootstrap_matrix_configmap,
+            bootstrap_token_ttl,
             time_scale,
         } = self;
         init_logging(log_format, v);
@@ -240,7 +254,13 @@ impl Args {
                 .or_else(|_| std::env::var("HOSTNAME"))
                 .unwrap_or_else(|_| format!("capp-manager-{}", std::process::id())),
         };
-        capp_reconcile::manager::run(ctx, options, shutdown_signal()).await?;
+        let bootstrap = kubeadm_bootstrap.then(|| capp_reconcile::bootstrap::BootstrapSettings {
+            matrix: bootstrap_matrix_configmap.unwrap_or_default(),
+            token_ttl: bootstrap_token_ttl,
+            ..capp_reconcile::bootstrap::BootstrapSettings::default()
+        });
+        capp_reconcile::manager::run_with_bootstrap(ctx, options, bootstrap, shutdown_signal())
+            .await?;
         Ok(())
     }
 }

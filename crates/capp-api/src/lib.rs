@@ -60,6 +60,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
+pub mod bootstrap;
 pub mod cluster;
 pub mod cluster_template;
 pub mod common;
@@ -71,6 +72,7 @@ pub mod machine;
 pub mod machine_template;
 pub mod provider_id;
 
+pub use bootstrap::{PacketKubeadmConfig, PacketKubeadmConfigTemplate};
 pub use cluster::{PacketCluster, PacketClusterSpec, PacketClusterStatus};
 pub use cluster_template::{PacketClusterTemplate, PacketClusterTemplateSpec};
 pub use machine::{PacketMachine, PacketMachineSpec, PacketMachineStatus};

@@ -10,6 +10,7 @@
 //!   and per-object [`backoff`].
 //! - [`requeue`]: every period, with its reason. [`rbac`]: the rules the controllers need.
 //! - [`core`]: `Cluster` and `Machine` read in the newest version the API server serves.
+//! - [`bootstrap`]: the built-in kubeadm bootstrap provider (PacketKubeadmConfig controller).
 //! - [`manager`]: leader election, `/metrics`, `/healthz`, `/readyz` and graceful shutdown
 //!   around the controllers, for `bins/capp-manager`.
 //!
@@ -18,6 +19,7 @@
 
 pub mod account;
 pub mod backoff;
+pub mod bootstrap;
 pub mod cluster;
 pub mod context;
 pub mod controller;

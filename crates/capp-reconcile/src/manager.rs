@@ -90,6 +90,17 @@ pub async fn run(
     options: ManagerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ManagerError> {
+    run_with_bootstrap(ctx, options, None, shutdown).await
+}
+
+/// [`run`], with the built-in kubeadm bootstrap controller ([`crate::bootstrap`]) running
+/// next to the infrastructure controllers when `bootstrap` is set.
+pub async fn run_with_bootstrap(
+    ctx: Arc<Context>,
+    options: ManagerOptions,
+    bootstrap: Option<crate::bootstrap::BootstrapSettings>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ManagerError> {
     let ready = Arc::new(AtomicBool::new(false));
     let (stop_tx, stop_rx) = watch::channel(false);
     if let Some(address) = options.metrics_bind_address {
@@ -169,7 +180,17 @@ pub async fn run(
             }
         }
     };
-    crate::controller::run(ctx, controllers_stop).await;
+    match bootstrap {
+        Some(settings) => {
+            use futures::FutureExt as _;
+            let stop = controllers_stop.shared();
+            tokio::join!(
+                crate::controller::run(ctx.clone(), stop.clone()),
+                crate::bootstrap::run(ctx, settings, stop),
+            );
+        }
+        None => crate::controller::run(ctx, controllers_stop).await,
+    }
     ready.store(false, Ordering::SeqCst);
     if let Some((leader, task)) = leadership {
         // Dropping the receiver makes the lease manager release the Lease.
