@@ -1,0 +1,643 @@
+//! The emulated MachineDeployment controller (`internal/controllers/machinedeployment`): one
+//! MachineSet per template revision, the RollingUpdate strategy (scale the new MachineSet up
+//! within `maxSurge`, the old ones down within `maxUnavailable`), status and deletion.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use capi_types::common::ObjectMeta as TemplateMeta;
+use capi_types::conditions::{Conditions as _, READY, Severity};
+use capi_types::labels::{CLUSTER_NAME_LABEL, MACHINE_DEPLOYMENT_NAME_LABEL};
+use capi_types::machine::MachineTemplateSpec;
+use capi_types::machine_deployment::{
+    MachineDeployment, MachineDeploymentStatus, MachineDeploymentStrategy, MachineRollingUpdateDeployment,
+};
+use capi_types::machine_set::{MachineSet, MachineSetSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::ResourceExt as _;
+
+use super::machine::get_cluster;
+use super::machine_set::{default_machine_set, reconcile_template_reference};
+use super::object::{
+    controller_of, controller_ref, ensure_finalizer, ensure_owner_ref, is_not_found, key, kube_err, now,
+    owner_ref, persist, remove_finalizer, selector,
+};
+use super::{
+    Context, DESIRED_REPLICAS_ANNOTATION, Error, MACHINE_DEPLOYMENT_FINALIZER, MACHINE_TEMPLATE_HASH_LABEL,
+    MAX_REPLICAS_ANNOTATION, REVISION_ANNOTATION, run_controller, watch_config,
+};
+
+/// Annotations never copied from a MachineDeployment to its MachineSets (`annotationsToSkip`).
+const ANNOTATIONS_TO_SKIP: [&str; 5] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION_ANNOTATION,
+    "machinedeployment.clusters.x-k8s.io/revision-history",
+    DESIRED_REPLICAS_ANNOTATION,
+    MAX_REPLICAS_ANNOTATION,
+];
+
+/// Runs the controller until aborted; the MachineSets it controls trigger it.
+pub(super) async fn run(ctx: Arc<Context>) {
+    let controller = Controller::new(Api::<MachineDeployment>::all(ctx.client.clone()), watch_config())
+        .owns(Api::<MachineSet>::all(ctx.client.clone()), watch_config());
+    run_controller(controller, ctx, reconcile).await;
+}
+
+fn replicas(ms: &MachineSet) -> i32 {
+    ms.spec.replicas.unwrap_or(0)
+}
+
+fn status_of(ms: &MachineSet) -> (i32, i32, i32) {
+    let s = ms.status.clone().unwrap_or_default();
+    (
+        s.replicas.unwrap_or(0),
+        s.ready_replicas.unwrap_or(0),
+        s.available_replicas.unwrap_or(0),
+    )
+}
+
+/// The MachineDeployment webhook's defaulting (`webhooks.MachineDeployment.Default`).
+fn default_machine_deployment(md: &mut MachineDeployment) {
+    let namespace = md.namespace().unwrap_or_default();
+    let name = md.name_any();
+    let cluster_name = md.spec.cluster_name.clone();
+    md.labels_mut().insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name.clone());
+    let spec = &mut md.spec;
+    spec.replicas.get_or_insert(1);
+    spec.min_ready_seconds.get_or_insert(0);
+    spec.revision_history_limit.get_or_insert(1);
+    spec.progress_deadline_seconds.get_or_insert(600);
+    let strategy = spec.strategy.get_or_insert_with(MachineDeploymentStrategy::default);
+    if strategy.type_.get_or_insert_with(|| "RollingUpdate".to_owned()).as_str() == "RollingUpdate" {
+        let rolling = strategy.rolling_update.get_or_insert_with(MachineRollingUpdateDeployment::default);
+        rolling.max_surge.get_or_insert(IntOrString::Int(1));
+        rolling.max_unavailable.get_or_insert(IntOrString::Int(0));
+    }
+    let template_labels = &mut spec.template.metadata.get_or_insert_with(TemplateMeta::default).labels;
+    let match_labels = spec.selector.match_labels.get_or_insert_with(BTreeMap::new);
+    if match_labels.is_empty() && spec.selector.match_expressions.as_ref().is_none_or(Vec::is_empty) {
+        match_labels.insert(MACHINE_DEPLOYMENT_NAME_LABEL.to_owned(), name.clone());
+        template_labels.insert(MACHINE_DEPLOYMENT_NAME_LABEL.to_owned(), name);
+    }
+    match_labels.insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name.clone());
+    template_labels.insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
+    let machine = spec.template.spec.get_or_insert_with(Default::default);
+    if let Some(version) = machine.version.as_mut()
+        && !version.starts_with('v')
+    {
+        *version = format!("v{version}");
+    }
+    if let Some(config_ref) = machine.bootstrap.config_ref.as_mut()
+        && config_ref.namespace.as_deref().is_none_or(str::is_empty)
+    {
+        config_ref.namespace = Some(namespace.clone());
+    }
+    if machine.infrastructure_ref.namespace.as_deref().is_none_or(str::is_empty) {
+        machine.infrastructure_ref.namespace = Some(namespace);
+    }
+}
+
+async fn reconcile(deployment: Arc<MachineDeployment>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = deployment.namespace().unwrap_or_default();
+    let api: Api<MachineDeployment> = Api::namespaced(ctx.client.clone(), &namespace);
+    let poll = Action::requeue(ctx.options.poll_interval);
+    if ensure_finalizer(&api, &deployment, MACHINE_DEPLOYMENT_FINALIZER).await? {
+        return Ok(poll);
+    }
+    let cluster = get_cluster(&ctx, &namespace, &deployment.spec.cluster_name, "spec.clusterName").await?;
+    if capi_types::is_paused(&cluster, deployment.as_ref()) {
+        return Ok(poll);
+    }
+    let original = (*deployment).clone();
+    let mut md = original.clone();
+    default_machine_deployment(&mut md);
+    let outcome = if md.metadata.deletion_timestamp.is_some() {
+        reconcile_delete(&ctx, &mut md).await
+    } else {
+        // reconcile: cluster-name label and Cluster owner, template owners, MachineSets.
+        let cluster_name = md.spec.cluster_name.clone();
+        md.labels_mut().insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
+        ensure_owner_ref(md.metadata.owner_references.get_or_insert_with(Vec::new), owner_ref(&cluster));
+        let template = md.spec.template.spec.clone().unwrap_or_default();
+        reconcile_template_reference(&ctx, &cluster, &md, Some(&template.infrastructure_ref)).await?;
+        reconcile_template_reference(&ctx, &cluster, &md, template.bootstrap.config_ref.as_ref()).await?;
+        let sets = get_and_adopt_machine_sets(&ctx, &md).await?;
+        match md.spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) {
+            Some("RollingUpdate") => rollout_rolling(&ctx, &mut md, sets).await,
+            other => Err(Error::Invalid(format!(
+                "MachineDeployment {}: spec.strategy.type {} is not emulated; use RollingUpdate",
+                key(&md),
+                other.unwrap_or_default()
+            ))),
+        }
+    };
+    persist(&api, &original, &md).await?;
+    outcome.map(|()| poll)
+}
+
+/// `getAndAdoptMachineSetsForDeployment`: the MachineSets matching the selector, adopting
+/// orphans, with the deployment-name label ensured.
+async fn get_and_adopt_machine_sets(ctx: &Context, md: &MachineDeployment) -> Result<Vec<MachineSet>, Error> {
+    let namespace = md.namespace().unwrap_or_default();
+    let api: Api<MachineSet> = Api::namespaced(ctx.client.clone(), &namespace);
+    let query = selector(&md.spec.selector, "spec.selector")?.to_string();
+    let uid = md.uid();
+    let mut sets = Vec::new();
+    for ms in api
+        .list(&ListParams::default().labels(&query))
+        .await
+        .map_err(kube_err(format!("list MachineSets of MachineDeployment {}", key(md))))?
+        .items
+    {
+        if controller_of(&ms.metadata).is_some_and(|c| Some(&c.uid) != uid.as_ref()) {
+            continue;
+        }
+        let adopt = controller_of(&ms.metadata).is_none();
+        let label_missing = ms.labels().get(MACHINE_DEPLOYMENT_NAME_LABEL) != Some(&md.name_any());
+        if !adopt && !label_missing {
+            sets.push(ms);
+            continue;
+        }
+        let mut refs = ms.metadata.owner_references.clone().unwrap_or_default();
+        if adopt {
+            ensure_owner_ref(&mut refs, controller_ref(md));
+        }
+        let patch = serde_json::json!({"metadata": {
+            "resourceVersion": ms.metadata.resource_version,
+            "ownerReferences": refs,
+            "labels": {MACHINE_DEPLOYMENT_NAME_LABEL: md.name_any()},
+        }});
+        sets.push(
+            api.patch(&ms.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(kube_err(format!("adopt MachineSet {}", key(&ms))))?,
+        );
+    }
+    Ok(sets)
+}
+
+/// `reconcileDelete`: delete the MachineSets, remove the finalizer once none is left.
+async fn reconcile_delete(ctx: &Context, md: &mut MachineDeployment) -> Result<(), Error> {
+    let sets = get_and_adopt_machine_sets(ctx, md).await?;
+    if sets.is_empty() {
+        remove_finalizer(&mut md.metadata, MACHINE_DEPLOYMENT_FINALIZER);
+        return Ok(());
+    }
+    for ms in sets.iter().filter(|ms| ms.metadata.deletion_timestamp.is_none()) {
+        delete_machine_set(ctx, ms).await?;
+    }
+    Ok(())
+}
+
+async fn delete_machine_set(ctx: &Context, ms: &MachineSet) -> Result<(), Error> {
+    let api: Api<MachineSet> = Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
+    match api.delete(&ms.name_any(), &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(kube_err(format!("delete MachineSet {}", key(ms)))(e)),
+    }
+}
+
+/// `mdutil.MachineTemplateDeepCopyRolloutFields`: the template fields whose change rolls the
+/// Machines out (no metadata, cluster name, readiness gates, node timeouts; references
+/// without version and namespace).
+fn rollout_fields(template: &MachineTemplateSpec) -> serde_json::Value {
+    let mut spec = template.spec.clone().unwrap_or_default();
+    spec.cluster_name = String::new();
+    spec.readiness_gates = Vec::new();
+    spec.node_drain_timeout = None;
+    spec.node_deletion_timeout = None;
+    spec.node_volume_detach_timeout = None;
+    let strip = |r: &mut capi_types::common::ObjectReference| {
+        r.api_version = r.api_version.as_deref().map(|v| super::object::group_of(v).to_owned());
+        r.namespace = None;
+    };
+    strip(&mut spec.infrastructure_ref);
+    if let Some(config_ref) = spec.bootstrap.config_ref.as_mut() {
+        strip(config_ref);
+    }
+    serde_json::to_value(&spec).unwrap_or_default()
+}
+
+/// 32-bit FNV-1a of the rollout fields, the numeric part of `machine-template-hash`
+/// (upstream hashes the Go value with `hash.Compute`; the number differs, the shape is the
+/// same).
+fn template_hash(template: &MachineTemplateSpec) -> u32 {
+    let bytes = rollout_fields(template).to_string();
+    bytes.bytes().fold(0x811c_9dc5_u32, |hash, b| (hash ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+/// `GetScaledValueFromIntOrPercent`.
+fn scaled(value: Option<&IntOrString>, total: i32, round_up: bool) -> Result<i32, Error> {
+    match value {
+        None => Ok(0),
+        Some(IntOrString::Int(n)) => Ok(*n),
+        Some(IntOrString::String(s)) => {
+            let percent: i64 = s
+                .strip_suffix('%')
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| Error::Invalid(format!("invalid value {s:?} for maxSurge/maxUnavailable: use an integer or a percentage such as \"25%\"")))?;
+            let product = percent * i64::from(total);
+            let value = if round_up { (product + 99) / 100 } else { product / 100 };
+            Ok(i32::try_from(value).unwrap_or(i32::MAX))
+        }
+    }
+}
+
+/// `ResolveFenceposts` → (maxSurge, maxUnavailable), the latter capped at the replicas.
+fn fenceposts(md: &MachineDeployment) -> Result<(i32, i32), Error> {
+    let desired = md.spec.replicas.unwrap_or(1);
+    let rolling = md.spec.strategy.as_ref().and_then(|s| s.rolling_update.clone()).unwrap_or_default();
+    let surge = scaled(rolling.max_surge.as_ref(), desired, true)?;
+    let mut unavailable = scaled(rolling.max_unavailable.as_ref(), desired, false)?;
+    if surge == 0 && unavailable == 0 {
+        unavailable = 1;
+    }
+    Ok((surge, if desired == 0 { 0 } else { unavailable.min(desired) }))
+}
+
+/// `computeDesiredMachineSet`: name, labels (template labels + hash + deployment-name),
+/// selector, annotations (revision, desired and max replicas) and the in-place fields.
+fn desired_machine_set(
+    md: &MachineDeployment,
+    existing: Option<&MachineSet>,
+    old: &[MachineSet],
+) -> Result<MachineSet, Error> {
+    let desired_replicas = md.spec.replicas.unwrap_or(1);
+    let (surge, _) = fenceposts(md)?;
+    let template_labels = md.spec.template.metadata.clone().unwrap_or_default().labels;
+    let mut ms = match existing {
+        Some(existing) => existing.clone(),
+        None => {
+            let base: String = format!("{}-", md.name_any()).chars().take(58).collect();
+            let suffix = crate::util::random_suffix(5);
+            let mut ms = MachineSet::new(
+                &format!("{base}{suffix}"),
+                MachineSetSpec {
+                    replicas: Some(new_ms_new_replicas(md, old.iter(), 0)?),
+                    template: Some(MachineTemplateSpec {
+                        metadata: None,
+                        spec: md.spec.template.spec.clone(),
+                    }),
+                    ..MachineSetSpec::default()
+                },
+            );
+            ms.metadata.namespace = md.namespace();
+            ms.labels_mut().insert(
+                MACHINE_TEMPLATE_HASH_LABEL.to_owned(),
+                format!("{}-{suffix}", template_hash(&md.spec.template)),
+            );
+            ms
+        }
+    };
+    let unique = ms.labels().get(MACHINE_TEMPLATE_HASH_LABEL).cloned().ok_or_else(|| {
+        Error::Invalid(format!(
+            "MachineSet {} has no {MACHINE_TEMPLATE_HASH_LABEL} label: restore it or delete the MachineSet",
+            key(&ms)
+        ))
+    })?;
+    ms.metadata.owner_references = Some(vec![controller_ref(md)]);
+    let mut labels = template_labels.clone();
+    labels.insert(MACHINE_TEMPLATE_HASH_LABEL.to_owned(), unique.clone());
+    labels.insert(MACHINE_DEPLOYMENT_NAME_LABEL.to_owned(), md.name_any());
+    ms.labels_mut().extend(labels);
+    ms.spec.cluster_name.clone_from(&md.spec.cluster_name);
+    let mut selector = md.spec.selector.clone();
+    selector.match_labels.get_or_insert_with(BTreeMap::new).insert(MACHINE_TEMPLATE_HASH_LABEL.to_owned(), unique.clone());
+    ms.spec.selector = selector;
+    // ComputeMachineSetAnnotations.
+    let mut annotations: BTreeMap<String, String> = md
+        .annotations()
+        .iter()
+        .filter(|(k, _)| !ANNOTATIONS_TO_SKIP.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let max_old_revision = old.iter().filter_map(revision).max().unwrap_or(0);
+    let mut new_revision = max_old_revision + 1;
+    if let Some(current) = existing.and_then(revision)
+        && new_revision < current
+    {
+        new_revision = current;
+    }
+    annotations.insert(REVISION_ANNOTATION.to_owned(), new_revision.to_string());
+    annotations.insert(DESIRED_REPLICAS_ANNOTATION.to_owned(), desired_replicas.to_string());
+    annotations.insert(MAX_REPLICAS_ANNOTATION.to_owned(), (desired_replicas + surge).to_string());
+    ms.annotations_mut().extend(annotations);
+    let template = ms.spec.template.get_or_insert_with(MachineTemplateSpec::default);
+    let mut template_labels = template_labels;
+    template_labels.insert(MACHINE_TEMPLATE_HASH_LABEL.to_owned(), unique);
+    template.metadata = Some(TemplateMeta {
+        labels: template_labels,
+        annotations: md.spec.template.metadata.clone().unwrap_or_default().annotations,
+    });
+    let md_spec = md.spec.template.spec.clone().unwrap_or_default();
+    let spec = template.spec.get_or_insert_with(Default::default);
+    spec.readiness_gates = md_spec.readiness_gates;
+    spec.node_drain_timeout = md_spec.node_drain_timeout;
+    spec.node_deletion_timeout = md_spec.node_deletion_timeout;
+    spec.node_volume_detach_timeout = md_spec.node_volume_detach_timeout;
+    ms.spec.min_ready_seconds = Some(md.spec.min_ready_seconds.unwrap_or(0));
+    ms.spec.delete_policy = md
+        .spec
+        .strategy
+        .as_ref()
+        .and_then(|s| s.rolling_update.as_ref())
+        .and_then(|r| r.delete_policy.clone());
+    ms.spec.machine_naming_strategy.clone_from(&md.spec.machine_naming_strategy);
+    default_machine_set(&mut ms);
+    Ok(ms)
+}
+
+/// The revision annotation of a MachineSet.
+fn revision(ms: &MachineSet) -> Option<i64> {
+    ms.annotations().get(REVISION_ANNOTATION).and_then(|r| r.parse().ok())
+}
+
+/// `mdutil.NewMSNewReplicas` for RollingUpdate: scale the new MachineSet up as far as
+/// `maxSurge` allows, never past the desired replicas.
+fn new_ms_new_replicas<'a>(
+    md: &MachineDeployment,
+    all: impl Iterator<Item = &'a MachineSet>,
+    new_replicas: i32,
+) -> Result<i32, Error> {
+    let desired = md.spec.replicas.unwrap_or(1);
+    let (surge, _) = fenceposts(md)?;
+    // TotalMachineSetsReplicaSum: max(spec, status) per MachineSet.
+    let current: i32 = all.map(|ms| replicas(ms).max(status_of(ms).0)).sum();
+    let max_total = desired + surge;
+    if current >= max_total {
+        return Ok(new_replicas);
+    }
+    Ok(new_replicas + (max_total - current).min(desired - new_replicas))
+}
+
+/// `scaleMachineSet`: new replicas plus the desired/max replicas annotations.
+async fn scale_machine_set(ctx: &Context, ms: &mut MachineSet, to: i32, md: &MachineDeployment) -> Result<(), Error> {
+    let desired = md.spec.replicas.unwrap_or(1);
+    let (surge, _) = fenceposts(md)?;
+    let mut desired_ms = ms.clone();
+    desired_ms.spec.replicas = Some(to);
+    desired_ms.annotations_mut().insert(DESIRED_REPLICAS_ANNOTATION.to_owned(), desired.to_string());
+    desired_ms.annotations_mut().insert(MAX_REPLICAS_ANNOTATION.to_owned(), (desired + surge).to_string());
+    if desired_ms == *ms {
+        return Ok(());
+    }
+    let api: Api<MachineSet> = Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
+    *ms = api
+        .replace(&ms.name_any(), &PostParams::default(), &desired_ms)
+        .await
+        .map_err(kube_err(format!("scale MachineSet {}", key(ms))))?;
+    Ok(())
+}
+
+/// `rolloutRolling`: find or create the new MachineSet, scale it up, scale the old ones down,
+/// update the status, and clean up old MachineSets once the rollout completed.
+async fn rollout_rolling(ctx: &Context, md: &mut MachineDeployment, mut sets: Vec<MachineSet>) -> Result<(), Error> {
+    let namespace = md.namespace().unwrap_or_default();
+    let api: Api<MachineSet> = Api::namespaced(ctx.client.clone(), &namespace);
+    // FindNewMachineSet: the up-to-date MachineSet with most replicas (then oldest, then name).
+    sets.sort_by(|a, b| {
+        replicas(b)
+            .cmp(&replicas(a))
+            .then_with(|| a.metadata.creation_timestamp.as_ref().map(|t| t.0).cmp(&b.metadata.creation_timestamp.as_ref().map(|t| t.0)))
+            .then_with(|| a.name_any().cmp(&b.name_any()))
+    });
+    let wanted = rollout_fields(&md.spec.template);
+    let new_index = sets
+        .iter()
+        .position(|ms| ms.spec.template.as_ref().is_some_and(|t| rollout_fields(t) == wanted));
+    let new_existing = new_index.map(|i| sets.remove(i));
+    let mut old = sets;
+    // getNewMachineSet: update the existing one in place, or create it.
+    let mut new_ms = match new_existing {
+        Some(existing) => {
+            let desired = desired_machine_set(md, Some(&existing), &old)?;
+            if desired == existing {
+                existing
+            } else {
+                api.replace(&existing.name_any(), &PostParams::default(), &desired)
+                    .await
+                    .map_err(kube_err(format!("update MachineSet {}", key(&existing))))?
+            }
+        }
+        None => {
+            let desired = desired_machine_set(md, None, &old)?;
+            api.create(&PostParams::default(), &desired)
+                .await
+                .map_err(kube_err(format!("create MachineSet {}", key(&desired))))?
+        }
+    };
+    // reconcileNewMachineSet.
+    let desired = md.spec.replicas.unwrap_or(1);
+    if replicas(&new_ms) > desired {
+        scale_machine_set(ctx, &mut new_ms, desired, md).await?;
+    } else if replicas(&new_ms) < desired {
+        let all = old.iter().chain(std::iter::once(&new_ms));
+        let to = new_ms_new_replicas(md, all, replicas(&new_ms))?;
+        scale_machine_set(ctx, &mut new_ms, to, md).await?;
+    }
+    // reconcileOldMachineSets.
+    reconcile_old_machine_sets(ctx, md, &mut old, &new_ms).await?;
+    let status = sync_status(md, &old, &new_ms);
+    // cleanupDeployment once DeploymentComplete.
+    let complete = status.updated_replicas == Some(desired)
+        && status.replicas == Some(desired)
+        && status.available_replicas == Some(desired)
+        && status.observed_generation >= md.metadata.generation;
+    md.status = Some(status);
+    if complete {
+        cleanup_deployment(ctx, md, &old).await?;
+    }
+    Ok(())
+}
+
+/// `reconcileOldMachineSets`: scale old MachineSets down, first their unhealthy replicas
+/// (`cleanupUnhealthyReplicas`), then as far as `maxUnavailable` allows
+/// (`scaleDownOldMachineSetsForRollingUpdate`), oldest first.
+async fn reconcile_old_machine_sets(
+    ctx: &Context,
+    md: &MachineDeployment,
+    old: &mut [MachineSet],
+    new_ms: &MachineSet,
+) -> Result<(), Error> {
+    let old_count: i32 = old.iter().map(replicas).sum();
+    if old_count == 0 {
+        return Ok(());
+    }
+    let desired = md.spec.replicas.unwrap_or(1);
+    let all_count = old_count + replicas(new_ms);
+    let (_, max_unavailable) = fenceposts(md)?;
+    let min_available = desired - max_unavailable;
+    let new_unavailable = replicas(new_ms) - status_of(new_ms).2;
+    let max_scaled_down = all_count - min_available - new_unavailable;
+    if max_scaled_down <= 0 {
+        return Ok(());
+    }
+    old.sort_by_key(|ms| (ms.metadata.creation_timestamp.as_ref().map(|t| t.0), ms.name_any()));
+    let mut cleaned = 0;
+    for ms in old.iter_mut() {
+        if cleaned >= max_scaled_down {
+            break;
+        }
+        let (count, available) = (replicas(ms), status_of(ms).2);
+        if count == 0 || count == available {
+            continue;
+        }
+        let down = (max_scaled_down - cleaned).min(count - available);
+        scale_machine_set(ctx, ms, count - down, md).await?;
+        cleaned += down;
+    }
+    let available: i32 = old.iter().chain(std::iter::once(new_ms)).map(|ms| status_of(ms).2).sum();
+    if available <= min_available {
+        return Ok(());
+    }
+    let total = available - min_available;
+    let mut scaled_down = 0;
+    for ms in old.iter_mut() {
+        if scaled_down >= total {
+            break;
+        }
+        let count = replicas(ms);
+        if count == 0 {
+            continue;
+        }
+        let down = count.min(total - scaled_down);
+        scale_machine_set(ctx, ms, count - down, md).await?;
+        scaled_down += down;
+    }
+    Ok(())
+}
+
+/// `cleanupDeployment`: deletes old MachineSets without replicas beyond `revisionHistoryLimit`.
+async fn cleanup_deployment(ctx: &Context, md: &MachineDeployment, old: &[MachineSet]) -> Result<(), Error> {
+    let limit = usize::try_from(md.spec.revision_history_limit.unwrap_or(1)).unwrap_or(0);
+    let mut cleanable: Vec<&MachineSet> = old
+        .iter()
+        .filter(|ms| ms.metadata.deletion_timestamp.is_none() && replicas(ms) == 0 && status_of(ms).0 == 0)
+        .collect();
+    if cleanable.len() <= limit {
+        return Ok(());
+    }
+    cleanable.sort_by_key(|ms| (ms.metadata.creation_timestamp.as_ref().map(|t| t.0), ms.name_any()));
+    let excess = cleanable.len() - limit;
+    for ms in cleanable.into_iter().take(excess) {
+        delete_machine_set(ctx, ms).await?;
+    }
+    Ok(())
+}
+
+/// `syncDeploymentStatus` + `calculateStatus`: counters from the MachineSets, phase,
+/// `Available` and `MachineSetReady` conditions.
+fn sync_status(md: &MachineDeployment, old: &[MachineSet], new_ms: &MachineSet) -> MachineDeploymentStatus {
+    let all = || old.iter().chain(std::iter::once(new_ms));
+    let desired = md.spec.replicas.unwrap_or(1);
+    let available: i32 = all().map(|ms| status_of(ms).2).sum();
+    let total: i32 = all().map(replicas).sum();
+    let ready: i32 = all().map(|ms| status_of(ms).1).sum();
+    let mut status = md.status.clone().unwrap_or_default();
+    status.observed_generation = md.metadata.generation;
+    status.selector = selector(&md.spec.selector, "spec.selector").map(|s| s.to_string()).ok();
+    status.replicas = Some(all().map(|ms| status_of(ms).0).sum());
+    status.updated_replicas = Some(status_of(new_ms).0);
+    status.ready_replicas = Some(ready);
+    status.available_replicas = Some(available);
+    status.unavailable_replicas = Some((total - available).max(0));
+    let mut phase = status.phase.clone();
+    if desired == ready {
+        phase = Some("Running".to_owned());
+    }
+    if desired > ready {
+        phase = Some("ScalingUp".to_owned());
+    }
+    if total - available < 0 {
+        phase = Some("ScalingDown".to_owned());
+    }
+    if all().any(|ms| ms.status.as_ref().is_some_and(|s| s.failure_reason.is_some() || s.failure_message.is_some())) {
+        phase = Some("Failed".to_owned());
+    }
+    status.phase = phase;
+    let now = now();
+    let (_, max_unavailable) = fenceposts(md).unwrap_or((1, 0));
+    let min_needed = desired - max_unavailable;
+    if available >= min_needed {
+        status.mark_true("Available", now);
+    } else {
+        status.mark_false(
+            "Available",
+            "WaitingForAvailableMachines",
+            Severity::Warning,
+            &format!("Minimum availability requires {min_needed} replicas, current {available} available"),
+            now,
+        );
+    }
+    // SetMirror of the new MachineSet's Ready into MachineSetReady.
+    match new_ms.status.as_ref().and_then(|s| s.get(READY)) {
+        Some(ready) => {
+            status.set(capi_types::conditions::Condition {
+                type_: "MachineSetReady".to_owned(),
+                last_transition_time: capi_types::conditions::format_time(now),
+                ..ready.clone()
+            });
+        }
+        None => {
+            status.mark_false("MachineSetReady", "WaitingForMachineSet", Severity::Info, "", now);
+        }
+    }
+    status.set_summary_of(&["Available"], now);
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capi_types::machine_deployment::MachineDeploymentSpec;
+
+    fn deployment(replicas: i32) -> MachineDeployment {
+        let mut md = MachineDeployment::new(
+            "workers",
+            MachineDeploymentSpec {
+                cluster_name: "prod".into(),
+                replicas: Some(replicas),
+                ..MachineDeploymentSpec::default()
+            },
+        );
+        md.metadata.namespace = Some("default".into());
+        default_machine_deployment(&mut md);
+        md
+    }
+
+    #[test]
+    fn the_webhook_defaults_select_machines_by_deployment_and_cluster_name() {
+        let md = deployment(2);
+        let labels = md.spec.selector.match_labels.clone().unwrap();
+        assert_eq!(labels[MACHINE_DEPLOYMENT_NAME_LABEL], "workers");
+        assert_eq!(labels[CLUSTER_NAME_LABEL], "prod");
+        let rolling = md.spec.strategy.unwrap().rolling_update.unwrap();
+        assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
+        assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
+    }
+
+    #[test]
+    fn a_new_machine_set_is_labelled_named_and_annotated_like_upstream() {
+        let md = deployment(2);
+        let ms = desired_machine_set(&md, None, &[]).unwrap();
+        assert!(ms.name_any().starts_with("workers-") && ms.name_any().len() == "workers-".len() + 5);
+        let hash = &ms.labels()[MACHINE_TEMPLATE_HASH_LABEL];
+        assert!(hash.ends_with(&ms.name_any()["workers-".len()..]), "{hash}");
+        assert_eq!(ms.labels()[MACHINE_DEPLOYMENT_NAME_LABEL], "workers");
+        assert_eq!(ms.spec.selector.match_labels.as_ref().unwrap()[MACHINE_TEMPLATE_HASH_LABEL], *hash);
+        assert_eq!(ms.annotations()[REVISION_ANNOTATION], "1");
+        assert_eq!(ms.annotations()[MAX_REPLICAS_ANNOTATION], "3");
+        assert_eq!(ms.spec.replicas, Some(2));
+        assert_eq!(controller_of(&ms.metadata).unwrap().kind, "MachineDeployment");
+    }
+
+    #[test]
+    fn percentages_round_surge_up_and_unavailability_down() {
+        assert_eq!(scaled(Some(&IntOrString::String("25%".into())), 3, true).unwrap(), 1);
+        assert_eq!(scaled(Some(&IntOrString::String("25%".into())), 3, false).unwrap(), 0);
+        assert!(scaled(Some(&IntOrString::String("many".into())), 3, false).is_err());
+    }
+}
