@@ -59,7 +59,8 @@ pub const MACHINE_TEMPLATE_HASH_LABEL: &str = "machine-template-hash";
 /// Annotation: revision of a MachineSet within its MachineDeployment (`RevisionAnnotation`).
 pub const REVISION_ANNOTATION: &str = "machinedeployment.clusters.x-k8s.io/revision";
 /// Annotation: the MachineDeployment's desired replicas (`DesiredReplicasAnnotation`).
-pub const DESIRED_REPLICAS_ANNOTATION: &str = "machinedeployment.clusters.x-k8s.io/desired-replicas";
+pub const DESIRED_REPLICAS_ANNOTATION: &str =
+    "machinedeployment.clusters.x-k8s.io/desired-replicas";
 /// Annotation: desired replicas plus max surge (`MaxReplicasAnnotation`).
 pub const MAX_REPLICAS_ANNOTATION: &str = "machinedeployment.clusters.x-k8s.io/max-replicas";
 
@@ -224,6 +225,10 @@ fn watch_config() -> watcher::Config {
 
 /// The error policy of every emulated controller: log, then retry after the poll interval
 /// (upstream controller-runtime requeues with rate-limited backoff).
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature kube-runtime's Controller::run requires"
+)]
 fn error_policy<K>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action
 where
     K: kube::Resource,

@@ -9,6 +9,10 @@
     clippy::expect_used,
     reason = "integration tests and their helpers fail by panicking"
 )]
+#![allow(
+    clippy::too_many_lines,
+    reason = "each test is one story told step by step"
+)]
 
 #[path = "support/support.rs"]
 mod support;
@@ -24,7 +28,10 @@ use capi_types::machine_set::MachineSet;
 use capp_testenv::TestEnv;
 use capp_testenv::capi::{CoreEmulation, Options};
 use k8s_openapi::api::core::v1::{Node, Secret};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, PostParams,
+};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -85,7 +92,10 @@ impl World {
         let crds: Vec<Value> = kinds.iter().map(|(g, k)| crd(g, k)).collect();
         mgmt.install_crds(&crds).await.unwrap();
         let client = mgmt.client().unwrap();
-        let core = CoreEmulation::start(client.clone(), Options::default().with_poll_interval(Duration::from_millis(150)));
+        let core = CoreEmulation::start(
+            client.clone(),
+            Options::default().with_poll_interval(Duration::from_millis(150)),
+        );
         World {
             mgmt,
             workload,
@@ -124,13 +134,20 @@ impl World {
             "stringData": {"value": kubeconfig}
         }))
         .unwrap();
-        self.api::<Secret>().create(&PostParams::default(), &secret).await.unwrap();
+        self.api::<Secret>()
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
     }
 
     /// A test provider object's status.
     async fn set_status(&self, group: &str, kind: &str, name: &str, status: Value) {
         self.dynamic(group, kind)
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": status})),
+            )
             .await
             .unwrap();
     }
@@ -150,7 +167,10 @@ impl World {
                      "taints": [{"key": "node.cluster.x-k8s.io/uninitialized", "effect": "NoSchedule"}]}
         }))
         .unwrap();
-        self.nodes().create(&PostParams::default(), &node).await.unwrap();
+        self.nodes()
+            .create(&PostParams::default(), &node)
+            .await
+            .unwrap();
         let status = json!({"status": {
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                             "lastHeartbeatTime": "2026-01-01T00:00:00Z", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
@@ -159,7 +179,10 @@ impl World {
                          "kubeletVersion": "v1.33.0", "kubeProxyVersion": "", "operatingSystem": "linux",
                          "architecture": "amd64"}
         }});
-        self.nodes().patch_status(name, &PatchParams::default(), &Patch::Merge(status)).await.unwrap();
+        self.nodes()
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .unwrap();
     }
 
     /// Plays the providers and the kubelet until aborted: infrastructure machines get a
@@ -175,16 +198,28 @@ impl World {
             loop {
                 for m in machines.list(&ListParams::default()).await.unwrap().items {
                     let name = m.name_any();
-                    if m.metadata.deletion_timestamp.is_none() && m.data["spec"]["providerID"].is_null() {
+                    if m.metadata.deletion_timestamp.is_none()
+                        && m.data["spec"]["providerID"].is_null()
+                    {
                         let provider_id = format!("test:///{name}");
-                        let _ = machines.patch(&name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"providerID": provider_id}}))).await;
+                        let _ = machines
+                            .patch(
+                                &name,
+                                &PatchParams::default(),
+                                &Patch::Merge(json!({"spec": {"providerID": provider_id}})),
+                            )
+                            .await;
                         let status = json!({"status": {"ready": true, "addresses": [{"type": "InternalIP", "address": "10.0.0.7"}]}});
-                        let _ = machines.patch_status(&name, &PatchParams::default(), &Patch::Merge(status)).await;
+                        let _ = machines
+                            .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
+                            .await;
                     }
                 }
                 for c in configs.list(&ListParams::default()).await.unwrap().items {
                     let name = c.name_any();
-                    if c.metadata.deletion_timestamp.is_none() && c.data["status"]["ready"].is_null() {
+                    if c.metadata.deletion_timestamp.is_none()
+                        && c.data["status"]["ready"].is_null()
+                    {
                         let secret: Secret = serde_json::from_value(json!({
                             "metadata": {"name": name, "namespace": NS},
                             "stringData": {"value": "#cloud-config\n", "format": "cloud-config"}
@@ -192,12 +227,16 @@ impl World {
                         .unwrap();
                         let _ = secrets.create(&PostParams::default(), &secret).await;
                         let status = json!({"status": {"ready": true, "dataSecretName": name}});
-                        let _ = configs.patch_status(&name, &PatchParams::default(), &Patch::Merge(status)).await;
+                        let _ = configs
+                            .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
+                            .await;
                     }
                 }
                 for m in core.list(&ListParams::default()).await.unwrap().items {
-                    if let (Some(provider_id), None) = (m.spec.provider_id.clone(), m.metadata.deletion_timestamp.as_ref())
-                        && nodes.get_opt(&m.name_any()).await.unwrap().is_none()
+                    if let (Some(provider_id), None) = (
+                        m.spec.provider_id.clone(),
+                        m.metadata.deletion_timestamp.as_ref(),
+                    ) && nodes.get_opt(&m.name_any()).await.unwrap().is_none()
                     {
                         let node: Node = serde_json::from_value(json!({
                             "metadata": {"name": m.name_any()}, "spec": {"providerID": provider_id}
@@ -206,7 +245,13 @@ impl World {
                         if nodes.create(&PostParams::default(), &node).await.is_ok() {
                             let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True",
                                 "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-                            let _ = nodes.patch_status(&m.name_any(), &PatchParams::default(), &Patch::Merge(status)).await;
+                            let _ = nodes
+                                .patch_status(
+                                    &m.name_any(),
+                                    &PatchParams::default(),
+                                    &Patch::Merge(status),
+                                )
+                                .await;
                         }
                     }
                 }
@@ -227,7 +272,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -236,8 +284,14 @@ fn labels(obj: &DynamicObject) -> BTreeMap<String, String> {
     obj.labels().clone()
 }
 
-fn condition<'a>(conditions: &'a [capi_types::conditions::Condition], type_: &str) -> Option<&'a str> {
-    conditions.iter().find(|c| c.type_ == type_).map(|c| c.status.as_str())
+fn condition<'a>(
+    conditions: &'a [capi_types::conditions::Condition],
+    type_: &str,
+) -> Option<&'a str> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.status.as_str())
 }
 
 const CLUSTER: &str = r"
@@ -266,23 +320,58 @@ async fn a_cluster_owns_its_infrastructure_cluster_becomes_provisioned_and_gets_
         (!obj.owner_references().is_empty()).then_some(obj)
     })
     .await;
-    let owner = &owned.owner_references()[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("Cluster", "prod", Some(true)));
+    let reference = &owned.owner_references()[0];
+    assert_eq!(
+        (
+            reference.kind.as_str(),
+            reference.name.as_str(),
+            reference.controller
+        ),
+        ("Cluster", "prod", Some(true))
+    );
     assert_eq!(labels(&owned)["cluster.x-k8s.io/cluster-name"], "prod");
     let provisioning = eventually("the Cluster to be Provisioning", 10, || async {
         let c = clusters.get("prod").await.unwrap();
         (c.status.as_ref()?.phase.as_deref() == Some("Provisioning")).then_some(c)
     })
     .await;
-    assert!(provisioning.finalizers().contains(&"cluster.cluster.x-k8s.io".to_owned()));
+    assert!(
+        provisioning
+            .finalizers()
+            .contains(&"cluster.cluster.x-k8s.io".to_owned())
+    );
     let status = provisioning.status.unwrap();
-    assert_eq!(condition(&status.conditions, "InfrastructureReady"), Some("False"));
-    assert_eq!(status.conditions.iter().find(|c| c.type_ == "InfrastructureReady").unwrap().reason.as_deref(), Some("WaitingForInfrastructure"));
+    assert_eq!(
+        condition(&status.conditions, "InfrastructureReady"),
+        Some("False")
+    );
+    assert_eq!(
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "InfrastructureReady")
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("WaitingForInfrastructure")
+    );
 
     // The provider reports the endpoint and readiness; both are copied back.
-    world.patch(INFRA, "TestCluster", "prod", json!({"spec": {"controlPlaneEndpoint": {"host": "10.1.2.3", "port": 6443}}})).await;
     world
-        .set_status(INFRA, "TestCluster", "prod", json!({"ready": true, "failureDomains": {"da": {"controlPlane": true}}}))
+        .patch(
+            INFRA,
+            "TestCluster",
+            "prod",
+            json!({"spec": {"controlPlaneEndpoint": {"host": "10.1.2.3", "port": 6443}}}),
+        )
+        .await;
+    world
+        .set_status(
+            INFRA,
+            "TestCluster",
+            "prod",
+            json!({"ready": true, "failureDomains": {"da": {"controlPlane": true}}}),
+        )
         .await;
     let provisioned = eventually("the Cluster to be Provisioned", 10, || async {
         let c = clusters.get("prod").await.unwrap();
@@ -294,9 +383,15 @@ async fn a_cluster_owns_its_infrastructure_cluster_becomes_provisioned_and_gets_
     let status = provisioned.status.unwrap();
     assert_eq!(status.infrastructure_ready, Some(true));
     assert!(status.failure_domains.get("da").is_some());
-    assert_eq!(condition(&status.conditions, "InfrastructureReady"), Some("True"));
+    assert_eq!(
+        condition(&status.conditions, "InfrastructureReady"),
+        Some("True")
+    );
     assert_eq!(condition(&status.conditions, "Ready"), Some("True"));
-    assert_eq!(condition(&status.conditions, "ControlPlaneInitialized"), Some("False"));
+    assert_eq!(
+        condition(&status.conditions, "ControlPlaneInitialized"),
+        Some("False")
+    );
     // Without a control plane provider upstream never sets controlPlaneReady.
     assert_eq!(status.control_plane_ready, None);
 
@@ -317,22 +412,40 @@ async fn a_cluster_owns_its_infrastructure_cluster_becomes_provisioned_and_gets_
         "stringData": {"tls.crt": ca.cert_pem(), "tls.key": capp_pki::secrecy::ExposeSecret::expose_secret(&ca.key_pem())}
     }))
     .unwrap();
-    secrets.create(&PostParams::default(), &secret).await.unwrap();
-    let kubeconfig = eventually("the kubeconfig Secret", 10, || async { secrets.get_opt("prod-kubeconfig").await.unwrap() }).await;
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let kubeconfig = eventually("the kubeconfig Secret", 10, || async {
+        secrets.get_opt("prod-kubeconfig").await.unwrap()
+    })
+    .await;
     assert_eq!(kubeconfig.type_.as_deref(), Some("cluster.x-k8s.io/secret"));
     assert_eq!(kubeconfig.labels()["cluster.x-k8s.io/cluster-name"], "prod");
     assert_eq!(kubeconfig.owner_references()[0].kind, "Cluster");
     let text = String::from_utf8(kubeconfig.data.unwrap()["value"].0.clone()).unwrap();
     let parsed = capp_pki::Kubeconfig::from_yaml(&text).unwrap();
     assert_eq!(parsed.current_context, "prod-admin@prod");
-    assert_eq!(parsed.cluster("prod").unwrap().server, "https://10.1.2.3:6443");
+    assert_eq!(
+        parsed.cluster("prod").unwrap().server,
+        "https://10.1.2.3:6443"
+    );
 }
 
 /// A ready Cluster with its TestCluster, reachable workload cluster included.
 async fn ready_cluster(world: &World) {
     world.apply(CLUSTER).await;
-    world.patch(INFRA, "TestCluster", "prod", json!({"spec": {"controlPlaneEndpoint": {"host": "10.1.2.3", "port": 6443}}})).await;
-    world.set_status(INFRA, "TestCluster", "prod", json!({"ready": true})).await;
+    world
+        .patch(
+            INFRA,
+            "TestCluster",
+            "prod",
+            json!({"spec": {"controlPlaneEndpoint": {"host": "10.1.2.3", "port": 6443}}}),
+        )
+        .await;
+    world
+        .set_status(INFRA, "TestCluster", "prod", json!({"ready": true}))
+        .await;
     world.write_kubeconfig("prod").await;
 }
 
@@ -374,9 +487,13 @@ async fn wait_phase(machines: &Api<Machine>, name: &str, want: &str) -> Machine 
 }
 
 async fn release(api: &Api<DynamicObject>, name: &str) {
-    api.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
-        .await
-        .unwrap();
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,36 +506,88 @@ async fn a_machine_goes_from_pending_to_running_and_is_deleted_infrastructure_fi
     let bootstrap = world.dynamic(BOOTSTRAP, "TestConfig");
 
     let pending = wait_phase(&machines, "cp-0", "Pending").await;
-    assert!(pending.finalizers().contains(&"machine.cluster.x-k8s.io".to_owned()));
-    assert_eq!(pending.owner_references()[0].kind, "Cluster", "a stand-alone Machine is owned by its Cluster");
-    assert_eq!(pending.spec.version.as_deref(), Some("v1.33.0"), "the webhook default adds the v");
+    assert!(
+        pending
+            .finalizers()
+            .contains(&"machine.cluster.x-k8s.io".to_owned())
+    );
+    assert_eq!(
+        pending.owner_references()[0].kind,
+        "Cluster",
+        "a stand-alone Machine is owned by its Cluster"
+    );
+    assert_eq!(
+        pending.spec.version.as_deref(),
+        Some("v1.33.0"),
+        "the webhook default adds the v"
+    );
     let status = pending.status.clone().unwrap();
-    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
     assert_eq!(ready.message.as_deref(), Some("0 of 2 completed"));
     for (api, what) in [(&infra, "TestMachine"), (&bootstrap, "TestConfig")] {
-        let obj = eventually(&format!("{what} to be owned by the Machine"), 10, || async {
-            let obj = api.get("cp-0").await.unwrap();
-            (!obj.owner_references().is_empty()).then_some(obj)
-        })
+        let obj = eventually(
+            &format!("{what} to be owned by the Machine"),
+            10,
+            || async {
+                let obj = api.get("cp-0").await.unwrap();
+                (!obj.owner_references().is_empty()).then_some(obj)
+            },
+        )
         .await;
         let owner = &obj.owner_references()[0];
-        assert_eq!((owner.kind.as_str(), owner.controller, owner.block_owner_deletion), ("Machine", Some(true), Some(true)));
+        assert_eq!(
+            (
+                owner.kind.as_str(),
+                owner.controller,
+                owner.block_owner_deletion
+            ),
+            ("Machine", Some(true), Some(true))
+        );
         assert_eq!(labels(&obj)["cluster.x-k8s.io/cluster-name"], "prod");
     }
 
     // Bootstrap data: dataSecretName propagates, the Machine is Provisioning.
-    world.set_status(BOOTSTRAP, "TestConfig", "cp-0", json!({"ready": true, "dataSecretName": "cp-0-userdata"})).await;
+    world
+        .set_status(
+            BOOTSTRAP,
+            "TestConfig",
+            "cp-0",
+            json!({"ready": true, "dataSecretName": "cp-0-userdata"}),
+        )
+        .await;
     let provisioning = wait_phase(&machines, "cp-0", "Provisioning").await;
-    assert_eq!(provisioning.spec.bootstrap.data_secret_name.as_deref(), Some("cp-0-userdata"));
+    assert_eq!(
+        provisioning.spec.bootstrap.data_secret_name.as_deref(),
+        Some("cp-0-userdata")
+    );
     assert_eq!(provisioning.status.unwrap().bootstrap_ready, Some(true));
 
     // Infrastructure: providerID, addresses and failure domain propagate, Provisioned.
-    world.patch(INFRA, "TestMachine", "cp-0", json!({"spec": {"providerID": "test:///cp-0", "failureDomain": "da"}})).await;
     world
-        .set_status(INFRA, "TestMachine", "cp-0", json!({"ready": true, "addresses": [{"type": "InternalIP", "address": "10.0.0.5"}]}))
+        .patch(
+            INFRA,
+            "TestMachine",
+            "cp-0",
+            json!({"spec": {"providerID": "test:///cp-0", "failureDomain": "da"}}),
+        )
+        .await;
+    world
+        .set_status(
+            INFRA,
+            "TestMachine",
+            "cp-0",
+            json!({"ready": true, "addresses": [{"type": "InternalIP", "address": "10.0.0.5"}]}),
+        )
         .await;
     let provisioned = wait_phase(&machines, "cp-0", "Provisioned").await;
-    assert_eq!(provisioned.spec.provider_id.as_deref(), Some("test:///cp-0"));
+    assert_eq!(
+        provisioned.spec.provider_id.as_deref(),
+        Some("test:///cp-0")
+    );
     assert_eq!(provisioned.spec.failure_domain.as_deref(), Some("da"));
     let status = provisioned.status.unwrap();
     assert_eq!(status.addresses[0].address, "10.0.0.5");
@@ -434,11 +603,16 @@ async fn a_machine_goes_from_pending_to_running_and_is_deleted_infrastructure_fi
     assert_eq!(condition(&status.conditions, "Ready"), Some("True"));
     let node = eventually("the Node bookkeeping", 10, || async {
         let node = world.nodes().get("node-a").await.unwrap();
-        node.annotations().contains_key("cluster.x-k8s.io/machine").then_some(node)
+        node.annotations()
+            .contains_key("cluster.x-k8s.io/machine")
+            .then_some(node)
     })
     .await;
     assert_eq!(node.annotations()["cluster.x-k8s.io/machine"], "cp-0");
-    assert_eq!(node.annotations()["cluster.x-k8s.io/cluster-namespace"], "default");
+    assert_eq!(
+        node.annotations()["cluster.x-k8s.io/cluster-namespace"],
+        "default"
+    );
     let clusters: Api<Cluster> = world.api();
     eventually("ControlPlaneInitialized", 10, || async {
         let c = clusters.get("prod").await.unwrap();
@@ -447,27 +621,66 @@ async fn a_machine_goes_from_pending_to_running_and_is_deleted_infrastructure_fi
     .await;
     eventually("the uninitialized taint to be removed", 10, || async {
         let node = world.nodes().get("node-a").await.unwrap();
-        node.spec?.taints.unwrap_or_default().is_empty().then_some(())
+        node.spec?
+            .taints
+            .unwrap_or_default()
+            .is_empty()
+            .then_some(())
     })
     .await;
 
     // Deletion: the infrastructure machine goes first, the bootstrap config only after it.
-    machines.delete("cp-0", &DeleteParams::default()).await.unwrap();
+    machines
+        .delete("cp-0", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_phase(&machines, "cp-0", "Deleting").await;
     eventually("the TestMachine to be deleted", 10, || async {
-        infra.get("cp-0").await.unwrap().metadata.deletion_timestamp.map(|_| ())
+        infra
+            .get("cp-0")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .map(|_| ())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(bootstrap.get("cp-0").await.unwrap().metadata.deletion_timestamp.is_none(), "the bootstrap config waits for the infrastructure machine");
+    assert!(
+        bootstrap
+            .get("cp-0")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none(),
+        "the bootstrap config waits for the infrastructure machine"
+    );
     release(&infra, "cp-0").await;
     eventually("the TestConfig to be deleted", 10, || async {
-        bootstrap.get("cp-0").await.unwrap().metadata.deletion_timestamp.map(|_| ())
+        bootstrap
+            .get("cp-0")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .map(|_| ())
     })
     .await;
-    assert!(machines.get_opt("cp-0").await.unwrap().is_some(), "the Machine waits for its bootstrap config");
+    assert!(
+        machines.get_opt("cp-0").await.unwrap().is_some(),
+        "the Machine waits for its bootstrap config"
+    );
     release(&bootstrap, "cp-0").await;
-    eventually("the Machine to be gone", 10, || async { machines.get_opt("cp-0").await.unwrap().is_none().then_some(()) }).await;
+    eventually("the Machine to be gone", 10, || async {
+        machines
+            .get_opt("cp-0")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
     // isDeleteNodeAllowed: the last control plane Machine's Node is not deleted (upstream).
     assert!(world.nodes().get_opt("node-a").await.unwrap().is_some());
 }
@@ -533,7 +746,12 @@ async fn a_machine_deployment_clones_templates_scales_rolls_out_and_goes_away_wi
     let world = World::start().await;
     ready_cluster(&world).await;
     let providers = world.play_providers();
-    world.apply(&CONTROL_PLANE_MACHINE.replace("finalizers: [\"test.capp.dev/hold\"]", "finalizers: []")).await;
+    world
+        .apply(
+            &CONTROL_PLANE_MACHINE
+                .replace("finalizers: [\"test.capp.dev/hold\"]", "finalizers: []"),
+        )
+        .await;
     world.apply(WORKERS).await;
     let machines: Api<Machine> = world.api();
     let sets: Api<MachineSet> = world.api();
@@ -545,11 +763,20 @@ async fn a_machine_deployment_clones_templates_scales_rolls_out_and_goes_away_wi
     assert_eq!(ms_list.len(), 1);
     let ms = &ms_list[0];
     let ms_name = ms.name_any();
-    assert!(ms_name.starts_with("workers-") && ms_name.len() == "workers-".len() + 5, "{ms_name}");
+    assert!(
+        ms_name.starts_with("workers-") && ms_name.len() == "workers-".len() + 5,
+        "{ms_name}"
+    );
     let hash = ms.labels()["machine-template-hash"].clone();
-    assert!(hash.ends_with(&ms_name["workers-".len()..]), "the hash label ends with the name suffix: {hash}");
+    assert!(
+        hash.ends_with(&ms_name["workers-".len()..]),
+        "the hash label ends with the name suffix: {hash}"
+    );
     assert_eq!(ms.labels()["cluster.x-k8s.io/deployment-name"], "workers");
-    assert_eq!(ms.annotations()["machinedeployment.clusters.x-k8s.io/revision"], "1");
+    assert_eq!(
+        ms.annotations()["machinedeployment.clusters.x-k8s.io/revision"],
+        "1"
+    );
     assert_eq!(ms.owner_references()[0].kind, "MachineDeployment");
     assert_eq!(ms.spec.delete_policy.as_deref(), Some("Random"));
 
@@ -562,49 +789,122 @@ async fn a_machine_deployment_clones_templates_scales_rolls_out_and_goes_away_wi
             ("cluster.x-k8s.io/set-name", ms_name.as_str()),
             ("machine-template-hash", hash.as_str()),
         ] {
-            assert_eq!(m.labels().get(key).map(String::as_str), Some(value), "{name} label {key}");
+            assert_eq!(
+                m.labels().get(key).map(String::as_str),
+                Some(value),
+                "{name} label {key}"
+            );
         }
         let owner = &m.owner_references()[0];
-        assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("MachineSet", ms_name.as_str(), Some(true)));
-        assert_eq!(m.spec.bootstrap.data_secret_name.as_deref(), Some(name.as_str()));
-        assert_eq!(m.spec.provider_id.as_deref(), Some(format!("test:///{name}").as_str()));
-        assert_eq!(m.status.as_ref().unwrap().node_ref.as_ref().unwrap().name.as_deref(), Some(name.as_str()));
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+            ("MachineSet", ms_name.as_str(), Some(true))
+        );
+        assert_eq!(
+            m.spec.bootstrap.data_secret_name.as_deref(),
+            Some(name.as_str())
+        );
+        assert_eq!(
+            m.spec.provider_id.as_deref(),
+            Some(format!("test:///{name}").as_str())
+        );
+        assert_eq!(
+            m.status
+                .as_ref()
+                .unwrap()
+                .node_ref
+                .as_ref()
+                .unwrap()
+                .name
+                .as_deref(),
+            Some(name.as_str())
+        );
         for (api, template_kind) in [
-            (&infra, "TestMachineTemplate.infrastructure.cluster.x-k8s.io"),
+            (
+                &infra,
+                "TestMachineTemplate.infrastructure.cluster.x-k8s.io",
+            ),
             (&bootstrap, "TestConfigTemplate.bootstrap.cluster.x-k8s.io"),
         ] {
             let clone = api.get(&name).await.unwrap();
-            assert_eq!(clone.annotations()["cluster.x-k8s.io/cloned-from-name"], "workers");
-            assert_eq!(clone.annotations()["cluster.x-k8s.io/cloned-from-groupkind"], template_kind);
+            assert_eq!(
+                clone.annotations()["cluster.x-k8s.io/cloned-from-name"],
+                "workers"
+            );
+            assert_eq!(
+                clone.annotations()["cluster.x-k8s.io/cloned-from-groupkind"],
+                template_kind
+            );
             assert_eq!(labels(&clone)["cluster.x-k8s.io/set-name"], ms_name);
-            assert_eq!(labels(&clone)["cluster.x-k8s.io/deployment-name"], "workers");
+            assert_eq!(
+                labels(&clone)["cluster.x-k8s.io/deployment-name"],
+                "workers"
+            );
             assert_eq!(labels(&clone)["machine-template-hash"], hash);
             let refs = clone.owner_references();
-            assert_eq!(refs.len(), 1, "the MachineSet owner is replaced by the Machine: {refs:?}");
-            assert_eq!((refs[0].kind.as_str(), refs[0].name.as_str(), refs[0].controller), ("Machine", name.as_str(), Some(true)));
+            assert_eq!(
+                refs.len(),
+                1,
+                "the MachineSet owner is replaced by the Machine: {refs:?}"
+            );
+            assert_eq!(
+                (
+                    refs[0].kind.as_str(),
+                    refs[0].name.as_str(),
+                    refs[0].controller
+                ),
+                ("Machine", name.as_str(), Some(true))
+            );
         }
-        assert_eq!(labels(&infra.get(&name).await.unwrap())["from-template"], "infra");
+        assert_eq!(
+            labels(&infra.get(&name).await.unwrap())["from-template"],
+            "infra"
+        );
         let node = world.nodes().get(&name).await.unwrap();
-        assert_eq!(node.annotations().get("cluster.x-k8s.io/owner-kind").map(String::as_str), Some("MachineSet"));
+        assert_eq!(
+            node.annotations()
+                .get("cluster.x-k8s.io/owner-kind")
+                .map(String::as_str),
+            Some("MachineSet")
+        );
     }
-    let template = world.dynamic(INFRA, "TestMachineTemplate").get("workers").await.unwrap();
-    assert!(template.owner_references().iter().any(|r| r.kind == "Cluster" && r.name == "prod"));
+    let template = world
+        .dynamic(INFRA, "TestMachineTemplate")
+        .get("workers")
+        .await
+        .unwrap();
+    assert!(
+        template
+            .owner_references()
+            .iter()
+            .any(|r| r.kind == "Cluster" && r.name == "prod")
+    );
 
     // Scale up to 3, then down to 1: surplus Machines, their clones and Nodes go away.
     let deployments: Api<MachineDeployment> = world.api();
     let scale = |n: i32| json!({"spec": {"replicas": n}});
-    deployments.patch("workers", &PatchParams::default(), &Patch::Merge(scale(3))).await.unwrap();
+    deployments
+        .patch("workers", &PatchParams::default(), &Patch::Merge(scale(3)))
+        .await
+        .unwrap();
     let three = wait_running_workers(&world, 3).await;
-    deployments.patch("workers", &PatchParams::default(), &Patch::Merge(scale(1))).await.unwrap();
+    deployments
+        .patch("workers", &PatchParams::default(), &Patch::Merge(scale(1)))
+        .await
+        .unwrap();
     let one = wait_running_workers(&world, 1).await;
     for gone in three.iter().filter(|m| m.name_any() != one[0].name_any()) {
         let name = gone.name_any();
-        eventually(&format!("{name}'s clones and Node to be deleted"), 10, || async {
-            let left = infra.get_opt(&name).await.unwrap().is_some()
-                || bootstrap.get_opt(&name).await.unwrap().is_some()
-                || world.nodes().get_opt(&name).await.unwrap().is_some();
-            (!left).then_some(())
-        })
+        eventually(
+            &format!("{name}'s clones and Node to be deleted"),
+            10,
+            || async {
+                let left = infra.get_opt(&name).await.unwrap().is_some()
+                    || bootstrap.get_opt(&name).await.unwrap().is_some()
+                    || world.nodes().get_opt(&name).await.unwrap().is_some();
+                (!left).then_some(())
+            },
+        )
         .await;
     }
 
@@ -612,8 +912,12 @@ async fn a_machine_deployment_clones_templates_scales_rolls_out_and_goes_away_wi
     world
         .apply("apiVersion: infrastructure.cluster.x-k8s.io/v1beta1\nkind: TestMachineTemplate\nmetadata: {name: workers-v2, namespace: default}\nspec: {template: {spec: {plan: large}}}\n")
         .await;
-    let rollout = json!({"spec": {"template": {"spec": {"infrastructureRef": {"name": "workers-v2"}}}}});
-    deployments.patch("workers", &PatchParams::default(), &Patch::Merge(rollout)).await.unwrap();
+    let rollout =
+        json!({"spec": {"template": {"spec": {"infrastructureRef": {"name": "workers-v2"}}}}});
+    deployments
+        .patch("workers", &PatchParams::default(), &Patch::Merge(rollout))
+        .await
+        .unwrap();
     let rolled = eventually("the rollout to complete", 20, || async {
         let list = workers(&machines).await;
         let done = list.len() == 1
@@ -622,32 +926,114 @@ async fn a_machine_deployment_clones_templates_scales_rolls_out_and_goes_away_wi
         done.then_some(list)
     })
     .await;
-    let new_ms = sets.get(&rolled[0].labels()["cluster.x-k8s.io/set-name"]).await.unwrap();
-    assert_eq!(new_ms.annotations()["machinedeployment.clusters.x-k8s.io/revision"], "2");
+    let new_ms = sets
+        .get(&rolled[0].labels()["cluster.x-k8s.io/set-name"])
+        .await
+        .unwrap();
+    assert_eq!(
+        new_ms.annotations()["machinedeployment.clusters.x-k8s.io/revision"],
+        "2"
+    );
     eventually("the old MachineSet to be scaled to 0", 10, || async {
         (sets.get(&ms_name).await.unwrap().spec.replicas == Some(0)).then_some(())
     })
     .await;
-    assert_eq!(infra.get(&rolled[0].name_any()).await.unwrap().annotations()["cluster.x-k8s.io/cloned-from-name"], "workers-v2");
+    assert_eq!(
+        infra
+            .get(&rolled[0].name_any())
+            .await
+            .unwrap()
+            .annotations()["cluster.x-k8s.io/cloned-from-name"],
+        "workers-v2"
+    );
 
     // Deleting the Cluster deletes the descendants first, then the infrastructure cluster.
-    world.patch(INFRA, "TestCluster", "prod", json!({"metadata": {"finalizers": [HOLD]}})).await;
+    world
+        .patch(
+            INFRA,
+            "TestCluster",
+            "prod",
+            json!({"metadata": {"finalizers": [HOLD]}}),
+        )
+        .await;
     let clusters: Api<Cluster> = world.api();
-    clusters.delete("prod", &DeleteParams::default()).await.unwrap();
+    clusters
+        .delete("prod", &DeleteParams::default())
+        .await
+        .unwrap();
     let test_clusters = world.dynamic(INFRA, "TestCluster");
     eventually("the TestCluster to be deleted", 20, || async {
-        test_clusters.get("prod").await.unwrap().metadata.deletion_timestamp.map(|_| ())
+        test_clusters
+            .get("prod")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .map(|_| ())
     })
     .await;
-    assert!(machines.list(&ListParams::default()).await.unwrap().items.is_empty(), "Machines go before the infrastructure cluster");
-    assert_eq!(clusters.get("prod").await.unwrap().status.unwrap().phase.as_deref(), Some("Deleting"));
+    assert!(
+        machines
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "Machines go before the infrastructure cluster"
+    );
+    assert_eq!(
+        clusters
+            .get("prod")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .phase
+            .as_deref(),
+        Some("Deleting")
+    );
     release(&test_clusters, "prod").await;
-    eventually("the Cluster to be gone", 10, || async { clusters.get_opt("prod").await.unwrap().is_none().then_some(()) }).await;
+    eventually("the Cluster to be gone", 10, || async {
+        clusters
+            .get_opt("prod")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
     providers.abort();
-    assert!(deployments.list(&ListParams::default()).await.unwrap().items.is_empty());
-    assert!(sets.list(&ListParams::default()).await.unwrap().items.is_empty());
-    for (group, kind) in [(INFRA, "TestCluster"), (INFRA, "TestMachine"), (BOOTSTRAP, "TestConfig"), (INFRA, "TestMachineTemplate"), (BOOTSTRAP, "TestConfigTemplate")] {
-        let left: Vec<String> = world.dynamic(group, kind).list(&ListParams::default()).await.unwrap().items.iter().map(ResourceExt::name_any).collect();
+    assert!(
+        deployments
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        sets.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    for (group, kind) in [
+        (INFRA, "TestCluster"),
+        (INFRA, "TestMachine"),
+        (BOOTSTRAP, "TestConfig"),
+        (INFRA, "TestMachineTemplate"),
+        (BOOTSTRAP, "TestConfigTemplate"),
+    ] {
+        let left: Vec<String> = world
+            .dynamic(group, kind)
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect();
         assert!(left.is_empty(), "{kind} left behind: {left:?}");
     }
 }

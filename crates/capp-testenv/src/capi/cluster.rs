@@ -8,8 +8,8 @@ use std::sync::Arc;
 use capi_types::cluster::{Cluster, ClusterStatus};
 use capi_types::common::{ApiEndpoint, ObjectReference};
 use capi_types::conditions::{
-    CONTROL_PLANE_INITIALIZED, CONTROL_PLANE_READY, Conditions as _, DELETED_REASON, DELETING_REASON,
-    INFRASTRUCTURE_READY, Severity, WAITING_FOR_INFRASTRUCTURE_REASON,
+    CONTROL_PLANE_INITIALIZED, CONTROL_PLANE_READY, Conditions as _, DELETED_REASON,
+    DELETING_REASON, INFRASTRUCTURE_READY, Severity, WAITING_FOR_INFRASTRUCTURE_REASON,
 };
 use capi_types::failure_domains::FailureDomains;
 use capi_types::labels::{CLUSTER_FINALIZER, CLUSTER_NAME_LABEL, CLUSTER_SECRET_TYPE};
@@ -40,12 +40,16 @@ pub(super) async fn run(ctx: Arc<Context>) {
         .watches(Api::<Machine>::all(client.clone()), watch_config(), |m| {
             to_cluster(&m, &m.spec.cluster_name)
         })
-        .watches(Api::<MachineSet>::all(client.clone()), watch_config(), |ms| {
-            to_cluster(&ms, &ms.spec.cluster_name)
-        })
-        .watches(Api::<MachineDeployment>::all(client), watch_config(), |md| {
-            to_cluster(&md, &md.spec.cluster_name)
-        });
+        .watches(
+            Api::<MachineSet>::all(client.clone()),
+            watch_config(),
+            |ms| to_cluster(&ms, &ms.spec.cluster_name),
+        )
+        .watches(
+            Api::<MachineDeployment>::all(client),
+            watch_config(),
+            |md| to_cluster(&md, &md.spec.cluster_name),
+        );
     run_controller(controller, ctx, reconcile).await;
 }
 
@@ -123,7 +127,12 @@ async fn reconcile_external(
         return Ok(None);
     };
     let desired = controller_ref(&*c);
-    let mut refs = ext.obj.metadata.owner_references.clone().unwrap_or_default();
+    let mut refs = ext
+        .obj
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
     let mut labels = ext.obj.metadata.labels.clone().unwrap_or_default();
     let name = c.name_any();
     if !has_exact_owner_ref(&refs, &desired) || labels.get(CLUSTER_NAME_LABEL) != Some(&name) {
@@ -136,7 +145,12 @@ async fn reconcile_external(
         status(c).failure_reason = Some(reason);
     }
     if let Some(message) = message {
-        let api_version = ext.obj.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_default();
+        let api_version = ext
+            .obj
+            .types
+            .as_ref()
+            .map(|t| t.api_version.clone())
+            .unwrap_or_default();
         let name = ext.obj.metadata.name.clone().unwrap_or_default();
         status(c).failure_message = Some(format!(
             "Failure detected from referenced resource {api_version}, Kind={} with name {name:?}: {message}",
@@ -148,7 +162,11 @@ async fn reconcile_external(
 
 /// `reconcileInfrastructure`: mirrors the infrastructure cluster's readiness; once ready,
 /// copies `spec.controlPlaneEndpoint` (unless already set) and `status.failureDomains`.
-async fn reconcile_infrastructure(ctx: &Context, c: &mut Cluster, scope: &mut Scope) -> Result<(), Error> {
+async fn reconcile_infrastructure(
+    ctx: &Context,
+    c: &mut Cluster,
+    scope: &mut Scope,
+) -> Result<(), Error> {
     let deleting = c.metadata.deletion_timestamp.is_some();
     let Some(infra_ref) = c.spec.infrastructure_ref.clone() else {
         if !deleting {
@@ -174,20 +192,40 @@ async fn reconcile_infrastructure(ctx: &Context, c: &mut Cluster, scope: &mut Sc
     let ready = ext.is_ready("provisioned")?;
     let now = now();
     if deleting {
-        set_mirror(status(c), INFRASTRUCTURE_READY, &ext, false, DELETING_REASON, now);
+        set_mirror(
+            status(c),
+            INFRASTRUCTURE_READY,
+            &ext,
+            false,
+            DELETING_REASON,
+            now,
+        );
     } else {
-        set_mirror(status(c), INFRASTRUCTURE_READY, &ext, ready, WAITING_FOR_INFRASTRUCTURE_REASON, now);
+        set_mirror(
+            status(c),
+            INFRASTRUCTURE_READY,
+            &ext,
+            ready,
+            WAITING_FOR_INFRASTRUCTURE_REASON,
+            now,
+        );
     }
     let was_ready = c.status.as_ref().and_then(|s| s.infrastructure_ready) == Some(true);
     if ext.is_deleting() || (!ready && !was_ready) {
         return Ok(());
     }
-    if !c.spec.control_plane_endpoint.as_ref().is_some_and(ApiEndpoint::is_valid)
+    if !c
+        .spec
+        .control_plane_endpoint
+        .as_ref()
+        .is_some_and(ApiEndpoint::is_valid)
         && let Some(endpoint) = ext.typed_field::<ApiEndpoint>(&["spec", "controlPlaneEndpoint"])?
     {
         c.spec.control_plane_endpoint = Some(endpoint);
     }
-    let failure_domains: FailureDomains = ext.typed_field(&["status", "failureDomains"])?.unwrap_or_default();
+    let failure_domains: FailureDomains = ext
+        .typed_field(&["status", "failureDomains"])?
+        .unwrap_or_default();
     let status = status(c);
     status.failure_domains = failure_domains;
     status.infrastructure_ready = Some(true);
@@ -198,7 +236,11 @@ async fn reconcile_infrastructure(ctx: &Context, c: &mut Cluster, scope: &mut Sc
 /// label, `status.ready` → `controlPlaneReady`, `status.initialized` →
 /// `ControlPlaneInitialized`, endpoint copied back. Without a reference nothing is done (the
 /// Machine-based control plane is handled by [`reconcile_control_plane_initialized`]).
-async fn reconcile_control_plane(ctx: &Context, c: &mut Cluster, scope: &mut Scope) -> Result<(), Error> {
+async fn reconcile_control_plane(
+    ctx: &Context,
+    c: &mut Cluster,
+    scope: &mut Scope,
+) -> Result<(), Error> {
     let Some(cp_ref) = c.spec.control_plane_ref.clone() else {
         return Ok(());
     };
@@ -212,9 +254,23 @@ async fn reconcile_control_plane(ctx: &Context, c: &mut Cluster, scope: &mut Sco
     let initialized = ext.bool_field(&["status", "initialized"])?.unwrap_or(false);
     let now = now();
     if deleting {
-        set_mirror(status(c), CONTROL_PLANE_READY, &ext, false, DELETING_REASON, now);
+        set_mirror(
+            status(c),
+            CONTROL_PLANE_READY,
+            &ext,
+            false,
+            DELETING_REASON,
+            now,
+        );
     } else {
-        set_mirror(status(c), CONTROL_PLANE_READY, &ext, ready, "WaitingForControlPlane", now);
+        set_mirror(
+            status(c),
+            CONTROL_PLANE_READY,
+            &ext,
+            ready,
+            "WaitingForControlPlane",
+            now,
+        );
     }
     if ext.is_deleting() {
         return Ok(());
@@ -222,12 +278,22 @@ async fn reconcile_control_plane(ctx: &Context, c: &mut Cluster, scope: &mut Sco
     if initialized {
         status(c).mark_true(CONTROL_PLANE_INITIALIZED, now);
     } else {
-        status(c).mark_false(CONTROL_PLANE_INITIALIZED, "WaitingForControlPlaneProviderInitialized", Severity::Info, "Waiting for control plane provider to indicate the control plane has been initialized", now);
+        status(c).mark_false(
+            CONTROL_PLANE_INITIALIZED,
+            "WaitingForControlPlaneProviderInitialized",
+            Severity::Info,
+            "Waiting for control plane provider to indicate the control plane has been initialized",
+            now,
+        );
     }
     if ready {
         status(c).control_plane_ready = Some(true);
     }
-    if !c.spec.control_plane_endpoint.as_ref().is_some_and(ApiEndpoint::is_valid)
+    if !c
+        .spec
+        .control_plane_endpoint
+        .as_ref()
+        .is_some_and(ApiEndpoint::is_valid)
         && let Some(endpoint) = ext.typed_field::<ApiEndpoint>(&["spec", "controlPlaneEndpoint"])?
     {
         c.spec.control_plane_endpoint = Some(endpoint);
@@ -240,7 +306,12 @@ async fn reconcile_control_plane(ctx: &Context, c: &mut Cluster, scope: &mut Sco
 /// unless it exists. It waits while the CA Secret is missing (the bootstrap provider creates
 /// it for the first control plane Machine).
 async fn reconcile_kubeconfig(ctx: &Context, c: &Cluster) -> Result<(), Error> {
-    let Some(endpoint) = c.spec.control_plane_endpoint.as_ref().filter(|e| e.is_valid()) else {
+    let Some(endpoint) = c
+        .spec
+        .control_plane_endpoint
+        .as_ref()
+        .filter(|e| e.is_valid())
+    else {
         return Ok(());
     };
     if c.spec.control_plane_ref.is_some() {
@@ -253,7 +324,9 @@ async fn reconcile_kubeconfig(ctx: &Context, c: &Cluster) -> Result<(), Error> {
     if secrets
         .get_opt(&kubeconfig_name)
         .await
-        .map_err(kube_err(format!("get Secret {namespace}/{kubeconfig_name}")))?
+        .map_err(kube_err(format!(
+            "get Secret {namespace}/{kubeconfig_name}"
+        )))?
         .is_some()
     {
         return Ok(());
@@ -271,14 +344,20 @@ async fn reconcile_kubeconfig(ctx: &Context, c: &Cluster) -> Result<(), Error> {
     match secrets.create(&PostParams::default(), &secret).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-        Err(e) => Err(kube_err(format!("create Secret {namespace}/{kubeconfig_name}"))(e)),
+        Err(e) => Err(kube_err(format!(
+            "create Secret {namespace}/{kubeconfig_name}"
+        ))(e)),
     }
 }
 
 /// The `<cluster>-kubeconfig` Secret (`kubeconfig.New` + `GenerateSecretWithOwner`): user
 /// `<cluster>-admin` with a client certificate `CN=kubernetes-admin, O=system:masters` signed
 /// by the cluster CA, server `https://<endpoint>`.
-fn admin_kubeconfig_secret(c: &Cluster, endpoint: &ApiEndpoint, ca: &Secret) -> Result<Secret, Error> {
+fn admin_kubeconfig_secret(
+    c: &Cluster,
+    endpoint: &ApiEndpoint,
+    ca: &Secret,
+) -> Result<Secret, Error> {
     let name = c.name_any();
     let namespace = c.namespace().unwrap_or_default();
     let pki_err = |source| Error::Pki {
@@ -293,13 +372,21 @@ fn admin_kubeconfig_secret(c: &Cluster, endpoint: &ApiEndpoint, ca: &Secret) -> 
     for (k, v) in ca.data.iter().flatten() {
         ca_secret = ca_secret.with_data(k.clone(), v.0.clone());
     }
-    let authority = capp_pki::CertificateAuthority::from_capi_secret(&ca_secret).map_err(pki_err)?;
+    let authority =
+        capp_pki::CertificateAuthority::from_capi_secret(&ca_secret).map_err(pki_err)?;
     let spec = capp_pki::LeafSpec::client("kubernetes-admin").with_organization("system:masters");
     let issued = authority
         .issue(&spec, now(), &mut rand::rng())
         .map_err(pki_err)?;
-    let kubeconfig = capp_pki::Kubeconfig::admin(&name, &format!("https://{endpoint}"), authority.certificate(), &issued);
-    let rendered = kubeconfig.to_capi_secret(&name, &namespace).map_err(pki_err)?;
+    let kubeconfig = capp_pki::Kubeconfig::admin(
+        &name,
+        &format!("https://{endpoint}"),
+        authority.certificate(),
+        &issued,
+    );
+    let rendered = kubeconfig
+        .to_capi_secret(&name, &namespace)
+        .map_err(pki_err)?;
     Ok(Secret {
         metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
             name: Some(rendered.name.clone()),
@@ -322,7 +409,11 @@ fn admin_kubeconfig_secret(c: &Cluster, endpoint: &ApiEndpoint, ca: &Secret) -> 
 /// `reconcileControlPlaneInitialized`: without a control plane provider, the control plane is
 /// initialized once a control plane Machine that is not being deleted has a nodeRef.
 async fn reconcile_control_plane_initialized(ctx: &Context, c: &mut Cluster) -> Result<(), Error> {
-    if c.spec.control_plane_ref.is_some() || c.status.as_ref().is_some_and(|s| s.is_true(CONTROL_PLANE_INITIALIZED)) {
+    if c.spec.control_plane_ref.is_some()
+        || c.status
+            .as_ref()
+            .is_some_and(|s| s.is_true(CONTROL_PLANE_INITIALIZED))
+    {
         return Ok(());
     }
     let machines = list_cluster_machines(ctx, c).await?;
@@ -349,7 +440,9 @@ async fn reconcile_control_plane_initialized(ctx: &Context, c: &mut Cluster) -> 
 /// Whether `obj` has an ownerReference to the Cluster (`util.IsOwnedByObject`).
 fn owned_by(obj: &impl Resource, c: &Cluster) -> bool {
     obj.meta().owner_references.iter().flatten().any(|r| {
-        group_of(&r.api_version) == capi_types::labels::GROUP && r.kind == "Cluster" && Some(&r.name) == c.metadata.name.as_ref()
+        group_of(&r.api_version) == capi_types::labels::GROUP
+            && r.kind == "Cluster"
+            && Some(&r.name) == c.metadata.name.as_ref()
     })
 }
 
@@ -364,11 +457,22 @@ where
     if child.meta().deletion_timestamp.is_some() {
         return Ok(());
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), child.meta().namespace.as_deref().unwrap_or_default());
-    match api.delete(child.meta().name.as_deref().unwrap_or_default(), &DeleteParams::default()).await {
+    let api: Api<K> = Api::namespaced(
+        ctx.client.clone(),
+        child.meta().namespace.as_deref().unwrap_or_default(),
+    );
+    match api
+        .delete(
+            child.meta().name.as_deref().unwrap_or_default(),
+            &DeleteParams::default(),
+        )
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(kube_err(format!("delete {} {}", K::kind(&()), key(child)))(e)),
+        Err(e) => Err(kube_err(format!("delete {} {}", K::kind(&()), key(child)))(
+            e,
+        )),
     }
 }
 
@@ -381,7 +485,10 @@ async fn reconcile_delete(ctx: &Context, c: &mut Cluster, scope: &Scope) -> Resu
     let deployments = Api::<MachineDeployment>::namespaced(ctx.client.clone(), &namespace)
         .list(&selector)
         .await
-        .map_err(kube_err(format!("list MachineDeployments of Cluster {}", key(c))))?
+        .map_err(kube_err(format!(
+            "list MachineDeployments of Cluster {}",
+            key(c)
+        )))?
         .items;
     let sets = Api::<MachineSet>::namespaced(ctx.client.clone(), &namespace)
         .list(&selector)
@@ -390,7 +497,8 @@ async fn reconcile_delete(ctx: &Context, c: &mut Cluster, scope: &Scope) -> Resu
         .items;
     let mut machines = list_cluster_machines(ctx, c).await?;
     machines.sort_by_key(ResourceExt::name_any);
-    let (control_plane, workers): (Vec<_>, Vec<_>) = machines.into_iter().partition(Machine::is_control_plane);
+    let (control_plane, workers): (Vec<_>, Vec<_>) =
+        machines.into_iter().partition(Machine::is_control_plane);
     let machine_based_control_plane = c.spec.control_plane_ref.is_none();
     // filterOwnedDescendants: MachineDeployments, MachineSets, worker Machines, then control
     // plane Machines when there is no control plane provider.
@@ -411,7 +519,11 @@ async fn reconcile_delete(ctx: &Context, c: &mut Cluster, scope: &Scope) -> Resu
     let pending = deployments.len()
         + sets.len()
         + workers.len()
-        + if machine_based_control_plane { control_plane.len() } else { 0 };
+        + if machine_based_control_plane {
+            control_plane.len()
+        } else {
+            0
+        };
     if pending > 0 {
         return Ok(());
     }
@@ -439,7 +551,13 @@ async fn reconcile_delete(ctx: &Context, c: &mut Cluster, scope: &Scope) -> Resu
                 return Ok(());
             }
             None if scope.infra_not_found => {
-                status(c).mark_false(INFRASTRUCTURE_READY, DELETED_REASON, Severity::Info, "", now);
+                status(c).mark_false(
+                    INFRASTRUCTURE_READY,
+                    DELETED_REASON,
+                    Severity::Info,
+                    "",
+                    now,
+                );
             }
             None => return Ok(()),
         }
@@ -451,7 +569,11 @@ async fn reconcile_delete(ctx: &Context, c: &mut Cluster, scope: &Scope) -> Resu
 /// `reconcilePhase`.
 fn reconcile_phase(c: &mut Cluster) {
     let has_refs = c.spec.infrastructure_ref.is_some() || c.spec.control_plane_ref.is_some();
-    let endpoint_valid = c.spec.control_plane_endpoint.as_ref().is_some_and(ApiEndpoint::is_valid);
+    let endpoint_valid = c
+        .spec
+        .control_plane_endpoint
+        .as_ref()
+        .is_some_and(ApiEndpoint::is_valid);
     let deleting = c.metadata.deletion_timestamp.is_some();
     let status = status(c);
     let mut phase = status.phase.clone().unwrap_or_else(|| "Pending".to_owned());
@@ -482,15 +604,24 @@ mod tests {
         assert_eq!(c.status.as_ref().unwrap().phase.as_deref(), Some("Pending"));
         c.spec.infrastructure_ref = Some(ObjectReference::default());
         reconcile_phase(&mut c);
-        assert_eq!(c.status.as_ref().unwrap().phase.as_deref(), Some("Provisioning"));
+        assert_eq!(
+            c.status.as_ref().unwrap().phase.as_deref(),
+            Some("Provisioning")
+        );
         status(&mut c).infrastructure_ready = Some(true);
         reconcile_phase(&mut c);
-        assert_eq!(c.status.as_ref().unwrap().phase.as_deref(), Some("Provisioning"));
+        assert_eq!(
+            c.status.as_ref().unwrap().phase.as_deref(),
+            Some("Provisioning")
+        );
         c.spec.control_plane_endpoint = Some(ApiEndpoint {
             host: "10.0.0.1".into(),
             port: 6443,
         });
         reconcile_phase(&mut c);
-        assert_eq!(c.status.as_ref().unwrap().phase.as_deref(), Some("Provisioned"));
+        assert_eq!(
+            c.status.as_ref().unwrap().phase.as_deref(),
+            Some("Provisioned")
+        );
     }
 }

@@ -7,7 +7,9 @@ use std::sync::{Mutex, PoisonError};
 use capi_types::common::ObjectReference;
 use capi_types::conditions::{Condition, Conditions, READY, STATUS_TRUE, Severity};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use serde_json::{Value, json};
 
 use super::object::{is_not_found, kube_err};
@@ -46,7 +48,9 @@ impl Discovery {
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let (resource, _) = kube::discovery::pinned_kind(client, &gvk)
             .await
-            .map_err(kube_err(format!("discover the resource of {kind} in {api_version}")))?;
+            .map_err(kube_err(format!(
+                "discover the resource of {kind} in {api_version}"
+            )))?;
         self.cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -65,14 +69,22 @@ pub(crate) struct External {
 }
 
 /// Checks that a reference names an object: apiVersion, kind and name are required.
-fn check_reference(reference: &ObjectReference, field: &str) -> Result<(String, String, String), Error> {
+fn check_reference(
+    reference: &ObjectReference,
+    field: &str,
+) -> Result<(String, String, String), Error> {
     let required = |value: &Option<String>, part: &str, hint: &str| {
-        value.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
-            Error::Invalid(format!("{field}.{part} is empty: set it to {hint}"))
-        })
+        value
+            .clone()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::Invalid(format!("{field}.{part} is empty: set it to {hint}")))
     };
     Ok((
-        required(&reference.api_version, "apiVersion", "the referenced object's group/version")?,
+        required(
+            &reference.api_version,
+            "apiVersion",
+            "the referenced object's group/version",
+        )?,
         required(&reference.kind, "kind", "the referenced object's kind")?,
         required(&reference.name, "name", "the referenced object's name")?,
     ))
@@ -92,7 +104,10 @@ pub(crate) async fn get(
         .as_deref()
         .filter(|ns| !ns.is_empty())
         .unwrap_or(namespace);
-    let resource = ctx.discovery.resource(&ctx.client, &api_version, &kind).await?;
+    let resource = ctx
+        .discovery
+        .resource(&ctx.client, &api_version, &kind)
+        .await?;
     let api = Api::<DynamicObject>::namespaced_with(ctx.client.clone(), namespace, &resource);
     match api.get(&name).await {
         Ok(mut obj) => {
@@ -193,8 +208,10 @@ impl External {
     /// `status.failureReason` and `status.failureMessage` (`external.FailuresFrom`).
     pub(crate) fn failures(&self) -> Result<(Option<String>, Option<String>), Error> {
         Ok((
-            self.string_field(&["status", "failureReason"])?.filter(|s| !s.is_empty()),
-            self.string_field(&["status", "failureMessage"])?.filter(|s| !s.is_empty()),
+            self.string_field(&["status", "failureReason"])?
+                .filter(|s| !s.is_empty()),
+            self.string_field(&["status", "failureMessage"])?
+                .filter(|s| !s.is_empty()),
         ))
     }
 
@@ -314,15 +331,27 @@ pub(crate) fn generate_template(
     };
     let types = template.types.clone().unwrap_or_default();
     let template_name = template.metadata.name.as_deref().unwrap_or_default();
-    let invalid = |message: &str| Error::Invalid(format!("{} {template_name}: {message}", types.kind));
-    let Some(Value::Object(mut to)) = template.data.get("spec").and_then(|s| s.get("template")).cloned() else {
-        return Err(invalid("missing spec.template; a template must have spec.template"));
+    let invalid =
+        |message: &str| Error::Invalid(format!("{} {template_name}: {message}", types.kind));
+    let Some(Value::Object(mut to)) = template
+        .data
+        .get("spec")
+        .and_then(|s| s.get("template"))
+        .cloned()
+    else {
+        return Err(invalid(
+            "missing spec.template; a template must have spec.template",
+        ));
     };
-    let mut meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta = match to.remove("metadata") {
-        Some(value) => serde_json::from_value(value)
-            .map_err(|e| invalid(&format!("spec.template.metadata is not valid object metadata: {e}")))?,
-        None => Default::default(),
-    };
+    let mut meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta =
+        match to.remove("metadata") {
+            Some(value) => serde_json::from_value(value).map_err(|e| {
+                invalid(&format!(
+                    "spec.template.metadata is not valid object metadata: {e}"
+                ))
+            })?,
+            None => k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta::default(),
+        };
     meta.resource_version = None;
     meta.finalizers = None;
     meta.uid = None;
@@ -336,10 +365,23 @@ pub(crate) fn generate_template(
         input.template_ref.name.clone().unwrap_or_default(),
     );
     // `GroupVersionKind().GroupKind().String()`: `Kind.group` (just `Kind` for the core group).
-    let group = super::object::group_of(input.template_ref.api_version.as_deref().unwrap_or_default());
+    let group = super::object::group_of(
+        input
+            .template_ref
+            .api_version
+            .as_deref()
+            .unwrap_or_default(),
+    );
     let kind = input.template_ref.kind.clone().unwrap_or_default();
-    let group_kind = if group.is_empty() { kind } else { format!("{kind}.{group}") };
-    annotations.insert(TEMPLATE_CLONED_FROM_GROUP_KIND_ANNOTATION.to_owned(), group_kind);
+    let group_kind = if group.is_empty() {
+        kind
+    } else {
+        format!("{kind}.{group}")
+    };
+    annotations.insert(
+        TEMPLATE_CLONED_FROM_GROUP_KIND_ANNOTATION.to_owned(),
+        group_kind,
+    );
     meta.annotations = Some(annotations);
     let mut labels = meta.labels.take().unwrap_or_default();
     labels.extend(input.labels.clone());
@@ -353,11 +395,22 @@ pub(crate) fn generate_template(
         source,
     })?;
     to.insert("metadata".to_owned(), metadata);
-    if to.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if to
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         to.insert("apiVersion".to_owned(), json!(types.api_version));
     }
-    if to.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
-        let kind = types.kind.strip_suffix(TEMPLATE_SUFFIX).unwrap_or(&types.kind);
+    if to
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        let kind = types
+            .kind
+            .strip_suffix(TEMPLATE_SUFFIX)
+            .unwrap_or(&types.kind);
         to.insert("kind".to_owned(), json!(kind));
     }
     Ok(Value::Object(to))
@@ -383,7 +436,10 @@ pub(crate) async fn create_from_template(
     let clone = generate_template(&template.obj, input)?;
     let api_version = clone["apiVersion"].as_str().unwrap_or_default().to_owned();
     let kind = clone["kind"].as_str().unwrap_or_default().to_owned();
-    let resource = ctx.discovery.resource(&ctx.client, &api_version, &kind).await?;
+    let resource = ctx
+        .discovery
+        .resource(&ctx.client, &api_version, &kind)
+        .await?;
     let api = Api::<DynamicObject>::namespaced_with(ctx.client.clone(), input.namespace, &resource);
     let object: DynamicObject = serde_json::from_value(clone).map_err(|source| Error::Json {
         what: format!("{kind} {}/{}", input.namespace, input.name),
@@ -392,7 +448,10 @@ pub(crate) async fn create_from_template(
     let created = api
         .create(&PostParams::default(), &object)
         .await
-        .map_err(kube_err(format!("create {kind} {}/{}", input.namespace, input.name)))?;
+        .map_err(kube_err(format!(
+            "create {kind} {}/{}",
+            input.namespace, input.name
+        )))?;
     Ok(ObjectReference {
         api_version: Some(api_version),
         kind: Some(kind),
@@ -462,21 +521,39 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(clone["apiVersion"], "infrastructure.cluster.x-k8s.io/v1beta1");
+        assert_eq!(
+            clone["apiVersion"],
+            "infrastructure.cluster.x-k8s.io/v1beta1"
+        );
         assert_eq!(clone["kind"], "PacketMachine");
         assert_eq!(clone["metadata"]["name"], "ms-abcde");
         assert_eq!(clone["metadata"]["labels"]["from-template"], "yes");
-        assert_eq!(clone["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], "prod");
-        assert_eq!(clone["metadata"]["labels"]["cluster.x-k8s.io/set-name"], "ms");
+        assert_eq!(
+            clone["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"],
+            "prod"
+        );
+        assert_eq!(
+            clone["metadata"]["labels"]["cluster.x-k8s.io/set-name"],
+            "ms"
+        );
         assert_eq!(clone["metadata"]["annotations"]["a"], "1");
-        assert_eq!(clone["metadata"]["annotations"]["cluster.x-k8s.io/cloned-from-name"], "workers");
+        assert_eq!(
+            clone["metadata"]["annotations"]["cluster.x-k8s.io/cloned-from-name"],
+            "workers"
+        );
         assert_eq!(
             clone["metadata"]["annotations"]["cluster.x-k8s.io/cloned-from-groupkind"],
             "PacketMachineTemplate.infrastructure.cluster.x-k8s.io"
         );
-        assert_eq!(clone["metadata"]["ownerReferences"][0]["kind"], "MachineSet");
+        assert_eq!(
+            clone["metadata"]["ownerReferences"][0]["kind"],
+            "MachineSet"
+        );
         assert_eq!(clone["spec"]["plan"], "c3.small.x86");
-        assert!(clone["metadata"].get("uid").is_none() && clone["metadata"].get("resourceVersion").is_none());
+        assert!(
+            clone["metadata"].get("uid").is_none()
+                && clone["metadata"].get("resourceVersion").is_none()
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the bootstrap and infrastructure objects, `dataSecretName` and `providerID` propagation,
 //! the Node reference from the workload cluster, phases and the deletion order.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use capi_types::cluster::Cluster;
@@ -12,8 +13,8 @@ use capi_types::conditions::{
     WAITING_FOR_INFRASTRUCTURE_REASON,
 };
 use capi_types::labels::{
-    CLUSTER_NAME_LABEL, MACHINE_FINALIZER, MACHINE_POOL_NAME_LABEL, MACHINE_SET_NAME_LABEL,
-    MACHINE_CONTROL_PLANE_NAME_LABEL, PRE_DRAIN_DELETE_HOOK_ANNOTATION_PREFIX,
+    CLUSTER_NAME_LABEL, MACHINE_CONTROL_PLANE_NAME_LABEL, MACHINE_FINALIZER,
+    MACHINE_POOL_NAME_LABEL, MACHINE_SET_NAME_LABEL, PRE_DRAIN_DELETE_HOOK_ANNOTATION_PREFIX,
     PRE_TERMINATE_DELETE_HOOK_ANNOTATION_PREFIX,
 };
 use capi_types::machine::{Machine, MachineDeletionStatus, MachineStatus};
@@ -23,8 +24,8 @@ use kube::runtime::controller::{Action, Controller};
 
 use super::external::{External, set_mirror};
 use super::object::{
-    controller_ref, ensure_finalizer, group_of, has_core_owner, has_exact_owner_ref,
-    key, kube_err, meta_now, now, owner_ref, persist, remove_finalizer, set_controller_reference,
+    controller_ref, ensure_finalizer, group_of, has_core_owner, has_exact_owner_ref, key, kube_err,
+    meta_now, now, owner_ref, persist, remove_finalizer, set_controller_reference,
 };
 use super::workload::{self, patch_node};
 use super::{Context, Error, run_controller, watch_config};
@@ -71,7 +72,12 @@ fn status(m: &mut Machine) -> &mut MachineStatus {
 }
 
 /// Fetches the Machine's Cluster (`util.GetClusterByName`).
-pub(super) async fn get_cluster(ctx: &Context, namespace: &str, name: &str, field: &str) -> Result<Cluster, Error> {
+pub(super) async fn get_cluster(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    field: &str,
+) -> Result<Cluster, Error> {
     if name.is_empty() {
         return Err(Error::Invalid(format!(
             "{field} is empty: set it to the name of the Cluster in namespace {namespace}"
@@ -97,7 +103,13 @@ async fn reconcile(machine: Arc<Machine>, ctx: Arc<Context>) -> Result<Action, E
     if ensure_finalizer(&api, &machine, MACHINE_FINALIZER).await? {
         return Ok(poll);
     }
-    let cluster = get_cluster(&ctx, &namespace, &machine.spec.cluster_name, "spec.clusterName").await?;
+    let cluster = get_cluster(
+        &ctx,
+        &namespace,
+        &machine.spec.cluster_name,
+        "spec.clusterName",
+    )
+    .await?;
     // paused.EnsurePausedCondition: a paused Cluster or Machine is left alone.
     if capi_types::is_paused(&cluster, machine.as_ref()) {
         return Ok(poll);
@@ -141,13 +153,19 @@ async fn reconcile(machine: Arc<Machine>, ctx: Arc<Context>) -> Result<Action, E
 fn default_machine(m: &mut Machine) {
     let namespace = m.namespace().unwrap_or_default();
     let cluster_name = m.spec.cluster_name.clone();
-    m.labels_mut().insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
+    m.labels_mut()
+        .insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
     if let Some(config_ref) = m.spec.bootstrap.config_ref.as_mut()
         && config_ref.namespace.as_deref().is_none_or(str::is_empty)
     {
         config_ref.namespace = Some(namespace.clone());
     }
-    if m.spec.infrastructure_ref.namespace.as_deref().is_none_or(str::is_empty) {
+    if m.spec
+        .infrastructure_ref
+        .namespace
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
         m.spec.infrastructure_ref.namespace = Some(namespace);
     }
     if let Some(version) = m.spec.version.as_mut()
@@ -168,15 +186,20 @@ fn reconcile_owner_and_labels(cluster: &Cluster, m: &mut Machine) {
     let labels = m.labels();
     let should_adopt = super::object::controller_of(&m.metadata).is_none()
         && !has_core_owner(&m.metadata, &["Cluster"])
-        && ![MACHINE_SET_NAME_LABEL, MACHINE_POOL_NAME_LABEL, MACHINE_CONTROL_PLANE_NAME_LABEL]
-            .iter()
-            .any(|l| labels.contains_key(*l));
+        && ![
+            MACHINE_SET_NAME_LABEL,
+            MACHINE_POOL_NAME_LABEL,
+            MACHINE_CONTROL_PLANE_NAME_LABEL,
+        ]
+        .iter()
+        .any(|l| labels.contains_key(*l));
     if should_adopt {
         let refs = m.metadata.owner_references.get_or_insert_with(Vec::new);
         super::object::ensure_owner_ref(refs, owner_ref(cluster));
     }
     let cluster_name = m.spec.cluster_name.clone();
-    m.labels_mut().insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
+    m.labels_mut()
+        .insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
 }
 
 /// `reconcileExternal` + `ensureExternalOwnershipAndWatch`: reads the referenced object, makes
@@ -201,18 +224,29 @@ async fn reconcile_external(
             r.kind.clone().unwrap_or_default(),
         )
     });
-    let is_on_create_owner = |r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference| {
-        let group = group_of(&r.api_version);
-        (group == capi_types::labels::GROUP && r.kind == "MachineSet")
-            || control_plane.as_ref().is_some_and(|(g, k)| g == group && *k == r.kind)
-    };
-    let refs = ext.obj.metadata.owner_references.clone().unwrap_or_default();
+    let is_on_create_owner =
+        |r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference| {
+            let group = group_of(&r.api_version);
+            (group == capi_types::labels::GROUP && r.kind == "MachineSet")
+                || control_plane
+                    .as_ref()
+                    .is_some_and(|(g, k)| g == group && *k == r.kind)
+        };
+    let refs = ext
+        .obj
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
     let mut labels = ext.obj.metadata.labels.clone().unwrap_or_default();
     let up_to_date = !refs.iter().any(is_on_create_owner)
         && has_exact_owner_ref(&refs, &desired)
         && labels.get(CLUSTER_NAME_LABEL) == Some(&m.spec.cluster_name);
     if !up_to_date {
-        let mut new_refs: Vec<_> = refs.into_iter().filter(|r| !is_on_create_owner(r)).collect();
+        let mut new_refs: Vec<_> = refs
+            .into_iter()
+            .filter(|r| !is_on_create_owner(r))
+            .collect();
         set_controller_reference(&mut new_refs, desired, &ext.describe())?;
         labels.insert(CLUSTER_NAME_LABEL.to_owned(), m.spec.cluster_name.clone());
         ext.patch_metadata(&new_refs, &labels).await?;
@@ -224,7 +258,11 @@ async fn reconcile_external(
     if let Some(message) = message {
         let gvk = format!(
             "{}, Kind={}",
-            ext.obj.types.as_ref().map(|t| t.api_version.as_str()).unwrap_or_default(),
+            ext.obj
+                .types
+                .as_ref()
+                .map(|t| t.api_version.as_str())
+                .unwrap_or_default(),
             ext.kind()
         );
         let name = ext.obj.metadata.name.clone().unwrap_or_default();
@@ -246,7 +284,9 @@ async fn reconcile_bootstrap(
     let Some(config_ref) = m.spec.bootstrap.config_ref.clone() else {
         return Ok(());
     };
-    let Some(ext) = reconcile_external(ctx, cluster, m, &config_ref, "spec.bootstrap.configRef").await? else {
+    let Some(ext) =
+        reconcile_external(ctx, cluster, m, &config_ref, "spec.bootstrap.configRef").await?
+    else {
         // Not found: requeue (the poll) unless deleting.
         scope.bootstrap_not_found = true;
         return Ok(());
@@ -294,7 +334,9 @@ async fn reconcile_infrastructure(
 ) -> Result<(), Error> {
     let infra_ref = m.spec.infrastructure_ref.clone();
     let deleting = m.metadata.deletion_timestamp.is_some();
-    let Some(ext) = reconcile_external(ctx, cluster, m, &infra_ref, "spec.infrastructureRef").await? else {
+    let Some(ext) =
+        reconcile_external(ctx, cluster, m, &infra_ref, "spec.infrastructureRef").await?
+    else {
         scope.infra_not_found = true;
         let was_ready = m.status.as_ref().and_then(|s| s.infrastructure_ready) == Some(true);
         if !deleting && was_ready {
@@ -314,8 +356,19 @@ async fn reconcile_infrastructure(
     };
     scope.infra = Some(ext.clone());
     let ready = ext.is_ready("provisioned")?;
-    let fallback = if deleting { DELETING_REASON } else { WAITING_FOR_INFRASTRUCTURE_REASON };
-    set_mirror(status(m), INFRASTRUCTURE_READY, &ext, ready, fallback, now());
+    let fallback = if deleting {
+        DELETING_REASON
+    } else {
+        WAITING_FOR_INFRASTRUCTURE_REASON
+    };
+    set_mirror(
+        status(m),
+        INFRASTRUCTURE_READY,
+        &ext,
+        ready,
+        fallback,
+        now(),
+    );
     let was_ready = m.status.as_ref().and_then(|s| s.infrastructure_ready) == Some(true);
     if ext.is_deleting() || (!ready && !was_ready) {
         return Ok(());
@@ -343,24 +396,46 @@ async fn reconcile_infrastructure(
 
 /// `reconcileNode`: finds the workload Node by providerID, sets `status.nodeRef` and
 /// `status.nodeInfo`, syncs the Node's bookkeeping metadata and sets `NodeHealthy`.
-async fn reconcile_node(ctx: &Context, cluster: &Cluster, m: &mut Machine, scope: &Scope) -> Result<(), Error> {
+async fn reconcile_node(
+    ctx: &Context,
+    cluster: &Cluster,
+    m: &mut Machine,
+    scope: &Scope,
+) -> Result<(), Error> {
     let now = now();
     let Some(provider_id) = m.spec.provider_id.clone().filter(|p| !p.is_empty()) else {
-        status(m).mark_false(MACHINE_NODE_HEALTHY, "WaitingForNodeRef", Severity::Info, "", now);
+        status(m).mark_false(
+            MACHINE_NODE_HEALTHY,
+            "WaitingForNodeRef",
+            Severity::Info,
+            "",
+            now,
+        );
         return Ok(());
     };
     let cluster_key = key(cluster);
     let namespace = cluster.namespace().unwrap_or_default();
     // ClusterCache.GetClient: no kubeconfig yet means the workload cluster is not reachable.
-    let Some(client) = ctx.workload.client(&ctx.client, &namespace, &cluster.name_any()).await? else {
+    let Some(client) = ctx
+        .workload
+        .client(&ctx.client, &namespace, &cluster.name_any())
+        .await?
+    else {
         return Ok(());
     };
-    let Some(node) = workload::node_by_provider_id(&client, &cluster_key, &provider_id).await? else {
+    let Some(node) = workload::node_by_provider_id(&client, &cluster_key, &provider_id).await?
+    else {
         if m.metadata.deletion_timestamp.is_some() {
             return Ok(());
         }
         if m.status.as_ref().is_some_and(|s| s.node_ref.is_some()) {
-            status(m).mark_false(MACHINE_NODE_HEALTHY, "NodeNotFound", Severity::Error, "", now);
+            status(m).mark_false(
+                MACHINE_NODE_HEALTHY,
+                "NodeNotFound",
+                Severity::Error,
+                "",
+                now,
+            );
             return Err(Error::Invalid(format!(
                 "no matching Node for Machine {} (providerID {provider_id}) in the workload cluster {cluster_key}",
                 key(m)
@@ -377,13 +452,7 @@ async fn reconcile_node(ctx: &Context, cluster: &Cluster, m: &mut Machine, scope
     };
     let status_ref = status(m);
     if status_ref.node_ref.is_none() {
-        status_ref.node_ref = Some(ObjectReference {
-            api_version: Some("v1".to_owned()),
-            kind: Some("Node".to_owned()),
-            name: node.metadata.name.clone(),
-            uid: node.metadata.uid.clone(),
-            ..ObjectReference::default()
-        });
+        status_ref.node_ref = Some(node_reference(&node));
     }
     if let Some(info) = node.status.as_ref().and_then(|s| s.node_info.as_ref()) {
         status_ref.node_info = serde_json::to_value(info)
@@ -392,14 +461,26 @@ async fn reconcile_node(ctx: &Context, cluster: &Cluster, m: &mut Machine, scope
     }
     patch_node(&client, &cluster_key, &node, m).await?;
     if scope.infra.as_ref().is_none_or(External::is_deleting) {
-        status(m).mark_false(MACHINE_NODE_HEALTHY, DELETING_REASON, Severity::Info, "", now);
+        status(m).mark_false(
+            MACHINE_NODE_HEALTHY,
+            DELETING_REASON,
+            Severity::Info,
+            "",
+            now,
+        );
         return Ok(());
     }
     let (node_status, message) = summarize_node_conditions(&node);
     let status = status(m);
     match node_status {
         NodeStatus::False => {
-            status.mark_false(MACHINE_NODE_HEALTHY, "NodeConditionsFailed", Severity::Warning, &message, now);
+            status.mark_false(
+                MACHINE_NODE_HEALTHY,
+                "NodeConditionsFailed",
+                Severity::Warning,
+                &message,
+                now,
+            );
         }
         NodeStatus::Unknown => {
             status.mark_unknown(MACHINE_NODE_HEALTHY, "NodeConditionsFailed", &message, now);
@@ -409,6 +490,17 @@ async fn reconcile_node(ctx: &Context, cluster: &Cluster, m: &mut Machine, scope
         }
     }
     Ok(())
+}
+
+/// The `nodeRef` of a Node (`corev1.ObjectReference{APIVersion: v1, Kind: Node, Name, UID}`).
+fn node_reference(node: &k8s_openapi::api::core::v1::Node) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".to_owned()),
+        kind: Some("Node".to_owned()),
+        name: node.metadata.name.clone(),
+        uid: node.metadata.uid.clone(),
+        ..ObjectReference::default()
+    }
 }
 
 /// The summarised health of a Node.
@@ -424,7 +516,11 @@ fn summarize_node_conditions(node: &k8s_openapi::api::core::v1::Node) -> (NodeSt
     let mut semantically_false = 0;
     let mut unknown = 0;
     let mut message = String::new();
-    let conditions = node.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+    let conditions = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
     for condition in conditions {
         let healthy = match condition.type_.as_str() {
             "MemoryPressure" | "DiskPressure" | "PIDPressure" => "False",
@@ -432,7 +528,11 @@ fn summarize_node_conditions(node: &k8s_openapi::api::core::v1::Node) -> (NodeSt
             _ => continue,
         };
         if condition.status != healthy {
-            message.push_str(&format!("Node condition {} is {}. ", condition.type_, condition.status));
+            let _ = write!(
+                message,
+                "Node condition {} is {}. ",
+                condition.type_, condition.status
+            );
             if condition.status == "Unknown" {
                 unknown += 1;
             } else {
@@ -452,7 +552,12 @@ fn summarize_node_conditions(node: &k8s_openapi::api::core::v1::Node) -> (NodeSt
 
 /// `isDeleteNodeAllowed`: the Node is deleted unless the Cluster is being deleted, the Machine
 /// has no Node, or no control plane Machine would remain.
-async fn is_delete_node_allowed(ctx: &Context, cluster: &Cluster, m: &mut Machine, scope: &Scope) -> Result<bool, Error> {
+async fn is_delete_node_allowed(
+    ctx: &Context,
+    cluster: &Cluster,
+    m: &mut Machine,
+    scope: &Scope,
+) -> Result<bool, Error> {
     if cluster.metadata.deletion_timestamp.is_some() {
         return Ok(false);
     }
@@ -468,16 +573,14 @@ async fn is_delete_node_allowed(ctx: &Context, cluster: &Cluster, m: &mut Machin
         && let Some(provider_id) = provider_id
     {
         let namespace = cluster.namespace().unwrap_or_default();
-        if let Ok(Some(client)) = ctx.workload.client(&ctx.client, &namespace, &cluster.name_any()).await
-            && let Ok(Some(node)) = workload::node_by_provider_id(&client, &key(cluster), &provider_id).await
+        if let Ok(Some(client)) = ctx
+            .workload
+            .client(&ctx.client, &namespace, &cluster.name_any())
+            .await
+            && let Ok(Some(node)) =
+                workload::node_by_provider_id(&client, &key(cluster), &provider_id).await
         {
-            status(m).node_ref = Some(ObjectReference {
-                api_version: Some("v1".to_owned()),
-                kind: Some("Node".to_owned()),
-                name: node.metadata.name.clone(),
-                uid: node.metadata.uid.clone(),
-                ..ObjectReference::default()
-            });
+            status(m).node_ref = Some(node_reference(&node));
         }
     }
     if m.status.as_ref().is_none_or(|s| s.node_ref.is_none()) {
@@ -490,7 +593,10 @@ async fn is_delete_node_allowed(ctx: &Context, cluster: &Cluster, m: &mut Machin
 }
 
 /// Number of control plane Machines of the Cluster that are not being deleted.
-pub(super) async fn active_control_plane_machines(ctx: &Context, cluster: &Cluster) -> Result<usize, Error> {
+pub(super) async fn active_control_plane_machines(
+    ctx: &Context,
+    cluster: &Cluster,
+) -> Result<usize, Error> {
     Ok(list_cluster_machines(ctx, cluster)
         .await?
         .iter()
@@ -499,20 +605,31 @@ pub(super) async fn active_control_plane_machines(ctx: &Context, cluster: &Clust
 }
 
 /// The Machines labelled with the Cluster's name (`GetFilteredMachinesForCluster`).
-pub(super) async fn list_cluster_machines(ctx: &Context, cluster: &Cluster) -> Result<Vec<Machine>, Error> {
+pub(super) async fn list_cluster_machines(
+    ctx: &Context,
+    cluster: &Cluster,
+) -> Result<Vec<Machine>, Error> {
     let namespace = cluster.namespace().unwrap_or_default();
     let api: Api<Machine> = Api::namespaced(ctx.client.clone(), &namespace);
     let selector = format!("{CLUSTER_NAME_LABEL}={}", cluster.name_any());
     Ok(api
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(kube_err(format!("list Machines of Cluster {}", key(cluster))))?
+        .map_err(kube_err(format!(
+            "list Machines of Cluster {}",
+            key(cluster)
+        )))?
         .items)
 }
 
 /// Sorted annotation keys with `prefix` (the delete hooks).
 fn hooks(m: &Machine, prefix: &str) -> Vec<String> {
-    let mut hooks: Vec<String> = m.annotations().keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+    let mut hooks: Vec<String> = m
+        .annotations()
+        .keys()
+        .filter(|k| k.starts_with(prefix))
+        .cloned()
+        .collect();
     hooks.sort();
     hooks
 }
@@ -521,36 +638,27 @@ fn hooks(m: &Machine, prefix: &str) -> Vec<String> {
 /// succeed at once), pre-terminate hooks, delete the infrastructure machine, then the bootstrap
 /// config, waiting for each to be gone, then the Node (best effort within
 /// `nodeDeletionTimeout`), then remove the finalizer.
-async fn reconcile_delete(ctx: &Context, cluster: &Cluster, m: &mut Machine, scope: &Scope) -> Result<(), Error> {
+async fn reconcile_delete(
+    ctx: &Context,
+    cluster: &Cluster,
+    m: &mut Machine,
+    scope: &Scope,
+) -> Result<(), Error> {
     let now = now();
     let delete_node_allowed = is_delete_node_allowed(ctx, cluster, m, scope).await?;
-    if delete_node_allowed {
-        if !hooks(m, PRE_DRAIN_DELETE_HOOK_ANNOTATION_PREFIX).is_empty() {
-            status(m).mark_false(PRE_DRAIN_DELETE_HOOK_SUCCEEDED, "WaitingExternalHook", Severity::Info, "", now);
-            return Ok(());
-        }
-        status(m).mark_true(PRE_DRAIN_DELETE_HOOK_SUCCEEDED, now);
-        // isNodeDrainAllowed: unless excluded (the drain timeout is not emulated).
-        if !m.annotations().contains_key(EXCLUDE_NODE_DRAINING_ANNOTATION) {
-            let status = status(m);
-            let deletion = status.deletion.get_or_insert_with(MachineDeletionStatus::default);
-            deletion.node_drain_start_time.get_or_insert_with(meta_now);
-            status.mark_true(DRAINING_SUCCEEDED, now);
-        }
-        let status = status(m);
-        let deletion = status.deletion.get_or_insert_with(MachineDeletionStatus::default);
-        deletion.wait_for_node_volume_detach_start_time.get_or_insert_with(meta_now);
-        status.mark_true(VOLUME_DETACH_SUCCEEDED, now);
-    }
-    if !hooks(m, PRE_TERMINATE_DELETE_HOOK_ANNOTATION_PREFIX).is_empty() {
-        status(m).mark_false(PRE_TERMINATE_DELETE_HOOK_SUCCEEDED, "WaitingExternalHook", Severity::Info, "", now);
+    if !pre_terminate(m, delete_node_allowed, now) {
         return Ok(());
     }
-    status(m).mark_true(PRE_TERMINATE_DELETE_HOOK_SUCCEEDED, now);
     // reconcileDeleteInfrastructure, then reconcileDeleteBootstrap.
     match &scope.infra {
         None if scope.infra_not_found => {
-            status(m).mark_false(INFRASTRUCTURE_READY, DELETED_REASON, Severity::Info, "", now);
+            status(m).mark_false(
+                INFRASTRUCTURE_READY,
+                DELETED_REASON,
+                Severity::Info,
+                "",
+                now,
+            );
         }
         Some(infra) => {
             if !infra.is_deleting() {
@@ -574,23 +682,92 @@ async fn reconcile_delete(ctx: &Context, cluster: &Cluster, m: &mut Machine, sco
             None => return Ok(()),
         }
     }
-    if delete_node_allowed && let Some(node_name) = m.status.as_ref().and_then(|s| s.node_ref.as_ref()).and_then(|r| r.name.clone()) {
-        let namespace = cluster.namespace().unwrap_or_default();
-        let result = match ctx.workload.client(&ctx.client, &namespace, &cluster.name_any()).await? {
-            Some(client) => workload::delete_node(&client, &key(cluster), &node_name).await,
-            None => Err(Error::Invalid(format!(
-                "failed deleting Node {node_name} because the workload cluster {} has no kubeconfig Secret",
-                key(cluster)
-            ))),
-        };
-        if let Err(error) = result {
-            status(m).mark_false(MACHINE_NODE_HEALTHY, capi_types::conditions::DELETION_FAILED_REASON, Severity::Warning, "", now);
-            if !node_deletion_timed_out(m) {
-                return Err(error);
-            }
-        }
+    if delete_node_allowed {
+        delete_node(ctx, cluster, m, now).await?;
     }
     remove_finalizer(&mut m.metadata, MACHINE_FINALIZER);
+    Ok(())
+}
+
+/// The steps of `reconcileDelete` before the infrastructure is deleted: pre-drain hooks,
+/// drain and volume detach (not emulated: they succeed at once) when the Node may be deleted,
+/// then pre-terminate hooks. Returns whether deletion may proceed.
+fn pre_terminate(m: &mut Machine, delete_node_allowed: bool, now: jiff::Timestamp) -> bool {
+    let waiting_hook = |m: &mut Machine, condition: &str| {
+        status(m).mark_false(condition, "WaitingExternalHook", Severity::Info, "", now);
+        false
+    };
+    if delete_node_allowed {
+        if !hooks(m, PRE_DRAIN_DELETE_HOOK_ANNOTATION_PREFIX).is_empty() {
+            return waiting_hook(m, PRE_DRAIN_DELETE_HOOK_SUCCEEDED);
+        }
+        status(m).mark_true(PRE_DRAIN_DELETE_HOOK_SUCCEEDED, now);
+        // isNodeDrainAllowed: unless excluded (the drain timeout is not emulated).
+        let drain = !m
+            .annotations()
+            .contains_key(EXCLUDE_NODE_DRAINING_ANNOTATION);
+        let status = status(m);
+        let deletion = status
+            .deletion
+            .get_or_insert_with(MachineDeletionStatus::default);
+        if drain {
+            deletion.node_drain_start_time.get_or_insert_with(meta_now);
+        }
+        deletion
+            .wait_for_node_volume_detach_start_time
+            .get_or_insert_with(meta_now);
+        if drain {
+            status.mark_true(DRAINING_SUCCEEDED, now);
+        }
+        status.mark_true(VOLUME_DETACH_SUCCEEDED, now);
+    }
+    if !hooks(m, PRE_TERMINATE_DELETE_HOOK_ANNOTATION_PREFIX).is_empty() {
+        return waiting_hook(m, PRE_TERMINATE_DELETE_HOOK_SUCCEEDED);
+    }
+    status(m).mark_true(PRE_TERMINATE_DELETE_HOOK_SUCCEEDED, now);
+    true
+}
+
+/// Deletes the Machine's Node in the workload cluster (`deleteNode`); a failure is returned
+/// (and retried) until `nodeDeletionTimeout` has passed, then ignored.
+async fn delete_node(
+    ctx: &Context,
+    cluster: &Cluster,
+    m: &mut Machine,
+    now: jiff::Timestamp,
+) -> Result<(), Error> {
+    let Some(node_name) = m
+        .status
+        .as_ref()
+        .and_then(|s| s.node_ref.as_ref())
+        .and_then(|r| r.name.clone())
+    else {
+        return Ok(());
+    };
+    let namespace = cluster.namespace().unwrap_or_default();
+    let result = match ctx
+        .workload
+        .client(&ctx.client, &namespace, &cluster.name_any())
+        .await?
+    {
+        Some(client) => workload::delete_node(&client, &key(cluster), &node_name).await,
+        None => Err(Error::Invalid(format!(
+            "failed deleting Node {node_name} because the workload cluster {} has no kubeconfig Secret",
+            key(cluster)
+        ))),
+    };
+    if let Err(error) = result {
+        status(m).mark_false(
+            MACHINE_NODE_HEALTHY,
+            capi_types::conditions::DELETION_FAILED_REASON,
+            Severity::Warning,
+            "",
+            now,
+        );
+        if !node_deletion_timed_out(m) {
+            return Err(error);
+        }
+    }
     Ok(())
 }
 
@@ -671,17 +848,26 @@ mod tests {
         assert_eq!(m.status.as_ref().unwrap().phase.as_deref(), Some("Pending"));
         status(&mut m).bootstrap_ready = Some(true);
         set_phase_and_last_updated(&mut m);
-        assert_eq!(m.status.as_ref().unwrap().phase.as_deref(), Some("Provisioning"));
+        assert_eq!(
+            m.status.as_ref().unwrap().phase.as_deref(),
+            Some("Provisioning")
+        );
         m.spec.provider_id = Some("test://1".into());
         status(&mut m).infrastructure_ready = Some(true);
         set_phase_and_last_updated(&mut m);
-        assert_eq!(m.status.as_ref().unwrap().phase.as_deref(), Some("Provisioned"));
+        assert_eq!(
+            m.status.as_ref().unwrap().phase.as_deref(),
+            Some("Provisioned")
+        );
         status(&mut m).node_ref = Some(ObjectReference::default());
         set_phase_and_last_updated(&mut m);
         assert_eq!(m.status.as_ref().unwrap().phase.as_deref(), Some("Running"));
         m.metadata.deletion_timestamp = Some(meta_now());
         set_phase_and_last_updated(&mut m);
-        assert_eq!(m.status.as_ref().unwrap().phase.as_deref(), Some("Deleting"));
+        assert_eq!(
+            m.status.as_ref().unwrap().phase.as_deref(),
+            Some("Deleting")
+        );
     }
 
     #[test]

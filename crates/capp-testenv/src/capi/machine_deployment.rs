@@ -10,23 +10,25 @@ use capi_types::conditions::{Conditions as _, READY, Severity};
 use capi_types::labels::{CLUSTER_NAME_LABEL, MACHINE_DEPLOYMENT_NAME_LABEL};
 use capi_types::machine::MachineTemplateSpec;
 use capi_types::machine_deployment::{
-    MachineDeployment, MachineDeploymentStatus, MachineDeploymentStrategy, MachineRollingUpdateDeployment,
+    MachineDeployment, MachineDeploymentStatus, MachineDeploymentStrategy,
+    MachineRollingUpdateDeployment,
 };
 use capi_types::machine_set::{MachineSet, MachineSetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::ResourceExt as _;
 
 use super::machine::get_cluster;
 use super::machine_set::{default_machine_set, reconcile_template_reference};
 use super::object::{
-    controller_of, controller_ref, ensure_finalizer, ensure_owner_ref, is_not_found, key, kube_err, now,
-    owner_ref, persist, remove_finalizer, selector,
+    controller_of, controller_ref, ensure_finalizer, ensure_owner_ref, is_not_found, key, kube_err,
+    now, owner_ref, persist, remove_finalizer, selector,
 };
 use super::{
-    Context, DESIRED_REPLICAS_ANNOTATION, Error, MACHINE_DEPLOYMENT_FINALIZER, MACHINE_TEMPLATE_HASH_LABEL,
-    MAX_REPLICAS_ANNOTATION, REVISION_ANNOTATION, run_controller, watch_config,
+    Context, DESIRED_REPLICAS_ANNOTATION, Error, MACHINE_DEPLOYMENT_FINALIZER,
+    MACHINE_TEMPLATE_HASH_LABEL, MAX_REPLICAS_ANNOTATION, REVISION_ANNOTATION, run_controller,
+    watch_config,
 };
 
 /// Annotations never copied from a MachineDeployment to its MachineSets (`annotationsToSkip`).
@@ -40,8 +42,11 @@ const ANNOTATIONS_TO_SKIP: [&str; 5] = [
 
 /// Runs the controller until aborted; the MachineSets it controls trigger it.
 pub(super) async fn run(ctx: Arc<Context>) {
-    let controller = Controller::new(Api::<MachineDeployment>::all(ctx.client.clone()), watch_config())
-        .owns(Api::<MachineSet>::all(ctx.client.clone()), watch_config());
+    let controller = Controller::new(
+        Api::<MachineDeployment>::all(ctx.client.clone()),
+        watch_config(),
+    )
+    .owns(Api::<MachineSet>::all(ctx.client.clone()), watch_config());
     run_controller(controller, ctx, reconcile).await;
 }
 
@@ -63,21 +68,41 @@ fn default_machine_deployment(md: &mut MachineDeployment) {
     let namespace = md.namespace().unwrap_or_default();
     let name = md.name_any();
     let cluster_name = md.spec.cluster_name.clone();
-    md.labels_mut().insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name.clone());
+    md.labels_mut()
+        .insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name.clone());
     let spec = &mut md.spec;
     spec.replicas.get_or_insert(1);
     spec.min_ready_seconds.get_or_insert(0);
     spec.revision_history_limit.get_or_insert(1);
     spec.progress_deadline_seconds.get_or_insert(600);
-    let strategy = spec.strategy.get_or_insert_with(MachineDeploymentStrategy::default);
-    if strategy.type_.get_or_insert_with(|| "RollingUpdate".to_owned()).as_str() == "RollingUpdate" {
-        let rolling = strategy.rolling_update.get_or_insert_with(MachineRollingUpdateDeployment::default);
+    let strategy = spec
+        .strategy
+        .get_or_insert_with(MachineDeploymentStrategy::default);
+    if strategy
+        .type_
+        .get_or_insert_with(|| "RollingUpdate".to_owned())
+        .as_str()
+        == "RollingUpdate"
+    {
+        let rolling = strategy
+            .rolling_update
+            .get_or_insert_with(MachineRollingUpdateDeployment::default);
         rolling.max_surge.get_or_insert(IntOrString::Int(1));
         rolling.max_unavailable.get_or_insert(IntOrString::Int(0));
     }
-    let template_labels = &mut spec.template.metadata.get_or_insert_with(TemplateMeta::default).labels;
+    let template_labels = &mut spec
+        .template
+        .metadata
+        .get_or_insert_with(TemplateMeta::default)
+        .labels;
     let match_labels = spec.selector.match_labels.get_or_insert_with(BTreeMap::new);
-    if match_labels.is_empty() && spec.selector.match_expressions.as_ref().is_none_or(Vec::is_empty) {
+    if match_labels.is_empty()
+        && spec
+            .selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+    {
         match_labels.insert(MACHINE_DEPLOYMENT_NAME_LABEL.to_owned(), name.clone());
         template_labels.insert(MACHINE_DEPLOYMENT_NAME_LABEL.to_owned(), name);
     }
@@ -94,7 +119,12 @@ fn default_machine_deployment(md: &mut MachineDeployment) {
     {
         config_ref.namespace = Some(namespace.clone());
     }
-    if machine.infrastructure_ref.namespace.as_deref().is_none_or(str::is_empty) {
+    if machine
+        .infrastructure_ref
+        .namespace
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
         machine.infrastructure_ref.namespace = Some(namespace);
     }
 }
@@ -106,7 +136,13 @@ async fn reconcile(deployment: Arc<MachineDeployment>, ctx: Arc<Context>) -> Res
     if ensure_finalizer(&api, &deployment, MACHINE_DEPLOYMENT_FINALIZER).await? {
         return Ok(poll);
     }
-    let cluster = get_cluster(&ctx, &namespace, &deployment.spec.cluster_name, "spec.clusterName").await?;
+    let cluster = get_cluster(
+        &ctx,
+        &namespace,
+        &deployment.spec.cluster_name,
+        "spec.clusterName",
+    )
+    .await?;
     if capi_types::is_paused(&cluster, deployment.as_ref()) {
         return Ok(poll);
     }
@@ -118,11 +154,17 @@ async fn reconcile(deployment: Arc<MachineDeployment>, ctx: Arc<Context>) -> Res
     } else {
         // reconcile: cluster-name label and Cluster owner, template owners, MachineSets.
         let cluster_name = md.spec.cluster_name.clone();
-        md.labels_mut().insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
-        ensure_owner_ref(md.metadata.owner_references.get_or_insert_with(Vec::new), owner_ref(&cluster));
+        md.labels_mut()
+            .insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
+        ensure_owner_ref(
+            md.metadata.owner_references.get_or_insert_with(Vec::new),
+            owner_ref(&cluster),
+        );
         let template = md.spec.template.spec.clone().unwrap_or_default();
-        reconcile_template_reference(&ctx, &cluster, &md, Some(&template.infrastructure_ref)).await?;
-        reconcile_template_reference(&ctx, &cluster, &md, template.bootstrap.config_ref.as_ref()).await?;
+        reconcile_template_reference(&ctx, &cluster, &md, Some(&template.infrastructure_ref))
+            .await?;
+        reconcile_template_reference(&ctx, &cluster, &md, template.bootstrap.config_ref.as_ref())
+            .await?;
         let sets = get_and_adopt_machine_sets(&ctx, &md).await?;
         match md.spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) {
             Some("RollingUpdate") => rollout_rolling(&ctx, &mut md, sets).await,
@@ -139,7 +181,10 @@ async fn reconcile(deployment: Arc<MachineDeployment>, ctx: Arc<Context>) -> Res
 
 /// `getAndAdoptMachineSetsForDeployment`: the MachineSets matching the selector, adopting
 /// orphans, with the deployment-name label ensured.
-async fn get_and_adopt_machine_sets(ctx: &Context, md: &MachineDeployment) -> Result<Vec<MachineSet>, Error> {
+async fn get_and_adopt_machine_sets(
+    ctx: &Context,
+    md: &MachineDeployment,
+) -> Result<Vec<MachineSet>, Error> {
     let namespace = md.namespace().unwrap_or_default();
     let api: Api<MachineSet> = Api::namespaced(ctx.client.clone(), &namespace);
     let query = selector(&md.spec.selector, "spec.selector")?.to_string();
@@ -148,7 +193,10 @@ async fn get_and_adopt_machine_sets(ctx: &Context, md: &MachineDeployment) -> Re
     for ms in api
         .list(&ListParams::default().labels(&query))
         .await
-        .map_err(kube_err(format!("list MachineSets of MachineDeployment {}", key(md))))?
+        .map_err(kube_err(format!(
+            "list MachineSets of MachineDeployment {}",
+            key(md)
+        )))?
         .items
     {
         if controller_of(&ms.metadata).is_some_and(|c| Some(&c.uid) != uid.as_ref()) {
@@ -170,9 +218,13 @@ async fn get_and_adopt_machine_sets(ctx: &Context, md: &MachineDeployment) -> Re
             "labels": {MACHINE_DEPLOYMENT_NAME_LABEL: md.name_any()},
         }});
         sets.push(
-            api.patch(&ms.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(kube_err(format!("adopt MachineSet {}", key(&ms))))?,
+            api.patch(
+                &ms.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(kube_err(format!("adopt MachineSet {}", key(&ms))))?,
         );
     }
     Ok(sets)
@@ -185,14 +237,18 @@ async fn reconcile_delete(ctx: &Context, md: &mut MachineDeployment) -> Result<(
         remove_finalizer(&mut md.metadata, MACHINE_DEPLOYMENT_FINALIZER);
         return Ok(());
     }
-    for ms in sets.iter().filter(|ms| ms.metadata.deletion_timestamp.is_none()) {
+    for ms in sets
+        .iter()
+        .filter(|ms| ms.metadata.deletion_timestamp.is_none())
+    {
         delete_machine_set(ctx, ms).await?;
     }
     Ok(())
 }
 
 async fn delete_machine_set(ctx: &Context, ms: &MachineSet) -> Result<(), Error> {
-    let api: Api<MachineSet> = Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
+    let api: Api<MachineSet> =
+        Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
     match api.delete(&ms.name_any(), &DeleteParams::default()).await {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
@@ -211,7 +267,10 @@ fn rollout_fields(template: &MachineTemplateSpec) -> serde_json::Value {
     spec.node_deletion_timeout = None;
     spec.node_volume_detach_timeout = None;
     let strip = |r: &mut capi_types::common::ObjectReference| {
-        r.api_version = r.api_version.as_deref().map(|v| super::object::group_of(v).to_owned());
+        r.api_version = r
+            .api_version
+            .as_deref()
+            .map(|v| super::object::group_of(v).to_owned());
         r.namespace = None;
     };
     strip(&mut spec.infrastructure_ref);
@@ -226,7 +285,9 @@ fn rollout_fields(template: &MachineTemplateSpec) -> serde_json::Value {
 /// same).
 fn template_hash(template: &MachineTemplateSpec) -> u32 {
     let bytes = rollout_fields(template).to_string();
-    bytes.bytes().fold(0x811c_9dc5_u32, |hash, b| (hash ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    bytes.bytes().fold(0x811c_9dc5_u32, |hash, b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// `GetScaledValueFromIntOrPercent`.
@@ -240,7 +301,11 @@ fn scaled(value: Option<&IntOrString>, total: i32, round_up: bool) -> Result<i32
                 .and_then(|p| p.parse().ok())
                 .ok_or_else(|| Error::Invalid(format!("invalid value {s:?} for maxSurge/maxUnavailable: use an integer or a percentage such as \"25%\"")))?;
             let product = percent * i64::from(total);
-            let value = if round_up { (product + 99) / 100 } else { product / 100 };
+            let value = if round_up {
+                (product + 99) / 100
+            } else {
+                product / 100
+            };
             Ok(i32::try_from(value).unwrap_or(i32::MAX))
         }
     }
@@ -249,13 +314,25 @@ fn scaled(value: Option<&IntOrString>, total: i32, round_up: bool) -> Result<i32
 /// `ResolveFenceposts` → (maxSurge, maxUnavailable), the latter capped at the replicas.
 fn fenceposts(md: &MachineDeployment) -> Result<(i32, i32), Error> {
     let desired = md.spec.replicas.unwrap_or(1);
-    let rolling = md.spec.strategy.as_ref().and_then(|s| s.rolling_update.clone()).unwrap_or_default();
+    let rolling = md
+        .spec
+        .strategy
+        .as_ref()
+        .and_then(|s| s.rolling_update.clone())
+        .unwrap_or_default();
     let surge = scaled(rolling.max_surge.as_ref(), desired, true)?;
     let mut unavailable = scaled(rolling.max_unavailable.as_ref(), desired, false)?;
     if surge == 0 && unavailable == 0 {
         unavailable = 1;
     }
-    Ok((surge, if desired == 0 { 0 } else { unavailable.min(desired) }))
+    Ok((
+        surge,
+        if desired == 0 {
+            0
+        } else {
+            unavailable.min(desired)
+        },
+    ))
 }
 
 /// `computeDesiredMachineSet`: name, labels (template labels + hash + deployment-name),
@@ -268,29 +345,10 @@ fn desired_machine_set(
     let desired_replicas = md.spec.replicas.unwrap_or(1);
     let (surge, _) = fenceposts(md)?;
     let template_labels = md.spec.template.metadata.clone().unwrap_or_default().labels;
-    let mut ms = match existing {
-        Some(existing) => existing.clone(),
-        None => {
-            let base: String = format!("{}-", md.name_any()).chars().take(58).collect();
-            let suffix = crate::util::random_suffix(5);
-            let mut ms = MachineSet::new(
-                &format!("{base}{suffix}"),
-                MachineSetSpec {
-                    replicas: Some(new_ms_new_replicas(md, old.iter(), 0)?),
-                    template: Some(MachineTemplateSpec {
-                        metadata: None,
-                        spec: md.spec.template.spec.clone(),
-                    }),
-                    ..MachineSetSpec::default()
-                },
-            );
-            ms.metadata.namespace = md.namespace();
-            ms.labels_mut().insert(
-                MACHINE_TEMPLATE_HASH_LABEL.to_owned(),
-                format!("{}-{suffix}", template_hash(&md.spec.template)),
-            );
-            ms
-        }
+    let mut ms = if let Some(existing) = existing {
+        existing.clone()
+    } else {
+        new_machine_set(md, old)?
     };
     let unique = ms.labels().get(MACHINE_TEMPLATE_HASH_LABEL).cloned().ok_or_else(|| {
         Error::Invalid(format!(
@@ -305,7 +363,10 @@ fn desired_machine_set(
     ms.labels_mut().extend(labels);
     ms.spec.cluster_name.clone_from(&md.spec.cluster_name);
     let mut selector = md.spec.selector.clone();
-    selector.match_labels.get_or_insert_with(BTreeMap::new).insert(MACHINE_TEMPLATE_HASH_LABEL.to_owned(), unique.clone());
+    selector
+        .match_labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(MACHINE_TEMPLATE_HASH_LABEL.to_owned(), unique.clone());
     ms.spec.selector = selector;
     // ComputeMachineSetAnnotations.
     let mut annotations: BTreeMap<String, String> = md
@@ -322,15 +383,30 @@ fn desired_machine_set(
         new_revision = current;
     }
     annotations.insert(REVISION_ANNOTATION.to_owned(), new_revision.to_string());
-    annotations.insert(DESIRED_REPLICAS_ANNOTATION.to_owned(), desired_replicas.to_string());
-    annotations.insert(MAX_REPLICAS_ANNOTATION.to_owned(), (desired_replicas + surge).to_string());
+    annotations.insert(
+        DESIRED_REPLICAS_ANNOTATION.to_owned(),
+        desired_replicas.to_string(),
+    );
+    annotations.insert(
+        MAX_REPLICAS_ANNOTATION.to_owned(),
+        (desired_replicas + surge).to_string(),
+    );
     ms.annotations_mut().extend(annotations);
-    let template = ms.spec.template.get_or_insert_with(MachineTemplateSpec::default);
+    let template = ms
+        .spec
+        .template
+        .get_or_insert_with(MachineTemplateSpec::default);
     let mut template_labels = template_labels;
     template_labels.insert(MACHINE_TEMPLATE_HASH_LABEL.to_owned(), unique);
     template.metadata = Some(TemplateMeta {
         labels: template_labels,
-        annotations: md.spec.template.metadata.clone().unwrap_or_default().annotations,
+        annotations: md
+            .spec
+            .template
+            .metadata
+            .clone()
+            .unwrap_or_default()
+            .annotations,
     });
     let md_spec = md.spec.template.spec.clone().unwrap_or_default();
     let spec = template.spec.get_or_insert_with(Default::default);
@@ -345,14 +421,42 @@ fn desired_machine_set(
         .as_ref()
         .and_then(|s| s.rolling_update.as_ref())
         .and_then(|r| r.delete_policy.clone());
-    ms.spec.machine_naming_strategy.clone_from(&md.spec.machine_naming_strategy);
+    ms.spec
+        .machine_naming_strategy
+        .clone_from(&md.spec.machine_naming_strategy);
     default_machine_set(&mut ms);
+    Ok(ms)
+}
+
+/// A new MachineSet's name (`computeNewMachineSetName`: `<md>-<5 random>`), its initial
+/// replicas and its `machine-template-hash` label (`<hash>-<random suffix>`).
+fn new_machine_set(md: &MachineDeployment, old: &[MachineSet]) -> Result<MachineSet, Error> {
+    let base: String = format!("{}-", md.name_any()).chars().take(58).collect();
+    let suffix = crate::util::random_suffix(5);
+    let mut ms = MachineSet::new(
+        &format!("{base}{suffix}"),
+        MachineSetSpec {
+            replicas: Some(new_ms_new_replicas(md, old.iter(), 0)?),
+            template: Some(MachineTemplateSpec {
+                metadata: None,
+                spec: md.spec.template.spec.clone(),
+            }),
+            ..MachineSetSpec::default()
+        },
+    );
+    ms.metadata.namespace = md.namespace();
+    ms.labels_mut().insert(
+        MACHINE_TEMPLATE_HASH_LABEL.to_owned(),
+        format!("{}-{suffix}", template_hash(&md.spec.template)),
+    );
     Ok(ms)
 }
 
 /// The revision annotation of a MachineSet.
 fn revision(ms: &MachineSet) -> Option<i64> {
-    ms.annotations().get(REVISION_ANNOTATION).and_then(|r| r.parse().ok())
+    ms.annotations()
+        .get(REVISION_ANNOTATION)
+        .and_then(|r| r.parse().ok())
 }
 
 /// `mdutil.NewMSNewReplicas` for RollingUpdate: scale the new MachineSet up as far as
@@ -374,17 +478,28 @@ fn new_ms_new_replicas<'a>(
 }
 
 /// `scaleMachineSet`: new replicas plus the desired/max replicas annotations.
-async fn scale_machine_set(ctx: &Context, ms: &mut MachineSet, to: i32, md: &MachineDeployment) -> Result<(), Error> {
+async fn scale_machine_set(
+    ctx: &Context,
+    ms: &mut MachineSet,
+    to: i32,
+    md: &MachineDeployment,
+) -> Result<(), Error> {
     let desired = md.spec.replicas.unwrap_or(1);
     let (surge, _) = fenceposts(md)?;
     let mut desired_ms = ms.clone();
     desired_ms.spec.replicas = Some(to);
-    desired_ms.annotations_mut().insert(DESIRED_REPLICAS_ANNOTATION.to_owned(), desired.to_string());
-    desired_ms.annotations_mut().insert(MAX_REPLICAS_ANNOTATION.to_owned(), (desired + surge).to_string());
+    desired_ms
+        .annotations_mut()
+        .insert(DESIRED_REPLICAS_ANNOTATION.to_owned(), desired.to_string());
+    desired_ms.annotations_mut().insert(
+        MAX_REPLICAS_ANNOTATION.to_owned(),
+        (desired + surge).to_string(),
+    );
     if desired_ms == *ms {
         return Ok(());
     }
-    let api: Api<MachineSet> = Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
+    let api: Api<MachineSet> =
+        Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
     *ms = api
         .replace(&ms.name_any(), &PostParams::default(), &desired_ms)
         .await
@@ -394,40 +509,50 @@ async fn scale_machine_set(ctx: &Context, ms: &mut MachineSet, to: i32, md: &Mac
 
 /// `rolloutRolling`: find or create the new MachineSet, scale it up, scale the old ones down,
 /// update the status, and clean up old MachineSets once the rollout completed.
-async fn rollout_rolling(ctx: &Context, md: &mut MachineDeployment, mut sets: Vec<MachineSet>) -> Result<(), Error> {
+async fn rollout_rolling(
+    ctx: &Context,
+    md: &mut MachineDeployment,
+    mut sets: Vec<MachineSet>,
+) -> Result<(), Error> {
     let namespace = md.namespace().unwrap_or_default();
     let api: Api<MachineSet> = Api::namespaced(ctx.client.clone(), &namespace);
     // FindNewMachineSet: the up-to-date MachineSet with most replicas (then oldest, then name).
     sets.sort_by(|a, b| {
         replicas(b)
             .cmp(&replicas(a))
-            .then_with(|| a.metadata.creation_timestamp.as_ref().map(|t| t.0).cmp(&b.metadata.creation_timestamp.as_ref().map(|t| t.0)))
+            .then_with(|| {
+                a.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0)
+                    .cmp(&b.metadata.creation_timestamp.as_ref().map(|t| t.0))
+            })
             .then_with(|| a.name_any().cmp(&b.name_any()))
     });
     let wanted = rollout_fields(&md.spec.template);
-    let new_index = sets
-        .iter()
-        .position(|ms| ms.spec.template.as_ref().is_some_and(|t| rollout_fields(t) == wanted));
+    let new_index = sets.iter().position(|ms| {
+        ms.spec
+            .template
+            .as_ref()
+            .is_some_and(|t| rollout_fields(t) == wanted)
+    });
     let new_existing = new_index.map(|i| sets.remove(i));
     let mut old = sets;
     // getNewMachineSet: update the existing one in place, or create it.
-    let mut new_ms = match new_existing {
-        Some(existing) => {
-            let desired = desired_machine_set(md, Some(&existing), &old)?;
-            if desired == existing {
-                existing
-            } else {
-                api.replace(&existing.name_any(), &PostParams::default(), &desired)
-                    .await
-                    .map_err(kube_err(format!("update MachineSet {}", key(&existing))))?
-            }
-        }
-        None => {
-            let desired = desired_machine_set(md, None, &old)?;
-            api.create(&PostParams::default(), &desired)
+    let mut new_ms = if let Some(existing) = new_existing {
+        let desired = desired_machine_set(md, Some(&existing), &old)?;
+        if desired == existing {
+            existing
+        } else {
+            api.replace(&existing.name_any(), &PostParams::default(), &desired)
                 .await
-                .map_err(kube_err(format!("create MachineSet {}", key(&desired))))?
+                .map_err(kube_err(format!("update MachineSet {}", key(&existing))))?
         }
+    } else {
+        let desired = desired_machine_set(md, None, &old)?;
+        api.create(&PostParams::default(), &desired)
+            .await
+            .map_err(kube_err(format!("create MachineSet {}", key(&desired))))?
     };
     // reconcileNewMachineSet.
     let desired = md.spec.replicas.unwrap_or(1);
@@ -475,7 +600,12 @@ async fn reconcile_old_machine_sets(
     if max_scaled_down <= 0 {
         return Ok(());
     }
-    old.sort_by_key(|ms| (ms.metadata.creation_timestamp.as_ref().map(|t| t.0), ms.name_any()));
+    old.sort_by_key(|ms| {
+        (
+            ms.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            ms.name_any(),
+        )
+    });
     let mut cleaned = 0;
     for ms in old.iter_mut() {
         if cleaned >= max_scaled_down {
@@ -489,7 +619,11 @@ async fn reconcile_old_machine_sets(
         scale_machine_set(ctx, ms, count - down, md).await?;
         cleaned += down;
     }
-    let available: i32 = old.iter().chain(std::iter::once(new_ms)).map(|ms| status_of(ms).2).sum();
+    let available: i32 = old
+        .iter()
+        .chain(std::iter::once(new_ms))
+        .map(|ms| status_of(ms).2)
+        .sum();
     if available <= min_available {
         return Ok(());
     }
@@ -511,16 +645,27 @@ async fn reconcile_old_machine_sets(
 }
 
 /// `cleanupDeployment`: deletes old MachineSets without replicas beyond `revisionHistoryLimit`.
-async fn cleanup_deployment(ctx: &Context, md: &MachineDeployment, old: &[MachineSet]) -> Result<(), Error> {
+async fn cleanup_deployment(
+    ctx: &Context,
+    md: &MachineDeployment,
+    old: &[MachineSet],
+) -> Result<(), Error> {
     let limit = usize::try_from(md.spec.revision_history_limit.unwrap_or(1)).unwrap_or(0);
     let mut cleanable: Vec<&MachineSet> = old
         .iter()
-        .filter(|ms| ms.metadata.deletion_timestamp.is_none() && replicas(ms) == 0 && status_of(ms).0 == 0)
+        .filter(|ms| {
+            ms.metadata.deletion_timestamp.is_none() && replicas(ms) == 0 && status_of(ms).0 == 0
+        })
         .collect();
     if cleanable.len() <= limit {
         return Ok(());
     }
-    cleanable.sort_by_key(|ms| (ms.metadata.creation_timestamp.as_ref().map(|t| t.0), ms.name_any()));
+    cleanable.sort_by_key(|ms| {
+        (
+            ms.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            ms.name_any(),
+        )
+    });
     let excess = cleanable.len() - limit;
     for ms in cleanable.into_iter().take(excess) {
         delete_machine_set(ctx, ms).await?;
@@ -530,7 +675,11 @@ async fn cleanup_deployment(ctx: &Context, md: &MachineDeployment, old: &[Machin
 
 /// `syncDeploymentStatus` + `calculateStatus`: counters from the MachineSets, phase,
 /// `Available` and `MachineSetReady` conditions.
-fn sync_status(md: &MachineDeployment, old: &[MachineSet], new_ms: &MachineSet) -> MachineDeploymentStatus {
+fn sync_status(
+    md: &MachineDeployment,
+    old: &[MachineSet],
+    new_ms: &MachineSet,
+) -> MachineDeploymentStatus {
     let all = || old.iter().chain(std::iter::once(new_ms));
     let desired = md.spec.replicas.unwrap_or(1);
     let available: i32 = all().map(|ms| status_of(ms).2).sum();
@@ -538,7 +687,9 @@ fn sync_status(md: &MachineDeployment, old: &[MachineSet], new_ms: &MachineSet) 
     let ready: i32 = all().map(|ms| status_of(ms).1).sum();
     let mut status = md.status.clone().unwrap_or_default();
     status.observed_generation = md.metadata.generation;
-    status.selector = selector(&md.spec.selector, "spec.selector").map(|s| s.to_string()).ok();
+    status.selector = selector(&md.spec.selector, "spec.selector")
+        .map(|s| s.to_string())
+        .ok();
     status.replicas = Some(all().map(|ms| status_of(ms).0).sum());
     status.updated_replicas = Some(status_of(new_ms).0);
     status.ready_replicas = Some(ready);
@@ -554,7 +705,11 @@ fn sync_status(md: &MachineDeployment, old: &[MachineSet], new_ms: &MachineSet) 
     if total - available < 0 {
         phase = Some("ScalingDown".to_owned());
     }
-    if all().any(|ms| ms.status.as_ref().is_some_and(|s| s.failure_reason.is_some() || s.failure_message.is_some())) {
+    if all().any(|ms| {
+        ms.status
+            .as_ref()
+            .is_some_and(|s| s.failure_reason.is_some() || s.failure_message.is_some())
+    }) {
         phase = Some("Failed".to_owned());
     }
     status.phase = phase;
@@ -568,7 +723,9 @@ fn sync_status(md: &MachineDeployment, old: &[MachineSet], new_ms: &MachineSet) 
             "Available",
             "WaitingForAvailableMachines",
             Severity::Warning,
-            &format!("Minimum availability requires {min_needed} replicas, current {available} available"),
+            &format!(
+                "Minimum availability requires {min_needed} replicas, current {available} available"
+            ),
             now,
         );
     }
@@ -582,7 +739,13 @@ fn sync_status(md: &MachineDeployment, old: &[MachineSet], new_ms: &MachineSet) 
             });
         }
         None => {
-            status.mark_false("MachineSetReady", "WaitingForMachineSet", Severity::Info, "", now);
+            status.mark_false(
+                "MachineSetReady",
+                "WaitingForMachineSet",
+                Severity::Info,
+                "",
+                now,
+            );
         }
     }
     status.set_summary_of(&["Available"], now);
@@ -623,21 +786,35 @@ mod tests {
     fn a_new_machine_set_is_labelled_named_and_annotated_like_upstream() {
         let md = deployment(2);
         let ms = desired_machine_set(&md, None, &[]).unwrap();
-        assert!(ms.name_any().starts_with("workers-") && ms.name_any().len() == "workers-".len() + 5);
+        assert!(
+            ms.name_any().starts_with("workers-") && ms.name_any().len() == "workers-".len() + 5
+        );
         let hash = &ms.labels()[MACHINE_TEMPLATE_HASH_LABEL];
         assert!(hash.ends_with(&ms.name_any()["workers-".len()..]), "{hash}");
         assert_eq!(ms.labels()[MACHINE_DEPLOYMENT_NAME_LABEL], "workers");
-        assert_eq!(ms.spec.selector.match_labels.as_ref().unwrap()[MACHINE_TEMPLATE_HASH_LABEL], *hash);
+        assert_eq!(
+            ms.spec.selector.match_labels.as_ref().unwrap()[MACHINE_TEMPLATE_HASH_LABEL],
+            *hash
+        );
         assert_eq!(ms.annotations()[REVISION_ANNOTATION], "1");
         assert_eq!(ms.annotations()[MAX_REPLICAS_ANNOTATION], "3");
         assert_eq!(ms.spec.replicas, Some(2));
-        assert_eq!(controller_of(&ms.metadata).unwrap().kind, "MachineDeployment");
+        assert_eq!(
+            controller_of(&ms.metadata).unwrap().kind,
+            "MachineDeployment"
+        );
     }
 
     #[test]
     fn percentages_round_surge_up_and_unavailability_down() {
-        assert_eq!(scaled(Some(&IntOrString::String("25%".into())), 3, true).unwrap(), 1);
-        assert_eq!(scaled(Some(&IntOrString::String("25%".into())), 3, false).unwrap(), 0);
+        assert_eq!(
+            scaled(Some(&IntOrString::String("25%".into())), 3, true).unwrap(),
+            1
+        );
+        assert_eq!(
+            scaled(Some(&IntOrString::String("25%".into())), 3, false).unwrap(),
+            0
+        );
         assert!(scaled(Some(&IntOrString::String("many".into())), 3, false).is_err());
     }
 }

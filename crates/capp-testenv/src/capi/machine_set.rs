@@ -10,20 +10,21 @@ use capi_types::conditions::{
     Condition, Conditions as _, MACHINE_NODE_HEALTHY, READY, STATUS_FALSE, STATUS_TRUE, Severity,
 };
 use capi_types::labels::{
-    CLUSTER_NAME_LABEL, DELETE_MACHINE_ANNOTATION, MACHINE_DEPLOYMENT_NAME_LABEL, MACHINE_FINALIZER,
-    MACHINE_SET_NAME_LABEL,
+    CLUSTER_NAME_LABEL, DELETE_MACHINE_ANNOTATION, MACHINE_DEPLOYMENT_NAME_LABEL,
+    MACHINE_FINALIZER, MACHINE_SET_NAME_LABEL,
 };
 use capi_types::machine::{Machine, MachineSpec, MachineTemplateSpec};
 use capi_types::machine_set::{MachineSet, MachineSetStatus};
+use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::ResourceExt as _;
 
 use super::external::{CloneInput, create_from_template, delete_reference};
 use super::machine::get_cluster;
 use super::object::{
-    controller_of, controller_ref, ensure_finalizer, ensure_owner_ref, has_core_owner, has_exact_owner_ref,
-    has_labels, is_not_found, key, kube_err, now, owner_ref, persist, remove_finalizer, selector,
+    controller_of, controller_ref, ensure_finalizer, ensure_owner_ref, has_core_owner,
+    has_exact_owner_ref, has_labels, is_not_found, key, kube_err, now, owner_ref, persist,
+    remove_finalizer, selector,
 };
 use super::workload;
 use super::{Context, Error, MACHINE_SET_FINALIZER, run_controller, watch_config};
@@ -52,17 +53,35 @@ pub(super) fn default_machine_set(ms: &mut MachineSet) {
     let namespace = ms.namespace().unwrap_or_default();
     let name = ms.name_any();
     let cluster_name = ms.spec.cluster_name.clone();
-    ms.labels_mut().insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name.clone());
+    ms.labels_mut()
+        .insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
     if ms.spec.replicas.is_none() {
         ms.spec.replicas = Some(1);
     }
     if ms.spec.delete_policy.as_deref().is_none_or(str::is_empty) {
         ms.spec.delete_policy = Some("Random".to_owned());
     }
-    let template = ms.spec.template.get_or_insert_with(MachineTemplateSpec::default);
-    let template_labels = &mut template.metadata.get_or_insert_with(Default::default).labels;
-    let match_labels = ms.spec.selector.match_labels.get_or_insert_with(BTreeMap::new);
-    if match_labels.is_empty() && ms.spec.selector.match_expressions.as_ref().is_none_or(Vec::is_empty) {
+    let template = ms
+        .spec
+        .template
+        .get_or_insert_with(MachineTemplateSpec::default);
+    let template_labels = &mut template
+        .metadata
+        .get_or_insert_with(Default::default)
+        .labels;
+    let match_labels = ms
+        .spec
+        .selector
+        .match_labels
+        .get_or_insert_with(BTreeMap::new);
+    if match_labels.is_empty()
+        && ms
+            .spec
+            .selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+    {
         match_labels.insert(MACHINE_SET_NAME_LABEL.to_owned(), name.clone());
         template_labels.insert(MACHINE_SET_NAME_LABEL.to_owned(), name);
     }
@@ -72,7 +91,12 @@ pub(super) fn default_machine_set(ms: &mut MachineSet) {
     {
         config_ref.namespace = Some(namespace.clone());
     }
-    if spec.infrastructure_ref.namespace.as_deref().is_none_or(str::is_empty) {
+    if spec
+        .infrastructure_ref
+        .namespace
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
         spec.infrastructure_ref.namespace = Some(namespace);
     }
     if let Some(version) = spec.version.as_mut()
@@ -89,7 +113,13 @@ async fn reconcile(machine_set: Arc<MachineSet>, ctx: Arc<Context>) -> Result<Ac
     if ensure_finalizer(&api, &machine_set, MACHINE_SET_FINALIZER).await? {
         return Ok(poll);
     }
-    let cluster = get_cluster(&ctx, &namespace, &machine_set.spec.cluster_name, "spec.clusterName").await?;
+    let cluster = get_cluster(
+        &ctx,
+        &namespace,
+        &machine_set.spec.cluster_name,
+        "spec.clusterName",
+    )
+    .await?;
     if capi_types::is_paused(&cluster, machine_set.as_ref()) {
         return Ok(poll);
     }
@@ -98,10 +128,22 @@ async fn reconcile(machine_set: Arc<MachineSet>, ctx: Arc<Context>) -> Result<Ac
     default_machine_set(&mut ms);
     let mut outcome = Ok(());
     reconcile_owner_and_labels(&cluster, &mut ms);
-    let template_spec = ms.spec.template.as_ref().and_then(|t| t.spec.clone()).unwrap_or_default();
+    let template_spec = ms
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.spec.clone())
+        .unwrap_or_default();
     let mut results = vec![
-        reconcile_template_reference(&ctx, &cluster, &ms, Some(&template_spec.infrastructure_ref)).await,
-        reconcile_template_reference(&ctx, &cluster, &ms, template_spec.bootstrap.config_ref.as_ref()).await,
+        reconcile_template_reference(&ctx, &cluster, &ms, Some(&template_spec.infrastructure_ref))
+            .await,
+        reconcile_template_reference(
+            &ctx,
+            &cluster,
+            &ms,
+            template_spec.bootstrap.config_ref.as_ref(),
+        )
+        .await,
     ];
     let machines = get_and_adopt_machines(&ctx, &ms).await;
     let deleting = ms.metadata.deletion_timestamp.is_some();
@@ -138,10 +180,14 @@ async fn reconcile(machine_set: Arc<MachineSet>, ctx: Arc<Context>) -> Result<Ac
 /// MachineSets, cluster-name in the selector and the template labels.
 fn reconcile_owner_and_labels(cluster: &Cluster, ms: &mut MachineSet) {
     let cluster_name = ms.spec.cluster_name.clone();
-    ms.labels_mut().insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name.clone());
+    ms.labels_mut()
+        .insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name.clone());
     // shouldAdopt: not when a MachineDeployment or a Cluster already owns it.
     if !has_core_owner(&ms.metadata, &["MachineDeployment", "Cluster"]) {
-        ensure_owner_ref(ms.metadata.owner_references.get_or_insert_with(Vec::new), owner_ref(cluster));
+        ensure_owner_ref(
+            ms.metadata.owner_references.get_or_insert_with(Vec::new),
+            owner_ref(cluster),
+        );
     }
     ms.spec
         .selector
@@ -168,15 +214,27 @@ pub(super) async fn reconcile_template_reference(
     let Some(reference) = reference else {
         return Ok(());
     };
-    if !reference.kind.as_deref().unwrap_or_default().ends_with("Template") {
+    if !reference
+        .kind
+        .as_deref()
+        .unwrap_or_default()
+        .ends_with("Template")
+    {
         return Ok(());
     }
     let namespace = owner.meta().namespace.clone().unwrap_or_default();
-    let Some(mut template) = super::external::get(ctx, reference, &namespace, "spec.template.spec reference").await? else {
+    let Some(mut template) =
+        super::external::get(ctx, reference, &namespace, "spec.template.spec reference").await?
+    else {
         return Ok(());
     };
     let desired = owner_ref(cluster);
-    let mut refs = template.obj.metadata.owner_references.clone().unwrap_or_default();
+    let mut refs = template
+        .obj
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
     if has_exact_owner_ref(&refs, &desired) {
         return Ok(());
     }
@@ -189,18 +247,27 @@ pub(super) async fn reconcile_template_reference(
 /// no controller) (`getAndAdoptMachinesForMachineSet`).
 async fn get_and_adopt_machines(ctx: &Context, ms: &MachineSet) -> Result<Vec<Machine>, Error> {
     let machines = list_machines(ctx, ms).await?;
-    let api: Api<Machine> = Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
+    let api: Api<Machine> =
+        Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
     let mut adopted = Vec::with_capacity(machines.len());
     for mut machine in machines {
         if controller_of(&machine.metadata).is_none() {
-            let mut refs = machine.metadata.owner_references.clone().unwrap_or_default();
+            let mut refs = machine
+                .metadata
+                .owner_references
+                .clone()
+                .unwrap_or_default();
             ensure_owner_ref(&mut refs, controller_ref(ms));
             let patch = serde_json::json!({"metadata": {
                 "resourceVersion": machine.metadata.resource_version,
                 "ownerReferences": refs,
             }});
             machine = api
-                .patch(&machine.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(
+                    &machine.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
                 .await
                 .map_err(kube_err(format!("adopt Machine {}", key(&machine))))?;
         }
@@ -211,10 +278,15 @@ async fn get_and_adopt_machines(ctx: &Context, ms: &MachineSet) -> Result<Vec<Ma
 
 /// The Machines matching the MachineSet's selector that are not controlled by another object.
 async fn list_machines(ctx: &Context, ms: &MachineSet) -> Result<Vec<Machine>, Error> {
-    let api: Api<Machine> = Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
+    let api: Api<Machine> =
+        Api::namespaced(ctx.client.clone(), &ms.namespace().unwrap_or_default());
     // LabelSelectorAsMap: the matchLabels part of the selector.
     let match_labels = ms.spec.selector.match_labels.clone().unwrap_or_default();
-    let query = match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let query = match_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let uid = ms.uid();
     Ok(api
         .list(&ListParams::default().labels(&query))
@@ -228,7 +300,11 @@ async fn list_machines(ctx: &Context, ms: &MachineSet) -> Result<Vec<Machine>, E
 }
 
 /// `reconcileDelete`: delete every Machine, then remove the finalizer once none is left.
-async fn reconcile_delete(ctx: &Context, ms: &mut MachineSet, machines: &[Machine]) -> Result<(), Error> {
+async fn reconcile_delete(
+    ctx: &Context,
+    ms: &mut MachineSet,
+    machines: &[Machine],
+) -> Result<(), Error> {
     if machines.is_empty() {
         remove_finalizer(&mut ms.metadata, MACHINE_SET_FINALIZER);
         return Ok(());
@@ -244,8 +320,12 @@ async fn delete_machine(ctx: &Context, machine: &Machine) -> Result<(), Error> {
     if machine.metadata.deletion_timestamp.is_some() {
         return Ok(());
     }
-    let api: Api<Machine> = Api::namespaced(ctx.client.clone(), &machine.namespace().unwrap_or_default());
-    match api.delete(&machine.name_any(), &DeleteParams::default()).await {
+    let api: Api<Machine> =
+        Api::namespaced(ctx.client.clone(), &machine.namespace().unwrap_or_default());
+    match api
+        .delete(&machine.name_any(), &DeleteParams::default())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(kube_err(format!("delete Machine {}", key(machine)))(e)),
@@ -271,11 +351,18 @@ fn machine_labels(ms: &MachineSet) -> BTreeMap<String, String> {
 
 /// `syncReplicas`: creates missing Machines (cloning the bootstrap and infrastructure templates
 /// first, `computeDesiredMachine`) or deletes surplus ones by delete policy.
-async fn sync_replicas(ctx: &Context, ms: &mut MachineSet, machines: &[Machine]) -> Result<(), Error> {
+async fn sync_replicas(
+    ctx: &Context,
+    ms: &mut MachineSet,
+    machines: &[Machine],
+) -> Result<(), Error> {
     let desired = usize::try_from(ms.spec.replicas.unwrap_or(1)).unwrap_or(0);
     let now = now();
     if machines.len() < desired {
-        if ms.annotations().contains_key(capi_types::labels::DISABLE_MACHINE_CREATE_ANNOTATION) {
+        if ms
+            .annotations()
+            .contains_key(capi_types::labels::DISABLE_MACHINE_CREATE_ANNOTATION)
+        {
             return Ok(());
         }
         let mut first_error = None;
@@ -311,7 +398,11 @@ async fn create_machine(ctx: &Context, ms: &mut MachineSet) -> Result<(), Error>
     let base: String = format!("{}-", ms.name_any()).chars().take(58).collect();
     let name = format!("{base}{}", crate::util::random_suffix(5));
     let labels = machine_labels(ms);
-    let annotations = template.metadata.as_ref().map(|m| m.annotations.clone()).unwrap_or_default();
+    let annotations = template
+        .metadata
+        .as_ref()
+        .map(|m| m.annotations.clone())
+        .unwrap_or_default();
     spec.cluster_name.clone_from(&ms.spec.cluster_name);
     let owner = Some(owner_ref(&*ms));
     let mut bootstrap_ref = None;
@@ -329,7 +420,13 @@ async fn create_machine(ctx: &Context, ms: &mut MachineSet) -> Result<(), Error>
         match create_from_template(ctx, &input, "spec.template.spec.bootstrap.configRef").await {
             Ok(reference) => bootstrap_ref = Some(reference),
             Err(e) => {
-                status(ms).mark_false(MACHINES_CREATED, "BootstrapTemplateCloningFailed", Severity::Error, &e.to_string(), now);
+                status(ms).mark_false(
+                    MACHINES_CREATED,
+                    "BootstrapTemplateCloningFailed",
+                    Severity::Error,
+                    &e.to_string(),
+                    now,
+                );
                 return Err(e);
             }
         }
@@ -343,17 +440,24 @@ async fn create_machine(ctx: &Context, ms: &mut MachineSet) -> Result<(), Error>
         annotations: &annotations,
         owner,
     };
-    let infra_ref = match create_from_template(ctx, &input, "spec.template.spec.infrastructureRef").await {
-        Ok(reference) => reference,
-        Err(e) => {
-            // "Cleanup the bootstrap resource if we can't create the InfraMachine."
-            if let Some(reference) = &bootstrap_ref {
-                delete_reference(ctx, reference, &namespace).await?;
+    let infra_ref =
+        match create_from_template(ctx, &input, "spec.template.spec.infrastructureRef").await {
+            Ok(reference) => reference,
+            Err(e) => {
+                // "Cleanup the bootstrap resource if we can't create the InfraMachine."
+                if let Some(reference) = &bootstrap_ref {
+                    delete_reference(ctx, reference, &namespace).await?;
+                }
+                status(ms).mark_false(
+                    MACHINES_CREATED,
+                    "InfrastructureTemplateCloningFailed",
+                    Severity::Error,
+                    &e.to_string(),
+                    now,
+                );
+                return Err(e);
             }
-            status(ms).mark_false(MACHINES_CREATED, "InfrastructureTemplateCloningFailed", Severity::Error, &e.to_string(), now);
-            return Err(e);
-        }
-    };
+        };
     spec.infrastructure_ref = infra_ref.clone();
     spec.bootstrap.config_ref.clone_from(&bootstrap_ref);
     let mut machine = Machine::new(&name, spec);
@@ -365,7 +469,13 @@ async fn create_machine(ctx: &Context, ms: &mut MachineSet) -> Result<(), Error>
     let api: Api<Machine> = Api::namespaced(ctx.client.clone(), &namespace);
     if let Err(e) = api.create(&PostParams::default(), &machine).await {
         let error = kube_err(format!("create Machine {namespace}/{name}"))(e);
-        status(ms).mark_false(MACHINES_CREATED, "MachineCreationFailed", Severity::Error, &error.to_string(), now);
+        status(ms).mark_false(
+            MACHINES_CREATED,
+            "MachineCreationFailed",
+            Severity::Error,
+            &error.to_string(),
+            now,
+        );
         // "Try to cleanup the external objects if the Machine creation failed."
         delete_reference(ctx, &infra_ref, &namespace).await?;
         if let Some(reference) = &bootstrap_ref {
@@ -415,7 +525,10 @@ fn random_delete_priority(m: &Machine, _: jiff::Timestamp) -> f64 {
     forced_priority(m).unwrap_or(COULD_DELETE)
 }
 
-#[allow(clippy::cast_precision_loss, reason = "machine ages in seconds fit an f64 mantissa")]
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "machine ages in seconds fit an f64 mantissa"
+)]
 fn oldest_delete_priority(m: &Machine, now: jiff::Timestamp) -> f64 {
     if let Some(priority) = forced_priority(m) {
         return priority;
@@ -448,7 +561,12 @@ fn is_machine_healthy(m: &Machine) -> bool {
 
 /// `reconcileStatus`: replica counters from the Machines and their Nodes, `Resized`,
 /// `MachinesCreated` and an aggregate `MachinesReady`.
-async fn reconcile_status(ctx: &Context, cluster: &Cluster, ms: &mut MachineSet, machines: &[Machine]) {
+async fn reconcile_status(
+    ctx: &Context,
+    cluster: &Cluster,
+    ms: &mut MachineSet,
+    machines: &[Machine],
+) {
     let template_labels = ms
         .spec
         .template
@@ -458,14 +576,24 @@ async fn reconcile_status(ctx: &Context, cluster: &Cluster, ms: &mut MachineSet,
         .unwrap_or_default();
     let min_ready_seconds = ms.spec.min_ready_seconds.unwrap_or(0);
     let namespace = cluster.namespace().unwrap_or_default();
-    let client = ctx.workload.client(&ctx.client, &namespace, &cluster.name_any()).await.ok().flatten();
+    let client = ctx
+        .workload
+        .client(&ctx.client, &namespace, &cluster.name_any())
+        .await
+        .ok()
+        .flatten();
     let now = now();
     let (mut fully_labeled, mut ready, mut available) = (0, 0, 0);
     for machine in machines {
         if has_labels(machine.labels(), &template_labels) {
             fully_labeled += 1;
         }
-        let Some(node_name) = machine.status.as_ref().and_then(|s| s.node_ref.as_ref()).and_then(|r| r.name.as_deref()) else {
+        let Some(node_name) = machine
+            .status
+            .as_ref()
+            .and_then(|s| s.node_ref.as_ref())
+            .and_then(|r| r.name.as_deref())
+        else {
             continue;
         };
         let Some(client) = &client else { continue };
@@ -479,8 +607,14 @@ async fn reconcile_status(ctx: &Context, cluster: &Cluster, ms: &mut MachineSet,
             }
         }
     }
-    let desired = if ms.metadata.deletion_timestamp.is_some() { 0 } else { ms.spec.replicas.unwrap_or(1) };
-    let selector_string = selector(&ms.spec.selector, "spec.selector").map(|s| s.to_string()).ok();
+    let desired = if ms.metadata.deletion_timestamp.is_some() {
+        0
+    } else {
+        ms.spec.replicas.unwrap_or(1)
+    };
+    let selector_string = selector(&ms.spec.selector, "spec.selector")
+        .map(|s| s.to_string())
+        .ok();
     let generation = ms.metadata.generation;
     let replicas = i32::try_from(machines.len()).unwrap_or(i32::MAX);
     let status = status(ms);
@@ -490,16 +624,32 @@ async fn reconcile_status(ctx: &Context, cluster: &Cluster, ms: &mut MachineSet,
     status.ready_replicas = Some(ready);
     status.available_replicas = Some(available);
     status.observed_generation = generation;
-    if replicas < desired {
-        status.mark_false(RESIZED, "ScalingUp", Severity::Warning, &format!("Scaling up MachineSet to {desired} replicas (actual {replicas})"), now);
-    } else if replicas > desired {
-        status.mark_false(RESIZED, "ScalingDown", Severity::Warning, &format!("Scaling down MachineSet to {desired} replicas (actual {replicas})"), now);
-        status.mark_true(MACHINES_CREATED, now);
-    } else {
-        if ready == replicas {
-            status.mark_true(RESIZED, now);
+    match replicas.cmp(&desired) {
+        std::cmp::Ordering::Less => {
+            status.mark_false(
+                RESIZED,
+                "ScalingUp",
+                Severity::Warning,
+                &format!("Scaling up MachineSet to {desired} replicas (actual {replicas})"),
+                now,
+            );
         }
-        status.mark_true(MACHINES_CREATED, now);
+        std::cmp::Ordering::Greater => {
+            status.mark_false(
+                RESIZED,
+                "ScalingDown",
+                Severity::Warning,
+                &format!("Scaling down MachineSet to {desired} replicas (actual {replicas})"),
+                now,
+            );
+            status.mark_true(MACHINES_CREATED, now);
+        }
+        std::cmp::Ordering::Equal => {
+            if ready == replicas {
+                status.mark_true(RESIZED, now);
+            }
+            status.mark_true(MACHINES_CREATED, now);
+        }
     }
     if let Some(aggregate) = aggregate_ready(machines, now) {
         status.set(aggregate);
@@ -542,7 +692,9 @@ mod tests {
 
     fn machine(name: &str, healthy: bool, created: &str) -> Machine {
         let mut m = Machine::new(name, MachineSpec::default());
-        m.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(created.parse().unwrap()));
+        m.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            created.parse().unwrap(),
+        ));
         if healthy {
             m.status = Some(capi_types::machine::MachineStatus {
                 node_ref: Some(capi_types::common::ObjectReference::default()),
@@ -556,7 +708,11 @@ mod tests {
         let priority = delete_priority(Some(policy)).unwrap();
         let now: jiff::Timestamp = "2026-01-10T00:00:00Z".parse().unwrap();
         let mut sorted: Vec<&Machine> = machines.iter().collect();
-        sorted.sort_by(|a, b| priority(b, now).total_cmp(&priority(a, now)).then_with(|| a.name_any().cmp(&b.name_any())));
+        sorted.sort_by(|a, b| {
+            priority(b, now)
+                .total_cmp(&priority(a, now))
+                .then_with(|| a.name_any().cmp(&b.name_any()))
+        });
         sorted.iter().map(|m| m.name_any()).collect()
     }
 
@@ -570,6 +726,11 @@ mod tests {
         assert_eq!(order("Random", &machines), ["c-sick", "a-new", "b-old"]);
         assert_eq!(order("Oldest", &machines), ["c-sick", "b-old", "a-new"]);
         assert_eq!(order("Newest", &machines), ["c-sick", "a-new", "b-old"]);
-        assert!(delete_priority(Some("Largest")).unwrap_err().to_string().contains("spec.deletePolicy"));
+        assert!(
+            delete_priority(Some("Largest"))
+                .unwrap_err()
+                .to_string()
+                .contains("spec.deletePolicy")
+        );
     }
 }

@@ -55,7 +55,7 @@ where
     let mut resource_version = desired.meta().resource_version.clone();
     if before != after {
         match api.replace(&name, &PostParams::default(), desired).await {
-            Ok(written) => resource_version = written.meta().resource_version.clone(),
+            Ok(written) => resource_version.clone_from(&written.meta().resource_version),
             Err(e) if is_not_found(&e) => return Ok(()),
             Err(e) => return Err(kube_err(format!("update {}", key(desired)))(e)),
         }
@@ -68,10 +68,17 @@ where
     if status_before != status_after {
         let mut body = desired.clone();
         body.meta_mut().resource_version = resource_version;
-        match api.replace_status(&name, &PostParams::default(), &body).await {
+        match api
+            .replace_status(&name, &PostParams::default(), &body)
+            .await
+        {
             Ok(_) => {}
             Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(kube_err(format!("update the status of {}", key(desired)))(e)),
+            Err(e) => {
+                return Err(kube_err(format!("update the status of {}", key(desired)))(
+                    e,
+                ));
+            }
         }
     }
     Ok(())
@@ -80,7 +87,11 @@ where
 /// Adds `finalizer` and writes the object when it is missing (CAPI's
 /// `finalizers.EnsureFinalizer`). Returns whether it was added; the caller then returns and
 /// reconciles again, as upstream does, to avoid racing the first reconcile with a deletion.
-pub(crate) async fn ensure_finalizer<K>(api: &Api<K>, obj: &K, finalizer: &str) -> Result<bool, Error>
+pub(crate) async fn ensure_finalizer<K>(
+    api: &Api<K>,
+    obj: &K,
+    finalizer: &str,
+) -> Result<bool, Error>
 where
     K: Resource + Clone + Serialize + DeserializeOwned + Debug,
 {
@@ -190,7 +201,10 @@ pub(crate) fn selector(selector: &LabelSelector, field: &str) -> Result<Selector
 }
 
 /// Whether `labels` has every key/value of `subset` (`labels.Set(subset).Matches`).
-pub(crate) fn has_labels(labels: &BTreeMap<String, String>, subset: &BTreeMap<String, String>) -> bool {
+pub(crate) fn has_labels(
+    labels: &BTreeMap<String, String>,
+    subset: &BTreeMap<String, String>,
+) -> bool {
     subset.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
@@ -221,9 +235,20 @@ mod tests {
 
     #[test]
     fn ensure_owner_ref_replaces_a_reference_to_the_same_object_whatever_its_version() {
-        let mut refs = vec![reference("cluster.x-k8s.io/v1alpha4", "Cluster", "c", false)];
-        ensure_owner_ref(&mut refs, reference("cluster.x-k8s.io/v1beta1", "Cluster", "c", false));
-        ensure_owner_ref(&mut refs, reference("cluster.x-k8s.io/v1beta1", "MachineSet", "ms", false));
+        let mut refs = vec![reference(
+            "cluster.x-k8s.io/v1alpha4",
+            "Cluster",
+            "c",
+            false,
+        )];
+        ensure_owner_ref(
+            &mut refs,
+            reference("cluster.x-k8s.io/v1beta1", "Cluster", "c", false),
+        );
+        ensure_owner_ref(
+            &mut refs,
+            reference("cluster.x-k8s.io/v1beta1", "MachineSet", "ms", false),
+        );
         assert_eq!(refs.len(), 2);
         assert_eq!(refs[0].api_version, "cluster.x-k8s.io/v1beta1");
     }
@@ -238,7 +263,10 @@ mod tests {
         )
         .unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("Machine m1") && message.contains("Machine m2"), "{message}");
+        assert!(
+            message.contains("Machine m1") && message.contains("Machine m2"),
+            "{message}"
+        );
         set_controller_reference(
             &mut refs,
             reference("cluster.x-k8s.io/v1beta1", "Machine", "m1", true),

@@ -49,7 +49,9 @@ impl std::fmt::Debug for WorkloadClients {
             .keys()
             .cloned()
             .collect();
-        f.debug_struct("WorkloadClients").field("clusters", &clusters).finish()
+        f.debug_struct("WorkloadClients")
+            .field("clusters", &clusters)
+            .finish()
     }
 }
 
@@ -77,7 +79,11 @@ impl WorkloadClients {
             .data
             .as_ref()
             .and_then(|d| d.get("value"))
-            .ok_or_else(|| invalid("it has no data key \"value\"; write the kubeconfig under \"value\"".to_owned()))?;
+            .ok_or_else(|| {
+                invalid(
+                    "it has no data key \"value\"; write the kubeconfig under \"value\"".to_owned(),
+                )
+            })?;
         let text = String::from_utf8(value.0.clone())
             .map_err(|_| invalid("data key \"value\" is not UTF-8 text".to_owned()))?;
         let cache_key = (namespace.to_owned(), cluster.to_owned());
@@ -92,9 +98,12 @@ impl WorkloadClients {
         }
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&text)
             .map_err(|e| invalid(format!("data key \"value\" is not a kubeconfig: {e}")))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .map_err(|e| invalid(format!("the kubeconfig cannot be used: {e}")))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| invalid(format!("the kubeconfig cannot be used: {e}")))?;
         let client = kube::Client::try_from(config)
             .map_err(|e| invalid(format!("no client can be built from the kubeconfig: {e}")))?;
         self.cache
@@ -106,7 +115,10 @@ impl WorkloadClients {
 }
 
 /// The workload error for `action` in `cluster`.
-pub(crate) fn workload_err(cluster: &str, action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+pub(crate) fn workload_err(
+    cluster: &str,
+    action: impl Into<String>,
+) -> impl FnOnce(kube::Error) -> Error {
     let cluster = cluster.to_owned();
     let action = action.into();
     move |source| Error::Workload {
@@ -141,7 +153,11 @@ pub(crate) async fn node_by_provider_id(
 }
 
 /// The Node named `name`, if it exists.
-pub(crate) async fn get_node(client: &kube::Client, cluster: &str, name: &str) -> Result<Option<Node>, Error> {
+pub(crate) async fn get_node(
+    client: &kube::Client,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<Node>, Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     nodes
         .get_opt(name)
@@ -150,7 +166,11 @@ pub(crate) async fn get_node(client: &kube::Client, cluster: &str, name: &str) -
 }
 
 /// Deletes the Node named `name` (`deleteNode`); a missing Node counts as deleted.
-pub(crate) async fn delete_node(client: &kube::Client, cluster: &str, name: &str) -> Result<(), Error> {
+pub(crate) async fn delete_node(
+    client: &kube::Client,
+    cluster: &str,
+    name: &str,
+) -> Result<(), Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     match nodes.delete(name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
@@ -172,7 +192,11 @@ fn ready_since(node: &Node) -> Option<jiff::Timestamp> {
         .as_ref()?
         .iter()
         .find(|c| c.type_ == "Ready" && c.status == "True")
-        .map(|c| c.last_transition_time.as_ref().map_or(jiff::Timestamp::UNIX_EPOCH, |t| t.0))
+        .map(|c| {
+            c.last_transition_time
+                .as_ref()
+                .map_or(jiff::Timestamp::UNIX_EPOCH, |t| t.0)
+        })
 }
 
 /// Whether the Node has been ready for `min_ready_seconds` (`noderefutil.IsNodeAvailable`).
@@ -209,8 +233,14 @@ fn managed_labels(machine: &Machine) -> BTreeMap<String, String> {
 /// The Machine annotations synced to its Node (`annotations.GetManagedAnnotations`).
 fn managed_annotations(machine: &Machine) -> BTreeMap<String, String> {
     let mut managed = BTreeMap::from([
-        (capi::CLUSTER_NAME_ANNOTATION.to_owned(), machine.spec.cluster_name.clone()),
-        (capi::CLUSTER_NAMESPACE_ANNOTATION.to_owned(), machine.namespace().unwrap_or_default()),
+        (
+            capi::CLUSTER_NAME_ANNOTATION.to_owned(),
+            machine.spec.cluster_name.clone(),
+        ),
+        (
+            capi::CLUSTER_NAMESPACE_ANNOTATION.to_owned(),
+            machine.namespace().unwrap_or_default(),
+        ),
         (capi::MACHINE_ANNOTATION.to_owned(), machine.name_any()),
     ]);
     if let Some(owner) = controller_of(&machine.metadata) {
@@ -242,7 +272,12 @@ pub(crate) async fn patch_node(
     let previous = |key: &str| -> Vec<String> {
         annotations
             .get(key)
-            .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|v| {
+                v.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut previous_annotations = previous(ANNOTATIONS_FROM_MACHINE_ANNOTATION);
@@ -253,7 +288,10 @@ pub(crate) async fn patch_node(
         }
     }
     for k in previous_annotations {
-        if k != ANNOTATIONS_FROM_MACHINE_ANNOTATION && !new_annotations.contains_key(&k) && annotations.contains_key(&k) {
+        if k != ANNOTATIONS_FROM_MACHINE_ANNOTATION
+            && !new_annotations.contains_key(&k)
+            && annotations.contains_key(&k)
+        {
             annotation_patch.insert(k, Value::Null);
         }
     }
@@ -275,13 +313,20 @@ pub(crate) async fn patch_node(
     let synced_labels: Vec<&str> = new_labels.keys().map(String::as_str).collect();
     for (key, value) in [
         (LABELS_FROM_MACHINE_ANNOTATION, synced_labels.join(",")),
-        (ANNOTATIONS_FROM_MACHINE_ANNOTATION, synced_annotations.join(",")),
+        (
+            ANNOTATIONS_FROM_MACHINE_ANNOTATION,
+            synced_annotations.join(","),
+        ),
     ] {
         if annotations.get(key) != Some(&value) {
             annotation_patch.insert(key.to_owned(), json!(value));
         }
     }
-    let taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+    let taints = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
     let kept: Vec<_> = taints
         .iter()
         .filter(|t| !(t.key == NODE_UNINITIALIZED_TAINT && t.effect == "NoSchedule"))
