@@ -629,6 +629,16 @@ async fn a_machine_goes_from_pending_to_running_and_is_deleted_infrastructure_fi
     })
     .await;
 
+    // Steady state: nothing is rewritten while nothing changes (no status churn).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let before = world.mgmt.resource_version().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        world.mgmt.resource_version().await,
+        before,
+        "the emulation rewrote objects while nothing changed"
+    );
+
     // Deletion: the infrastructure machine goes first, the bootstrap config only after it.
     machines
         .delete("cp-0", &DeleteParams::default())
