@@ -595,7 +595,14 @@ async fn a_machine_goes_from_pending_to_running_and_is_deleted_infrastructure_fi
 
     // The Node appears in the workload cluster: nodeRef, Running, bookkeeping on the Node.
     world.create_node("node-a", "test:///cp-0").await;
-    let running = wait_phase(&machines, "cp-0", "Running").await;
+    wait_phase(&machines, "cp-0", "Running").await;
+    // The kubelet reports nodeInfo just after creating the Node; the next pass copies it.
+    let running = eventually("the Node's nodeInfo on the Machine", 10, || async {
+        let m = machines.get("cp-0").await.unwrap();
+        m.status.as_ref()?.node_info.as_ref()?;
+        Some(m)
+    })
+    .await;
     let status = running.status.unwrap();
     assert_eq!(status.node_ref.unwrap().name.as_deref(), Some("node-a"));
     assert_eq!(status.node_info.unwrap().kubelet_version, "v1.33.0");

@@ -84,6 +84,7 @@ async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Action, E
     }
     let original = (*cluster).clone();
     let mut c = original.clone();
+    default_cluster(&mut c);
     let mut scope = Scope::default();
     let deleting = c.metadata.deletion_timestamp.is_some();
     let mut outcome = Ok(());
@@ -112,6 +113,23 @@ async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Action, E
     }
     persist(&api, &original, &c).await?;
     outcome.map(|()| poll)
+}
+
+/// The Cluster webhook's defaulting of the references (`webhooks.Cluster.Default`): an empty
+/// `infrastructureRef` or `controlPlaneRef` namespace is the Cluster's.
+fn default_cluster(c: &mut Cluster) {
+    let namespace = c.namespace().unwrap_or_default();
+    for reference in [
+        c.spec.infrastructure_ref.as_mut(),
+        c.spec.control_plane_ref.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if reference.namespace.as_deref().is_none_or(str::is_empty) {
+            reference.namespace = Some(namespace.clone());
+        }
+    }
 }
 
 /// `reconcileExternal` + `ensureOwnerRefAndLabel`: the Cluster controls the referenced object,
