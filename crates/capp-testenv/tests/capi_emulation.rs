@@ -759,7 +759,7 @@ async fn wait_running_workers(world: &World, n: usize) -> Vec<Machine> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_machine_deployment_clones_templates_scales_rolls_out_and_goes_away_with_its_cluster() {
+async fn a_machine_deployment_clones_templates_scales_and_goes_away_with_its_cluster() {
     let world = World::start().await;
     ready_cluster(&world).await;
     let providers = world.play_providers();
@@ -925,45 +925,6 @@ async fn a_machine_deployment_clones_templates_scales_rolls_out_and_goes_away_wi
         .await;
     }
 
-    // A template change rolls out: a new MachineSet (revision 2) replaces the old one.
-    world
-        .apply("apiVersion: infrastructure.cluster.x-k8s.io/v1beta1\nkind: TestMachineTemplate\nmetadata: {name: workers-v2, namespace: default}\nspec: {template: {spec: {plan: large}}}\n")
-        .await;
-    let rollout =
-        json!({"spec": {"template": {"spec": {"infrastructureRef": {"name": "workers-v2"}}}}});
-    deployments
-        .patch("workers", &PatchParams::default(), &Patch::Merge(rollout))
-        .await
-        .unwrap();
-    let rolled = eventually("the rollout to complete", 20, || async {
-        let list = workers(&machines).await;
-        let done = list.len() == 1
-            && list[0].labels()["cluster.x-k8s.io/set-name"] != ms_name
-            && phase(&list[0]) == Some("Running");
-        done.then_some(list)
-    })
-    .await;
-    let new_ms = sets
-        .get(&rolled[0].labels()["cluster.x-k8s.io/set-name"])
-        .await
-        .unwrap();
-    assert_eq!(
-        new_ms.annotations()["machinedeployment.clusters.x-k8s.io/revision"],
-        "2"
-    );
-    eventually("the old MachineSet to be scaled to 0", 10, || async {
-        (sets.get(&ms_name).await.unwrap().spec.replicas == Some(0)).then_some(())
-    })
-    .await;
-    assert_eq!(
-        infra
-            .get(&rolled[0].name_any())
-            .await
-            .unwrap()
-            .annotations()["cluster.x-k8s.io/cloned-from-name"],
-        "workers-v2"
-    );
-
     // Deleting the Cluster deletes the descendants first, then the infrastructure cluster.
     world
         .patch(
@@ -1052,5 +1013,67 @@ async fn a_machine_deployment_clones_templates_scales_rolls_out_and_goes_away_wi
             .map(ResourceExt::name_any)
             .collect();
         assert!(left.is_empty(), "{kind} left behind: {left:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_change_rolls_the_machines_out_to_a_new_machine_set() {
+    let world = World::start().await;
+    ready_cluster(&world).await;
+    let _providers = world.play_providers();
+    world
+        .apply(
+            &CONTROL_PLANE_MACHINE
+                .replace("finalizers: [\"test.capp.dev/hold\"]", "finalizers: []"),
+        )
+        .await;
+    world.apply(WORKERS).await;
+    let machines: Api<Machine> = world.api();
+    let sets: Api<MachineSet> = world.api();
+    let deployments: Api<MachineDeployment> = world.api();
+    let infra = world.dynamic(INFRA, "TestMachine");
+    let before = wait_running_workers(&world, 2).await;
+    let ms_name = before[0].labels()["cluster.x-k8s.io/set-name"].clone();
+
+    // maxSurge 1, maxUnavailable 0: one new Machine at a time, an old one goes once it is up.
+    world
+        .apply("apiVersion: infrastructure.cluster.x-k8s.io/v1beta1\nkind: TestMachineTemplate\nmetadata: {name: workers-v2, namespace: default}\nspec: {template: {spec: {plan: large}}}\n")
+        .await;
+    let rollout =
+        json!({"spec": {"template": {"spec": {"infrastructureRef": {"name": "workers-v2"}}}}});
+    deployments
+        .patch("workers", &PatchParams::default(), &Patch::Merge(rollout))
+        .await
+        .unwrap();
+    let rolled = eventually("the rollout to complete", 25, || async {
+        let list = workers(&machines).await;
+        let done = list.len() == 2
+            && list.iter().all(|m| {
+                m.labels()["cluster.x-k8s.io/set-name"] != ms_name && phase(m) == Some("Running")
+            });
+        done.then_some(list)
+    })
+    .await;
+    let new_ms = sets
+        .get(&rolled[0].labels()["cluster.x-k8s.io/set-name"])
+        .await
+        .unwrap();
+    assert_eq!(
+        new_ms.annotations()["machinedeployment.clusters.x-k8s.io/revision"],
+        "2"
+    );
+    assert_ne!(
+        new_ms.labels()["machine-template-hash"],
+        before[0].labels()["machine-template-hash"]
+    );
+    eventually("the old MachineSet to be scaled to 0", 10, || async {
+        (sets.get(&ms_name).await.unwrap().spec.replicas == Some(0)).then_some(())
+    })
+    .await;
+    for m in &rolled {
+        assert_eq!(
+            infra.get(&m.name_any()).await.unwrap().annotations()["cluster.x-k8s.io/cloned-from-name"],
+            "workers-v2"
+        );
     }
 }

@@ -149,34 +149,46 @@ async fn reconcile(deployment: Arc<MachineDeployment>, ctx: Arc<Context>) -> Res
     let original = (*deployment).clone();
     let mut md = original.clone();
     default_machine_deployment(&mut md);
+    // Like the deferred patch upstream, the MachineDeployment is written even when a step failed.
     let outcome = if md.metadata.deletion_timestamp.is_some() {
         reconcile_delete(&ctx, &mut md).await
     } else {
-        // reconcile: cluster-name label and Cluster owner, template owners, MachineSets.
-        let cluster_name = md.spec.cluster_name.clone();
-        md.labels_mut()
-            .insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
-        ensure_owner_ref(
-            md.metadata.owner_references.get_or_insert_with(Vec::new),
-            owner_ref(&cluster),
-        );
-        let template = md.spec.template.spec.clone().unwrap_or_default();
-        reconcile_template_reference(&ctx, &cluster, &md, Some(&template.infrastructure_ref))
-            .await?;
-        reconcile_template_reference(&ctx, &cluster, &md, template.bootstrap.config_ref.as_ref())
-            .await?;
-        let sets = get_and_adopt_machine_sets(&ctx, &md).await?;
-        match md.spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) {
-            Some("RollingUpdate") => rollout_rolling(&ctx, &mut md, sets).await,
-            other => Err(Error::Invalid(format!(
-                "MachineDeployment {}: spec.strategy.type {} is not emulated; use RollingUpdate",
-                key(&md),
-                other.unwrap_or_default()
-            ))),
-        }
+        reconcile_normal(&ctx, &cluster, &mut md).await
     };
     persist(&api, &original, &md).await?;
     outcome.map(|()| poll)
+}
+
+/// `reconcile`: cluster-name label and Cluster owner, template owners, MachineSets, then the
+/// rollout strategy. A paused MachineDeployment is left as it is (upstream still scales it).
+async fn reconcile_normal(
+    ctx: &Context,
+    cluster: &capi_types::cluster::Cluster,
+    md: &mut MachineDeployment,
+) -> Result<(), Error> {
+    let cluster_name = md.spec.cluster_name.clone();
+    md.labels_mut()
+        .insert(CLUSTER_NAME_LABEL.to_owned(), cluster_name);
+    ensure_owner_ref(
+        md.metadata.owner_references.get_or_insert_with(Vec::new),
+        owner_ref(cluster),
+    );
+    let template = md.spec.template.spec.clone().unwrap_or_default();
+    reconcile_template_reference(ctx, cluster, &*md, Some(&template.infrastructure_ref)).await?;
+    reconcile_template_reference(ctx, cluster, &*md, template.bootstrap.config_ref.as_ref())
+        .await?;
+    let sets = get_and_adopt_machine_sets(ctx, md).await?;
+    if md.spec.paused == Some(true) {
+        return Ok(());
+    }
+    match md.spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) {
+        Some("RollingUpdate") => rollout_rolling(ctx, md, sets).await,
+        other => Err(Error::Invalid(format!(
+            "MachineDeployment {}: spec.strategy.type {} is not emulated; use RollingUpdate",
+            key(md),
+            other.unwrap_or_default()
+        ))),
+    }
 }
 
 /// `getAndAdoptMachineSetsForDeployment`: the MachineSets matching the selector, adopting
