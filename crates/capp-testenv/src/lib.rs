@@ -28,6 +28,7 @@
 //! What is and is not emulated is listed in `docs/testenv.md`.
 
 mod builtin;
+pub mod capi; // EMULATION of the Cluster API core controllers (dev mode, tests).
 mod env;
 mod events;
 mod fault;
