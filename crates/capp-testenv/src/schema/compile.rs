@@ -46,7 +46,8 @@ pub(crate) fn reason_of_message(message: &str) -> &'static str {
 
 /// Compiles the root schema. Problems are appended to `causes`.
 pub(crate) fn compile_root(schema: &Value, cel: &CelEnv, causes: &mut Vec<FieldCause>) -> Node {
-    let mut node = compile_node(schema, "openAPIV3Schema", cel, causes, true);
+    // The root's rules run once per object (`RootCELContext`).
+    let mut node = compile_node(schema, "openAPIV3Schema", cel, causes, Some(Some(1)));
     // The resource root always behaves as an embedded resource: apiVersion, kind and metadata
     // survive pruning (upstream clones the root schema with XEmbeddedResource = true).
     node.embedded = true;
@@ -54,13 +55,17 @@ pub(crate) fn compile_root(schema: &Value, cel: &CelEnv, causes: &mut Vec<FieldC
     node
 }
 
+/// `cardinality` is `None` inside `allOf`/`anyOf`/`oneOf`/`not` (no CEL rules there), else
+/// how many times a value of this schema can occur in one object: `Some(None)` when an
+/// enclosing list or map is unbounded (`CELSchemaContext.MaxCardinality`).
 fn compile_node(
     schema: &Value,
     path: &str,
     cel: &CelEnv,
     causes: &mut Vec<FieldCause>,
-    structural: bool,
+    cardinality: Option<Option<u64>>,
 ) -> Node {
+    let structural = cardinality.is_some();
     let mut node = Node {
         schema_path: path.to_owned(),
         ..Node::default()
@@ -97,16 +102,15 @@ fn compile_node(
     if let Some(props) = obj.get("properties").and_then(Value::as_object) {
         for (key, sub) in props {
             let sub_path = errors::key(&format!("{path}.properties"), key);
-            let child = compile_node(sub, &sub_path, cel, causes, structural);
+            let child = compile_node(sub, &sub_path, cel, causes, cardinality);
             node.properties.insert(key.clone(), child);
         }
     }
     match obj.get("additionalProperties") {
         Some(sub @ Value::Object(_)) => {
             let sub_path = format!("{path}.additionalProperties");
-            node.additional = Some(Box::new(compile_node(
-                sub, &sub_path, cel, causes, structural,
-            )));
+            let times = cardinality.map(|c| times(c, obj.get("maxProperties")));
+            node.additional = Some(Box::new(compile_node(sub, &sub_path, cel, causes, times)));
         }
         Some(Value::Bool(true)) => {
             node.additional = Some(Box::new(Node {
@@ -119,9 +123,8 @@ fn compile_node(
     }
     if let Some(items) = obj.get("items") {
         let sub_path = format!("{path}.items");
-        node.items = Some(Box::new(compile_node(
-            items, &sub_path, cel, causes, structural,
-        )));
+        let times = cardinality.map(|c| times(c, obj.get("maxItems")));
+        node.items = Some(Box::new(compile_node(items, &sub_path, cel, causes, times)));
     }
     compile_junctors(&mut node, obj, path, cel, causes);
 
@@ -147,6 +150,7 @@ fn compile_node(
             &node,
             path == "openAPIV3Schema",
             &format!("{path}.x-kubernetes-validations"),
+            cardinality.flatten(),
             causes,
         );
     }
@@ -155,6 +159,13 @@ fn compile_node(
         || node.additional.as_ref().is_some_and(|n| n.has_rules_below)
         || node.items.as_ref().is_some_and(|n| n.has_rules_below);
     node
+}
+
+/// The cardinality of the items or values of a list or map bounded by `max` (`maxItems`,
+/// `maxProperties`): unbounded without it (`childContext`, `extractMaxElements`).
+fn times(parent: Option<u64>, max: Option<&Value>) -> Option<u64> {
+    let max = max?.as_i64()?;
+    Some(parent?.saturating_mul(u64::try_from(max).unwrap_or(0)))
 }
 
 /// `allOf`, `anyOf`, `oneOf` and `not`: value validations only (no CEL rules inside).
@@ -173,13 +184,13 @@ fn compile_junctors(
         if let Some(list) = obj.get(keyword).and_then(Value::as_array) {
             for (i, sub) in list.iter().enumerate() {
                 let sub_path = errors::index(&format!("{path}.{keyword}"), i);
-                target.push(compile_node(sub, &sub_path, cel, causes, false));
+                target.push(compile_node(sub, &sub_path, cel, causes, None));
             }
         }
     }
     if let Some(sub) = obj.get("not") {
         let sub_path = format!("{path}.not");
-        node.not = Some(Box::new(compile_node(sub, &sub_path, cel, causes, false)));
+        node.not = Some(Box::new(compile_node(sub, &sub_path, cel, causes, None)));
     }
 }
 
