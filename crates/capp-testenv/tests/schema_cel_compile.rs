@@ -102,12 +102,25 @@ fn overloads_are_checked_against_the_schema_types() {
         let cause = refusal(rule);
         assert_eq!(cause.field, RULE_PATH, "{rule}");
         assert_eq!(cause.reason, "FieldValueInvalid", "{rule}");
+        let column = error.split(':').nth(3).unwrap().parse::<usize>().unwrap();
         let want = format!(
-            "Invalid value: apiextensions.ValidationRule{{Rule:\"{}\", Message:\"\", MessageExpression:\"\", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:\"\", OptionalOldSelf:(*bool)(nil)}}: compilation failed: {error}",
-            rule.replace('\'', "'")
+            "Invalid value: {}: compilation failed: {error}\n | {rule}\n | {}^",
+            rule_json(rule),
+            ".".repeat(column - 1)
         );
         assert_eq!(cause.message, want, "{rule}");
     }
+}
+
+/// How kube-apiserver prints a rule as the bad value: the JSON of its `ValidationRule`, with
+/// Go's escaping of `<`, `>` and `&`.
+fn rule_json(rule: &str) -> String {
+    let rule = Value::String(rule.to_owned()).to_string();
+    format!(
+        "{{\"Rule\":{rule},\"Message\":\"\",\"MessageExpression\":\"\",\"Reason\":null,\"FieldPath\":\"\",\"OptionalOldSelf\":null}}"
+    )
+    .replace('>', "\\u003e")
+    .replace('<', "\\u003c")
 }
 
 #[test]

@@ -730,42 +730,35 @@ pub(crate) fn cost_error(what: &str, cost: u64, limit: u64) -> String {
 }
 
 /// A `x-kubernetes-validations` entry as kube-apiserver prints it as the bad value of a rule
-/// error: Go's `%#v` of `apiextensions.ValidationRule`. Pointers (set `reason` or
-/// `optionalOldSelf`) print as an address upstream; a fixed one stands in for it here.
+/// error: the JSON of `apiextensions.ValidationRule` (Go field names, `null` for unset
+/// pointers, `<`, `>` and `&` escaped as Go's encoder does).
 fn go_validation_rule(entry: &Value) -> String {
-    let text = |key: &str| go_quote(entry.get(key).and_then(Value::as_str).unwrap_or(""));
-    let pointer = |key: &str, ty: &str| match entry.get(key) {
-        None | Some(Value::Null) => format!("(*{ty})(nil)"),
-        Some(_) => format!("(*{ty})(0xc000000000)"),
+    let text = |key: &str| {
+        Value::String(
+            entry
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        )
     };
-    format!(
-        "apiextensions.ValidationRule{{Rule:{}, Message:{}, MessageExpression:{}, Reason:{}, FieldPath:{}, OptionalOldSelf:{}}}",
-        text("rule"),
-        text("message"),
-        text("messageExpression"),
-        pointer("reason", "apiextensions.FieldValueErrorReason"),
-        text("fieldPath"),
-        pointer("optionalOldSelf", "bool"),
-    )
-}
-
-/// Go's `strconv.Quote`, for the characters rules usually hold.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let pointer = |key: &str| match entry.get(key) {
+        Some(v @ (Value::String(_) | Value::Bool(_))) => v.clone(),
+        _ => Value::Null,
+    };
+    let fields = [
+        ("Rule", text("rule")),
+        ("Message", text("message")),
+        ("MessageExpression", text("messageExpression")),
+        ("Reason", pointer("reason")),
+        ("FieldPath", text("fieldPath")),
+        ("OptionalOldSelf", pointer("optionalOldSelf")),
+    ];
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!("{{{}}}", body.join(","))
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// The first line of a multi-line CEL parse error (the rest is a source excerpt).
@@ -778,6 +771,8 @@ fn go_error(e: &ExecutionError) -> String {
     match e {
         ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
         ExecutionError::UndeclaredReference(r) => format!("undeclared reference to '{r}'"),
+        // Library functions fail with their own message, as cel-go's `types.NewErr`.
+        ExecutionError::FunctionError { message, .. } => message.clone(),
         other => other.to_string(),
     }
 }

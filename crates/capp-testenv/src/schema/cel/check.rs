@@ -88,7 +88,11 @@ fn locate(program: &Program, id: u64, message: &str) -> String {
     let before = source.get(..start).unwrap_or("");
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!("ERROR: <input>:{line}:{column}: {message}")
+    // cel-go's `Errors.ToDisplayString`: the message, the source line and a caret under the
+    // column.
+    let source_line = source.lines().nth(line - 1).unwrap_or("");
+    let dots = ".".repeat(column - 1);
+    format!("ERROR: <input>:{line}:{column}: {message}\n | {source_line}\n | {dots}^")
 }
 
 /// A variable bound by a comprehension: its name, type and schema node.

@@ -88,7 +88,7 @@ impl<'n, 'e> Coster<'_, 'n, 'e> {
         }
         if matches!(
             self.ty(e),
-            Ty::Bool | Ty::Int | Ty::Uint | Ty::Double | Ty::Timestamp | Ty::Duration
+            Ty::Bool | Ty::Int | Ty::Uint | Ty::Double | Ty::Timestamp | Ty::Duration | Ty::Type
         ) {
             return 1;
         }

@@ -75,13 +75,16 @@ fn a_crd_with_bad_names_scope_and_storage_is_rejected_with_every_cause() {
 
 #[test]
 fn a_crd_whose_version_schema_is_not_structural_is_rejected_at_the_crd_path() {
+    // One version: kube-apiserver reports its schema under `spec.validation`.
     let mut c = crd();
     c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["a"] =
         json!({"description": "untyped"});
     let causes = validate_crd(&c).unwrap_err();
     assert!(
-        causes.iter().any(|c| c.field
-            == "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[a].type"),
+        causes
+            .iter()
+            .any(|c| c.field
+                == "spec.validation.openAPIV3Schema.properties[spec].properties[a].type"),
         "{causes:#?}"
     );
 }
@@ -94,7 +97,7 @@ fn a_crd_with_a_non_compiling_rule_is_rejected() {
     let causes = validate_crd(&c).unwrap_err();
     assert_eq!(
         only(&causes).field,
-        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+        "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
     );
 }
 
