@@ -260,7 +260,7 @@ fn a_rule_under_an_unbounded_list_runs_once_per_item() {
         causes[0].field,
         "openAPIV3Schema.properties[spec].properties[hosts].items.x-kubernetes-validations[0].rule"
     );
-    let mut bounded = schema.clone();
+    let mut bounded = schema;
     bounded["properties"]["spec"]["properties"]["hosts"]["maxItems"] = json!(100);
     CrdSchema::compile(&bounded).unwrap();
 }

@@ -176,6 +176,10 @@ impl CelEnv {
 
     /// Compiles the `x-kubernetes-validations` list found at `path` on `node` (whose
     /// properties and items are already compiled), checking variables and field names.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one pass over the entries, in the order upstream checks them"
+    )]
     pub(crate) fn compile_rules(
         &self,
         rules: &Value,
@@ -680,7 +684,7 @@ pub(crate) fn budget_causes(root: &Node) -> Vec<FieldCause> {
         .into_iter()
         .filter(|(_, c)| *c >= STATIC_ESTIMATED_CRD_COST_LIMIT / 100)
         .collect();
-    expensive.sort_by(|a, b| b.1.cmp(&a.1));
+    expensive.sort_by_key(|(_, cost)| std::cmp::Reverse(*cost));
     let mut causes: Vec<FieldCause> = expensive
         .iter()
         .take(4)

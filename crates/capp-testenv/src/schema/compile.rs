@@ -47,7 +47,10 @@ pub(crate) fn reason_of_message(message: &str) -> &'static str {
 /// Compiles the root schema. Problems are appended to `causes`.
 pub(crate) fn compile_root(schema: &Value, cel: &CelEnv, causes: &mut Vec<FieldCause>) -> Node {
     // The root's rules run once per object (`RootCELContext`).
-    let mut node = compile_node(schema, "openAPIV3Schema", cel, causes, Some(Some(1)));
+    let root = Place::Tree {
+        cardinality: Some(1),
+    };
+    let mut node = compile_node(schema, "openAPIV3Schema", cel, causes, root);
     // The resource root always behaves as an embedded resource: apiVersion, kind and metadata
     // survive pruning (upstream clones the root schema with XEmbeddedResource = true).
     node.embedded = true;
@@ -55,17 +58,25 @@ pub(crate) fn compile_root(schema: &Value, cel: &CelEnv, causes: &mut Vec<FieldC
     node
 }
 
-/// `cardinality` is `None` inside `allOf`/`anyOf`/`oneOf`/`not` (no CEL rules there), else
-/// how many times a value of this schema can occur in one object: `Some(None)` when an
-/// enclosing list or map is unbounded (`CELSchemaContext.MaxCardinality`).
+/// Where a schema sits.
+#[derive(Clone, Copy)]
+enum Place {
+    /// Inside `allOf`/`anyOf`/`oneOf`/`not`: value validations only, no CEL rules.
+    Junctor,
+    /// In the structural tree, where a value of this schema can occur `cardinality` times
+    /// in one object (`None` when an enclosing list or map is unbounded:
+    /// `CELSchemaContext.MaxCardinality`).
+    Tree { cardinality: Option<u64> },
+}
+
 fn compile_node(
     schema: &Value,
     path: &str,
     cel: &CelEnv,
     causes: &mut Vec<FieldCause>,
-    cardinality: Option<Option<u64>>,
+    place: Place,
 ) -> Node {
-    let structural = cardinality.is_some();
+    let structural = matches!(place, Place::Tree { .. });
     let mut node = Node {
         schema_path: path.to_owned(),
         ..Node::default()
@@ -102,14 +113,14 @@ fn compile_node(
     if let Some(props) = obj.get("properties").and_then(Value::as_object) {
         for (key, sub) in props {
             let sub_path = errors::key(&format!("{path}.properties"), key);
-            let child = compile_node(sub, &sub_path, cel, causes, cardinality);
+            let child = compile_node(sub, &sub_path, cel, causes, place);
             node.properties.insert(key.clone(), child);
         }
     }
     match obj.get("additionalProperties") {
         Some(sub @ Value::Object(_)) => {
             let sub_path = format!("{path}.additionalProperties");
-            let times = cardinality.map(|c| times(c, obj.get("maxProperties")));
+            let times = place.times(obj.get("maxProperties"));
             node.additional = Some(Box::new(compile_node(sub, &sub_path, cel, causes, times)));
         }
         Some(Value::Bool(true)) => {
@@ -123,7 +134,7 @@ fn compile_node(
     }
     if let Some(items) = obj.get("items") {
         let sub_path = format!("{path}.items");
-        let times = cardinality.map(|c| times(c, obj.get("maxItems")));
+        let times = place.times(obj.get("maxItems"));
         node.items = Some(Box::new(compile_node(items, &sub_path, cel, causes, times)));
     }
     compile_junctors(&mut node, obj, path, cel, causes);
@@ -150,7 +161,10 @@ fn compile_node(
             &node,
             path == "openAPIV3Schema",
             &format!("{path}.x-kubernetes-validations"),
-            cardinality.flatten(),
+            match place {
+                Place::Tree { cardinality } => cardinality,
+                Place::Junctor => None,
+            },
             causes,
         );
     }
@@ -161,11 +175,20 @@ fn compile_node(
     node
 }
 
-/// The cardinality of the items or values of a list or map bounded by `max` (`maxItems`,
-/// `maxProperties`): unbounded without it (`childContext`, `extractMaxElements`).
-fn times(parent: Option<u64>, max: Option<&Value>) -> Option<u64> {
-    let max = max?.as_i64()?;
-    Some(parent?.saturating_mul(u64::try_from(max).unwrap_or(0)))
+impl Place {
+    /// The place of the items or values of a list or map bounded by `max` (`maxItems`,
+    /// `maxProperties`): unbounded without it (`childContext`, `extractMaxElements`).
+    fn times(self, max: Option<&Value>) -> Place {
+        match self {
+            Place::Junctor => Place::Junctor,
+            Place::Tree { cardinality } => Place::Tree {
+                cardinality: cardinality.and_then(|c| {
+                    let max = max?.as_i64()?;
+                    Some(c.saturating_mul(u64::try_from(max).unwrap_or(0)))
+                }),
+            },
+        }
+    }
 }
 
 /// `allOf`, `anyOf`, `oneOf` and `not`: value validations only (no CEL rules inside).
@@ -184,13 +207,19 @@ fn compile_junctors(
         if let Some(list) = obj.get(keyword).and_then(Value::as_array) {
             for (i, sub) in list.iter().enumerate() {
                 let sub_path = errors::index(&format!("{path}.{keyword}"), i);
-                target.push(compile_node(sub, &sub_path, cel, causes, None));
+                target.push(compile_node(sub, &sub_path, cel, causes, Place::Junctor));
             }
         }
     }
     if let Some(sub) = obj.get("not") {
         let sub_path = format!("{path}.not");
-        node.not = Some(Box::new(compile_node(sub, &sub_path, cel, causes, None)));
+        node.not = Some(Box::new(compile_node(
+            sub,
+            &sub_path,
+            cel,
+            causes,
+            Place::Junctor,
+        )));
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use cel::common::ast::{EntryExpr, Expr, LiteralValue};
+use cel::common::ast::{ComprehensionExpr, EntryExpr, Expr, LiteralValue};
 use cel::{IdedExpr, Program};
 
 use super::escape;
@@ -193,79 +193,83 @@ impl<'n, 'e> Checker<'n, 'e> {
                 }
                 Ty::Dyn
             }
-            Expr::Comprehension(comp) => {
-                let range = self.walk(&comp.iter_range);
-                let range_node = self.nodes.get(&comp.iter_range.id).copied();
-                let (first, second) = match &range {
-                    Ty::List(e) => (
-                        Bound::new(
-                            &comp.iter_var,
-                            (**e).clone(),
-                            range_node.and_then(|n| n.items.as_deref()),
-                        ),
-                        comp.iter_var2.as_deref().map(|v| {
-                            Bound::new(
-                                v,
-                                (**e).clone(),
-                                range_node.and_then(|n| n.items.as_deref()),
-                            )
-                        }),
-                    ),
-                    Ty::Map(k, v) => (
-                        Bound {
-                            size: Some(0),
-                            ..Bound::new(&comp.iter_var, (**k).clone(), None)
-                        },
-                        comp.iter_var2.as_deref().map(|name| {
-                            Bound::new(
-                                name,
-                                (**v).clone(),
-                                range_node.and_then(|n| n.additional.as_deref()),
-                            )
-                        }),
-                    ),
-                    Ty::Dyn => (
-                        Bound::new(&comp.iter_var, Ty::Dyn, None),
-                        comp.iter_var2
-                            .as_deref()
-                            .map(|v| Bound::new(v, Ty::Dyn, None)),
-                    ),
-                    other => {
-                        self.report(
-                            comp.iter_range.id,
-                            format!(
-                                "expression of type '{other}' cannot be range of a comprehension (must be list, map, or dynamic)"
-                            ),
-                        );
-                        (Bound::new(&comp.iter_var, Ty::Dyn, None), None)
-                    }
-                };
-                // With two variables over a list, the first is the index.
-                let first = match (&range, &second) {
-                    (Ty::List(_), Some(_)) => Bound::new(&comp.iter_var, Ty::Int, None),
-                    _ => first,
-                };
-                let accu_init = self.walk(&comp.accu_init);
-                let depth = self.scopes.len();
-                self.scopes
-                    .push(Bound::new(&comp.accu_var, accu_init.clone(), None));
-                self.scopes.push(first);
-                if let Some(second) = second {
-                    self.scopes.push(second);
-                }
-                self.walk(&comp.loop_cond);
-                let step = self.walk(&comp.loop_step);
-                self.scopes.truncate(depth);
-                // The accumulator ends with the type the step gives it (`map` and `filter`
-                // build a list of their expression's or items' type).
-                let accu = accu_init.join(&step).unwrap_or(step);
-                self.scopes.push(Bound::new(&comp.accu_var, accu, None));
-                let result = self.walk(&comp.result);
-                self.scopes.truncate(depth);
-                result
-            }
+            Expr::Comprehension(comp) => self.comprehension(comp),
             Expr::Unspecified => Ty::Dyn,
         }
+    }
+
+    /// A comprehension (the expansion of `all`, `exists`, `exists_one`, `map`, `filter`):
+    /// its variables take the element (or key and value) types of the range.
+    fn comprehension(&mut self, comp: &'e ComprehensionExpr) -> Ty<'n> {
+        let range = self.walk(&comp.iter_range);
+        let range_node = self.nodes.get(&comp.iter_range.id).copied();
+        let (first, second) = match &range {
+            Ty::List(e) => (
+                Bound::new(
+                    &comp.iter_var,
+                    (**e).clone(),
+                    range_node.and_then(|n| n.items.as_deref()),
+                ),
+                comp.iter_var2.as_deref().map(|v| {
+                    Bound::new(
+                        v,
+                        (**e).clone(),
+                        range_node.and_then(|n| n.items.as_deref()),
+                    )
+                }),
+            ),
+            Ty::Map(k, v) => (
+                Bound {
+                    size: Some(0),
+                    ..Bound::new(&comp.iter_var, (**k).clone(), None)
+                },
+                comp.iter_var2.as_deref().map(|name| {
+                    Bound::new(
+                        name,
+                        (**v).clone(),
+                        range_node.and_then(|n| n.additional.as_deref()),
+                    )
+                }),
+            ),
+            Ty::Dyn => (
+                Bound::new(&comp.iter_var, Ty::Dyn, None),
+                comp.iter_var2
+                    .as_deref()
+                    .map(|v| Bound::new(v, Ty::Dyn, None)),
+            ),
+            other => {
+                self.report(
+                    comp.iter_range.id,
+                    format!(
+                        "expression of type '{other}' cannot be range of a comprehension (must be list, map, or dynamic)"
+                    ),
+                );
+                (Bound::new(&comp.iter_var, Ty::Dyn, None), None)
+            }
+        };
+        // With two variables over a list, the first is the index.
+        let first = match (&range, &second) {
+            (Ty::List(_), Some(_)) => Bound::new(&comp.iter_var, Ty::Int, None),
+            _ => first,
+        };
+        let accu_init = self.walk(&comp.accu_init);
+        let depth = self.scopes.len();
+        self.scopes
+            .push(Bound::new(&comp.accu_var, accu_init.clone(), None));
+        self.scopes.push(first);
+        if let Some(second) = second {
+            self.scopes.push(second);
+        }
+        self.walk(&comp.loop_cond);
+        let step = self.walk(&comp.loop_step);
+        self.scopes.truncate(depth);
+        // The accumulator ends with the type the step gives it (`map` and `filter`
+        // build a list of their expression's or items' type).
+        let accu = accu_init.join(&step).unwrap_or(step);
+        self.scopes.push(Bound::new(&comp.accu_var, accu, None));
+        let result = self.walk(&comp.result);
+        self.scopes.truncate(depth);
+        result
     }
 
     fn ident(&mut self, id: u64, name: &'e str) -> Ty<'n> {
@@ -336,15 +340,12 @@ impl<'n, 'e> Checker<'n, 'e> {
                     .iter()
                     .find(|(name, _)| escape(name).as_deref() == Some(field))
                     .and_then(|(_, prop)| Some((prop, Ty::of_node(prop, prop.embedded)?)));
-                match declared {
-                    Some((prop, ty)) => {
-                        self.nodes.insert(id, prop);
-                        ty
-                    }
-                    None => {
-                        self.report(id, format!("undefined field '{field}'"));
-                        Ty::Dyn
-                    }
+                if let Some((prop, ty)) = declared {
+                    self.nodes.insert(id, prop);
+                    ty
+                } else {
+                    self.report(id, format!("undefined field '{field}'"));
+                    Ty::Dyn
                 }
             }
             other => {
@@ -370,12 +371,9 @@ impl<'n, 'e> Checker<'n, 'e> {
         match resolve(name, target, args, arg_exprs) {
             Resolved::Type(t) => t,
             Resolved::NoOverload => {
-                let mut signature = String::new();
-                if let Some(t) = target {
-                    signature.push_str(&format!("{t}."));
-                }
                 let list: Vec<String> = args.iter().map(ToString::to_string).collect();
-                signature.push_str(&format!("({})", list.join(", ")));
+                let receiver = target.map_or(String::new(), |t| format!("{t}."));
+                let signature = format!("{receiver}({})", list.join(", "));
                 self.report(
                     id,
                     format!("found no matching overload for '{name}' applied to '{signature}'"),
@@ -438,8 +436,100 @@ fn global<'n>(params: Vec<Ty<'n>>, result: Ty<'n>) -> Sig<'n> {
     }
 }
 
-fn list<'n>(elem: Ty<'n>) -> Ty<'n> {
+fn list(elem: Ty<'_>) -> Ty<'_> {
     Ty::List(Box::new(elem))
+}
+
+/// The operators, whose overloads depend on type parameters (`_==_(A, A)`, `_[_](list(A),
+/// int)`...); `None` for other functions.
+fn operator<'n>(name: &str, args: &[Ty<'n>]) -> Option<Resolved<'n>> {
+    use Resolved::{NoOverload, Type};
+    let ok = |cond: bool, t: Ty<'n>| if cond { Type(t) } else { NoOverload };
+    Some(match (name, args) {
+        ("_==_" | "_!=_", [a, b]) => ok(a.comparable(b), Ty::Bool),
+        ("_<_" | "_<=_" | "_>_" | "_>=_", [a, b]) => {
+            let same = a.is_dyn() || b.is_dyn() || (a.is_number() && b.is_number()) || a.fits(b);
+            ok(a.is_orderable() && b.is_orderable() && same, Ty::Bool)
+        }
+        ("_&&_" | "_||_", [a, b]) => ok(a.fits(&Ty::Bool) && b.fits(&Ty::Bool), Ty::Bool),
+        ("!_", [a]) => ok(a.fits(&Ty::Bool), Ty::Bool),
+        ("@not_strictly_false", [_]) => Type(Ty::Bool),
+        ("-_", [a]) => ok(
+            matches!(a, Ty::Dyn | Ty::Int | Ty::Double | Ty::Duration),
+            a.clone(),
+        ),
+        ("_?_:_", [c, t, f]) => match t.join(f) {
+            Some(j) if c.fits(&Ty::Bool) => Type(j),
+            _ => NoOverload,
+        },
+        ("_+_", [a, b]) => match (a, b) {
+            (Ty::Dyn, t) | (t, Ty::Dyn) => Type(if matches!(t, Ty::Timestamp | Ty::Duration) {
+                Ty::Dyn
+            } else {
+                t.clone()
+            }),
+            (Ty::List(x), Ty::List(y)) => Type(list(x.join(y).unwrap_or(Ty::Dyn))),
+            (Ty::Timestamp, Ty::Duration) | (Ty::Duration, Ty::Timestamp) => Type(Ty::Timestamp),
+            (Ty::Int, Ty::Int)
+            | (Ty::Uint, Ty::Uint)
+            | (Ty::Double, Ty::Double)
+            | (Ty::String, Ty::String)
+            | (Ty::Bytes, Ty::Bytes)
+            | (Ty::Duration, Ty::Duration) => Type(a.clone()),
+            _ => NoOverload,
+        },
+        ("_-_", [a, b]) => match (a, b) {
+            (Ty::Dyn, _) | (_, Ty::Dyn) => Type(Ty::Dyn),
+            (Ty::Timestamp, Ty::Timestamp) => Type(Ty::Duration),
+            (Ty::Timestamp, Ty::Duration) => Type(Ty::Timestamp),
+            (Ty::Int, Ty::Int)
+            | (Ty::Uint, Ty::Uint)
+            | (Ty::Double, Ty::Double)
+            | (Ty::Duration, Ty::Duration) => Type(a.clone()),
+            _ => NoOverload,
+        },
+        ("_*_" | "_/_", [a, b]) => match (a, b) {
+            (Ty::Dyn, t) | (t, Ty::Dyn) if t.is_dyn() || t.is_number() => Type(t.clone()),
+            (Ty::Int, Ty::Int) | (Ty::Uint, Ty::Uint) | (Ty::Double, Ty::Double) => Type(a.clone()),
+            _ => NoOverload,
+        },
+        ("_%_", [a, b]) => match (a, b) {
+            (Ty::Dyn, t) | (t, Ty::Dyn) if matches!(t, Ty::Dyn | Ty::Int | Ty::Uint) => {
+                Type(t.clone())
+            }
+            (Ty::Int, Ty::Int) | (Ty::Uint, Ty::Uint) => Type(a.clone()),
+            _ => NoOverload,
+        },
+        ("_[_]" | "_[?_]", [c, i]) => {
+            let optional = name == "_[?_]";
+            let wrap = |t: Ty<'n>| {
+                if optional {
+                    Ty::Optional(Box::new(t))
+                } else {
+                    t
+                }
+            };
+            match c {
+                Ty::Dyn => Type(Ty::Dyn),
+                Ty::List(e) => ok(
+                    matches!(i, Ty::Dyn | Ty::Int | Ty::Uint),
+                    wrap((**e).clone()),
+                ),
+                Ty::Map(k, v) => ok(i.fits(k), wrap((**v).clone())),
+                Ty::Object(..) | Ty::Metadata => ok(i.fits(&Ty::String), Ty::Dyn),
+                _ => NoOverload,
+            }
+        }
+        ("@in", [e, c]) => match c {
+            Ty::Dyn => Type(Ty::Bool),
+            Ty::List(x) => ok(e.comparable(x), Ty::Bool),
+            Ty::Map(k, _) => ok(e.comparable(k), Ty::Bool),
+            _ => NoOverload,
+        },
+        ("dyn", [_]) => Type(Ty::Dyn),
+        ("type", [_]) => Type(Ty::Type),
+        _ => return None,
+    })
 }
 
 /// Resolves a call against the operators (whose overloads depend on type parameters) and
@@ -452,129 +542,10 @@ fn resolve<'n>(
 ) -> Resolved<'n> {
     use Resolved::{NoOverload, Type};
     let ok = |cond: bool, t: Ty<'n>| if cond { Type(t) } else { NoOverload };
-    if target.is_none() {
-        match (name, args) {
-            ("_==_" | "_!=_", [a, b]) => return ok(a.comparable(b), Ty::Bool),
-            ("_<_" | "_<=_" | "_>_" | "_>=_", [a, b]) => {
-                let orderable = |t: &Ty<'_>| {
-                    matches!(
-                        t,
-                        Ty::Dyn
-                            | Ty::Int
-                            | Ty::Uint
-                            | Ty::Double
-                            | Ty::String
-                            | Ty::Bytes
-                            | Ty::Bool
-                            | Ty::Timestamp
-                            | Ty::Duration
-                    )
-                };
-                let same =
-                    a.is_dyn() || b.is_dyn() || (a.is_number() && b.is_number()) || a.fits(b);
-                return ok(orderable(a) && orderable(b) && same, Ty::Bool);
-            }
-            ("_&&_" | "_||_", [a, b]) => {
-                return ok(a.fits(&Ty::Bool) && b.fits(&Ty::Bool), Ty::Bool);
-            }
-            ("!_", [a]) => return ok(a.fits(&Ty::Bool), Ty::Bool),
-            ("@not_strictly_false", [_]) => return Type(Ty::Bool),
-            ("-_", [a]) => {
-                return ok(
-                    matches!(a, Ty::Dyn | Ty::Int | Ty::Double | Ty::Duration),
-                    a.clone(),
-                );
-            }
-            ("_?_:_", [c, t, f]) => {
-                return match t.join(f) {
-                    Some(j) if c.fits(&Ty::Bool) => Type(j),
-                    _ => NoOverload,
-                };
-            }
-            ("_+_", [a, b]) => {
-                return match (a, b) {
-                    (Ty::Dyn, t) | (t, Ty::Dyn) => {
-                        Type(if matches!(t, Ty::Timestamp | Ty::Duration) {
-                            Ty::Dyn
-                        } else {
-                            t.clone()
-                        })
-                    }
-                    (Ty::List(x), Ty::List(y)) => Type(list(x.join(y).unwrap_or(Ty::Dyn))),
-                    (Ty::Timestamp, Ty::Duration) | (Ty::Duration, Ty::Timestamp) => {
-                        Type(Ty::Timestamp)
-                    }
-                    (Ty::Int, Ty::Int)
-                    | (Ty::Uint, Ty::Uint)
-                    | (Ty::Double, Ty::Double)
-                    | (Ty::String, Ty::String)
-                    | (Ty::Bytes, Ty::Bytes)
-                    | (Ty::Duration, Ty::Duration) => Type(a.clone()),
-                    _ => NoOverload,
-                };
-            }
-            ("_-_", [a, b]) => {
-                return match (a, b) {
-                    (Ty::Dyn, _) | (_, Ty::Dyn) => Type(Ty::Dyn),
-                    (Ty::Timestamp, Ty::Timestamp) => Type(Ty::Duration),
-                    (Ty::Timestamp, Ty::Duration) => Type(Ty::Timestamp),
-                    (Ty::Int, Ty::Int)
-                    | (Ty::Uint, Ty::Uint)
-                    | (Ty::Double, Ty::Double)
-                    | (Ty::Duration, Ty::Duration) => Type(a.clone()),
-                    _ => NoOverload,
-                };
-            }
-            ("_*_" | "_/_", [a, b]) => {
-                return match (a, b) {
-                    (Ty::Dyn, t) | (t, Ty::Dyn) if t.is_dyn() || t.is_number() => Type(t.clone()),
-                    (Ty::Int, Ty::Int) | (Ty::Uint, Ty::Uint) | (Ty::Double, Ty::Double) => {
-                        Type(a.clone())
-                    }
-                    _ => NoOverload,
-                };
-            }
-            ("_%_", [a, b]) => {
-                return match (a, b) {
-                    (Ty::Dyn, t) | (t, Ty::Dyn) if matches!(t, Ty::Dyn | Ty::Int | Ty::Uint) => {
-                        Type(t.clone())
-                    }
-                    (Ty::Int, Ty::Int) | (Ty::Uint, Ty::Uint) => Type(a.clone()),
-                    _ => NoOverload,
-                };
-            }
-            ("_[_]" | "_[?_]", [c, i]) => {
-                let optional = name == "_[?_]";
-                let wrap = |t: Ty<'n>| {
-                    if optional {
-                        Ty::Optional(Box::new(t))
-                    } else {
-                        t
-                    }
-                };
-                return match c {
-                    Ty::Dyn => Type(Ty::Dyn),
-                    Ty::List(e) => ok(
-                        matches!(i, Ty::Dyn | Ty::Int | Ty::Uint),
-                        wrap((**e).clone()),
-                    ),
-                    Ty::Map(k, v) => ok(i.fits(k), wrap((**v).clone())),
-                    Ty::Object(..) | Ty::Metadata => ok(i.fits(&Ty::String), Ty::Dyn),
-                    _ => NoOverload,
-                };
-            }
-            ("@in", [e, c]) => {
-                return match c {
-                    Ty::Dyn => Type(Ty::Bool),
-                    Ty::List(x) => ok(e.comparable(x), Ty::Bool),
-                    Ty::Map(k, _) => ok(e.comparable(k), Ty::Bool),
-                    _ => NoOverload,
-                };
-            }
-            ("dyn", [_]) => return Type(Ty::Dyn),
-            ("type", [_]) => return Type(Ty::Type),
-            _ => {}
-        }
+    if target.is_none()
+        && let Some(resolved) = operator(name, args)
+    {
+        return resolved;
     }
     // Type-parameterised member functions of lists (`k8s.io/apiserver/pkg/cel/library` lists).
     if let Some(Ty::List(elem)) = target {
@@ -663,7 +634,7 @@ fn overloads<'n>(name: &str) -> Vec<Sig<'n>> {
             member(Str, vec![Str, Str], Str),
             member(Str, vec![Str, Str, Int], Str),
         ],
-        "split" => vec![
+        "split" | "findAll" => vec![
             member(Str, vec![Str], list(Str)),
             member(Str, vec![Str, Int], list(Str)),
         ],
@@ -677,10 +648,6 @@ fn overloads<'n>(name: &str) -> Vec<Sig<'n>> {
         ],
         "format" => vec![member(Str, vec![any_list()], Str)],
         "find" => vec![member(Str, vec![Str], Str)],
-        "findAll" => vec![
-            member(Str, vec![Str], list(Str)),
-            member(Str, vec![Str, Int], list(Str)),
-        ],
         "getFullYear" | "getMonth" | "getDate" | "getDayOfMonth" | "getDayOfWeek"
         | "getDayOfYear" => {
             vec![

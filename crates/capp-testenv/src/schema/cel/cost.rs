@@ -36,7 +36,7 @@ const UNKNOWN: u64 = u64::MAX;
 )]
 fn factor(x: u64, f: f64) -> u64 {
     let product = (x as f64 * f).ceil();
-    if product >= 18_446_744_073_709_551_616.0 {
+    if product >= 2f64.powi(64) {
         u64::MAX
     } else {
         product as u64
@@ -288,15 +288,6 @@ impl<'n, 'e> Coster<'_, 'n, 'e> {
                     let r = factor(arg_size(self, 0), REGEX_LENGTH);
                     return (s.saturating_mul(r), Some(target_size));
                 }
-                "ip"
-                | "masked"
-                | "prefixLength"
-                | "family"
-                | "isUnspecified"
-                | "isLoopback"
-                | "isLinkLocalMulticast"
-                | "isLinkLocalUnicast"
-                | "isGlobalUnicast" => return (1, None),
                 "containsIP" | "containsCIDR" if !args.is_empty() => {
                     let mut cost = factor(32, STRING_TRAVERSAL);
                     if name == "containsCIDR" {
@@ -316,9 +307,30 @@ impl<'n, 'e> Coster<'_, 'n, 'e> {
                         None,
                     );
                 }
-                "sign" | "asInteger" | "isInteger" | "asApproximateFloat" | "isGreaterThan"
-                | "isLessThan" | "compareTo" | "add" | "sub" | "getScheme" | "getHostname"
-                | "getHost" | "getPort" | "getEscapedPath" | "getQuery" => return (1, None),
+                "ip"
+                | "masked"
+                | "prefixLength"
+                | "family"
+                | "isUnspecified"
+                | "isLoopback"
+                | "isLinkLocalMulticast"
+                | "isLinkLocalUnicast"
+                | "isGlobalUnicast"
+                | "sign"
+                | "asInteger"
+                | "isInteger"
+                | "asApproximateFloat"
+                | "isGreaterThan"
+                | "isLessThan"
+                | "compareTo"
+                | "add"
+                | "sub"
+                | "getScheme"
+                | "getHostname"
+                | "getHost"
+                | "getPort"
+                | "getEscapedPath"
+                | "getQuery" => return (1, None),
                 _ => {}
             }
         }

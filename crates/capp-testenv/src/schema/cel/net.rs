@@ -322,7 +322,6 @@ fn contains<'b, 'v>(args: Args<'b, 'v>) -> Out<'b, 'v> {
             let other = cidr_arg(&args, 1, "containsCIDR")?;
             other.prefix >= c.prefix && c.contains(other.addr)
         }
-        Value::Opaque(_) => c.contains(ip_arg(&args, 1, "containsIP")?),
         Value::String(s) if s.contains('/') => {
             let other = cidr_arg(&args, 1, "containsCIDR")?;
             other.prefix >= c.prefix && c.contains(other.addr)

@@ -117,11 +117,12 @@ impl<'n> Ty<'n> {
     /// side always fits; numbers only fit their own kind).
     pub(super) fn fits(&self, want: &Ty<'_>) -> bool {
         match (self, want) {
-            (Ty::Dyn, _) | (_, Ty::Dyn) => true,
+            (Ty::Dyn, _)
+            | (_, Ty::Dyn)
+            | (Ty::Object(..) | Ty::Metadata, Ty::Object(..) | Ty::Metadata)
+            | (Ty::Null, Ty::Object(..) | Ty::Metadata | Ty::Null | Ty::Optional(_)) => true,
             (Ty::List(a), Ty::List(b)) | (Ty::Optional(a), Ty::Optional(b)) => a.fits(b),
             (Ty::Map(ka, va), Ty::Map(kb, vb)) => ka.fits(kb) && va.fits(vb),
-            (Ty::Object(..) | Ty::Metadata, Ty::Object(..) | Ty::Metadata) => true,
-            (Ty::Null, Ty::Object(..) | Ty::Metadata | Ty::Null | Ty::Optional(_)) => true,
             (Ty::Library(a), Ty::Library(b)) => a == b,
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
         }
@@ -131,10 +132,11 @@ impl<'n> Ty<'n> {
     /// and different.
     pub(super) fn join(&self, other: &Ty<'n>) -> Option<Ty<'n>> {
         match (self, other) {
-            (Ty::Dyn, t) | (t, Ty::Dyn) => Some(t.clone()),
-            (Ty::List(a), Ty::List(b)) => Some(Ty::List(Box::new(a.join(b)?))),
-            (Ty::Null, t @ (Ty::Object(..) | Ty::Metadata | Ty::Optional(_)))
+            (Ty::Dyn, t)
+            | (t, Ty::Dyn)
+            | (Ty::Null, t @ (Ty::Object(..) | Ty::Metadata | Ty::Optional(_)))
             | (t @ (Ty::Object(..) | Ty::Metadata | Ty::Optional(_)), Ty::Null) => Some(t.clone()),
+            (Ty::List(a), Ty::List(b)) => Some(Ty::List(Box::new(a.join(b)?))),
             (a, b) if a.fits(b) => Some(a.clone()),
             _ => None,
         }
@@ -152,6 +154,22 @@ impl<'n> Ty<'n> {
             (Ty::Null, _) | (_, Ty::Null) => true,
             (a, b) => a.fits(b),
         }
+    }
+
+    /// Whether `<` and friends apply to values of this type.
+    pub(super) fn is_orderable(&self) -> bool {
+        matches!(
+            self,
+            Ty::Dyn
+                | Ty::Int
+                | Ty::Uint
+                | Ty::Double
+                | Ty::String
+                | Ty::Bytes
+                | Ty::Bool
+                | Ty::Timestamp
+                | Ty::Duration
+        )
     }
 
     pub(super) fn is_number(&self) -> bool {
