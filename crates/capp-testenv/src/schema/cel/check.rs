@@ -147,11 +147,11 @@ impl<'n, 'e> Checker<'n, 'e> {
                 {
                     let args: Vec<Ty<'n>> = call.args.iter().map(|a| self.walk(a)).collect();
                     let name = format!("{ns}.{}", call.func_name);
-                    return self.call(expr.id, &name, None, &args, &call.args);
+                    return self.call(expr.id, &name, None, &args);
                 }
                 let target = call.target.as_deref().map(|t| self.walk(t));
                 let args: Vec<Ty<'n>> = call.args.iter().map(|a| self.walk(a)).collect();
-                let ty = self.call(expr.id, &call.func_name, target.as_ref(), &args, &call.args);
+                let ty = self.call(expr.id, &call.func_name, target.as_ref(), &args);
                 // Indexing a schema list or map yields a value of its items' schema.
                 if call.func_name == "_[_]"
                     && let Some(first) = call.args.first()
@@ -360,15 +360,8 @@ impl<'n, 'e> Checker<'n, 'e> {
 
     /// The result type of a call, reporting `found no matching overload` when the operand
     /// types fit none of the function's overloads.
-    fn call(
-        &mut self,
-        id: u64,
-        name: &str,
-        target: Option<&Ty<'n>>,
-        args: &[Ty<'n>],
-        arg_exprs: &[IdedExpr],
-    ) -> Ty<'n> {
-        match resolve(name, target, args, arg_exprs) {
+    fn call(&mut self, id: u64, name: &str, target: Option<&Ty<'n>>, args: &[Ty<'n>]) -> Ty<'n> {
+        match resolve(name, target, args) {
             Resolved::Type(t) => t,
             Resolved::NoOverload => {
                 let list: Vec<String> = args.iter().map(ToString::to_string).collect();
@@ -534,12 +527,7 @@ fn operator<'n>(name: &str, args: &[Ty<'n>]) -> Option<Resolved<'n>> {
 
 /// Resolves a call against the operators (whose overloads depend on type parameters) and
 /// the overload table of the standard library and the Kubernetes libraries.
-fn resolve<'n>(
-    name: &str,
-    target: Option<&Ty<'n>>,
-    args: &[Ty<'n>],
-    arg_exprs: &[IdedExpr],
-) -> Resolved<'n> {
+fn resolve<'n>(name: &str, target: Option<&Ty<'n>>, args: &[Ty<'n>]) -> Resolved<'n> {
     use Resolved::{NoOverload, Type};
     let ok = |cond: bool, t: Ty<'n>| if cond { Type(t) } else { NoOverload };
     if target.is_none()
@@ -569,7 +557,6 @@ fn resolve<'n>(
         // A function this checker does not know: let the cel crate decide at compile time.
         return Type(Ty::Dyn);
     }
-    let _ = arg_exprs;
     let mut result: Option<Ty<'n>> = None;
     for sig in sigs {
         let target_fits = match (&sig.target, target) {
