@@ -15,9 +15,10 @@ use tokio::task::JoinHandle;
 
 use crate::fault::Fault;
 use crate::identity::Identity;
+use crate::registry::ResourceDef;
 use crate::server::Server;
 use crate::status::ApiError;
-use crate::store::{RvPrecondition, State, WriteOpts};
+use crate::store::{RvPrecondition, State, WriteOpts, Written};
 use crate::tls::Pki;
 use crate::{Error, Result, util};
 
@@ -291,7 +292,7 @@ impl TestEnv {
                     "contexts": [{"name": format!("{user}@capp-testenv"), "context": {"cluster": "capp-testenv", "user": user}}],
                     "current-context": format!("{user}@capp-testenv"),
                 });
-                serde_saphyr::to_string(&v).map_err(|e| Error::Kubeconfig(e.to_string()))?
+                serde_saphyr::to_string(&v).map_err(|e| Error::Kubeconfig(Box::new(e)))?
             }
         };
         write_private(path, yaml.as_bytes())
@@ -326,7 +327,7 @@ impl TestEnv {
         let url = self
             .url
             .parse()
-            .map_err(|e: http::uri::InvalidUri| Error::Kubeconfig(e.to_string()))?;
+            .map_err(|e: http::uri::InvalidUri| Error::Kubeconfig(Box::new(e)))?;
         let mut config = kube::Config::new(url);
         if let Some(pki) = &self.pki {
             config.root_cert = Some(vec![pki.ca.certificate().der().to_vec()]);
@@ -341,31 +342,23 @@ impl TestEnv {
         let mut state = self.server.state.lock().await;
         let Some(def) = state.find_def("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         else {
-            return Err(Error::Kubeconfig(
-                "the CRD resource is not served".to_owned(),
-            ));
+            return Err(Error::CrdResourceNotServed);
         };
         let opts = WriteOpts {
             field_manager: "capp-testenv".to_owned(),
             ..WriteOpts::default()
         };
         for crd in crds {
-            let mut v = serde_json::to_value(crd).map_err(Error::Serialize)?;
+            let v = serde_json::to_value(crd).map_err(Error::Serialize)?;
             let name = v["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let stored = match state.get_raw(&def, "", &name).cloned() {
-                None => state.create(&def, "", v, &opts),
-                Some(existing) => {
-                    v["metadata"]["resourceVersion"] =
-                        existing["metadata"]["resourceVersion"].clone();
-                    state.update(&def, "", &name, v, &opts, None, RvPrecondition::Required)
+            let stored = create_or_replace(&mut state, &def, "", v, &opts).map_err(|source| {
+                Error::CrdRejected {
+                    name: name.clone(),
+                    source,
                 }
-            }
-            .map_err(|source| Error::CrdRejected {
-                name: name.clone(),
-                source,
             })?;
             let established = stored.object["status"]["conditions"]
                 .as_array()
@@ -406,7 +399,7 @@ impl TestEnv {
         };
         let mut state = self.server.state.lock().await;
         let mut out = Vec::new();
-        for (index, mut doc) in docs {
+        for (index, doc) in docs {
             let name = doc["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()
@@ -432,15 +425,7 @@ impl TestEnv {
             } else {
                 String::new()
             };
-            let written = match state.get_raw(&def, &ns, &name).cloned() {
-                Some(existing) if !name.is_empty() => {
-                    doc["metadata"]["resourceVersion"] =
-                        existing["metadata"]["resourceVersion"].clone();
-                    state.update(&def, &ns, &name, doc, &opts, None, RvPrecondition::Required)
-                }
-                _ => state.create(&def, &ns, doc, &opts),
-            }
-            .map_err(rejected)?;
+            let written = create_or_replace(&mut state, &def, &ns, doc, &opts).map_err(rejected)?;
             out.push(written.object);
         }
         Ok(out)
@@ -527,7 +512,33 @@ impl Drop for TestEnv {
     }
 }
 
-/// Writes a file readable only by the owner (it holds credentials).
+/// Creates `object` in `ns`, or replaces the stored object of the same name (carrying over
+/// its resourceVersion, as `kubectl apply --server-side=false` after a GET would). Objects
+/// without a name (`generateName`) are always created.
+fn create_or_replace(
+    state: &mut State,
+    def: &ResourceDef,
+    ns: &str,
+    mut object: Value,
+    opts: &WriteOpts,
+) -> Result<Written, ApiError> {
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let existing_rv = (!name.is_empty())
+        .then(|| state.get_raw(def, ns, &name))
+        .flatten()
+        .map(|existing| existing["metadata"]["resourceVersion"].clone());
+    match existing_rv {
+        Some(rv) => {
+            object["metadata"]["resourceVersion"] = rv;
+            state.update(def, ns, &name, object, opts, None, RvPrecondition::Required)
+        }
+        None => state.create(def, ns, object, opts),
+    }
+}
+
 /// The background garbage collector of [`Config::gc_delay`]: one collection every `every`
 /// until shutdown.
 async fn collect_garbage(
@@ -543,6 +554,7 @@ async fn collect_garbage(
     }
 }
 
+/// Writes a file readable only by the owner (it holds credentials).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let mut opts = std::fs::OpenOptions::new();

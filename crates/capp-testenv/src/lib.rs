@@ -68,9 +68,10 @@ pub enum Error {
     /// them failed.
     #[error("failed to generate TLS material")]
     Pki(#[source] capp_pki::Error),
-    /// Building the rustls server configuration failed.
-    #[error("failed to configure TLS: {0}")]
-    Tls(String),
+    /// Building the rustls server configuration failed (the CA certificate, the client
+    /// verifier or the serving key was refused).
+    #[error("failed to configure TLS")]
+    Tls(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// Creating a file or directory under the server's temporary directory failed.
     #[error("failed to write {path}")]
     Io {
@@ -81,8 +82,12 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Rendering a kubeconfig or client configuration failed.
-    #[error("failed to build a client configuration: {0}")]
-    Kubeconfig(String),
+    #[error("failed to build a client configuration")]
+    Kubeconfig(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The server does not serve `customresourcedefinitions` (apiextensions.k8s.io/v1), so
+    /// CustomResourceDefinitions cannot be installed.
+    #[error("the server does not serve customresourcedefinitions.apiextensions.k8s.io/v1")]
+    CrdResourceNotServed,
     /// Building a `kube::Client` failed.
     #[error("failed to build a kube client")]
     Client(#[source] kube::Error),

@@ -214,6 +214,7 @@ impl CrdSchema {
         let cel = cel::CelEnv::new();
         let mut compile_causes = Vec::new();
         let root = compile::compile_root(open_api_v3_schema, &cel, &mut compile_causes);
+        compile_causes.extend(cel::budget_causes(&root));
         // The structural check and the compiler may both notice one problem (a bad rule
         // `reason`, say): report it once, in the structural check's words.
         compile_causes.retain(|c| {

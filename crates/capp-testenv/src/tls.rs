@@ -44,25 +44,25 @@ impl Pki {
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(CertificateDer::from(ca.certificate().der().to_vec()))
-            .map_err(|e| Error::Tls(e.to_string()))?;
+            .map_err(|e| Error::Tls(Box::new(e)))?;
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
             Arc::new(roots),
             provider.clone(),
         )
         .allow_unauthenticated()
         .build()
-        .map_err(|e| Error::Tls(e.to_string()))?;
+        .map_err(|e| Error::Tls(Box::new(e)))?;
         let key = PrivateKeyDer::from_pem_slice(serving.key_pem().expose_secret().as_bytes())
-            .map_err(|e| Error::Tls(e.to_string()))?;
+            .map_err(|e| Error::Tls(Box::new(e)))?;
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Tls(e.to_string()))?
+            .map_err(|e| Error::Tls(Box::new(e)))?
             .with_client_cert_verifier(verifier)
             .with_single_cert(
                 vec![CertificateDer::from(serving.certificate.der().to_vec())],
                 key,
             )
-            .map_err(|e| Error::Tls(e.to_string()))?;
+            .map_err(|e| Error::Tls(Box::new(e)))?;
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {
             ca,

@@ -154,9 +154,9 @@ async fn a_non_structural_crd_is_rejected() {
     };
     assert_eq!(status.code, 422, "{}", status.message);
     assert!(
-        status.message.contains(
-            "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[untyped].type"
-        ),
+        status
+            .message
+            .contains("spec.validation.openAPIV3Schema.properties[spec].properties[untyped].type"),
         "{}",
         status.message
     );

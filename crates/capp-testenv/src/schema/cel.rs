@@ -1,7 +1,15 @@
 //! `x-kubernetes-validations`: compiling CEL rules once and evaluating them against JSON.
 
 mod check;
+mod cost;
 mod library;
+mod named;
+mod net;
+mod quantity;
+mod types;
+mod url;
+
+use cost::STATIC_ESTIMATED_CRD_COST_LIMIT;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +98,9 @@ pub(crate) struct Rule {
     pub(crate) transition: bool,
     /// `optionalOldSelf: true`: the rule also runs on create, with `oldSelf` an optional.
     optional_old_self: bool,
+    /// The estimated worst-case cost of the rule times the number of times it can run, and
+    /// of its `messageExpression`, with their paths: they count towards the CRD's budget.
+    pub(crate) costs: Vec<(String, u64)>,
 }
 
 impl Rule {
@@ -139,27 +150,43 @@ impl CelEnv {
         program.execute(&ctx).map_err(|e| e.to_string())
     }
 
-    /// Compiles a rule or message expression and checks its variables and field names; the
-    /// error is the first line of the compiler's message.
-    fn compile_checked(&self, source: &str, node: &Node, is_root: bool) -> Result<Program, String> {
+    /// Compiles a rule or message expression, type-checks it against the schema of `node`
+    /// and estimates its worst-case cost. The error is the first line of the compiler's
+    /// message, or the checker's.
+    fn compile_checked(
+        &self,
+        source: &str,
+        node: &Node,
+        is_root: bool,
+    ) -> Result<Compiled, String> {
         let program = self
             .env
             .compile(source)
             .map_err(|e| first_line(&e.to_string()).to_owned())?;
-        match check::check(&program, node, is_root) {
-            Some(message) => Err(message),
-            None => Ok(program),
-        }
+        let checked = check::check(&program, node, is_root)?;
+        let cost = cost::estimate(&program, &checked);
+        let is_bool = matches!(checked.result, types::Ty::Bool);
+        let certain = !checked.result.is_dyn();
+        Ok(Compiled {
+            program,
+            cost,
+            not_bool: certain && !is_bool,
+        })
     }
 
     /// Compiles the `x-kubernetes-validations` list found at `path` on `node` (whose
     /// properties and items are already compiled), checking variables and field names.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one pass over the entries, in the order upstream checks them"
+    )]
     pub(crate) fn compile_rules(
         &self,
         rules: &Value,
         node: &Node,
         is_root: bool,
         path: &str,
+        cardinality: Option<u64>,
         causes: &mut Vec<FieldCause>,
     ) -> Vec<Rule> {
         let Some(list) = rules.as_array() else {
@@ -180,25 +207,65 @@ impl CelEnv {
                 ));
                 continue;
             };
-            let program = match self.compile_checked(source, node, is_root) {
-                Ok(p) => p,
+            let rule_path = format!("{entry_path}.rule");
+            let compiled = match self.compile_checked(source, node, is_root) {
+                Ok(c) => c,
                 Err(e) => {
-                    causes.push(errors::invalid_value(
-                        &format!("{entry_path}.rule"),
-                        &Value::String(source.to_owned()),
+                    causes.push(errors::invalid_rendered(
+                        &rule_path,
+                        &go_validation_rule(entry),
                         &format!("compilation failed: {e}"),
                     ));
                     continue;
                 }
             };
+            // The rule runs once per value of its node: at most the product of the enclosing
+            // lists' maxItems and maps' maxProperties, else as many as fit in one request
+            // (`getExpressionCost`).
+            let times = cardinality.unwrap_or_else(|| types::max_cardinality(node));
+            let rule_cost = compiled.cost.saturating_mul(times);
+            let mut costs = vec![(rule_path.clone(), rule_cost)];
+            if rule_cost > cost::STATIC_ESTIMATED_COST_LIMIT {
+                causes.push(errors::forbidden(
+                    &rule_path,
+                    &cost_error(
+                        "estimated rule cost",
+                        rule_cost,
+                        cost::STATIC_ESTIMATED_COST_LIMIT,
+                    ),
+                ));
+            }
+            if compiled.not_bool {
+                causes.push(errors::invalid_rendered(
+                    &rule_path,
+                    &go_validation_rule(entry),
+                    "cel expression must evaluate to a bool",
+                ));
+                continue;
+            }
+            let program = compiled.program;
             let message_expression = match entry.get("messageExpression").and_then(Value::as_str) {
                 None => None,
                 Some(expr) => match self.compile_checked(expr, node, is_root) {
-                    Ok(p) => Some(p),
+                    Ok(c) => {
+                        let expr_path = format!("{entry_path}.messageExpression");
+                        if c.cost > cost::STATIC_ESTIMATED_COST_LIMIT {
+                            causes.push(errors::forbidden(
+                                &expr_path,
+                                &cost_error(
+                                    "estimated messageExpression cost",
+                                    c.cost,
+                                    cost::STATIC_ESTIMATED_COST_LIMIT,
+                                ),
+                            ));
+                        }
+                        costs.push((expr_path, c.cost));
+                        Some(c.program)
+                    }
                     Err(e) => {
-                        causes.push(errors::invalid_value(
+                        causes.push(errors::invalid_rendered(
                             &format!("{entry_path}.messageExpression"),
-                            &Value::String(expr.to_owned()),
+                            &go_validation_rule(entry),
                             &format!("messageExpression compilation failed: {e}"),
                         ));
                         continue;
@@ -248,6 +315,7 @@ impl CelEnv {
                 transition,
                 optional_old_self: transition
                     && entry.get("optionalOldSelf").and_then(Value::as_bool) == Some(true),
+                costs,
             });
         }
         out
@@ -592,6 +660,111 @@ fn join_field_path(path: &str, field_path: &str) -> String {
     out
 }
 
+/// The causes kube-apiserver adds when the rules of one schema together exceed
+/// `StaticEstimatedCRDCostLimit` (`TotalCost.ObserveExpressionCost`): one for each of the
+/// (at most four) most expensive expressions costing at least 1% of the limit, and one for
+/// the schema.
+pub(crate) fn budget_causes(root: &Node) -> Vec<FieldCause> {
+    fn collect<'a>(node: &'a Node, out: &mut Vec<&'a (String, u64)>) {
+        out.extend(node.rules.iter().flat_map(|r| &r.costs));
+        for child in node.properties.values() {
+            collect(child, out);
+        }
+        for child in node.additional.iter().chain(&node.items) {
+            collect(child, out);
+        }
+    }
+    let mut costs = Vec::new();
+    collect(root, &mut costs);
+    let total = costs.iter().fold(0u64, |a, (_, c)| a.saturating_add(*c));
+    if total <= STATIC_ESTIMATED_CRD_COST_LIMIT {
+        return Vec::new();
+    }
+    let mut expensive: Vec<_> = costs
+        .into_iter()
+        .filter(|(_, c)| *c >= STATIC_ESTIMATED_CRD_COST_LIMIT / 100)
+        .collect();
+    expensive.sort_by_key(|(_, cost)| std::cmp::Reverse(*cost));
+    let mut causes: Vec<FieldCause> = expensive
+        .iter()
+        .take(4)
+        .map(|(path, _)| {
+            errors::forbidden(
+                path,
+                "contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema",
+            )
+        })
+        .collect();
+    causes.push(errors::forbidden(
+        "openAPIV3Schema",
+        &cost_error(
+            "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema",
+            total,
+            STATIC_ESTIMATED_CRD_COST_LIMIT,
+        ),
+    ));
+    causes
+}
+
+/// A rule compiled for a CRD: the program, its estimated cost (once) and whether its result
+/// is certainly not a bool.
+struct Compiled {
+    program: Program,
+    cost: u64,
+    not_bool: bool,
+}
+
+/// `getCostErrorMessage`: how kube-apiserver words a cost over budget.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "the factor is printed as a float, as upstream"
+)]
+pub(crate) fn cost_error(what: &str, cost: u64, limit: u64) -> String {
+    let exceed = cost as f64 / limit as f64;
+    let factor = if exceed > 100.0 {
+        "more than 100x".to_owned()
+    } else if exceed < 1.5 {
+        format!("{exceed:.6}x")
+    } else {
+        format!("{exceed:.1}x")
+    };
+    format!(
+        "{what} exceeds budget by factor of {factor} (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"
+    )
+}
+
+/// A `x-kubernetes-validations` entry as kube-apiserver prints it as the bad value of a rule
+/// error: the JSON of `apiextensions.ValidationRule` (Go field names, `null` for unset
+/// pointers, `<`, `>` and `&` escaped as Go's encoder does).
+fn go_validation_rule(entry: &Value) -> String {
+    let text = |key: &str| {
+        Value::String(
+            entry
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    let pointer = |key: &str| match entry.get(key) {
+        Some(v @ (Value::String(_) | Value::Bool(_))) => v.clone(),
+        _ => Value::Null,
+    };
+    let fields = [
+        ("Rule", text("rule")),
+        ("Message", text("message")),
+        ("MessageExpression", text("messageExpression")),
+        ("Reason", pointer("reason")),
+        ("FieldPath", text("fieldPath")),
+        ("OptionalOldSelf", pointer("optionalOldSelf")),
+    ];
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!("{{{}}}", body.join(","))
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
 /// The first line of a multi-line CEL parse error (the rest is a source excerpt).
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
@@ -602,6 +775,8 @@ fn go_error(e: &ExecutionError) -> String {
     match e {
         ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
         ExecutionError::UndeclaredReference(r) => format!("undeclared reference to '{r}'"),
+        // Library functions fail with their own message, as cel-go's `types.NewErr`.
+        ExecutionError::FunctionError { message, .. } => message.clone(),
         other => other.to_string(),
     }
 }

@@ -46,7 +46,11 @@ pub(crate) fn reason_of_message(message: &str) -> &'static str {
 
 /// Compiles the root schema. Problems are appended to `causes`.
 pub(crate) fn compile_root(schema: &Value, cel: &CelEnv, causes: &mut Vec<FieldCause>) -> Node {
-    let mut node = compile_node(schema, "openAPIV3Schema", cel, causes, true);
+    // The root's rules run once per object (`RootCELContext`).
+    let root = Place::Tree {
+        cardinality: Some(1),
+    };
+    let mut node = compile_node(schema, "openAPIV3Schema", cel, causes, root);
     // The resource root always behaves as an embedded resource: apiVersion, kind and metadata
     // survive pruning (upstream clones the root schema with XEmbeddedResource = true).
     node.embedded = true;
@@ -54,13 +58,25 @@ pub(crate) fn compile_root(schema: &Value, cel: &CelEnv, causes: &mut Vec<FieldC
     node
 }
 
+/// Where a schema sits.
+#[derive(Clone, Copy)]
+enum Place {
+    /// Inside `allOf`/`anyOf`/`oneOf`/`not`: value validations only, no CEL rules.
+    Junctor,
+    /// In the structural tree, where a value of this schema can occur `cardinality` times
+    /// in one object (`None` when an enclosing list or map is unbounded:
+    /// `CELSchemaContext.MaxCardinality`).
+    Tree { cardinality: Option<u64> },
+}
+
 fn compile_node(
     schema: &Value,
     path: &str,
     cel: &CelEnv,
     causes: &mut Vec<FieldCause>,
-    structural: bool,
+    place: Place,
 ) -> Node {
+    let structural = matches!(place, Place::Tree { .. });
     let mut node = Node {
         schema_path: path.to_owned(),
         ..Node::default()
@@ -97,16 +113,15 @@ fn compile_node(
     if let Some(props) = obj.get("properties").and_then(Value::as_object) {
         for (key, sub) in props {
             let sub_path = errors::key(&format!("{path}.properties"), key);
-            let child = compile_node(sub, &sub_path, cel, causes, structural);
+            let child = compile_node(sub, &sub_path, cel, causes, place);
             node.properties.insert(key.clone(), child);
         }
     }
     match obj.get("additionalProperties") {
         Some(sub @ Value::Object(_)) => {
             let sub_path = format!("{path}.additionalProperties");
-            node.additional = Some(Box::new(compile_node(
-                sub, &sub_path, cel, causes, structural,
-            )));
+            let times = place.times(obj.get("maxProperties"));
+            node.additional = Some(Box::new(compile_node(sub, &sub_path, cel, causes, times)));
         }
         Some(Value::Bool(true)) => {
             node.additional = Some(Box::new(Node {
@@ -119,9 +134,8 @@ fn compile_node(
     }
     if let Some(items) = obj.get("items") {
         let sub_path = format!("{path}.items");
-        node.items = Some(Box::new(compile_node(
-            items, &sub_path, cel, causes, structural,
-        )));
+        let times = place.times(obj.get("maxItems"));
+        node.items = Some(Box::new(compile_node(items, &sub_path, cel, causes, times)));
     }
     compile_junctors(&mut node, obj, path, cel, causes);
 
@@ -147,6 +161,10 @@ fn compile_node(
             &node,
             path == "openAPIV3Schema",
             &format!("{path}.x-kubernetes-validations"),
+            match place {
+                Place::Tree { cardinality } => cardinality,
+                Place::Junctor => None,
+            },
             causes,
         );
     }
@@ -155,6 +173,22 @@ fn compile_node(
         || node.additional.as_ref().is_some_and(|n| n.has_rules_below)
         || node.items.as_ref().is_some_and(|n| n.has_rules_below);
     node
+}
+
+impl Place {
+    /// The place of the items or values of a list or map bounded by `max` (`maxItems`,
+    /// `maxProperties`): unbounded without it (`childContext`, `extractMaxElements`).
+    fn times(self, max: Option<&Value>) -> Place {
+        match self {
+            Place::Junctor => Place::Junctor,
+            Place::Tree { cardinality } => Place::Tree {
+                cardinality: cardinality.and_then(|c| {
+                    let max = max?.as_i64()?;
+                    Some(c.saturating_mul(u64::try_from(max).unwrap_or(0)))
+                }),
+            },
+        }
+    }
 }
 
 /// `allOf`, `anyOf`, `oneOf` and `not`: value validations only (no CEL rules inside).
@@ -173,13 +207,19 @@ fn compile_junctors(
         if let Some(list) = obj.get(keyword).and_then(Value::as_array) {
             for (i, sub) in list.iter().enumerate() {
                 let sub_path = errors::index(&format!("{path}.{keyword}"), i);
-                target.push(compile_node(sub, &sub_path, cel, causes, false));
+                target.push(compile_node(sub, &sub_path, cel, causes, Place::Junctor));
             }
         }
     }
     if let Some(sub) = obj.get("not") {
         let sub_path = format!("{path}.not");
-        node.not = Some(Box::new(compile_node(sub, &sub_path, cel, causes, false)));
+        node.not = Some(Box::new(compile_node(
+            sub,
+            &sub_path,
+            cel,
+            causes,
+            Place::Junctor,
+        )));
     }
 }
 

@@ -34,7 +34,8 @@ const DNS1123_SUBDOMAIN_MESSAGE: &str = "a lowercase RFC 1123 subdomain must con
 ///   subresource's paths point into `.spec` / `.status`; `spec.conversion.strategy` is
 ///   `None` or `Webhook`; `spec.preserveUnknownFields` is not `true`.
 ///
-/// Every problem is returned, with paths starting at the CRD (`spec.versions[0].schema...`).
+/// Every problem is returned, with paths starting at the CRD (`spec.versions[0].schema...`,
+/// or `spec.validation...` when every version has the same schema).
 pub fn validate_crd(crd: &Value) -> Result<(), Vec<FieldCause>> {
     let mut causes = Vec::new();
     let spec = crd.get("spec").unwrap_or(&Value::Null);
@@ -169,6 +170,27 @@ fn check_versions(spec: &Value, causes: &mut Vec<FieldCause>) {
     let mut seen = BTreeSet::new();
     let mut unique = true;
     let mut storage = 0;
+    // Identical per-version schemas are moved to the internal `spec.validation` by the v1
+    // conversion (`Convert_v1_CustomResourceDefinitionSpec_To_apiextensions_...`), so
+    // kube-apiserver validates them once and reports paths under `spec.validation`.
+    let schema_of = |v: &Value| {
+        v.get("schema")
+            .and_then(|s| s.get("openAPIV3Schema"))
+            .cloned()
+    };
+    let shared = versions.first().and_then(schema_of).filter(|first| {
+        versions
+            .iter()
+            .all(|v| schema_of(v).as_ref() == Some(first))
+    });
+    if let Some(schema) = &shared
+        && let Err(found) = CrdSchema::compile(schema)
+    {
+        causes.extend(found.into_iter().map(|mut c| {
+            c.field.insert_str(0, "spec.validation.");
+            c
+        }));
+    }
     for (i, version) in versions.iter().enumerate() {
         let path = index("spec.versions", i);
         match str_at(version, "name") {
@@ -187,7 +209,9 @@ fn check_versions(spec: &Value, causes: &mut Vec<FieldCause>) {
                 "schemas are required",
             )),
             Some(schema) => {
-                if let Err(found) = CrdSchema::compile(schema) {
+                if shared.is_some() {
+                    // Validated once above.
+                } else if let Err(found) = CrdSchema::compile(schema) {
                     let prefix = format!("{path}.schema.");
                     causes.extend(found.into_iter().map(|mut c| {
                         c.field.insert_str(0, &prefix);

@@ -1,7 +1,9 @@
 //! A subset of the Kubernetes CEL libraries (`k8s.io/apiserver/pkg/cel/library`) that the
 //! cel crate lacks: the lists library (`isSorted`, `sum`, `min`, `max`, `indexOf`,
 //! `lastIndexOf`), the regex library (`find`, `findAll`) and the validity predicates of the
-//! URL, IP, CIDR and quantity libraries (`isURL`, `isIP`, `isCIDR`, `isQuantity`).
+//! URL, IP, CIDR and quantity libraries (`isURL`, `isIP`, `isCIDR`, `isQuantity`). The
+//! objects of those libraries live in `quantity.rs`, `net.rs` (IP and CIDR), `url.rs` and
+//! `named.rs` (`format.*`); this module registers them all, with the helpers they share.
 #![expect(
     clippy::needless_pass_by_value,
     reason = "cel's Function signature takes the argument vector by value"
@@ -70,14 +72,18 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         vec![STRING_TYPE],
         is_quantity,
     )?;
+    super::quantity::register(env)?;
+    super::net::register(env)?;
+    super::url::register(env)?;
+    super::named::register(env)?;
     Ok(())
 }
 
-fn value_of(v: &CowVal<'_, '_>) -> Result<Value, ExecutionError> {
+pub(super) fn value_of(v: &CowVal<'_, '_>) -> Result<Value, ExecutionError> {
     Value::try_from(v.as_ref() as &dyn Val)
 }
 
-fn arg(args: &[CowVal<'_, '_>], i: usize) -> Result<Value, ExecutionError> {
+pub(super) fn arg(args: &[CowVal<'_, '_>], i: usize) -> Result<Value, ExecutionError> {
     args.get(i)
         .ok_or_else(ExecutionError::missing_argument_or_target)
         .and_then(value_of)
@@ -90,14 +96,14 @@ fn list_arg(args: &[CowVal<'_, '_>]) -> Result<Arc<Vec<Value>>, ExecutionError> 
     }
 }
 
-fn str_arg(args: &[CowVal<'_, '_>], i: usize) -> Result<Arc<String>, ExecutionError> {
+pub(super) fn str_arg(args: &[CowVal<'_, '_>], i: usize) -> Result<Arc<String>, ExecutionError> {
     match arg(args, i)? {
         Value::String(s) => Ok(s),
         other => Err(ExecutionError::unsupported_target_type(other)),
     }
 }
 
-fn owned<'b, 'v>(value: Value) -> Result<CowVal<'b, 'v>, ExecutionError> {
+pub(super) fn owned<'b, 'v>(value: Value) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let boxed: Box<dyn Val> = value.try_into()?;
     Ok(CowVal::Owned(boxed))
 }
@@ -246,12 +252,12 @@ fn is_url<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Execution
 
 /// `isIP`: an IPv4 or IPv6 address (no zone, no leading zeros).
 fn is_ip<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    predicate(&args, |s| s.parse::<std::net::IpAddr>().is_ok())
+    predicate(&args, |s| super::net::parse_ip(s).is_ok())
 }
 
 /// `isCIDR`: an address and a prefix length within its family.
 fn is_cidr<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    predicate(&args, crate::schema::formats::is_cidr)
+    predicate(&args, |s| super::net::parse_cidr(s).is_ok())
 }
 
 /// `isQuantity`: a Kubernetes resource quantity (`1`, `1.5`, `100m`, `2Gi`, `1e3`).
@@ -259,7 +265,7 @@ fn is_quantity<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Exec
     predicate(&args, is_quantity_str)
 }
 
-fn is_quantity_str(s: &str) -> bool {
+pub(super) fn is_quantity_str(s: &str) -> bool {
     let s = s.strip_prefix(['+', '-']).unwrap_or(s);
     let digits_end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

@@ -75,13 +75,16 @@ fn a_crd_with_bad_names_scope_and_storage_is_rejected_with_every_cause() {
 
 #[test]
 fn a_crd_whose_version_schema_is_not_structural_is_rejected_at_the_crd_path() {
+    // One version: kube-apiserver reports its schema under `spec.validation`.
     let mut c = crd();
     c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["a"] =
         json!({"description": "untyped"});
     let causes = validate_crd(&c).unwrap_err();
     assert!(
-        causes.iter().any(|c| c.field
-            == "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[a].type"),
+        causes
+            .iter()
+            .any(|c| c.field
+                == "spec.validation.openAPIV3Schema.properties[spec].properties[a].type"),
         "{causes:#?}"
     );
 }
@@ -94,7 +97,7 @@ fn a_crd_with_a_non_compiling_rule_is_rejected() {
     let causes = validate_crd(&c).unwrap_err();
     assert_eq!(
         only(&causes).field,
-        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+        "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
     );
 }
 
@@ -126,9 +129,9 @@ fn kubernetes_list_and_regex_library_functions_are_available() {
     let s = compile(&json!({
         "type": "object",
         "properties": {
-            "ports": {"type": "array", "items": {"type": "integer"}},
-            "names": {"type": "array", "items": {"type": "string"}},
-            "version": {"type": "string"},
+            "ports": {"type": "array", "maxItems": 10, "items": {"type": "integer"}},
+            "names": {"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 10}},
+            "version": {"type": "string", "maxLength": 20},
         },
         "x-kubernetes-validations": rules,
     }));
@@ -197,7 +200,8 @@ fn an_update_may_keep_an_invalid_value_it_does_not_change_but_not_introduce_one(
 fn a_rule_with_an_undeclared_variable_is_rejected_but_macro_variables_are_fine() {
     let err = CrdSchema::compile(&resource(&json!({
         "type": "object",
-        "properties": {"l": {"type": "array", "items": {"type": "integer"}}},
+        // Bounded: nested comprehensions over an unbounded list are over the cost budget.
+        "properties": {"l": {"type": "array", "maxItems": 10, "items": {"type": "integer"}}},
         "x-kubernetes-validations": [
             {"rule": "self.l.all(x, x > 0) && self.l.exists(y, self.l.all(z, z >= y))"},
             {"rule": "self.l.map(v, v * 2).filter(w, w > 2).size() >= 0 && math.abs(-1) == 1"},
@@ -212,7 +216,7 @@ fn a_rule_with_an_undeclared_variable_is_rejected_but_macro_variables_are_fine()
     );
     assert_eq!(
         c.message,
-        r#"Invalid value: "size(self.l) < limit": compilation failed: ERROR: <input>:1:16: undeclared reference to 'limit' (in container '')"#
+        "Invalid value: {\"Rule\":\"size(self.l) \\u003c limit\",\"Message\":\"\",\"MessageExpression\":\"\",\"Reason\":null,\"FieldPath\":\"\",\"OptionalOldSelf\":null}: compilation failed: ERROR: <input>:1:16: undeclared reference to 'limit' (in container '')\n | size(self.l) < limit\n | ...............^"
     );
 }
 
@@ -240,7 +244,6 @@ fn a_rule_naming_a_field_the_schema_does_not_declare_is_rejected() {
         "self.spec.replicas >= 0",
         "!has(self.spec.dash__dash__name) || self.spec.dash__dash__name != ''",
         "!has(self.spec.labels.app) || self.spec.labels.app != ''",
-        "!has(self.spec.free.anything) || true",
         "self.metadata.name != '' && self.kind == 'Widget' && has(self.apiVersion)",
         "self.spec.labels.all(k, self.spec.labels[k] != '')",
     ] {
@@ -257,6 +260,11 @@ fn a_rule_naming_a_field_the_schema_does_not_declare_is_rejected() {
         ),
         // (the position of a field inside has() is reported at the macro)
         ("has(self.spec.nope)", "undefined field 'nope'"),
+        // kube-apiserver declares only the listed fields of a preserve-unknown-fields object.
+        (
+            "!has(self.spec.free.anything) || true",
+            "undefined field 'anything'",
+        ),
         (
             "self.metadata.namespace == 'x'",
             "ERROR: <input>:1:14: undefined field 'namespace'",
@@ -266,9 +274,9 @@ fn a_rule_naming_a_field_the_schema_does_not_declare_is_rejected() {
         let c = only(&err);
         assert_eq!(c.field, "openAPIV3Schema.x-kubernetes-validations[0].rule");
         assert!(
-            c.message
-                .starts_with(&format!("Invalid value: {bad:?}: compilation failed: "))
-                && c.message.ends_with(message),
+            c.message.starts_with("Invalid value: {\"Rule\":")
+                && c.message.contains("compilation failed: ERROR: <input>:")
+                && c.message.contains(&format!("{message}\n")),
             "{bad}: {}",
             c.message
         );
@@ -495,10 +503,11 @@ fn a_rule_calling_an_unsupported_kubernetes_library_function_fails_with_a_cause(
     let s = compile(&json!({
         "type": "object",
         "properties": {"a": {"type": "string"}},
-        "x-kubernetes-validations": [{"rule": "!has(self.a) || url(self.a).getHost() == 'x'"}],
+        // `semver` (k8s.io/apiserver/pkg/cel/library/semver.go) is not emulated.
+        "x-kubernetes-validations": [{"rule": "!has(self.a) || semver(self.a).major() == 1"}],
     }));
     assert!(admit(&s, &json!({})).is_ok());
-    let c = only(&rejected(admit(&s, &json!({"a": "https://x"})))).clone();
+    let c = only(&rejected(admit(&s, &json!({"a": "1.2.3"})))).clone();
     assert_eq!(
         (c.reason.as_str(), c.field.as_str()),
         ("FieldValueInvalid", "spec")
@@ -506,7 +515,7 @@ fn a_rule_calling_an_unsupported_kubernetes_library_function_fails_with_a_cause(
     assert!(
         c.message.starts_with(r#"Invalid value: "object": "#)
             && c.message
-                .ends_with(" evaluating rule: !has(self.a) || url(self.a).getHost() == 'x'"),
+                .ends_with(" evaluating rule: !has(self.a) || semver(self.a).major() == 1"),
         "{}",
         c.message
     );
@@ -586,7 +595,7 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_type_is_rejected() {
         assert!(
             only(&err)
                 .message
-                .ends_with(&format!("found no matching overload for {types}")),
+                .contains(&format!("found no matching overload for {types}\n")),
             "{bad}: {}",
             err[0].message
         );
