@@ -166,28 +166,28 @@ pub fn state_name(state: DeviceState) -> &'static str {
 /// carries its plan, OS (with every plan it runs on), facility, metro, project, SSH keys,
 /// userdata and address details, all of which we never look at.
 fn slim(device: Device) -> Device {
-    let mut kept = Device::default();
-    kept.id = device.id;
-    kept.hostname = device.hostname;
-    kept.state = device.state;
-    kept.provisioning_percentage = device.provisioning_percentage;
-    kept.created_at = device.created_at;
-    kept.tags = device.tags;
-    kept.ip_addresses = device
-        .ip_addresses
-        .into_iter()
-        .map(|a| {
-            let mut address = IpAssignment::default();
-            address.id = a.id;
-            address.address = a.address;
-            address.address_family = a.address_family;
-            address.public = a.public;
-            address.management = a.management;
-            address.cidr = a.cidr;
-            address
-        })
-        .collect();
-    kept
+    Device {
+        id: device.id,
+        hostname: device.hostname,
+        state: device.state,
+        provisioning_percentage: device.provisioning_percentage,
+        created_at: device.created_at,
+        tags: device.tags,
+        ip_addresses: device
+            .ip_addresses
+            .into_iter()
+            .map(|a| IpAssignment {
+                id: a.id,
+                address: a.address,
+                address_family: a.address_family,
+                public: a.public,
+                management: a.management,
+                cidr: a.cidr,
+                ..IpAssignment::default()
+            })
+            .collect(),
+        ..Device::default()
+    }
 }
 
 #[cfg(test)]

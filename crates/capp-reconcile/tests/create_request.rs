@@ -56,6 +56,7 @@ async fn invalid_spec_message(world: &World, name: &str) -> String {
         .unwrap_or_default()
 }
 
+#[expect(clippy::too_many_lines, reason = "three reservation forms, one story")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hardware_reservations_one_id_a_list_tried_in_order_and_next_available() {
     let world = World::start(CoreVersion::V1Beta2).await;
