@@ -175,6 +175,7 @@ fn holder(lease: &DynamicObject) -> Option<String> {
         .map(str::to_owned)
 }
 
+#[expect(clippy::too_many_lines, reason = "one process lifecycle, step by step")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_promptly_releases_the_lease_and_logs_the_shutdown() {
     let env = TestEnv::start(capp_testenv::Config::default())
@@ -212,10 +213,9 @@ async fn sigterm_stops_promptly_releases_the_lease_and_logs_the_shutdown() {
     // Running: it holds the Lease.
     let started = Instant::now();
     loop {
-        if let Some(lease) = leases.get_opt(LEASE).await.unwrap() {
-            if holder(&lease).as_deref() == Some("capp-manager-test-replica") {
-                break;
-            }
+        let lease = leases.get_opt(LEASE).await.unwrap();
+        if lease.and_then(|l| holder(&l)).as_deref() == Some("capp-manager-test-replica") {
+            break;
         }
         if let Some(status) = child.try_wait().unwrap() {
             panic!(
