@@ -24,6 +24,11 @@
 //! `unsafeSkipCAVerification` field does not exist in these structs. The kubelet always gets
 //! `cloud-provider: external` (the Equinix Metal cloud provider initialises nodes),
 //! `provider-id: equinixmetal://<device>` and `node-ip`.
+//!
+//! [`upstream`] checks any kubeadm configuration (ours or an operator's) against the upstream
+//! `v1beta3` / `v1beta4` types: every key path must exist there with the same shape.
+
+pub mod upstream;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,8 @@
 //! The built-in kubeadm bootstrap provider against capp-testenv: the cluster's CAs are
 //! created once and reused, CAs made by others are used and never replaced, exactly one
 //! control plane runs `kubeadm init`, workers wait for the control plane, and a Machine the
-//! matrix does not serve gets a condition listing what it does serve.
+//! matrix does not serve gets a condition listing what it does serve. Every init userdata
+//! rendered here passes `cloud-init schema` and the upstream kubeadm type check.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,8 +19,8 @@ mod bootstrap_support;
 use std::collections::BTreeMap;
 
 use bootstrap_support::{
-    bare_cluster, cloud_init_schema, condition, config_until, delete_machine, install_crds,
-    machine, reason, secret, start, text,
+    bare_cluster, check_userdata, condition, config_until, delete_machine, install_crds, machine,
+    reason, secret, start, text,
 };
 use capp_api::bootstrap::{
     CERTIFICATES_AVAILABLE, CERTIFICATES_CORRUPTED_REASON, DATA_SECRET_AVAILABLE,
@@ -101,7 +102,7 @@ async fn the_cluster_cas_are_created_once_and_then_reused() {
     // The CA certificate is in the init userdata; it is the one in <cluster>-ca.
     let ca_pem = &created["alpha-ca"].1;
     assert!(userdata.contains(ca_pem.lines().nth(1).unwrap()));
-    cloud_init_schema(&userdata, "init");
+    check_userdata(&userdata, "init", "InitConfiguration");
 
     // The kubeconfig Secret follows CAPI's conventions and trusts that CA.
     let kubeconfig = secret(&world, "alpha-kubeconfig").await.unwrap();
@@ -176,6 +177,7 @@ async fn cas_made_by_others_are_used_and_a_broken_one_is_reported_not_replaced()
     );
     let userdata = text(&secret(&world, "beta-cp-0").await.unwrap(), "value");
     assert!(userdata.contains(pki.ca.cert_pem().lines().nth(1).unwrap()));
+    check_userdata(&userdata, "init-with-existing-cas", "InitConfiguration");
     let kubeconfig = Kubeconfig::from_yaml(&text(
         &secret(&world, "beta-kubeconfig").await.unwrap(),
         "value",
@@ -286,7 +288,9 @@ async fn of_two_control_planes_created_at_once_exactly_one_runs_kubeadm_init() {
         }
     }
     let next = next.unwrap();
-    assert!(text(&secret(&world, next).await.unwrap(), "value").contains("- init"));
+    let userdata = text(&secret(&world, next).await.unwrap(), "value");
+    assert!(userdata.contains("- init"));
+    check_userdata(&userdata, "init-after-lock-handover", "InitConfiguration");
     let lock = Api::<ConfigMap>::namespaced(world.client.clone(), NS)
         .get("delta-lock")
         .await
@@ -434,7 +438,7 @@ async fn an_operator_matrix_configmap_replaces_the_built_in_one() {
         userdata.contains("echo setting up v1.33.1 on debian_12 with containerd"),
         "the operator's script is used"
     );
-    cloud_init_schema(&userdata, "operator-matrix-init");
+    check_userdata(&userdata, "operator-matrix-init", "InitConfiguration");
     // Ubuntu is in the built-in matrix but not in the operator's: not served.
     machine(
         &world,

@@ -3,7 +3,7 @@
 //! first control plane runs `kubeadm init`, a second one joins as a control plane, a worker
 //! joins with a token minted in the workload cluster, and all three are Nodes there. The
 //! admin kubeconfig works with real kubectl, the worker's token is refreshed when it
-//! expires, and every userdata passes `cloud-init schema`.
+//! expires, and every userdata passes `cloud-init schema` and the upstream kubeadm type check.
 //!
 //! CAPI core is not running: the test copies the PacketCluster endpoint to the Cluster and
 //! each config's `status.dataSecretName` to its Machine, as core's controllers would.
@@ -23,12 +23,11 @@ mod bootstrap_support;
 use std::time::Duration;
 
 use bootstrap_support::{
-    cloud_init_schema, copy_control_plane_endpoint, copy_data_secret_name, install_crds, machine,
-    require, secret, skip_shared_addresses, start, text, tool,
+    check_userdata, copy_control_plane_endpoint, copy_data_secret_name, install_crds,
+    kubeadm_documents, machine, require, secret, skip_shared_addresses, start, text, tool,
 };
 use capp_api::core::CoreVersion;
 use capp_bootstrap::CloudConfig;
-use capp_bootstrap::userdata::KUBEADM_CONFIG_PATH;
 use capp_pki::{BootstrapToken, Kubeconfig};
 use capp_reconcile::bootstrap::BootstrapSettings;
 use capp_reconcile::bootstrap::render::join_token;
@@ -45,18 +44,6 @@ const TOKEN_TTL: Duration = Duration::from_secs(30);
 
 fn packet_machine() -> Value {
     json!({"os": "ubuntu_24_04", "machineType": "c3.small.x86", "billingCycle": "hourly"})
-}
-
-/// The kubeadm documents of a userdata we rendered.
-fn kubeadm_documents(userdata: &str) -> Vec<Value> {
-    let cloud: CloudConfig = serde_saphyr::from_str(userdata).unwrap();
-    let file = cloud
-        .write_files
-        .iter()
-        .find(|f| f.path == KUBEADM_CONFIG_PATH)
-        .expect("the kubeadm configuration is written");
-    assert_eq!(file.permissions, "0600", "it holds the token");
-    serde_saphyr::from_multiple(std::str::from_utf8(file.bytes()).unwrap()).unwrap()
 }
 
 fn kind<'a>(docs: &'a [Value], kind: &str) -> Option<&'a Value> {
@@ -207,7 +194,8 @@ fn kubectl_lists_the_nodes(kubeconfig_yaml: &str, nodes: usize) {
 }
 
 /// The CA is the one in theta-ca; the init userdata holds its keys with 0600, joins pin it
-/// and never skip verification; every userdata passes `cloud-init schema`.
+/// and never skip verification; every userdata passes `cloud-init schema` and its kubeadm
+/// configuration the upstream kubeadm type check.
 async fn userdata_pins_the_ca_and_passes_cloud_init(
     world: &World,
     init: &str,
@@ -238,7 +226,7 @@ async fn userdata_pins_the_ca_and_passes_cloud_init(
         assert_eq!(file.permissions, "0600", "{key}");
     }
     assert!(kind(&kubeadm_documents(&init_userdata), "InitConfiguration").is_some());
-    cloud_init_schema(&init_userdata, "init");
+    check_userdata(&init_userdata, "init", "InitConfiguration");
     for (name, label) in [(joiner, "control-plane-join"), ("theta-md-0", "worker")] {
         let userdata = text(&secret(world, name).await.unwrap(), "value");
         let docs = kubeadm_documents(&userdata);
@@ -255,7 +243,7 @@ async fn userdata_pins_the_ca_and_passes_cloud_init(
             !userdata.contains("PRIVATE KEY"),
             "no CA key in join userdata"
         );
-        cloud_init_schema(&userdata, label);
+        check_userdata(&userdata, label, "JoinConfiguration");
     }
 }
 

@@ -1,6 +1,8 @@
 //! The bootstrap provider's additions to the test world: its CRDs, its controller, Machines
 //! whose bootstrap configRef points at a PacketKubeadmConfig, stand-ins for the two copies
-//! CAPI core makes, and the external tools (`cloud-init`, `kubectl`) with skip-or-fail.
+//! CAPI core makes, the external tools (`cloud-init`, `kubectl`) with skip-or-fail, and the
+//! userdata checks issue 13 asks for (`cloud-init schema` and capp-bootstrap's upstream kubeadm
+//! type check).
 
 #![allow(dead_code, reason = "each suite uses part of the harness")]
 
@@ -8,6 +10,9 @@ use std::time::Duration;
 
 use capp_api::bootstrap::{PacketKubeadmConfig, PacketKubeadmConfigStatus};
 use capp_api::core::CoreVersion;
+use capp_bootstrap::CloudConfig;
+use capp_bootstrap::kubeadm::upstream::check_config;
+use capp_bootstrap::userdata::KUBEADM_CONFIG_PATH;
 use capp_packet::{CreateDevice, IpAddressRequest, Location, Metal, RequestIpReservation};
 use capp_reconcile::bootstrap::BootstrapSettings;
 use k8s_openapi::api::core::v1::Secret;
@@ -361,4 +366,43 @@ pub(crate) fn cloud_init_schema(userdata: &str, label: &str) -> bool {
         String::from_utf8_lossy(&out.stderr)
     );
     true
+}
+
+/// The kubeadm configuration a rendered userdata writes to [`KUBEADM_CONFIG_PATH`], as text.
+///
+/// The userdata is parsed as a [`CloudConfig`], which decodes `encoding: b64` (and rejects
+/// encodings it does not know, such as `gz+b64`, with an error naming the path), so the
+/// configuration is checked as cloud-init would write it, whatever its encoding.
+pub(crate) fn kubeadm_yaml(userdata: &str) -> String {
+    let cloud: CloudConfig = serde_saphyr::from_str(userdata).unwrap();
+    let file = cloud
+        .write_files
+        .iter()
+        .find(|f| f.path == KUBEADM_CONFIG_PATH)
+        .expect("the kubeadm configuration is written");
+    assert_eq!(file.permissions, "0600", "it holds the token");
+    String::from_utf8(file.bytes().to_vec()).expect("the kubeadm configuration is UTF-8")
+}
+
+/// The kubeadm documents of a userdata we rendered.
+pub(crate) fn kubeadm_documents(userdata: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple(&kubeadm_yaml(userdata)).unwrap()
+}
+
+/// Checks a rendered userdata as issue 13's acceptance asks: its kubeadm configuration holds a
+/// `kind` document and every key path passes capp-bootstrap's upstream kubeadm type check
+/// (always run: it is pure), and the whole passes `cloud-init schema` (skip-or-fail).
+pub(crate) fn check_userdata(userdata: &str, label: &str, kind: &str) {
+    let paths = check_config(&kubeadm_yaml(userdata)).unwrap_or_else(|errors| {
+        panic!(
+            "the kubeadm configuration of the {label} userdata does not match the upstream \
+             kubeadm types:\n{}",
+            errors.join("\n")
+        )
+    });
+    assert!(
+        paths.iter().any(|p| p.contains(&format!(" {kind} .kind"))),
+        "the {label} userdata has no {kind}: {paths:?}"
+    );
+    cloud_init_schema(userdata, label);
 }
