@@ -258,10 +258,7 @@ fn immutability_is_declared_where_the_go_webhooks_enforced_it() {
     for plural in ["packetmachinetemplates", "packetclustertemplates"] {
         let crd = crd_json(plural);
         let text = serde_json::to_string(&root_schema(&crd)).unwrap();
-        assert!(
-            !text.contains("oldSelf"),
-            "{plural} has a transition rule"
-        );
+        assert!(!text.contains("oldSelf"), "{plural} has a transition rule");
         let template = &root_schema(&crd)["properties"]["spec"]["properties"]["template"];
         assert!(
             template["properties"]["spec"]["properties"]
