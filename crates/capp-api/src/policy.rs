@@ -23,9 +23,8 @@
 //! assert_eq!(binding["spec"]["validationActions"][0], "Deny");
 //! ```
 
-use serde_json::{Value, json};
-
 use capi_types::labels::TOPOLOGY_DRY_RUN_ANNOTATION;
+use serde_json::{Value, json};
 
 use crate::{GROUP, PacketClusterTemplate, PacketMachineTemplate, crds};
 
