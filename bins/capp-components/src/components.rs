@@ -4,6 +4,9 @@
 //! - one Namespace, [`NAMESPACE`], holding every namespaced object (clusterctl refuses more
 //!   than one Namespace);
 //! - the CRDs of [`capp_api::crds`];
+//! - the ValidatingAdmissionPolicy and its binding of [`capp_api::policy`] (cluster-scoped),
+//!   which keep `spec.template.spec` of the template kinds immutable while letting Cluster
+//!   API's topology dry run through;
 //! - the manager's ServiceAccount, a ClusterRole holding the rules of
 //!   [`capp_reconcile::rbac::rules`] except the Lease rule, which goes to the namespaced
 //!   leader-election Role (the Lease lives in the manager's namespace), and their bindings: each
@@ -117,6 +120,10 @@ pub fn components(release: &Release) -> Result<Vec<Value>> {
         "metadata": {"name": NAMESPACE, "labels": labels()},
     })];
     objects.extend(crds()?);
+    objects.extend(capp_api::policy::objects().into_iter().map(|mut object| {
+        add_label(&mut object);
+        object
+    }));
     objects.extend([
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": namespaced("manager")}),
         json!({

@@ -28,9 +28,11 @@ fn components() -> Vec<Value> {
 }
 
 /// The kinds of the components that are cluster-scoped.
-const CLUSTER_SCOPED: [&str; 4] = [
+const CLUSTER_SCOPED: [&str; 6] = [
     "Namespace",
     "CustomResourceDefinition",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
     "ClusterRole",
     "ClusterRoleBinding",
 ];

@@ -2,22 +2,16 @@
 //!
 //! Cluster API's ClusterClass needs an infrastructure cluster template
 //! (`spec.infrastructure.ref` of the ClusterClass); the Go provider had none. Like machine
-//! templates it is immutable (see the caveat in [`crate::machine_template`]).
+//! templates it is immutable: the ValidatingAdmissionPolicy of [`crate::policy`] refuses an
+//! in-place change of `spec.template.spec` (and lets CAPI's topology dry run through), and
+//! [`crate::crds`] removes the PacketCluster spec's own transition rules from the template copy.
 
-// `#[derive(KubeSchema)]` re-declares the template resource struct as `pub` inside its `json_schema`
-// function, where it cannot be reached; the lint would fire on generated code only.
-#![allow(
-    unreachable_pub,
-    reason = "false positive on the KubeSchema-generated copy of the spec"
-)]
-
-use kube::{CustomResource, KubeSchema};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::PacketClusterSpec;
 use crate::common::ObjectMeta;
-use crate::machine_template::IMMUTABLE_TEMPLATE_MESSAGE;
 
 /// Desired state of a PacketClusterTemplate.
 #[derive(CustomResource, JsonSchema, Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -50,13 +44,12 @@ capi_types::optional_spec!(
 );
 
 /// The PacketCluster a template describes.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, KubeSchema, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PacketClusterTemplateResource {
     /// Standard object metadata (labels and annotations) copied onto every clone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ObjectMeta>,
     /// Spec is the specification of the desired behavior of the cluster.
-    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE_TEMPLATE_MESSAGE))]
     pub spec: PacketClusterSpec,
 }

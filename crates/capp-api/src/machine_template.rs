@@ -2,35 +2,19 @@
 //! (MachineDeployments, MachineSets, KubeadmControlPlane, ClusterClass workers).
 //!
 //! Templates are immutable, as Cluster API expects: to change machines, create a new template
-//! and point the owner at it (a rollout follows). The API server enforces this with a CEL
-//! transition rule on `spec.template.spec` (the rule CAPI's reference provider's webhook
-//! applies); `spec.template.metadata` stays mutable, since ClusterClass updates template
-//! labels and annotations in place.
-//!
-//! # Caveats
-//!
-//! The ClusterClass topology controller checks for template changes with a server-side-apply
-//! dry run and expects webhooks to skip immutability for requests annotated
-//! `topology.cluster.x-k8s.io/dry-run`; a CEL rule cannot see annotations, so such a dry run
-//! of a *changed* template is rejected like any other change.
+//! and point the owner at it (a rollout follows). The schema carries no transition rule for
+//! that (a CRD rule cannot see CAPI's `topology.cluster.x-k8s.io/dry-run` annotation, which
+//! ClusterClass needs honoured); the ValidatingAdmissionPolicy of [`crate::policy`] enforces it,
+//! and [`crate::crds`] removes the PacketMachine spec's own transition rules from the copy in
+//! `spec.template.spec`. `spec.template.metadata` stays mutable, since ClusterClass updates
+//! template labels and annotations in place.
 
-// `#[derive(KubeSchema)]` re-declares the template resource struct as `pub` inside its `json_schema`
-// function, where it cannot be reached; the lint would fire on generated code only.
-#![allow(
-    unreachable_pub,
-    reason = "false positive on the KubeSchema-generated copy of the spec"
-)]
-
-use kube::{CustomResource, KubeSchema};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::ObjectMeta;
 use crate::machine::PacketMachineSpec;
-
-/// The message of the CEL rule that keeps `spec.template.spec` of templates immutable.
-pub const IMMUTABLE_TEMPLATE_MESSAGE: &str =
-    "spec.template.spec is immutable: create a new template and point to it instead";
 
 /// Desired state of a PacketMachineTemplate.
 #[derive(CustomResource, JsonSchema, Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -65,13 +49,12 @@ capi_types::optional_spec!(
 );
 
 /// The PacketMachine a template describes.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, KubeSchema, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PacketMachineTemplateResource {
     /// Standard object metadata (labels and annotations) copied onto every clone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<ObjectMeta>,
     /// Spec is the specification of the desired behavior of the machine.
-    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE_TEMPLATE_MESSAGE))]
     pub spec: PacketMachineSpec,
 }

@@ -252,20 +252,19 @@ fn immutability_is_declared_where_the_go_webhooks_enforced_it() {
     assert_eq!(spec_rules.len(), 1);
     assert!(spec_rules[0].0.contains("oldSelf"));
 
+    // Templates: no transition rule anywhere (neither on spec.template.spec nor the embedded
+    // PacketCluster/PacketMachine rules); the admission policy (capp_api::policy) keeps them
+    // immutable and lets Cluster API's topology dry run through.
     for plural in ["packetmachinetemplates", "packetclustertemplates"] {
         let crd = crd_json(plural);
+        let text = serde_json::to_string(&root_schema(&crd)).unwrap();
+        assert!(!text.contains("oldSelf"), "{plural} has a transition rule");
         let template = &root_schema(&crd)["properties"]["spec"]["properties"]["template"];
-        let spec_rules = rules(&template["properties"]["spec"]);
         assert!(
-            spec_rules
-                .iter()
-                .any(|(rule, message)| *rule == "self == oldSelf"
-                    && message.starts_with("spec.template.spec is immutable")),
-            "{plural}: {spec_rules:?}"
-        );
-        assert!(
-            rules(&template["properties"]["metadata"]).is_empty(),
-            "{plural} metadata"
+            template["properties"]["spec"]["properties"]
+                .as_object()
+                .is_some_and(|p| p.len() > 3),
+            "{plural}: the embedded spec schema is still there"
         );
     }
 }

@@ -166,6 +166,14 @@ impl Harness {
         crds.extend(capi_crds);
         let kubectl = Kubectl::start("capp-api-kubectl-go-templates", &crds).await?;
         let cache = kubectl.dir.clone();
+        if world == World::Ours {
+            // Our components ship the template immutability policy next to the CRDs.
+            let policy = json!({"apiVersion": "v1", "kind": "List",
+                                "items": capp_api::policy::objects()});
+            let path = cache.join("template-policy.json");
+            std::fs::write(&path, policy.to_string()).unwrap();
+            kubectl.ok(&["apply", "-f", path.to_str().unwrap()]).await;
+        }
         Some(Self { kubectl, cache })
     }
 
@@ -650,7 +658,8 @@ async fn re_applying_a_template_with_an_edited_machine_plan_is_rejected_where_th
     };
     // A deliberate difference: the Go provider's template webhook validated nothing, so an
     // in-place edit of a PacketMachineTemplate was stored (and silently not rolled out).
-    // Ours follows the CAPI contract: templates are immutable, make a new one.
+    // Ours follows the CAPI contract: templates are immutable, make a new one (the admission
+    // policy our components ship next to the CRDs).
     let edited = std::fs::read_to_string(fixture_path("cluster-template.yaml"))
         .unwrap()
         .replace("machineType: m3.large.x86", "machineType: m3.xlarge.x86");
@@ -669,7 +678,7 @@ async fn re_applying_a_template_with_an_edited_machine_plan_is_rejected_where_th
         } else {
             assert!(!ok, "our CRD rejects the edit: {out}");
             assert!(
-                err.contains(capp_api::machine_template::IMMUTABLE_TEMPLATE_MESSAGE),
+                err.contains(capp_api::policy::IMMUTABLE_TEMPLATE_MESSAGE),
                 "the rejection says what to do instead: {err}"
             );
             assert_eq!(plan, "m3.large.x86", "the stored template is unchanged");

@@ -3,6 +3,16 @@
 //!
 //! Secrets are only read with `get`, never listed or watched: bootstrap Secrets are large and
 //! numerous, so the manager keeps no Secret informer.
+//!
+//! Least privilege, proven by `bins/capp-components/tests/rbac_least_privilege.rs` (each
+//! permission removed in turn breaks a full lifecycle run as the generated ServiceAccount):
+//! the controllers write only with `patch` (merge patches for finalizers and the spec,
+//! server-side apply for status), never `update`; PacketMachines are only read through the
+//! controller's watch, never with `get`; no `<kind>/finalizers` permission is needed, since the
+//! controllers create no object owned by ours (the `OwnerReferencesPermissionEnforcement`
+//! admission plugin checks it only for owner references with `blockOwnerDeletion`); events go
+//! through `events.k8s.io` only (kube's event recorder), a repeated event being a `patch`; and
+//! the leader-election Lease is read, created and patched, never updated.
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
@@ -22,14 +32,9 @@ pub fn packetcluster_rules() -> Vec<PolicyRule> {
         rule(
             capp_api::GROUP,
             &["packetclusters"],
-            &["get", "list", "watch", "patch", "update"],
+            &["get", "list", "watch", "patch"],
         ),
-        rule(
-            capp_api::GROUP,
-            &["packetclusters/status"],
-            &["get", "patch", "update"],
-        ),
-        rule(capp_api::GROUP, &["packetclusters/finalizers"], &["update"]),
+        rule(capp_api::GROUP, &["packetclusters/status"], &["patch"]),
         rule(
             capi_types::labels::GROUP,
             &["clusters"],
@@ -47,14 +52,9 @@ pub fn packetmachine_rules() -> Vec<PolicyRule> {
         rule(
             capp_api::GROUP,
             &["packetmachines"],
-            &["get", "list", "watch", "patch", "update"],
+            &["list", "watch", "patch"],
         ),
-        rule(
-            capp_api::GROUP,
-            &["packetmachines/status"],
-            &["get", "patch", "update"],
-        ),
-        rule(capp_api::GROUP, &["packetmachines/finalizers"], &["update"]),
+        rule(capp_api::GROUP, &["packetmachines/status"], &["patch"]),
         rule(
             capp_api::GROUP,
             &["packetclusters"],
@@ -75,11 +75,10 @@ pub fn packetmachine_rules() -> Vec<PolicyRule> {
 pub fn manager_rules() -> Vec<PolicyRule> {
     vec![
         rule("events.k8s.io", &["events"], &["create", "patch"]),
-        rule("", &["events"], &["create", "patch"]),
         rule(
             "coordination.k8s.io",
             &["leases"],
-            &["get", "create", "update", "patch"],
+            &["get", "create", "patch"],
         ),
     ]
 }

@@ -88,6 +88,15 @@ impl World {
     }
 
     pub(crate) async fn start_with(version: CoreVersion, sim: SimConfig) -> World {
+        Self::start_with_env(version, sim, capp_testenv::Config::default()).await
+    }
+
+    /// [`World::start_with`] on a capp-testenv configured by `env` (e.g. with RBAC on).
+    pub(crate) async fn start_with_env(
+        version: CoreVersion,
+        sim: SimConfig,
+        env: capp_testenv::Config,
+    ) -> World {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -95,9 +104,7 @@ impl World {
             )
             .with_test_writer()
             .try_init();
-        let env = TestEnv::start(capp_testenv::Config::default())
-            .await
-            .unwrap();
+        let env = TestEnv::start(env).await.unwrap();
         match version {
             CoreVersion::V1Beta1 => env.install_crds(&capi_types::crds()).await.unwrap(),
             CoreVersion::V1Beta2 => env
@@ -150,6 +157,15 @@ impl World {
 
     /// A controller context on the test configuration (not running).
     pub(crate) fn context(&self, tweak: impl FnOnce(&mut Config)) -> (Arc<Context>, MetalClient) {
+        self.context_with_client(self.client.clone(), tweak)
+    }
+
+    /// [`World::context`] with the controllers talking to Kubernetes through `client`.
+    pub(crate) fn context_with_client(
+        &self,
+        client: kube::Client,
+        tweak: impl FnOnce(&mut Config),
+    ) -> (Arc<Context>, MetalClient) {
         let metal = self.metal();
         let base_url = self.sim.base_url();
         let factory: capp_reconcile::MetalFactory = Arc::new(move |token: &str| {
@@ -164,7 +180,7 @@ impl World {
         };
         tweak(&mut config);
         let ctx = Arc::new(Context::new(
-            self.client.clone(),
+            client,
             Accounts::new(Arc::new(metal.clone()), factory),
             Some(self.sim.token().to_owned()),
             self.core.clone(),
