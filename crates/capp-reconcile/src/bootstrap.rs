@@ -46,7 +46,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capp_bootstrap::MachineConfigMatrix;
-use k8s_openapi::api::rbac::v1::PolicyRule;
 
 pub use controller::run;
 pub use error::BootstrapError;
@@ -142,46 +141,6 @@ impl std::fmt::Debug for BootstrapContext {
     }
 }
 
-fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
-    PolicyRule {
-        api_groups: Some(vec![group.to_owned()]),
-        resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
-        verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
-        ..PolicyRule::default()
-    }
-}
-
-/// What the bootstrap controller reads and writes in the management cluster (the workload
-/// cluster is reached with the admin kubeconfig, not with these rules).
-#[must_use]
-pub fn rbac_rules() -> Vec<PolicyRule> {
-    use capp_api::bootstrap::BOOTSTRAP_GROUP;
-    vec![
-        rule(
-            BOOTSTRAP_GROUP,
-            &["packetkubeadmconfigs", "packetkubeadmconfigtemplates"],
-            &["get", "list", "watch"],
-        ),
-        rule(
-            BOOTSTRAP_GROUP,
-            &["packetkubeadmconfigs/status"],
-            &["get", "patch", "update"],
-        ),
-        rule(
-            capi_types::labels::GROUP,
-            &["clusters", "machines"],
-            &["get", "list", "watch"],
-        ),
-        rule(capp_api::GROUP, &["packetmachines"], &["get"]),
-        // CA, kubeconfig and bootstrap data Secrets: read one by one, created when missing.
-        rule("", &["secrets"], &["get", "create"]),
-        // The init lock (`<cluster>-lock`) and the matrix ConfigMap.
-        rule("", &["configmaps"], &["get", "create", "delete"]),
-        rule("events.k8s.io", &["events"], &["create", "patch"]),
-        rule("", &["events"], &["create", "patch"]),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +165,7 @@ mod tests {
 
     #[test]
     fn secrets_are_never_listed_or_watched() {
-        for r in rbac_rules() {
+        for r in crate::rbac::bootstrap_rules() {
             if r.resources.as_deref() == Some(&["secrets".to_owned()][..]) {
                 assert!(!r.verbs.iter().any(|v| v == "list" || v == "watch"));
             }

@@ -92,6 +92,39 @@ pub fn rules() -> Vec<PolicyRule> {
     all
 }
 
+/// What the built-in kubeadm bootstrap controller (`--kubeadm-bootstrap`) reads and writes in
+/// the management cluster; the workload cluster is reached with the admin kubeconfig, not with
+/// these rules. Kept out of [`rules`] (and so out of the infrastructure components' ClusterRole)
+/// until the bootstrap provider ships in the components; like the infrastructure controllers it
+/// writes status by server-side apply (`patch`) and events through `events.k8s.io` only.
+#[must_use]
+pub fn bootstrap_rules() -> Vec<PolicyRule> {
+    use capp_api::bootstrap::BOOTSTRAP_GROUP;
+    vec![
+        rule(
+            BOOTSTRAP_GROUP,
+            &["packetkubeadmconfigs", "packetkubeadmconfigtemplates"],
+            &["get", "list", "watch"],
+        ),
+        rule(
+            BOOTSTRAP_GROUP,
+            &["packetkubeadmconfigs/status"],
+            &["patch"],
+        ),
+        rule(
+            capi_types::labels::GROUP,
+            &["clusters", "machines"],
+            &["get", "list", "watch"],
+        ),
+        rule(capp_api::GROUP, &["packetmachines"], &["get"]),
+        // CA, kubeconfig and bootstrap data Secrets: read one by one, created when missing.
+        rule("", &["secrets"], &["get", "create"]),
+        // The init lock (`<cluster>-lock`) and the matrix ConfigMap.
+        rule("", &["configmaps"], &["get", "create", "delete"]),
+        rule("events.k8s.io", &["events"], &["create", "patch"]),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

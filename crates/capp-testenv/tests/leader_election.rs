@@ -379,8 +379,8 @@ async fn under_rbac_a_service_account_leads_only_with_a_role_granting_leases() {
     let leases = Api::<Lease>::namespaced(admin, "capp-system");
     assert_eq!(holder(&leases.get(LEASE).await.unwrap()), None);
 
-    // The Role of the install manifest (get/create/update/patch): the manager leads.
-    let mut full = role(&["get", "create", "update", "patch"]);
+    // The Role of the install manifest (get/create/patch): the manager leads.
+    let mut full = role(&["get", "create", "patch"]);
     full.metadata.resource_version = roles
         .get("leader-election")
         .await
