@@ -38,13 +38,23 @@ fn scaled(secs: u64) -> Duration {
     Duration::from_secs(secs).mul_f64(SCALE)
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
+/// A `kB` figure of `/proc/<pid>/status` (`VmHWM`: peak RSS; `RssAnon`: heap and stacks;
+/// `RssFile`: mapped pages of the binary and libraries).
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         .unwrap_or_default()
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM")
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 /// Polls `count` until it returns `want`; after the deadline, prints the manager's peak RSS
@@ -54,19 +64,37 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = usize>,
 {
+    let mut report = Instant::now() + Duration::from_secs(60);
     loop {
         let n = count().await;
         if n == want {
             return;
         }
+        if Instant::now() >= report {
+            println!(
+                "  {what}: {n} of {want} so far (manager RSS {:.1} MiB)",
+                mib(status_kib(pid, "VmRSS"))
+            );
+            report += Duration::from_secs(60);
+        }
         if Instant::now() >= deadline {
             println!(
                 "{what}: {n}, wanted {want}; manager peak RSS so far: {:.1} MiB",
-                peak_rss_kib(pid) as f64 / 1024.0
+                mib(peak_rss_kib(pid))
             );
             panic!("{what}: {n}, wanted {want}");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The manager child process, killed when the bench ends, panics included.
+struct Manager(std::process::Child);
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -82,6 +110,16 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let clusters = machines.div_ceil(PER_CLUSTER);
+    // Devices the project may have provisioning at once (Equinix's documented 5-6; the
+    // simulator's default 6). `CAPP_BENCH_CREATE_LIMIT=0` lifts it.
+    let create_limit = match std::env::var("CAPP_BENCH_CREATE_LIMIT") {
+        Ok(v) => Some(
+            v.parse::<u32>()
+                .expect("CAPP_BENCH_CREATE_LIMIT is a number"),
+        )
+        .filter(|n| *n > 0),
+        Err(_) => Some(capp_sim::DEFAULT_CREATE_LIMIT),
+    };
 
     let env = TestEnv::start(capp_testenv::Config::default())
         .await
@@ -99,6 +137,7 @@ async fn main() {
                 provisioning: scaled(432),
                 deprovisioning: scaled(60),
             })
+            .with_create_limit(create_limit)
             .with_faults(FaultConfig {
                 rate_limit: Some(20),
                 ..FaultConfig::default()
@@ -162,7 +201,7 @@ async fn main() {
     .await
     .unwrap();
 
-    let mut manager = std::process::Command::new(env!("CARGO_BIN_EXE_capp-manager"))
+    let manager = std::process::Command::new(env!("CARGO_BIN_EXE_capp-manager"))
         .args([
             "--kubeconfig",
             env.kubeconfig_path().to_str().unwrap(),
@@ -180,6 +219,7 @@ async fn main() {
         .spawn()
         .unwrap();
     let pid = manager.id();
+    let manager = Manager(manager);
 
     let started = Instant::now();
     for c in 0..clusters {
@@ -223,6 +263,8 @@ async fn main() {
     .await;
     let converged = started.elapsed();
     let rss_ready = peak_rss_kib(pid);
+    let (anon_ready, file_ready) = (status_kib(pid, "RssAnon"), status_kib(pid, "RssFile"));
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count);
     // Half a steady hour (compressed), doubled: what Ready machines cost. Skipped with
     // CAPP_BENCH_STEADY=0 (the 1,000-machine run only needs the RSS).
     let steady_run = std::env::var("CAPP_BENCH_STEADY").map_or(true, |v| v != "0");
@@ -264,8 +306,7 @@ async fn main() {
     })
     .await;
     let peak = peak_rss_kib(pid);
-    let _ = manager.kill();
-    let _ = manager.wait();
+    drop(manager);
 
     let cluster_ops = [
         "findIPReservations",
@@ -287,8 +328,12 @@ async fn main() {
         .map(|(_, n)| n)
         .sum();
     println!(
-        "machines: {machines} in {clusters} clusters ({PER_CLUSTER} per cluster), timeline compressed {:.0}x",
-        1.0 / SCALE
+        "machines: {machines} in {clusters} clusters ({PER_CLUSTER} per cluster), timeline compressed {:.0}x, {}",
+        1.0 / SCALE,
+        create_limit.map_or_else(
+            || "no create limit".to_owned(),
+            |n| format!("at most {n} devices provisioning at once in the project")
+        )
     );
     println!(
         "objects created in {created:.1?}; all Ready after {converged:.1?} (wall); deleted in {deleted:.1?}"
@@ -303,9 +348,11 @@ async fn main() {
     );
     println!("429 answers: {limited}");
     println!(
-        "manager peak RSS: {:.1} MiB (at Ready: {:.1} MiB)",
-        peak as f64 / 1024.0,
-        rss_ready as f64 / 1024.0
+        "manager peak RSS: {:.1} MiB (peak at Ready: {:.1} MiB; RSS then: {:.1} MiB anonymous + {:.1} MiB file-backed, {threads} threads)",
+        mib(peak),
+        mib(rss_ready),
+        mib(anon_ready),
+        mib(file_ready),
     );
     sim.shutdown().await;
     env.shutdown().await;

@@ -271,8 +271,12 @@ fn init_logging(format: LogFormat, verbosity: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // kube's HTTP layer logs every failed request at ERROR; each failure also reaches its
+    // caller, which reports it once (the one-line start-up error, reconcile errors in
+    // conditions and logs), so the default filter leaves that layer out. RUST_LOG overrides.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},kube_client::client::builder=off"))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -15,8 +15,8 @@ use capp_api::{PacketCluster, PacketMachine};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::sync::oneshot;
 
@@ -51,6 +51,43 @@ fn watch_config(ctx: &Context) -> watcher::Config {
     }
 }
 
+/// Annotation `kubectl apply` leaves on objects: a JSON copy of the whole applied object.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// The watch stream of a kind the controllers keep in a reflector store, with what they never
+/// read (managedFields, `kubectl apply`'s copy of the object) dropped before it is stored:
+/// with 1,000 PacketMachines that is most of the store (our status apply alone records
+/// about 1 KB of managedFields per object).
+fn pruned_store<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(|obj: &mut K| {
+            obj.managed_fields_mut().clear();
+            if let Some(annotations) = obj.meta_mut().annotations.as_mut() {
+                annotations.remove(LAST_APPLIED);
+            }
+        })
+        .reflect(writer)
+        .touched_objects();
+    (reader, stream)
+}
+
 /// The `spec.infrastructureRef` name of a Cluster or Machine when it points at `kind`.
 fn infrastructure_ref(obj: &DynamicObject, kind: &str) -> Option<String> {
     let reference = obj.data.get("spec")?.get("infrastructureRef")?;
@@ -73,7 +110,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .set_device_source(Arc::new(move || accounts_ctx.accounts.device_states()));
     let wc = watch_config(&ctx);
 
-    let clusters = Controller::new(api::<PacketCluster>(&ctx), wc.clone())
+    let (cluster_store, cluster_stream) = pruned_store(api::<PacketCluster>(&ctx), wc.clone());
+    let clusters = Controller::for_stream(cluster_stream, cluster_store)
         .with_config(
             controller::Config::default().concurrency(ctx.config.packetcluster_concurrency),
         )
@@ -93,8 +131,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(cluster::reconcile, cluster::error_policy, ctx.clone())
         .for_each(|_| async {});
 
-    let machine_controller = Controller::new(api::<PacketMachine>(&ctx), wc.clone());
-    let store = machine_controller.store();
+    let (store, machine_stream) = pruned_store(api::<PacketMachine>(&ctx), wc.clone());
+    let machine_controller = Controller::for_stream(machine_stream, store.clone());
     let by_cluster = move |ns: Option<String>, cluster: Option<String>| {
         let (Some(ns), Some(cluster)) = (ns, cluster) else {
             return Vec::new();

@@ -12,7 +12,8 @@
 //! - A refresh is single-flight: concurrent readers wait for the one list in progress.
 //! - A device we just created is served from the create response until a list that started
 //!   after the create includes it, so a list racing the create never hides it.
-//! - Cached devices carry no userdata or customdata (they may be large; we never read them).
+//! - Cached devices keep only the fields the controllers read (see `slim`): no userdata,
+//!   plan, OS or facility details.
 //!
 //! # Caveats
 //! - Devices not tagged with the cluster tag are invisible here; identity lookups therefore
@@ -21,7 +22,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use capp_packet::{Device, DeviceState, Metal};
+use capp_packet::{Device, DeviceState, IpAssignment, Metal};
 use tokio::time::Instant;
 
 #[derive(Debug, Default)]
@@ -160,11 +161,33 @@ pub fn state_name(state: DeviceState) -> &'static str {
     }
 }
 
-/// Drops what the controllers never read, to keep 1,000 cached devices small.
-fn slim(mut device: Device) -> Device {
-    device.userdata = None;
-    device.customdata = None;
-    device
+/// Keeps only what the controllers read (identity, state and progress, creation time, tags,
+/// hostname and addresses), so 1,000 cached devices stay small: the API's device also
+/// carries its plan, OS (with every plan it runs on), facility, metro, project, SSH keys,
+/// userdata and address details, all of which we never look at.
+fn slim(device: Device) -> Device {
+    Device {
+        id: device.id,
+        hostname: device.hostname,
+        state: device.state,
+        provisioning_percentage: device.provisioning_percentage,
+        created_at: device.created_at,
+        tags: device.tags,
+        ip_addresses: device
+            .ip_addresses
+            .into_iter()
+            .map(|a| IpAssignment {
+                id: a.id,
+                address: a.address,
+                address_family: a.address_family,
+                public: a.public,
+                management: a.management,
+                cidr: a.cidr,
+                ..IpAssignment::default()
+            })
+            .collect(),
+        ..Device::default()
+    }
 }
 
 #[cfg(test)]

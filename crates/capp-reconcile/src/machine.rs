@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use capi_types::conditions::{Conditions, READY, Severity};
 use capp_api::conditions::{
-    INSTANCE_PROVISION_STARTED_REASON, INSTANCE_READY, WAITING_FOR_BOOTSTRAP_DATA_REASON,
-    WAITING_FOR_CLUSTER_INFRASTRUCTURE_REASON,
+    INSTANCE_PROVISION_FAILED_REASON, INSTANCE_PROVISION_STARTED_REASON, INSTANCE_READY,
+    WAITING_FOR_BOOTSTRAP_DATA_REASON, WAITING_FOR_CLUSTER_INFRASTRUCTURE_REASON,
 };
 use capp_api::machine::FINALIZER;
 use capp_api::{PacketMachine, PacketMachineStatus};
@@ -49,6 +49,11 @@ use crate::status::{apply_status, message_chain, patch_spec, publish, set_paused
 
 /// The controller name in metrics and logs.
 pub const CONTROLLER: &str = "packetmachine";
+/// Reason of the Normal event published when a PacketMachine's device became active and the
+/// machine Ready.
+pub const DEVICE_READY_EVENT: &str = "DeviceReady";
+/// Reason of the Normal event published when the device was created.
+pub const DEVICE_CREATED_EVENT: &str = "DeviceCreated";
 
 /// An instant `ago` in the past (now, if the clock cannot go back that far).
 pub(crate) fn since(ago: Duration) -> Instant {
@@ -202,6 +207,7 @@ async fn finish(ctx: &Context, scope: &mut MachineScope, error: Option<&Error>) 
             now,
         );
     }
+    transition_events(ctx, scope).await;
     if let Some(provider_id) = scope.new_provider_id.clone() {
         patch_spec(
             ctx,
@@ -214,6 +220,37 @@ async fn finish(ctx: &Context, scope: &mut MachineScope, error: Option<&Error>) 
         apply_status(ctx, scope.packet_machine.as_ref(), &scope.status).await?;
     }
     Ok(())
+}
+
+/// Events for the transitions a user watches for (`kubectl describe`): the machine became
+/// Ready (`DeviceReady`), or its device failed to provision (`InstanceProvisionFailed`).
+/// Compared with the stored status, so each is published once per transition.
+async fn transition_events(ctx: &Context, scope: &MachineScope) {
+    let before = scope.packet_machine.status.as_ref();
+    if scope.status.is_provisioned() && !before.is_some_and(PacketMachineStatus::is_provisioned) {
+        publish(
+            ctx,
+            scope.packet_machine.as_ref(),
+            EventType::Normal,
+            DEVICE_READY_EVENT,
+            "Reconcile",
+            format!("device {} is active", scope.device_id().unwrap_or_default()),
+        )
+        .await;
+    }
+    let failed_now = scope.status.failure_reason.as_deref() == Some(device::CREATE_ERROR);
+    let failed_before = before.is_some_and(|s| s.failure_reason.is_some());
+    if failed_now && !failed_before {
+        publish(
+            ctx,
+            scope.packet_machine.as_ref(),
+            EventType::Warning,
+            INSTANCE_PROVISION_FAILED_REASON,
+            "Reconcile",
+            scope.status.failure_message.clone().unwrap_or_default(),
+        )
+        .await;
+    }
 }
 
 /// The checklist. Each step returns early with the requeue it needs when not done.
@@ -280,7 +317,7 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
         ctx,
         scope.packet_machine.as_ref(),
         EventType::Normal,
-        "DeviceCreated",
+        DEVICE_CREATED_EVENT,
         "Create",
         format!("created device {}", device.id),
     )

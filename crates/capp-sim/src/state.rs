@@ -108,6 +108,10 @@ pub(crate) struct Device {
     pub(crate) always_pxe: bool,
     pub(crate) ipxe_script_url: Option<String>,
     pub(crate) spot_instance: bool,
+    /// `spot_price_max` as sent (spot instances' maximum hourly bid).
+    pub(crate) spot_price_max: Option<f64>,
+    /// `termination_time` as sent (RFC 3339).
+    pub(crate) termination_time: Option<String>,
     pub(crate) network_frozen: bool,
     pub(crate) hardware_reservation: Option<String>,
     pub(crate) ssh_key_ids: Vec<String>,

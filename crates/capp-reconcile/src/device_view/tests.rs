@@ -66,7 +66,7 @@ async fn concurrent_polls_of_one_cluster_cost_one_list_call() {
 }
 
 #[tokio::test]
-async fn a_created_device_is_served_before_any_list_shows_it_and_userdata_is_dropped() {
+async fn a_created_device_is_served_before_any_list_shows_it_and_only_read_fields_are_kept() {
     let (sim, metal) = sim().await;
     let project = sim.default_project_id().to_owned();
     let view = DeviceView::new(&project, "capp:cluster-id:a");
@@ -83,6 +83,27 @@ async fn a_created_device_is_served_before_any_list_shows_it_and_userdata_is_dro
     let served = view.devices(metal.as_ref(), None).await.unwrap();
     assert_eq!(served.len(), 1);
     assert!(served[0].userdata.is_none());
+    assert!(served[0].plan.is_none() && served[0].operating_system.is_none());
+    assert_eq!(served[0].id, device.id);
+    assert_eq!(served[0].tags, device.tags);
     assert_eq!(view.states().get("queued"), Some(&1));
+    // Once active and listed, what the controllers read is kept: addresses and hostname.
+    sim.finish_provisioning();
+    let listed = view
+        .devices(metal.as_ref(), Some(Instant::now()))
+        .await
+        .unwrap();
+    let full = metal.get_device(&device.id).await.unwrap();
+    assert_eq!(listed[0].hostname, full.hostname);
+    assert_eq!(listed[0].state, DeviceState::Active);
+    let addresses = |d: &Device| -> Vec<(Option<String>, bool)> {
+        d.ip_addresses
+            .iter()
+            .map(|a| (a.address.clone(), a.public))
+            .collect()
+    };
+    assert!(!full.ip_addresses.is_empty());
+    assert_eq!(addresses(&listed[0]), addresses(&full));
+    assert!(listed[0].facility.is_none() && listed[0].ip_addresses[0].gateway.is_none());
     sim.shutdown().await;
 }

@@ -131,6 +131,8 @@ pub(super) fn create(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
         always_pxe,
         ipxe_script_url,
         spot_instance,
+        spot_price_max,
+        termination_time,
         network_frozen,
     } = CreateOptions::read(&body, os.slug)?;
     let want = address_wants(&body)?;
@@ -183,6 +185,8 @@ pub(super) fn create(state: &mut State, request: &ApiRequest) -> ApiResult<Reply
         always_pxe,
         ipxe_script_url,
         spot_instance,
+        spot_price_max,
+        termination_time,
         network_frozen,
         hardware_reservation: placement.hardware_reservation.clone(),
         ssh_key_ids,
@@ -240,6 +244,8 @@ struct CreateOptions {
     always_pxe: bool,
     ipxe_script_url: Option<String>,
     spot_instance: bool,
+    spot_price_max: Option<f64>,
+    termination_time: Option<String>,
     network_frozen: bool,
 }
 
@@ -273,6 +279,8 @@ impl CreateOptions {
             always_pxe: body.bool("always_pxe")?.unwrap_or(false),
             ipxe_script_url,
             spot_instance: body.bool("spot_instance")?.unwrap_or(false),
+            spot_price_max: body.f64("spot_price_max")?,
+            termination_time: body.string("termination_time")?,
             network_frozen: body.bool("network_frozen")?.unwrap_or(false),
         })
     }

@@ -193,6 +193,16 @@ impl State {
             d.ipxe_script_url.as_ref().map(|s| json!(s)),
         );
         obj.insert("spot_instance".into(), json!(d.spot_instance));
+        insert_opt(
+            &mut obj,
+            "spot_price_max",
+            d.spot_price_max.map(|p| json!(p)),
+        );
+        insert_opt(
+            &mut obj,
+            "termination_time",
+            d.termination_time.as_ref().map(|t| json!(t)),
+        );
         obj.insert("network_frozen".into(), json!(d.network_frozen));
         obj.insert("tags".into(), json!(d.tags));
         obj.insert("userdata".into(), json!(d.userdata));

@@ -143,6 +143,29 @@ async fn the_tag_filter_returns_only_devices_with_that_exact_tag() {
 }
 
 #[tokio::test]
+async fn spot_options_are_kept_and_shown_on_the_device() {
+    let (sim, api) = start().await;
+    let project = sim.default_project_id().to_owned();
+    let mut body = device_body("spot-1");
+    body["spot_instance"] = json!(true);
+    body["spot_price_max"] = json!(0.25);
+    body["termination_time"] = json!("2027-01-01T00:00:00Z");
+    let resp = api
+        .post(&format!("/projects/{project}/devices"), body)
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let id = resp.json()["id"].as_str().unwrap().to_owned();
+    let got = api.get(&format!("/devices/{id}")).await.json();
+    assert_eq!(got["spot_instance"], true);
+    assert_eq!(got["spot_price_max"], 0.25);
+    assert_eq!(got["termination_time"], "2027-01-01T00:00:00Z");
+    let on_demand = create_device(&api, &project, device_body("on-demand")).await;
+    let got = api.get(&format!("/devices/{on_demand}")).await.json();
+    assert_eq!(got["spot_instance"], false);
+    assert!(got.get("spot_price_max").is_none(), "{got}");
+}
+
+#[tokio::test]
 async fn deleting_a_provisioning_device_without_force_is_rejected() {
     let (sim, api) = start_with(SimConfig::for_tests().with_timings(capp_sim::Timings {
         queued: std::time::Duration::ZERO,
