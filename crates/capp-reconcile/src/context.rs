@@ -98,6 +98,8 @@ pub struct Context {
     /// When each PacketMachine (by UID) is next due to look at Metal; reconciles triggered
     /// by events before then are served from the device views without a call.
     pub(crate) polls: Mutex<HashMap<String, Instant>>,
+    /// The per-project create gate.
+    pub create_gate: crate::create_gate::CreateGate,
 }
 
 impl std::fmt::Debug for Context {
@@ -144,6 +146,7 @@ impl Context {
             core,
             deletes: Mutex::new(HashMap::new()),
             polls: Mutex::new(HashMap::new()),
+            create_gate: crate::create_gate::CreateGate::default(),
         }
     }
 

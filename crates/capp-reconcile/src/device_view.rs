@@ -131,6 +131,19 @@ impl DeviceView {
             .clone()
     }
 
+    /// Devices queued or provisioning as of the last refresh (or create).
+    #[must_use]
+    pub fn provisioning(&self) -> u64 {
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ["queued", "provisioning"]
+            .iter()
+            .filter_map(|s| states.get(*s))
+            .sum()
+    }
+
     fn record_states(&self, devices: &[Device]) {
         let mut counts = BTreeMap::new();
         for d in devices {
