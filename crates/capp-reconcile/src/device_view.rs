@@ -20,6 +20,7 @@
 //!   only need the cluster tag, which both this provider and the Go provider set.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use capp_packet::{Device, DeviceState, IpAssignment, Metal};
@@ -42,6 +43,8 @@ pub struct DeviceView {
     cache: tokio::sync::Mutex<Cache>,
     /// Device counts by state of the last refresh, readable without awaiting (metrics).
     states: Mutex<BTreeMap<String, u64>>,
+    /// Set without awaiting (a create cancelled mid-call): the next reader lists again.
+    stale: AtomicBool,
 }
 
 impl DeviceView {
@@ -53,6 +56,7 @@ impl DeviceView {
             tag: tag.into(),
             cache: tokio::sync::Mutex::new(Cache::default()),
             states: Mutex::new(BTreeMap::new()),
+            stale: AtomicBool::new(false),
         }
     }
 
@@ -70,6 +74,9 @@ impl DeviceView {
         not_before: Option<Instant>,
     ) -> capp_packet::Result<Arc<Vec<Device>>> {
         let mut cache = self.cache.lock().await;
+        if self.stale.swap(false, Ordering::AcqRel) {
+            cache.refreshed = None;
+        }
         if cache
             .refreshed
             .is_some_and(|at| not_before.is_none_or(|nb| at >= nb))
@@ -120,6 +127,11 @@ impl DeviceView {
     /// Marks the cache stale: the next reader lists again (after an uncertain create).
     pub async fn invalidate(&self) {
         self.cache.lock().await.refreshed = None;
+    }
+
+    /// [`DeviceView::invalidate`] without awaiting the lock (for drop guards).
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
     }
 
     /// Device counts by state as of the last refresh.

@@ -46,7 +46,7 @@ async fn ten_machines_in_one_project_wait_for_create_slots_instead_of_a_429_stor
     eventually("a machine waiting for a create slot", || {
         let api = api.clone();
         async move {
-            api.list(&Default::default())
+            api.list(&kube::api::ListParams::default())
                 .await
                 .unwrap()
                 .items
