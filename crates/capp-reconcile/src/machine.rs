@@ -144,7 +144,13 @@ async fn apply(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
     let outcome = phases(ctx, &mut scope, fresh).await;
     finish(ctx, &mut scope, outcome.as_ref().err()).await?;
     let after = outcome?;
-    ctx.schedule_poll(&uid, after);
+    // A machine waiting for a create slot is woken (or requeued) without a due poll.
+    let poll_in = if scope.waiting_for_slot {
+        ctx.config.scaled(STALLED)
+    } else {
+        after
+    };
+    ctx.schedule_poll(&uid, poll_in);
     Ok(Action::requeue(after))
 }
 
@@ -396,6 +402,7 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
 /// Marks the machine as waiting for a create slot; the gate wakes it when a view shows one
 /// free, the requeue returned is only the safety net.
 fn wait_for_create_slot(ctx: &Context, scope: &mut MachineScope, message: &str) -> Duration {
+    scope.waiting_for_slot = true;
     scope.mark_false(
         INSTANCE_READY,
         WAITING_FOR_CREATE_SLOT_REASON,

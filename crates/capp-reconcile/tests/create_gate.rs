@@ -79,6 +79,15 @@ async fn ten_machines_in_one_project_wait_for_create_slots_instead_of_a_429_stor
         refused <= 2,
         "{refused} creates refused by the create limit"
     );
+    // Waiting reads the cached views: the lists are the lookups and the polls of the
+    // machines, not one per wait.
+    let lists = world.sim.operation_count("findProjectDevices");
+    eprintln!("Metal calls: {:?}", world.sim.operation_counts());
+    assert!(
+        lists <= 3 * names.len() as u64,
+        "{lists} device lists for {} machines",
+        names.len()
+    );
     controllers.stop().await;
     world.shutdown().await;
 }
