@@ -84,7 +84,7 @@ async fn ten_machines_in_one_project_wait_for_create_slots_instead_of_a_429_stor
     let lists = world.sim.operation_count("findProjectDevices");
     eprintln!("Metal calls: {:?}", world.sim.operation_counts());
     assert!(
-        lists <= 3 * names.len() as u64,
+        lists <= 2 * names.len() as u64,
         "{lists} device lists for {} machines",
         names.len()
     );
