@@ -158,8 +158,13 @@ fn read_token(file: Option<&PathBuf>) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// Longest silence on a Kubernetes connection: past a watch's server-side timeout (kube's
+/// watcher asks for 290 s), so only a dead exchange hits it. kube sets no read timeout by
+/// default, and a request that never answers would otherwise wait forever.
+const KUBE_READ_TIMEOUT: Duration = Duration::from_secs(295);
+
 async fn kube_client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
-    let config = match path {
+    let mut config = match path {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("cannot read --kubeconfig {}", path.display()))?;
@@ -174,6 +179,7 @@ async fn kube_client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
             .await
             .context("no Kubernetes configuration (in-cluster, $KUBECONFIG or ~/.kube/config)")?,
     };
+    config.read_timeout.get_or_insert(KUBE_READ_TIMEOUT);
     kube::Client::try_from(config).context("cannot build the Kubernetes client")
 }
 

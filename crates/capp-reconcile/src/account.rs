@@ -53,6 +53,19 @@ impl Account {
             .clone()
     }
 
+    /// Devices of `project_id` queued or provisioning, as of each view's last refresh.
+    fn provisioning(&self, project_id: &str) -> u64 {
+        let views = self
+            .views
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        views
+            .iter()
+            .filter(|((project, _), _)| project == project_id)
+            .map(|(_, view)| view.provisioning())
+            .sum()
+    }
+
     fn states(&self, into: &mut HashMap<String, u64>) {
         let views = self
             .views
@@ -109,6 +122,19 @@ impl Accounts {
         let account = Arc::new(Account::new((self.factory)(token)?));
         accounts.insert(key, account.clone());
         Ok(account)
+    }
+
+    /// Devices of `project_id` queued or provisioning over every account's views.
+    #[must_use]
+    pub fn provisioning(&self, project_id: &str) -> u64 {
+        let others: u64 = self
+            .by_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(|a| a.provisioning(project_id))
+            .sum();
+        self.default.provisioning(project_id) + others
     }
 
     /// Device counts by state over every view of every account.

@@ -17,6 +17,10 @@ use crate::requeue::{EXPECTED_PROVISIONING, RESYNC};
 /// The field manager of every write (server-side apply and patches).
 pub const FIELD_MANAGER: &str = "capp-manager";
 
+/// Default of [`Config::reconcile_timeout`]: well past the slowest legitimate reconcile
+/// (a Metal call is 30 s at most per attempt, 4 attempts, plus rate-limit waits).
+pub const RECONCILE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Settings of the controllers (the manager fills them from its flags).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -41,6 +45,10 @@ pub struct Config {
     /// 1.0 in production; tests and benchmarks run a compressed timeline (with the
     /// simulator's device timings compressed by the same factor, call counts are unchanged).
     pub time_scale: f64,
+    /// The longest one reconcile may take (not scaled). A reconcile still waiting then (a
+    /// Kubernetes or Metal exchange that never answers, a lock held by one) is cancelled
+    /// and retried, so it cannot hold one of the controller's concurrency slots forever.
+    pub reconcile_timeout: Duration,
 }
 
 impl Config {
@@ -70,6 +78,7 @@ impl Default for Config {
             expected_provisioning: EXPECTED_PROVISIONING,
             bgp_local_asn: 65000,
             time_scale: 1.0,
+            reconcile_timeout: RECONCILE_TIMEOUT,
         }
     }
 }
@@ -98,6 +107,8 @@ pub struct Context {
     /// When each PacketMachine (by UID) is next due to look at Metal; reconciles triggered
     /// by events before then are served from the device views without a call.
     pub(crate) polls: Mutex<HashMap<String, Instant>>,
+    /// The per-project create gate.
+    pub create_gate: crate::create_gate::CreateGate,
 }
 
 impl std::fmt::Debug for Context {
@@ -144,6 +155,7 @@ impl Context {
             core,
             deletes: Mutex::new(HashMap::new()),
             polls: Mutex::new(HashMap::new()),
+            create_gate: crate::create_gate::CreateGate::default(),
         }
     }
 

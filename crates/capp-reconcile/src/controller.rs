@@ -148,7 +148,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             .collect::<Vec<_>>()
     };
     let for_packet_cluster = by_cluster.clone();
+    // Machines waiting for a create slot, woken when a view refresh shows one free.
+    let woken = ctx.create_gate.take_wakeups().map_or_else(
+        || futures::stream::empty().boxed(),
+        |rx| {
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) })
+                .boxed()
+        },
+    );
     let machines = machine_controller
+        .reconcile_on(woken)
         .with_config(
             controller::Config::default().concurrency(ctx.config.packetmachine_concurrency),
         )

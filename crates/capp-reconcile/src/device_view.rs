@@ -20,6 +20,7 @@
 //!   only need the cluster tag, which both this provider and the Go provider set.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use capp_packet::{Device, DeviceState, IpAssignment, Metal};
@@ -42,6 +43,8 @@ pub struct DeviceView {
     cache: tokio::sync::Mutex<Cache>,
     /// Device counts by state of the last refresh, readable without awaiting (metrics).
     states: Mutex<BTreeMap<String, u64>>,
+    /// Set without awaiting (a create cancelled mid-call): the next reader lists again.
+    stale: AtomicBool,
 }
 
 impl DeviceView {
@@ -53,6 +56,7 @@ impl DeviceView {
             tag: tag.into(),
             cache: tokio::sync::Mutex::new(Cache::default()),
             states: Mutex::new(BTreeMap::new()),
+            stale: AtomicBool::new(false),
         }
     }
 
@@ -70,6 +74,9 @@ impl DeviceView {
         not_before: Option<Instant>,
     ) -> capp_packet::Result<Arc<Vec<Device>>> {
         let mut cache = self.cache.lock().await;
+        if self.stale.swap(false, Ordering::AcqRel) {
+            cache.refreshed = None;
+        }
         if cache
             .refreshed
             .is_some_and(|at| not_before.is_none_or(|nb| at >= nb))
@@ -122,6 +129,11 @@ impl DeviceView {
         self.cache.lock().await.refreshed = None;
     }
 
+    /// [`DeviceView::invalidate`] without awaiting the lock (for drop guards).
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
     /// Device counts by state as of the last refresh.
     #[must_use]
     pub fn states(&self) -> BTreeMap<String, u64> {
@@ -129,6 +141,19 @@ impl DeviceView {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Devices queued or provisioning as of the last refresh (or create).
+    #[must_use]
+    pub fn provisioning(&self) -> u64 {
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ["queued", "provisioning"]
+            .iter()
+            .filter_map(|s| states.get(*s))
+            .sum()
     }
 
     fn record_states(&self, devices: &[Device]) {

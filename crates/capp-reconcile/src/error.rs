@@ -87,6 +87,12 @@ pub enum Error {
         /// The device.
         device_id: String,
     },
+    /// The reconcile did not finish within [`Config::reconcile_timeout`](crate::Config::reconcile_timeout).
+    #[error("reconcile did not finish within {after:?}; cancelled, it will be retried")]
+    Timeout {
+        /// The limit.
+        after: Duration,
+    },
     /// An object this controller needs is malformed (e.g. a Cluster without a name).
     #[error("{what} is malformed: {message}")]
     Malformed {
@@ -145,6 +151,7 @@ impl Error {
             Error::Credentials { .. } => reasons::CREDENTIALS_NOT_FOUND_REASON,
             Error::ProvisioningFailed { .. } => reasons::INSTANCE_PROVISION_FAILED_REASON,
             Error::Malformed { .. } => "MalformedObject",
+            Error::Timeout { .. } => "ReconcileTimeout",
         }
     }
 
@@ -170,7 +177,10 @@ impl Error {
                     || source.is_conflict()
                     || source.may_have_been_applied())
             }
-            Error::Kube { .. } | Error::Credentials { .. } | Error::Malformed { .. } => false,
+            Error::Kube { .. }
+            | Error::Credentials { .. }
+            | Error::Malformed { .. }
+            | Error::Timeout { .. } => false,
         }
     }
 

@@ -24,6 +24,7 @@ pub mod cluster;
 pub mod context;
 pub mod controller;
 pub mod core;
+pub mod create_gate;
 pub mod device_view;
 mod error;
 mod finalizer;

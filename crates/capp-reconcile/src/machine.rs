@@ -37,11 +37,13 @@ use capp_api::{PacketMachine, PacketMachineStatus};
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 
 use self::device::{DevicePhase, Found, VIEW_FRESHNESS};
 use self::scope::{MachineScope, Owners};
 use crate::context::Context;
+use crate::create_gate::{CREATES_IN_FLIGHT, WAITING_FOR_CREATE_SLOT_REASON};
 use crate::error::{Error, Result};
 use crate::finalizer;
 use crate::requeue::{STALLED, WAIT_FOR_DEPENDENCY, WAIT_FOR_OWNER, provisioning_poll};
@@ -142,12 +144,22 @@ async fn apply(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
     let outcome = phases(ctx, &mut scope, fresh).await;
     finish(ctx, &mut scope, outcome.as_ref().err()).await?;
     let after = outcome?;
-    ctx.schedule_poll(&uid, after);
+    // A machine waiting for a create slot is woken (or requeued) without a due poll.
+    let poll_in = if scope.waiting_for_slot {
+        ctx.config.scaled(STALLED)
+    } else {
+        after
+    };
+    ctx.schedule_poll(&uid, poll_in);
     Ok(Action::requeue(after))
 }
 
 async fn cleanup(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
     let uid = scope.uid();
+    ctx.create_gate.forget(
+        &scope.packet_cluster.spec.project_id,
+        &ObjectRef::from_obj(scope.packet_machine.as_ref()),
+    );
     let due = ctx.poll_due(&uid);
     let outcome = delete::delete(ctx, &mut scope, due).await;
     match outcome {
@@ -268,7 +280,17 @@ async fn phases(
         );
         return Ok(ctx.config.scaled(WAIT_FOR_DEPENDENCY));
     }
-    let device = match device::find(scope, fresh, false).await? {
+    let found = device::find(scope, fresh, false).await?;
+    // The view may have just been refreshed: machines waiting for a create slot may go.
+    ctx.create_gate
+        .wake(&ctx.accounts, &scope.packet_cluster.spec.project_id);
+    if !matches!(found, Found::Absent) {
+        ctx.create_gate.forget(
+            &scope.packet_cluster.spec.project_id,
+            &ObjectRef::from_obj(scope.packet_machine.as_ref()),
+        );
+    }
+    let device = match found {
         Found::Device(device) => device,
         Found::Deleted(id) => {
             let action = device::vanished(ctx, scope, &id);
@@ -312,7 +334,43 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
         );
         return Ok(Some(ctx.config.scaled(WAIT_FOR_DEPENDENCY)));
     }
-    let device = create::create(ctx, scope).await?;
+    let project = scope.packet_cluster.spec.project_id.clone();
+    let me = ObjectRef::from_obj(scope.packet_machine.as_ref());
+    let slot = match ctx.create_gate.enter(&ctx.accounts, &project, me.clone()) {
+        Ok(slot) => slot,
+        Err(busy) => {
+            return Ok(Some(wait_for_create_slot(
+                ctx,
+                scope,
+                &format!(
+                    "{busy} devices of project {project} are being created (at most {CREATES_IN_FLIGHT} at once); waiting for one to become active"
+                ),
+            )));
+        }
+    };
+    let created = create::create(ctx, scope).await;
+    drop(slot);
+    let device = match created {
+        Ok(device) => device,
+        Err(e) if is_create_throttled(&e) => {
+            // Metal's own create limit (devices we do not see count too): a wait, not a
+            // failure of this object.
+            ctx.create_gate.wait(&project, me);
+            let message = e
+                .metal_source()
+                .and_then(capp_packet::Error::api)
+                .map_or_else(|| e.to_string(), ToString::to_string);
+            return Ok(Some(wait_for_create_slot(
+                ctx,
+                scope,
+                &format!("Metal refused the create for now: {message}"),
+            )));
+        }
+        Err(e) => {
+            ctx.create_gate.wake(&ctx.accounts, &project);
+            return Err(e);
+        }
+    };
     publish(
         ctx,
         scope.packet_machine.as_ref(),
@@ -339,6 +397,31 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
         Duration::ZERO,
         ctx.config.expected_provisioning,
     ))))
+}
+
+/// Marks the machine as waiting for a create slot; the gate wakes it when a view shows one
+/// free, the requeue returned is only the safety net.
+fn wait_for_create_slot(ctx: &Context, scope: &mut MachineScope, message: &str) -> Duration {
+    scope.waiting_for_slot = true;
+    scope.mark_false(
+        INSTANCE_READY,
+        WAITING_FOR_CREATE_SLOT_REASON,
+        Severity::Info,
+        message,
+    );
+    ctx.config.scaled(CREATE_SLOT_SAFETY_NET)
+}
+
+/// How long a machine waiting for a create slot sleeps when no wake-up comes (every view
+/// refresh that frees a slot wakes waiters; this only covers a refresh nobody triggers).
+const CREATE_SLOT_SAFETY_NET: Duration = Duration::from_secs(120);
+
+/// Metal's 429 on a create: the project's create limit (or the account's rate limit).
+fn is_create_throttled(error: &Error) -> bool {
+    error
+        .metal_source()
+        .and_then(capp_packet::Error::api)
+        .is_some_and(|api| api.status() == http::StatusCode::TOO_MANY_REQUESTS)
 }
 
 /// Per-object capped exponential backoff; terminal errors retry slowly.

@@ -34,8 +34,9 @@ impl<K> Object for K where
 {
 }
 
-/// Runs one reconcile of `controller` for the object `uid`: records its duration and resets
-/// the object's backoff when it succeeds.
+/// Runs one reconcile of `controller` for the object `uid` within
+/// [`Config::reconcile_timeout`](crate::Config::reconcile_timeout): records its duration and
+/// resets the object's backoff when it succeeds.
 pub(crate) async fn instrumented<F>(
     ctx: &Context,
     controller: &'static str,
@@ -46,7 +47,13 @@ where
     F: Future<Output = Result<kube::runtime::controller::Action>>,
 {
     let started = std::time::Instant::now();
-    let result = reconcile.await;
+    let after = ctx.config.reconcile_timeout;
+    let result = tokio::time::timeout(after, reconcile)
+        .await
+        .unwrap_or_else(|_| {
+            tracing::warn!(controller, ?after, "Reconcile timed out, cancelled");
+            Err(Error::Timeout { after })
+        });
     ctx.metrics
         .reconciled(controller, started.elapsed().as_secs_f64());
     if result.is_ok() {

@@ -32,6 +32,17 @@ use crate::tags::{CONTROL_PLANE_ROLE_TAG, WORKER_ROLE_TAG};
 /// The OS slug that boots from `ipxeURL`.
 const CUSTOM_IPXE: &str = "custom_ipxe";
 
+/// Marks the view stale when dropped (forgotten once the create call answered).
+struct StaleOnDrop<'a>(Option<&'a crate::device_view::DeviceView>);
+
+impl Drop for StaleOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(view) = self.0 {
+            view.mark_stale();
+        }
+    }
+}
+
 /// Sends the create (trying each reservation of a comma list in order) and returns the
 /// device.
 pub(crate) async fn create(ctx: &Context, scope: &MachineScope) -> Result<Device> {
@@ -61,7 +72,12 @@ pub(crate) async fn create(ctx: &Context, scope: &MachineScope) -> Result<Device
             reservation = reservation.as_deref().unwrap_or_default(),
             "Creating device"
         );
-        match scope.metal().create_device(&project, &request).await {
+        // Cancelled mid-call (the reconcile timed out), the create may have been applied:
+        // the next lookup must list.
+        let mut uncertain = StaleOnDrop(Some(&scope.view));
+        let answer = scope.metal().create_device(&project, &request).await;
+        uncertain.0 = None;
+        match answer {
             Ok(device) => {
                 scope.view.insert(device.clone()).await;
                 return Ok(device);

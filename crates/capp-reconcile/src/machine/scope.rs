@@ -116,6 +116,9 @@ pub(crate) struct MachineScope {
     /// `spec.providerID` to write, when it changes.
     pub(crate) new_provider_id: Option<ProviderId>,
     pub(crate) now: Timestamp,
+    /// Waiting for a create slot: its next reconcile reads the cached view (its device is
+    /// known absent and nothing creates it meanwhile), so waiting costs no list call.
+    pub(crate) waiting_for_slot: bool,
 }
 
 impl MachineScope {
@@ -151,6 +154,7 @@ impl MachineScope {
             status,
             new_provider_id: None,
             now: Timestamp::now(),
+            waiting_for_slot: false,
         })
     }
 
