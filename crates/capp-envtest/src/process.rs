@@ -99,12 +99,28 @@ impl Drop for Process {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read and released, as envtest does).
+/// The ports [`free_port`] draws from: below Linux's ephemeral range (`ip_local_port_range`,
+/// 32768-60999 by default), so the port cannot be handed to another process's outgoing
+/// connection or `:0` listener between the pick and the upstream binary's bind. The
+/// controller-runtime managers bind their webhook port on every interface, and a port picked
+/// from the ephemeral range was seen taken by the time the manager started ("bind: address
+/// already in use").
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A free TCP port, checked free on every interface (bound and released, as envtest does),
+/// drawn at random from [`PORTS`].
 pub(crate) fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|source| io(Path::new("127.0.0.1:0"), source))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|source| io(Path::new("127.0.0.1:0"), source))
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    let mut last = None;
+    for _ in 0..200 {
+        let port = rng.random_range(PORTS);
+        // The wildcard bind conflicts with any socket bound to the port on any address.
+        match std::net::TcpListener::bind(("0.0.0.0", port)) {
+            Ok(_) => return Ok(port),
+            Err(e) => last = Some(e),
+        }
+    }
+    let source = last.unwrap_or_else(|| std::io::Error::other("no port tried"));
+    Err(io(Path::new("127.0.0.1:20000-32000"), source))
 }
