@@ -10,7 +10,7 @@
 //! aims to be faithful rather than complete. What is and is not emulated is listed in
 //! `docs/testenv.md`, section "Cluster API core emulation".
 //!
-//! The controllers are kube-runtime [`Controller`](kube::runtime::Controller)s driven by a
+//! The controllers are kube-runtime [`kube::runtime::Controller`]s driven by a
 //! [`kube::Client`]: they run against [`TestEnv`](crate::TestEnv) or any API server that
 //! serves the Cluster API CRDs (`capi_types::core_crds`).
 //!
