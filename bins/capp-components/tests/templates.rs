@@ -15,32 +15,16 @@
 #[path = "support/repo.rs"]
 mod repo;
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use capp_components::templates::{FLAVORS, Flavor, render, template};
+use cli::{run, stdout};
 use repo::Repo;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_capp-components");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("capp-components runs")
-}
-
-fn stdout(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "capp-components {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
 
 fn template_args(flavor: Flavor) -> Vec<&'static str> {
     match flavor.name() {
