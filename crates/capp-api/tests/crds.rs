@@ -7,6 +7,9 @@
     reason = "test helpers: a panic is a test failure with its message"
 )]
 
+#[path = "support/golden.rs"]
+mod golden;
+
 use capp_api::crds;
 use capp_testenv::schema::structural;
 use serde_json::Value;
@@ -31,28 +34,7 @@ fn root_schema(crd: &Value) -> &Value {
 
 #[test]
 fn every_generated_crd_matches_its_golden_yaml_byte_for_byte() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
-    let update = std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1");
-    let mut stale = Vec::new();
-    for crd in crds() {
-        let name = crd.metadata.name.clone().expect("CRD has a name");
-        let (plural, group) = name.split_once('.').expect("plural.group");
-        let path = format!("{dir}/{group}_{plural}.yaml");
-        let rendered = serde_saphyr::to_string(&crd).expect("CRD renders as YAML");
-        if update {
-            std::fs::write(&path, &rendered).expect("golden file written");
-            continue;
-        }
-        let golden = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}; run with UPDATE_GOLDEN=1 to create it"));
-        if golden != rendered {
-            stale.push(path);
-        }
-    }
-    assert!(
-        stale.is_empty(),
-        "CRDs drifted from {stale:?}; review and run with UPDATE_GOLDEN=1"
-    );
+    golden::check_crd_goldens(&crds());
 }
 
 #[test]
