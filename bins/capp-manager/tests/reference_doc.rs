@@ -8,7 +8,9 @@
 //! - metrics: the exposition of `capp_reconcile::metrics::Metrics` with every family fed;
 //! - reasons and events: the string constants and literals of their declaring modules
 //!   (`capp_api::conditions`, `capp_api::bootstrap` and the non-test sources of
-//!   capp-reconcile), read as source text, since Rust cannot enumerate constants.
+//!   capp-reconcile), read as source text, since Rust cannot enumerate constants;
+//! - environment variables: the `env::var("...")` reads and `*_ENV` constants of the
+//!   capp-manager and capp-reconcile sources.
 
 #![allow(
     clippy::unwrap_used,
@@ -581,6 +583,73 @@ fn every_reason_and_event_is_documented_and_every_documented_one_exists() {
         {
             problems.push(format!(
                 "docs/reference.md documents `{name}`, which no declaring module defines"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment variables
+
+/// Variables the manager's own code reads: `env::var("NAME")` and `const X_ENV: &str =
+/// "NAME"` in the non-test sources of capp-manager and capp-reconcile.
+fn env_vars_in_code() -> BTreeSet<String> {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("bins/capp-manager/src"), &mut files);
+    rust_files(&root.join("crates/capp-reconcile/src"), &mut files);
+    let mut names = BTreeSet::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for line in source.lines() {
+            let line = line.split("//").next().unwrap_or_default();
+            let quoted = line.split('"').nth(1).unwrap_or_default();
+            let is_name = !quoted.is_empty()
+                && quoted
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            let reads = line.contains("env::var(\"")
+                || (line.contains("const ") && line.contains("_ENV: &str = \""));
+            if is_name && reads {
+                names.insert(quoted.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Variables read by libraries on the manager's behalf (kube's `Config::infer`,
+/// tracing-subscriber's `EnvFilter::try_from_default_env`), documented with the rest.
+const LIBRARY_ENV_VARS: &[&str] = &["KUBECONFIG", "RUST_LOG"];
+
+#[test]
+fn every_environment_variable_the_manager_reads_is_documented() {
+    let doc = reference();
+    let rows = rows(&doc);
+    let code = env_vars_in_code();
+    assert!(
+        code.contains("PACKET_API_KEY") && code.contains("POD_NAMESPACE"),
+        "the scanner lost the known variables: {code:?}"
+    );
+    let documented: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| r.h2 == "Command line" && r.h3 == "Environment variables")
+        .filter(|r| r.cells.get(1).is_some_and(|c| c.contains("`capp-manager`")))
+        .flat_map(|r| code_spans(&r.cells[0]))
+        .collect();
+    let mut problems = Vec::new();
+    for name in &code {
+        if !documented.contains(name) {
+            problems.push(format!(
+                "`{name}` (read by capp-manager) is not in docs/reference.md (### Environment variables)"
+            ));
+        }
+    }
+    for name in &documented {
+        if !code.contains(name) && !LIBRARY_ENV_VARS.contains(&name.as_str()) {
+            problems.push(format!(
+                "docs/reference.md documents `{name}`, which capp-manager does not read"
             ));
         }
     }
