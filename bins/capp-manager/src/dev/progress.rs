@@ -45,7 +45,8 @@ struct Workload {
     client: Option<kube::Client>,
 }
 
-/// Follows the clusters; see the module documentation.
+/// Follows the clusters; see the module documentation. The table fits 80 columns for
+/// Machine names up to 24 characters.
 pub(super) struct Progress {
     client: kube::Client,
     dir: PathBuf,
@@ -142,24 +143,32 @@ impl Progress {
                 state.running(),
                 state.expected,
             );
-            report
-                .table
-                .push(format!("{summary}   elapsed {}", seconds(elapsed)));
             self.changed(&mut report, format!("cluster {namespace}/{name}"), summary);
             report.table.push(format!(
-                "  {:<32} {:<13} {:<13} {:<10} {:<13} {:<32} {}",
+                "{namespace}/{name}  {}  machines {}/{} Running  nodes {nodes}  elapsed {}",
+                state.phase,
+                state.running(),
+                state.expected,
+                seconds(elapsed)
+            ));
+            report.table.push(format!(
+                "  {:<24} {:<6} {:<12} {:<8} {:<12} {:<4} {}",
                 "MACHINE", "ROLE", "PHASE", "DEVICE", "STATE", "NODE", "AGE"
             ));
             for m in &state.machines {
                 let node = m.node.as_deref().unwrap_or("-");
                 report.table.push(format!(
-                    "  {:<32} {:<13} {:<13} {:<10} {:<13} {:<32} {}",
+                    "  {:<24} {:<6} {:<12} {:<8} {:<12} {:<4} {}",
                     m.name,
-                    m.role,
+                    if m.role == "control-plane" {
+                        "cp"
+                    } else {
+                        "worker"
+                    },
                     m.phase,
                     m.device,
                     m.state,
-                    node,
+                    if m.node.is_some() { "yes" } else { "-" },
                     seconds(m.age)
                 ));
                 let line = format!(
