@@ -1,7 +1,9 @@
 //! `capp-manager dev --apply examples/cluster.yaml`, the README's first command, as a person
 //! runs it: the real binary reports the example cluster ready (every Machine Running, three
 //! Nodes in the workload cluster), the kubeconfigs it wrote work with real `kubectl`, and
-//! Ctrl-C (SIGINT) stops everything with exit code 0.
+//! Ctrl-C (SIGINT) stops everything with exit code 0. The same with `--upstream` (the real
+//! kube-apiserver and Cluster API managers; skipped loudly without `upstream/build`'s binaries,
+//! failed under `CI=true`).
 
 #![allow(
     clippy::unwrap_used,
@@ -18,6 +20,17 @@ use std::time::{Duration, Instant};
 /// How long the example cluster may take to become ready (about 10 s on an idle machine with
 /// one-second provisioning; CI shares two cores with other tests).
 const READY_BOUND: Duration = Duration::from_secs(150);
+/// Both tests serve the example cluster on the same loopback Elastic IP (the simulator hands
+/// out addresses in the same order in every process), so they run one at a time, also under
+/// `cargo test` (nextest: the `loopback-metro-da` group in `.config/nextest.toml`).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How long the shutdown may take after SIGINT.
 const STOP_BOUND: Duration = Duration::from_secs(30);
 
@@ -94,8 +107,8 @@ fn kubectl_lines(kubectl: &Path, kubeconfig: &Path, args: &[&str]) -> Vec<String
 }
 
 /// Starts `capp-manager dev --apply examples/cluster.yaml --dir DIR` on free ports with
-/// one-second provisioning; stdout lines arrive on the receiver.
-fn spawn_dev(dir: &Path) -> (Running, mpsc::Receiver<String>) {
+/// one-second provisioning (and the `extra` flags); stdout lines arrive on the receiver.
+fn spawn_dev(dir: &Path, extra: &[&std::ffi::OsStr]) -> (Running, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_capp-manager"))
         .env_remove("KUBECONFIG")
         .env_remove("RUST_LOG")
@@ -109,6 +122,7 @@ fn spawn_dev(dir: &Path) -> (Running, mpsc::Receiver<String>) {
             "--listen-metal=127.0.0.1:0",
             "--provision-seconds=1",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -161,10 +175,11 @@ fn interrupt(running: &mut Running, lines: &mpsc::Receiver<String>) -> (ExitStat
 
 #[test]
 fn dev_apply_brings_the_example_cluster_up_kubectl_sees_it_and_ctrl_c_exits_0() {
+    let _serial = one_at_a_time();
     let dir = std::env::temp_dir().join(format!("capp-manager-dev-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let started = Instant::now();
-    let (mut running, lines) = spawn_dev(&dir);
+    let (mut running, lines) = spawn_dev(&dir, &[]);
 
     let mut seen = Vec::new();
     let ready = wait_for_line(
@@ -227,6 +242,46 @@ fn dev_apply_brings_the_example_cluster_up_kubectl_sees_it_and_ctrl_c_exits_0() 
     }
 
     // Ctrl-C: everything stops, exit code 0.
+    let (status, rest) = interrupt(&mut running, &lines);
+    assert!(status.success(), "exit 0 after SIGINT, got {status:?}");
+    assert!(rest.iter().any(|l| l == "Stopped"), "{rest:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--upstream`: the same cluster comes up with the real kube-apiserver, etcd and Cluster API
+/// v1.14 managers in place of the embedded server and the emulation, and shuts down cleanly.
+#[test]
+fn dev_upstream_brings_the_example_cluster_up_with_the_real_cluster_api_managers() {
+    let Some(bins) = capp_envtest::Binaries::require() else {
+        return;
+    };
+    let _serial = one_at_a_time();
+    let bin_dir = bins.path("kube-apiserver").parent().unwrap().to_owned();
+    let dir =
+        std::env::temp_dir().join(format!("capp-manager-dev-upstream-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = Instant::now();
+    let (mut running, lines) = spawn_dev(&dir, &["--upstream".as_ref(), bin_dir.as_os_str()]);
+    let mut seen = Vec::new();
+    // kube-apiserver and the managers take up to a minute to start on a busy machine.
+    let ready = wait_for_line(
+        &lines,
+        &mut seen,
+        READY_BOUND + Duration::from_secs(180),
+        |l| l.starts_with("ready: cluster default/demo "),
+        "reporting the cluster ready",
+    );
+    assert!(
+        ready.contains("3/3 Machines Running, 3 Nodes"),
+        "{ready}\n{}",
+        seen.join("\n")
+    );
+    let output = seen.join("\n");
+    assert!(
+        output.contains("(kube-apiserver + etcd; Cluster API core"),
+        "{output}"
+    );
+    eprintln!("ready after {:?}: {ready}", started.elapsed());
     let (status, rest) = interrupt(&mut running, &lines);
     assert!(status.success(), "exit 0 after SIGINT, got {status:?}");
     assert!(rest.iter().any(|l| l == "Stopped"), "{rest:?}");
