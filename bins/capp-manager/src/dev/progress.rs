@@ -451,6 +451,71 @@ async fn workload_client(kubeconfig: &str) -> Option<kube::Client> {
 mod tests {
     use super::*;
 
+    fn object(value: Value) -> DynamicObject {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn row(name: &str, phase: &str, node: Option<&str>) -> MachineRow {
+        MachineRow {
+            name: name.to_owned(),
+            role: "worker",
+            phase: phase.to_owned(),
+            device: "-".to_owned(),
+            state: "-".to_owned(),
+            node: node.map(str::to_owned),
+            age: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn expected_machines_are_the_standalone_ones_plus_every_deployments_replicas() {
+        let owned = serde_json::json!({"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachineSet",
+                                       "name": "md-abc", "uid": "u"});
+        let machines = [
+            object(serde_json::json!({"metadata": {"name": "cp-0"}})),
+            object(
+                serde_json::json!({"metadata": {"name": "md-abc-1", "ownerReferences": [owned]}}),
+            ),
+        ];
+        let deployments = [
+            object(serde_json::json!({"metadata": {"name": "md"}, "spec": {"replicas": 2}})),
+            object(serde_json::json!({"metadata": {"name": "defaulted"}, "spec": {}})),
+        ];
+        assert_eq!(expected_machines(&machines, &deployments), 1 + 2 + 1);
+    }
+
+    #[test]
+    fn a_cluster_is_ready_only_when_every_machine_runs_with_its_node_listed() {
+        let state = |machines, nodes: Option<&[&str]>| ClusterState {
+            phase: "Provisioned".to_owned(),
+            expected: 2,
+            machines,
+            nodes: nodes.map(|n| n.iter().map(|s| (*s).to_owned()).collect()),
+        };
+        let both = || {
+            vec![
+                row("a", "Running", Some("a")),
+                row("b", "Running", Some("b")),
+            ]
+        };
+        assert!(state(both(), Some(&["a", "b"])).ready());
+        // The workload cluster does not list b's Node (yet), or cannot be reached.
+        assert!(!state(both(), Some(&["a"])).ready());
+        assert!(!state(both(), None).ready());
+        // A Machine not Running, or one still to be created.
+        assert!(
+            !state(
+                vec![
+                    row("a", "Running", Some("a")),
+                    row("b", "Provisioned", None)
+                ],
+                Some(&["a", "b"])
+            )
+            .ready()
+        );
+        assert!(!state(vec![row("a", "Running", Some("a"))], Some(&["a"])).ready());
+    }
+
     #[test]
     fn elapsed_time_reads_as_minutes_and_seconds() {
         assert_eq!(seconds(Duration::from_secs(42)), "42s");
