@@ -3,6 +3,12 @@
 //! Thin on purpose: flags (named as CAPI providers name them), then the Kubernetes and
 //! Equinix Metal clients, then [`capp_reconcile::manager::run`]. A missing token or an
 //! unreachable API server is one line on stderr and exit code 1.
+//!
+//! `capp-manager dev` (module `dev`) is the one-command try-out: a management API server,
+//! the Cluster API core emulation, the Metal simulator with its workload-cluster twin and
+//! these controllers, in one process.
+
+mod dev;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +22,7 @@ use capp_reconcile::core::CoreApi;
 use capp_reconcile::manager::ManagerOptions;
 use capp_reconcile::metrics::Metrics;
 use capp_reconcile::{Accounts, Config, Context, MetalFactory};
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Environment variable holding the Equinix Metal API token (the Go provider's name).
 const TOKEN_ENV: &str = "PACKET_API_KEY";
@@ -29,8 +35,11 @@ enum LogFormat {
 
 /// Cluster API infrastructure provider for Equinix Metal.
 #[derive(Debug, Parser)]
-#[command(name = "capp-manager", version)]
+#[command(name = "capp-manager", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    /// Run something other than the manager.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Path to a kubeconfig; default: in-cluster configuration, else $KUBECONFIG / ~/.kube/config.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -92,6 +101,14 @@ struct Args {
     /// simulator whose device timeline is compressed the same way).
     #[arg(long, hide = true, default_value_t = 1.0)]
     time_scale: f64,
+}
+
+/// Subcommands; without one, `capp-manager` runs the controllers.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Try capp in one command: an API server, Cluster API core (emulated), the Equinix Metal
+    /// simulator with nodes that join, and these controllers, all in this process.
+    Dev(dev::DevArgs),
 }
 
 /// A Go-style duration (`10m`, `90s`, `1h30m`, `500ms`).
@@ -183,9 +200,40 @@ async fn kube_client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
     kube::Client::try_from(config).context("cannot build the Kubernetes client")
 }
 
+/// The controllers' context: Metal clients for `token` (and per-cluster tokens) at
+/// `metal_api_url`, metrics fed by the client's statistics.
+fn controllers_context(
+    client: kube::Client,
+    core: CoreApi,
+    token: String,
+    metal_api_url: String,
+    config: Config,
+) -> anyhow::Result<Arc<Context>> {
+    let metal =
+        MetalClient::new(ClientConfig::new(token.clone()).with_base_url(metal_api_url.clone()))
+            .context("invalid --metal-api-url")?;
+    let metrics = Arc::new(Metrics::default());
+    let stats = metal.clone();
+    metrics.set_stats_source(Arc::new(move || stats.stats()));
+    let factory: MetalFactory = Arc::new(move |token: &str| {
+        Ok(Arc::new(MetalClient::new(
+            ClientConfig::new(token).with_base_url(metal_api_url.clone()),
+        )?) as Arc<dyn Metal>)
+    });
+    Ok(Arc::new(Context::new(
+        client,
+        Accounts::new(Arc::new(metal), factory),
+        Some(token),
+        core,
+        config,
+        metrics,
+    )))
+}
+
 impl Args {
     async fn run(self) -> anyhow::Result<()> {
         let Self {
+            command,
             kubeconfig,
             metal_api_url,
             packet_api_key_file,
@@ -206,7 +254,10 @@ impl Args {
             bootstrap_token_ttl,
             time_scale,
         } = self;
-        init_logging(log_format, v);
+        if let Some(Command::Dev(dev)) = command {
+            return dev.run().await;
+        }
+        init_logging(log_format, v, std::io::stderr, true);
         let token = read_token(packet_api_key_file.as_ref())?;
         let metrics_bind_address = parse_address("metrics-bind-address", &metrics_bind_address)?;
         let health_probe_bind_address =
@@ -220,17 +271,6 @@ impl Args {
         })?;
         tracing::info!(version = %core.version, "Reading Cluster API core objects");
 
-        let metal =
-            MetalClient::new(ClientConfig::new(token.clone()).with_base_url(metal_api_url.clone()))
-                .context("invalid --metal-api-url")?;
-        let metrics = Arc::new(Metrics::default());
-        let stats = metal.clone();
-        metrics.set_stats_source(Arc::new(move || stats.stats()));
-        let factory: MetalFactory = Arc::new(move |token: &str| {
-            Ok(Arc::new(MetalClient::new(
-                ClientConfig::new(token).with_base_url(metal_api_url.clone()),
-            )?) as Arc<dyn Metal>)
-        });
         let config = Config {
             namespace,
             watch_filter,
@@ -241,14 +281,7 @@ impl Args {
             time_scale,
             ..Config::default()
         };
-        let ctx = Arc::new(Context::new(
-            client,
-            Accounts::new(Arc::new(metal), factory),
-            Some(token),
-            core,
-            config,
-            metrics,
-        ));
+        let ctx = controllers_context(client, core, token, metal_api_url, config)?;
         let options = ManagerOptions {
             metrics_bind_address,
             health_probe_bind_address,
@@ -271,7 +304,11 @@ impl Args {
     }
 }
 
-fn init_logging(format: LogFormat, verbosity: u8) {
+/// Logs to `writer` (stderr for the manager, a file for `dev`).
+fn init_logging<W>(format: LogFormat, verbosity: u8, writer: W, ansi: bool)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let level = match verbosity {
         0 => "info",
         1 => "debug",
@@ -285,7 +322,8 @@ fn init_logging(format: LogFormat, verbosity: u8) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

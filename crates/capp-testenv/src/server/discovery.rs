@@ -23,6 +23,33 @@ impl Server {
         headers: &HeaderMap,
     ) -> Option<Result<Response<Body>, ApiError>> {
         match segs {
+            // kube-apiserver's index (`k8s.io/apiserver/pkg/server/routes/index.go`): every
+            // registered path, sorted. Cluster API's ClusterCache probes `GET /` before it
+            // connects to a workload cluster.
+            [] => {
+                let state = self.state.lock().await;
+                let mut paths: Vec<String> = [
+                    "/api",
+                    "/api/v1",
+                    "/apis",
+                    "/healthz",
+                    "/livez",
+                    "/readyz",
+                    "/version",
+                    "/openapi/v2",
+                    "/openapi/v3",
+                ]
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect();
+                for def in state.defs().iter().filter(|d| !d.group.is_empty()) {
+                    paths.push(format!("/apis/{}", def.group));
+                    paths.push(format!("/apis/{}/{}", def.group, def.version));
+                }
+                paths.sort();
+                paths.dedup();
+                Some(Ok(json_response(200, &json!({"paths": paths}), &[])))
+            }
             ["healthz" | "readyz" | "livez", ..] => Some(Ok(Response::builder()
                 .header(header::CONTENT_TYPE, "text/plain")
                 .body(Full::new(Bytes::from_static(b"ok")).boxed_unsync())
