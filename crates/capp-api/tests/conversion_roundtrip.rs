@@ -77,8 +77,12 @@ fn metadata() -> impl Strategy<Value = ObjectMeta> {
 }
 
 fn template_meta() -> impl Strategy<Value = Option<TemplateMeta>> {
-    of((string_map(), string_map())
-        .prop_map(|(labels, annotations)| TemplateMeta { labels, annotations }))
+    of(
+        (string_map(), string_map()).prop_map(|(labels, annotations)| TemplateMeta {
+            labels,
+            annotations,
+        }),
+    )
 }
 
 fn condition() -> impl Strategy<Value = Condition> {
@@ -173,7 +177,11 @@ fn cluster_spec() -> impl Strategy<Value = capp_api::PacketClusterSpec> {
         of(text()),
         of(text()),
         of((text(), any::<i32>()).prop_map(|(host, port)| ApiEndpoint { host, port })),
-        prop::sample::select(vec![VipManager::Cpem, VipManager::KubeVip, VipManager::Emlb]),
+        prop::sample::select(vec![
+            VipManager::Cpem,
+            VipManager::KubeVip,
+            VipManager::Emlb,
+        ]),
         of((text(), of(text())).prop_map(|(name, key)| CredentialsReference { name, key })),
         prop::sample::select(vec![ReclaimPolicy::Retain, ReclaimPolicy::Delete]),
         of(vec(
@@ -214,7 +222,13 @@ fn cluster_spec() -> impl Strategy<Value = capp_api::PacketClusterSpec> {
 /// string (`plain_provider_id`).
 fn machine_spec() -> impl Strategy<Value = capp_api::PacketMachineSpec> {
     (
-        (text(), of(text()), text(), of(vec(text(), 0..3)), of(text())),
+        (
+            text(),
+            of(text()),
+            text(),
+            of(vec(text(), 0..3)),
+            of(text()),
+        ),
         (of(text()), of(text()), of(text()), of(text())),
         (
             of(vec(text(), 0..3)),
@@ -277,7 +291,15 @@ fn cluster_v1beta1() -> impl Strategy<Value = capp_api::PacketCluster> {
         v1beta2_block(),
     )
         .prop_map(
-            |(ready, initialization, failure_domains, failure_reason, failure_message, conditions, v1beta2)| {
+            |(
+                ready,
+                initialization,
+                failure_domains,
+                failure_reason,
+                failure_message,
+                conditions,
+                v1beta2,
+            )| {
                 capp_api::PacketClusterStatus {
                     ready,
                     initialization,
@@ -300,8 +322,19 @@ fn cluster_v1beta1() -> impl Strategy<Value = capp_api::PacketCluster> {
 
 fn machine_v1beta1() -> impl Strategy<Value = capp_api::PacketMachine> {
     let status = (
-        (any::<bool>(), initialization(), vec(address(), 0..3), of(text()), of(text())),
-        (of(text()), of(text()), vec(condition(), 0..3), v1beta2_block()),
+        (
+            any::<bool>(),
+            initialization(),
+            vec(address(), 0..3),
+            of(text()),
+            of(text()),
+        ),
+        (
+            of(text()),
+            of(text()),
+            vec(condition(), 0..3),
+            v1beta2_block(),
+        ),
     )
         .prop_map(
             |(
@@ -364,25 +397,29 @@ fn cluster_v1beta2() -> impl Strategy<Value = v1beta2::PacketCluster> {
         vec(meta_condition(), 0..3),
         // Names may repeat and come in any order: neither fits the v1beta1 map.
         vec(
-            (prop::sample::select(vec!["da", "sv", "ny", "dc13"]), failure_domain_spec()).prop_map(
-                |(name, spec)| FailureDomain {
+            (
+                prop::sample::select(vec!["da", "sv", "ny", "dc13"]),
+                failure_domain_spec(),
+            )
+                .prop_map(|(name, spec)| FailureDomain {
                     name: name.to_owned(),
                     control_plane: spec.control_plane,
                     attributes: spec.attributes,
-                },
-            ),
+                }),
             0..4,
         ),
         deprecated(),
     )
-        .prop_map(|(initialization, conditions, failure_domains, deprecated)| {
-            v1beta2::PacketClusterStatus {
-                initialization,
-                conditions,
-                failure_domains,
-                deprecated,
-            }
-        });
+        .prop_map(
+            |(initialization, conditions, failure_domains, deprecated)| {
+                v1beta2::PacketClusterStatus {
+                    initialization,
+                    conditions,
+                    failure_domains,
+                    deprecated,
+                }
+            },
+        );
     (metadata(), cluster_spec(), of(status)).prop_map(|(metadata, spec, status)| {
         v1beta2::PacketCluster {
             metadata,
@@ -402,7 +439,14 @@ fn machine_v1beta2() -> impl Strategy<Value = v1beta2::PacketMachine> {
         deprecated(),
     )
         .prop_map(
-            |(initialization, addresses, instance_status, failure_domain, conditions, deprecated)| {
+            |(
+                initialization,
+                addresses,
+                instance_status,
+                failure_domain,
+                conditions,
+                deprecated,
+            )| {
                 v1beta2::PacketMachineStatus {
                     initialization,
                     addresses,

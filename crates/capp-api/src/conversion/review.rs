@@ -96,7 +96,10 @@ pub fn convert_object(object: &Value, desired_api_version: &str) -> Result<Value
         name: name.to_owned(),
         problem,
     };
-    let from = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let from = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if from == desired_api_version {
         return Ok(object.clone());
     }

@@ -34,22 +34,41 @@ fn diff_names_each_lost_leaf_with_its_value_and_what_the_mapping_made_of_it() {
 fn restore_puts_values_back_only_where_the_mapping_result_is_unchanged() {
     let entries = [
         entry(&["status", "ready"], Some(json!(false)), Some(json!(true))),
-        entry(&["status", "order"], Some(json!(["b", "a"])), Some(json!(["a", "b"]))),
+        entry(
+            &["status", "order"],
+            Some(json!(["b", "a"])),
+            Some(json!(["a", "b"])),
+        ),
         entry(&["status", "gone"], None, Some(json!(1))),
         entry(&["missing", "deep"], Some(json!(1)), None),
     ];
     // A client changed `order` after the conversion: its value wins.
     let mut object = json!({"status": {"ready": true, "order": ["a", "c"], "gone": 1}});
     restore(&mut object, &entries).unwrap();
-    assert_eq!(object, json!({"status": {"ready": false, "order": ["a", "c"]}}));
+    assert_eq!(
+        object,
+        json!({"status": {"ready": false, "order": ["a", "c"]}})
+    );
 }
 
 #[test]
 fn restore_refuses_entries_for_metadata_and_empty_paths() {
     let mut object = json!({"metadata": {"name": "a"}});
-    let metadata = [entry(&["metadata", "name"], Some(json!("b")), Some(json!("a")))];
-    assert!(restore(&mut object, &metadata).unwrap_err().contains("metadata"));
-    assert!(restore(&mut object, &[entry(&[], None, None)]).unwrap_err().contains("empty path"));
+    let metadata = [entry(
+        &["metadata", "name"],
+        Some(json!("b")),
+        Some(json!("a")),
+    )];
+    assert!(
+        restore(&mut object, &metadata)
+            .unwrap_err()
+            .contains("metadata")
+    );
+    assert!(
+        restore(&mut object, &[entry(&[], None, None)])
+            .unwrap_err()
+            .contains("empty path")
+    );
     assert_eq!(object, json!({"metadata": {"name": "a"}}));
 }
 

@@ -92,7 +92,11 @@ pub struct PacketMachineSpec {
     /// ProviderID is the unique identifier as specified by the cloud provider
     /// (`equinixmetal://<device-id>`). Set by the provider once the device exists; empty
     /// (omitted) until then.
-    #[serde(default, rename = "providerID", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        rename = "providerID",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub provider_id: String,
 
     /// Tags is an optional set of tags to add to the device, in addition to the tags the
