@@ -21,7 +21,7 @@ use crate::common::Initialization;
 /// It dereferences to the v1beta1 spec, so its helpers
 /// ([`desired_failure_domains`](crate::cluster::PacketClusterSpec::desired_failure_domains))
 /// work unchanged.
-#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[kube(
     group = "infrastructure.cluster.x-k8s.io",
     version = "v1beta2",
@@ -55,6 +55,21 @@ capi_types::optional_spec!(
         "status": ::core::option::Option<PacketClusterStatus>,
     }
 );
+
+/// The schema is the v1beta1 spec's, description included.
+impl JsonSchema for PacketClusterSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        crate::cluster::PacketClusterSpec::schema_name()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        crate::cluster::PacketClusterSpec::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::cluster::PacketClusterSpec::json_schema(generator)
+    }
+}
 
 impl Deref for PacketClusterSpec {
     type Target = crate::cluster::PacketClusterSpec;

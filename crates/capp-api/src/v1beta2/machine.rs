@@ -41,6 +41,7 @@ use crate::machine::{IMMUTABLE_SPEC_MESSAGE, IMMUTABLE_SPEC_RULE};
 #[serde(remote = "Self", rename_all = "camelCase")]
 #[schemars(
     rename = "PacketMachineSpec",
+    description = "Desired state of a PacketMachine: the device to create.",
     extend("x-kubernetes-validations" = [{"message": IMMUTABLE_SPEC_MESSAGE, "rule": IMMUTABLE_SPEC_RULE}])
 )]
 pub struct PacketMachineSpec {
@@ -57,8 +58,10 @@ pub struct PacketMachineSpec {
     /// MachineType is the Equinix Metal plan slug (e.g. `c3.small.x86`).
     pub machine_type: String,
 
-    /// SSHKeys are SSH public keys (`authorized_keys` lines) installed on the device. When
-    /// empty, Equinix Metal installs the keys of the project and its members.
+    /// SSHKeys are SSH public keys (`authorized_keys` lines such as
+    /// `ssh-ed25519 AAAA... user@host`) installed on the device. They are sent with the
+    /// device creation request. When empty, Equinix Metal installs the keys of the project
+    /// and its members, as it does by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_keys: Option<Vec<String>>,
 
@@ -105,7 +108,8 @@ pub struct PacketMachineSpec {
     pub tags: Option<Vec<String>>,
 
     /// SpotInstance requests a spot market device: cheaper, but Equinix Metal may reclaim it
-    /// when the bid is no longer met. Requires `spotPriceMax`.
+    /// when the bid is no longer met (the device is then terminated at its
+    /// `terminationTime`). Requires `spotPriceMax`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spot_instance: Option<bool>,
 
@@ -114,6 +118,7 @@ pub struct PacketMachineSpec {
     pub spot_price_max: Option<f64>,
 
     /// TerminationTime is when Equinix Metal deletes the device, as an RFC 3339 timestamp.
+    /// Commonly set for spot market devices; also valid for on-demand and reserved ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("format" = "date-time"))]
     pub termination_time: Option<String>,

@@ -30,7 +30,10 @@ use crate::common::ObjectMeta;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"Time since the PacketMachineTemplate was created"}"#
 )]
 #[serde(remote = "Self", rename_all = "camelCase")]
-#[schemars(rename = "PacketMachineTemplateSpec")]
+#[schemars(
+    rename = "PacketMachineTemplateSpec",
+    description = "Desired state of a PacketMachineTemplate."
+)]
 pub struct PacketMachineTemplateSpec {
     /// Template is the PacketMachine every clone starts from.
     pub template: PacketMachineTemplateResource,
@@ -72,7 +75,10 @@ pub struct PacketMachineTemplateResource {
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"Time since the PacketClusterTemplate was created"}"#
 )]
 #[serde(remote = "Self", rename_all = "camelCase")]
-#[schemars(rename = "PacketClusterTemplateSpec")]
+#[schemars(
+    rename = "PacketClusterTemplateSpec",
+    description = "Desired state of a PacketClusterTemplate."
+)]
 pub struct PacketClusterTemplateSpec {
     /// Template is the PacketCluster every clone starts from.
     pub template: PacketClusterTemplateResource,
