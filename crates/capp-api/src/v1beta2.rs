@@ -70,7 +70,7 @@ pub const STORAGE_VERSION: &str = VERSION;
 /// ```
 /// use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookClientConfig;
 ///
-/// let crds = capp_api::v1beta2::crds_multiversion(WebhookClientConfig {
+/// let crds = capp_api::v1beta2::crds_multiversion(&WebhookClientConfig {
 ///     url: Some("https://capp-webhook.capp-system.svc:9443/convert".into()),
 ///     ..Default::default()
 /// });
@@ -82,7 +82,7 @@ pub const STORAGE_VERSION: &str = VERSION;
 /// }
 /// ```
 #[must_use]
-pub fn crds_multiversion(conversion: WebhookClientConfig) -> Vec<CustomResourceDefinition> {
+pub fn crds_multiversion(conversion: &WebhookClientConfig) -> Vec<CustomResourceDefinition> {
     let v1beta2 = [
         crate::complete_crd(PacketCluster::crd()),
         crate::complete_crd(PacketMachine::crd()),

@@ -150,7 +150,7 @@ fn a_client_change_made_in_the_other_version_wins_over_the_saved_value() {
         .as_mut()
         .unwrap();
     fds.0.clear();
-    fds.insert("ny", Default::default());
+    fds.insert("ny", capi_types::failure_domains::FailureDomainSpec::default());
     v2 = v1beta2::PacketCluster::try_from(&v1).unwrap();
     let names: Vec<&str> = v2
         .status
@@ -192,7 +192,7 @@ fn a_broken_annotation_is_an_error_that_names_it_and_the_fix() {
 
 // ---- ConversionReview ----
 
-fn review_of(desired: &str, objects: Vec<Value>) -> Value {
+fn review_of(desired: &str, objects: &[Value]) -> Value {
     json!({
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview",
         "request": {"uid": "6f8f4b1e-1234", "desiredAPIVersion": desired, "objects": objects}
@@ -227,7 +227,7 @@ fn the_review_converts_every_object_both_ways_and_keeps_uid_order_and_metadata()
         "spec": {"template": {"spec": {"os": "flatcar_stable", "machineType": "m3.small.x86"}}}});
     let up = answer(&review_of(
         V2,
-        vec![machine_json(V1), template, machine_json(V2)],
+        &[machine_json(V1), template, machine_json(V2)],
     ));
     let response = &up["response"];
     assert_eq!(up["kind"], "ConversionReview");
@@ -241,7 +241,7 @@ fn the_review_converts_every_object_both_ways_and_keeps_uid_order_and_metadata()
     assert_eq!(objects[1]["apiVersion"], V2);
     assert_eq!(objects[2], machine_json(V2), "already v1beta2: unchanged");
 
-    let down = answer(&review_of(V1, vec![machine_json(V2)]));
+    let down = answer(&review_of(V1, &[machine_json(V2)]));
     assert_eq!(down["response"]["convertedObjects"][0], machine_json(V1));
 }
 
@@ -268,7 +268,7 @@ fn the_review_fails_with_a_clear_message_on_bad_objects_and_converts_none() {
         ),
     ];
     for (object, expected) in cases {
-        let out = answer(&review_of(V2, vec![machine_json(V1), object]));
+        let out = answer(&review_of(V2, &[machine_json(V1), object]));
         let response = &out["response"];
         assert_eq!(response["uid"], "6f8f4b1e-1234");
         assert_eq!(response["result"]["status"], "Failure");
@@ -314,7 +314,7 @@ proptest! {
         ],
         0..4,
     ), desired in prop::sample::select(vec![V1, V2, "v1", ""])) {
-        let out: Value = serde_json::from_slice(&review(review_of(desired, objects).to_string().as_bytes())).unwrap();
+        let out: Value = serde_json::from_slice(&review(review_of(desired, &objects).to_string().as_bytes())).unwrap();
         prop_assert_eq!(&out["response"]["uid"], "6f8f4b1e-1234");
     }
 }

@@ -23,7 +23,7 @@ fn client_config() -> WebhookClientConfig {
 }
 
 fn multi() -> Vec<Value> {
-    crds_multiversion(client_config())
+    crds_multiversion(&client_config())
         .iter()
         .map(|c| serde_json::to_value(c).unwrap())
         .collect()
@@ -41,7 +41,7 @@ fn version<'a>(crd: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn the_v1beta1_version_is_byte_identical_to_the_single_version_crds() {
     let single = capp_api::crds();
-    let multi = crds_multiversion(client_config());
+    let multi = crds_multiversion(&client_config());
     assert_eq!(multi.len(), single.len());
     for (one, both) in single.iter().zip(&multi) {
         assert_eq!(both.metadata.name, one.metadata.name);

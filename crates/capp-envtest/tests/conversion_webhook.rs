@@ -158,7 +158,7 @@ async fn the_real_apiserver_converts_through_our_webhook_both_ways() {
     )
     .await
     .expect("the control plane starts");
-    let crds: Vec<Value> = v1beta2::crds_multiversion(webhook.config.clone())
+    let crds: Vec<Value> = v1beta2::crds_multiversion(&webhook.config)
         .iter()
         .map(|c| serde_json::to_value(c).unwrap())
         .collect();
@@ -173,7 +173,23 @@ async fn the_real_apiserver_converts_through_our_webhook_both_ways() {
         .await
         .expect("namespace");
 
-    // v1beta1 in, v1beta2 out.
+    machine_written_as_v1beta1_reads_as_v1beta2(&cp).await;
+    cluster_written_as_v1beta2_reads_as_v1beta1_and_keeps_its_order(&cp).await;
+    go_provider_objects_read_back_unchanged(&cp).await;
+
+    eprintln!(
+        "conversion webhook calls: {}",
+        webhook.calls.load(Ordering::SeqCst)
+    );
+    assert!(
+        webhook.calls.load(Ordering::SeqCst) > 0,
+        "the API server never called the conversion webhook"
+    );
+    cp.shutdown();
+}
+
+/// v1beta1 in, v1beta2 out (and v1beta1 again).
+async fn machine_written_as_v1beta1_reads_as_v1beta2(cp: &ControlPlane) {
     let machines_v1: Api<capp_api::PacketMachine> = Api::namespaced(cp.client(), NS);
     let machines_v2: Api<v1beta2::PacketMachine> = Api::namespaced(cp.client(), NS);
     let machine: capp_api::PacketMachine = serde_json::from_value(json!({
@@ -217,8 +233,10 @@ async fn the_real_apiserver_converts_through_our_webhook_both_ways() {
         back.status.unwrap().failure_message.as_deref(),
         Some("tags could not be set")
     );
+}
 
-    // v1beta2 in, v1beta1 out, and a v1beta1 status write that keeps the v1beta2-only order.
+/// v1beta2 in, v1beta1 out, and a v1beta1 status write that keeps the v1beta2-only order.
+async fn cluster_written_as_v1beta2_reads_as_v1beta1_and_keeps_its_order(cp: &ControlPlane) {
     let clusters_v1: Api<capp_api::PacketCluster> = Api::namespaced(cp.client(), NS);
     let clusters_v2: Api<v1beta2::PacketCluster> = Api::namespaced(cp.client(), NS);
     let cluster: v1beta2::PacketCluster = serde_json::from_value(json!({
@@ -276,15 +294,17 @@ async fn the_real_apiserver_converts_through_our_webhook_both_ways() {
             .as_deref(),
         Some("UpdateError")
     );
+}
 
-    // The Go provider's objects, v1beta1, apply unchanged and read back with every field.
+/// The Go provider's objects, v1beta1, apply unchanged and read back with every field.
+async fn go_provider_objects_read_back_unchanged(cp: &ControlPlane) {
     let mut go_objects = 0;
     for doc in common::go_template("cluster-template.yaml", NS) {
         let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
         if !kind.starts_with("Packet") {
             continue;
         }
-        let api = dynamic(&cp, "v1beta1", &kind);
+        let api = dynamic(cp, "v1beta1", &kind);
         let object: DynamicObject = serde_json::from_value(doc.clone()).unwrap();
         api.create(&PostParams::default(), &object)
             .await
@@ -301,14 +321,4 @@ async fn the_real_apiserver_converts_through_our_webhook_both_ways() {
         go_objects, 3,
         "PacketCluster, and a PacketMachineTemplate per role"
     );
-    eprintln!(
-        "conversion webhook calls: {}",
-        webhook.calls.load(Ordering::SeqCst)
-    );
-
-    assert!(
-        webhook.calls.load(Ordering::SeqCst) > 0,
-        "the API server never called the conversion webhook"
-    );
-    cp.shutdown();
 }
