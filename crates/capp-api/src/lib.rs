@@ -88,6 +88,7 @@ pub use cluster_template::{PacketClusterTemplate, PacketClusterTemplateSpec};
 pub use machine::{PacketMachine, PacketMachineSpec, PacketMachineStatus};
 pub use machine_template::{PacketMachineTemplate, PacketMachineTemplateSpec};
 pub use provider_id::ProviderId;
+pub use v1beta2::crds_multiversion;
 
 /// The API group of every kind in this crate.
 pub const GROUP: &str = "infrastructure.cluster.x-k8s.io";

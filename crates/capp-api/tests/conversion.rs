@@ -150,7 +150,10 @@ fn a_client_change_made_in_the_other_version_wins_over_the_saved_value() {
         .as_mut()
         .unwrap();
     fds.0.clear();
-    fds.insert("ny", capi_types::failure_domains::FailureDomainSpec::default());
+    fds.insert(
+        "ny",
+        capi_types::failure_domains::FailureDomainSpec::default(),
+    );
     v2 = v1beta2::PacketCluster::try_from(&v1).unwrap();
     let names: Vec<&str> = v2
         .status
@@ -288,6 +291,21 @@ fn a_body_that_is_not_a_review_gets_a_failure_not_a_panic() {
         let out: Value = serde_json::from_slice(&review(body)).unwrap();
         assert_eq!(out["response"]["result"]["status"], "Failure", "{out}");
     }
+}
+
+#[test]
+fn a_review_whose_objects_do_not_parse_still_echoes_the_uid() {
+    let body = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview",
+        "request": {"uid": "u-7", "desiredAPIVersion": V2, "objects": "not a list"}});
+    let out = answer(&body);
+    assert_eq!(out["response"]["uid"], "u-7");
+    assert_eq!(out["response"]["result"]["status"], "Failure");
+    assert!(
+        out["response"]["result"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a ConversionReview")
+    );
 }
 
 #[test]

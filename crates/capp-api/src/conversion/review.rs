@@ -53,7 +53,16 @@ pub fn review(body: &[u8]) -> Vec<u8> {
             ConversionRequest::try_from(review)
                 .map_err(|_| "the ConversionReview has no request".to_owned())
         }) {
-        Err(message) => ConversionResponse::invalid(Status::failure(&message, "BadRequest")),
+        Err(message) => {
+            let mut response = ConversionResponse::invalid(Status::failure(&message, "BadRequest"));
+            // Echo the uid when there is one, so the API server reports this message rather
+            // than a uid mismatch.
+            response.uid = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.pointer("/request/uid")?.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            response
+        }
         Ok(request) => {
             let desired = request.desired_api_version.clone();
             let converted: Result<Vec<Value>, String> = request
