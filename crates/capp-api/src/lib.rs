@@ -29,6 +29,11 @@
 //! and [`core`] reads core `Cluster` and `Machine` objects of either `cluster.x-k8s.io`
 //! version (`v1beta1`, `v1beta2`) into one view, so controllers do not depend on either shape.
 //!
+//! [`v1beta2`] has the same four kinds in `infrastructure.cluster.x-k8s.io/v1beta2`, the shape
+//! of the Cluster API v1beta2 contract; [`conversion`] converts between the versions without
+//! loss and answers the API server's `ConversionReview`s, and
+//! [`v1beta2::crds_multiversion`] builds CRDs serving both versions (`docs/api-versions.md`).
+//!
 //! [`crds()`] returns the four CustomResourceDefinitions; they are structural (checked by
 //! `capp_testenv::schema::structural::check_crd` in this crate's tests) and carry the contract label
 //! `cluster.x-k8s.io/v1beta1: v1beta1`.
@@ -67,6 +72,7 @@ pub mod cluster;
 pub mod cluster_template;
 pub mod common;
 pub mod conditions;
+pub mod conversion;
 pub mod core;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixtures;
@@ -74,6 +80,7 @@ pub mod machine;
 pub mod machine_template;
 pub mod policy;
 pub mod provider_id;
+pub mod v1beta2;
 
 pub use bootstrap::{PacketKubeadmConfig, PacketKubeadmConfigTemplate};
 pub use cluster::{PacketCluster, PacketClusterSpec, PacketClusterStatus};
@@ -81,6 +88,7 @@ pub use cluster_template::{PacketClusterTemplate, PacketClusterTemplateSpec};
 pub use machine::{PacketMachine, PacketMachineSpec, PacketMachineStatus};
 pub use machine_template::{PacketMachineTemplate, PacketMachineTemplateSpec};
 pub use provider_id::ProviderId;
+pub use v1beta2::crds_multiversion;
 
 /// The API group of every kind in this crate.
 pub const GROUP: &str = "infrastructure.cluster.x-k8s.io";
@@ -141,6 +149,16 @@ pub enum Error {
     NoServedCoreVersion {
         /// The versions discovery listed.
         served: Vec<String>,
+    },
+    /// An object cannot be converted between `v1beta1` and `v1beta2` ([`conversion`]).
+    #[error("cannot convert {kind} {name:?}: {problem}")]
+    Conversion {
+        /// The object's kind (`PacketCluster`, ...).
+        kind: String,
+        /// The object's name (empty when it has none).
+        name: String,
+        /// What is wrong and how to fix it.
+        problem: String,
     },
 }
 
