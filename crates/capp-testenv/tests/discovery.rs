@@ -581,3 +581,31 @@ async fn the_root_path_lists_the_served_paths() {
     }
     assert!(paths.is_sorted(), "{paths:?}");
 }
+
+/// Cluster API's Machine controller lists `storage.k8s.io/v1` VolumeAttachments before it
+/// deletes a Machine; without the kind it retries forever ("no matches for kind
+/// VolumeAttachment").
+#[tokio::test]
+async fn volume_attachments_are_served_cluster_scoped() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let (status, _, list) = get(
+        &client,
+        "/apis/storage.k8s.io/v1/volumeattachments",
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["kind"], "VolumeAttachmentList", "{list}");
+    assert_eq!(list["items"], json!([]), "{list}");
+    let (_, _, resources) = get(&client, "/apis/storage.k8s.io/v1", "application/json").await;
+    let va = resources["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "volumeattachments")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(va["namespaced"], false, "{resources}");
+    assert_eq!(va["kind"], "VolumeAttachment", "{resources}");
+}
