@@ -453,7 +453,19 @@ async fn flow_1_the_default_template_on_the_real_cluster_api_managers() {
     let template =
         capp_components::templates::render(capp_components::templates::Flavor::Default).unwrap();
     let template = capp_components::variables::substitute(&template, &values).unwrap();
-    let file = stack.dir.write("cluster.yaml", &template);
+    let file = stack.dir.write("cluster-template.yaml", &template);
+    // The template keeps the control-plane Elastic IP when the cluster goes (`Retain`, the
+    // Go provider's behaviour); the flow releases it, as `examples/cluster.yaml` does.
+    let mut docs = capp_envtest::load_yaml_documents(&file).expect("the template parses");
+    for doc in &mut docs {
+        if doc["kind"] == "PacketCluster" {
+            doc["spec"]["elasticIPReclaimPolicy"] = json!("Delete");
+        }
+    }
+    let file = stack.dir.write(
+        "cluster.json",
+        &json!({"apiVersion": "v1", "kind": "List", "items": docs}).to_string(),
+    );
     let admin = stack.admin().to_owned();
     kubectl_ok(&admin, &["create", "namespace", ns], None).await;
     kubectl_ok(&admin, &["apply", "-f", file.to_str().unwrap()], None).await;

@@ -112,7 +112,7 @@ pub(crate) fn workspace_bin(name: &str, package: &str) -> PathBuf {
 /// A child process whose stdout and stderr go to `<run dir>/<name>.log`; killed on drop.
 pub(crate) struct Child {
     name: String,
-    child: std::process::Child,
+    process: std::process::Child,
     log: PathBuf,
 }
 
@@ -144,7 +144,7 @@ impl Child {
             .unwrap_or_else(|e| panic!("{name} ({}) starts: {e}", program.display()));
         Self {
             name: name.to_owned(),
-            child,
+            process: child,
             log,
         }
     }
@@ -155,7 +155,7 @@ impl Child {
 
     /// Panics (with the log's end) when the process has exited.
     pub(crate) fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().ok().flatten() {
+        if let Some(status) = self.process.try_wait().ok().flatten() {
             panic!(
                 "{} exited ({status}); log ends:\n{}",
                 self.name,
@@ -172,8 +172,8 @@ impl Child {
 
     /// SIGKILL (`Child::kill` sends it on Unix) and reap.
     pub(crate) fn sigkill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
     }
 }
 
@@ -204,7 +204,10 @@ pub(crate) fn http(
         .map_err(|e| e.to_string())?;
     let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
     for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
+        request.push_str(k);
+        request.push_str(": ");
+        request.push_str(v);
+        request.push_str("\r\n");
     }
     request.push_str("Content-Length: 0\r\n\r\n");
     stream
