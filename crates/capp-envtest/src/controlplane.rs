@@ -206,6 +206,27 @@ impl ControlPlane {
         write_kubeconfig(&self.dir, &safe, &self.url, &self.ca, &cert)
     }
 
+    /// Writes a kubeconfig that authenticates with a bearer `token` (for example a
+    /// ServiceAccount token from the TokenRequest API, `kubectl create token`) and returns its
+    /// path; `name` names the file and the kubeconfig's user entry.
+    pub fn kubeconfig_with_token(&self, name: &str, token: &str) -> Result<PathBuf> {
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let yaml = Kubeconfig::with_token(
+            "capp-envtest",
+            &safe,
+            &self.url,
+            self.ca.certificate(),
+            capp_pki::SecretValue::new(token.to_owned()),
+        )
+        .to_yaml()
+        .map_err(Error::Pki)?;
+        self.dir
+            .write(&format!("kubeconfig-token-{safe}"), yaml.expose())
+    }
+
     /// A `kube::Client` authenticated as `user` (in `group`, if given) by client certificate.
     pub async fn client_for(&self, user: &str, group: Option<&str>) -> Result<kube::Client> {
         client_from_kubeconfig(&self.kubeconfig_for(user, group)?).await

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use k8s_openapi::api::admissionregistration::v1 as admission;
-use k8s_openapi::api::{apps, coordination, core, events, rbac};
+use k8s_openapi::api::{apps, coordination, core, events, rbac, storage};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 
 /// A path segment of an unknown field.
@@ -61,6 +61,7 @@ fn typed(group: &str, plural: &str, obj: &Value) -> Option<Result<Value, String>
         ("", "pods") => roundtrip::<core::v1::Pod>(obj),
         ("events.k8s.io", "events") => roundtrip::<events::v1::Event>(obj),
         ("coordination.k8s.io", "leases") => roundtrip::<coordination::v1::Lease>(obj),
+        ("storage.k8s.io", "volumeattachments") => roundtrip::<storage::v1::VolumeAttachment>(obj),
         ("apps", "deployments") => roundtrip::<apps::v1::Deployment>(obj),
         ("rbac.authorization.k8s.io", "roles") => roundtrip::<rbac::v1::Role>(obj),
         ("rbac.authorization.k8s.io", "clusterroles") => roundtrip::<rbac::v1::ClusterRole>(obj),

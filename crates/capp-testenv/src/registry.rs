@@ -208,6 +208,20 @@ const BUILTINS: &[Builtin] = &[
     },
     b("events.k8s.io", "v1", "events", "Event", true, &["ev"]),
     b("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
+    // Cluster API's Machine controller lists them before deleting a Machine (it waits for
+    // the Node's volumes to detach); nothing here attaches volumes, so the list stays empty
+    // unless a test creates some.
+    Builtin {
+        status: true,
+        ..b(
+            "storage.k8s.io",
+            "v1",
+            "volumeattachments",
+            "VolumeAttachment",
+            false,
+            &[],
+        )
+    },
     Builtin {
         status: true,
         generation: true,

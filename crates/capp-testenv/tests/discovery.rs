@@ -582,3 +582,59 @@ async fn a_crd_with_held_objects_terminates_until_they_are_gone() {
     .unwrap();
     assert!(crds.get_opt("widgets.example.com").await.unwrap().is_none());
 }
+
+/// kube-apiserver answers `GET /` with the paths it serves; Cluster API's cluster cache probes
+/// it (`GET /?timeout=5s`) before connecting to a workload cluster and gives up on a 404
+/// ("cluster is not reachable: the server could not find the requested resource").
+#[tokio::test]
+async fn the_root_path_lists_the_served_paths() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let (status, _, root) = get(&client, "/?timeout=5s", "application/json").await;
+    assert_eq!(status, 200, "{root}");
+    let paths: Vec<&str> = root["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for expected in [
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/apis/apps/v1",
+        "/version",
+        "/healthz",
+    ] {
+        assert!(paths.contains(&expected), "{expected} in {paths:?}");
+    }
+    assert!(paths.is_sorted(), "{paths:?}");
+}
+
+/// Cluster API's Machine controller lists `storage.k8s.io/v1` VolumeAttachments before it
+/// deletes a Machine; without the kind it retries forever ("no matches for kind
+/// VolumeAttachment").
+#[tokio::test]
+async fn volume_attachments_are_served_cluster_scoped() {
+    let env = support::start().await;
+    let client = env.client().unwrap();
+    let (status, _, list) = get(
+        &client,
+        "/apis/storage.k8s.io/v1/volumeattachments",
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["kind"], "VolumeAttachmentList", "{list}");
+    assert_eq!(list["items"], json!([]), "{list}");
+    let (_, _, resources) = get(&client, "/apis/storage.k8s.io/v1", "application/json").await;
+    let va = resources["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "volumeattachments")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(va["namespaced"], false, "{resources}");
+    assert_eq!(va["kind"], "VolumeAttachment", "{resources}");
+}
