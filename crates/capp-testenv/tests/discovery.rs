@@ -159,35 +159,6 @@ async fn discovery_lists_builtin_groups_and_follows_crds() {
     );
 }
 
-/// `GET /` lists the served paths as kube-apiserver's index does; Cluster API's
-/// ClusterCache probes it before connecting to a workload cluster.
-#[tokio::test]
-async fn the_root_path_lists_the_served_paths_sorted() {
-    let env = support::start().await;
-    let client = env.client().unwrap();
-    let (status, _, root) = get(&client, "/", "application/json").await;
-    assert_eq!(status, 200, "{root}");
-    let paths: Vec<&str> = root["paths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
-    for path in [
-        "/api",
-        "/api/v1",
-        "/apis",
-        "/apis/apps/v1",
-        "/healthz",
-        "/version",
-    ] {
-        assert!(paths.contains(&path), "{path} in {paths:?}");
-    }
-    let mut sorted = paths.clone();
-    sorted.sort_unstable();
-    assert_eq!(paths, sorted);
-}
-
 #[tokio::test]
 async fn installed_crds_report_established_and_names_accepted() {
     let env = support::start().await;

@@ -55,33 +55,6 @@ impl Server {
                 .body(Full::new(Bytes::from_static(b"ok")).boxed_unsync())
                 .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync())))),
             ["version"] => Some(Ok(json_response(200, &version(), &[]))),
-            // kube-apiserver's root: the paths it serves (`genericapiserver`'s
-            // `IndexLister`). Cluster API's cluster cache probes `GET /` before it connects.
-            [] => {
-                let state = self.state.lock().await;
-                let mut paths: Vec<String> = [
-                    "/api",
-                    "/api/v1",
-                    "/apis",
-                    "/healthz",
-                    "/livez",
-                    "/openapi/v2",
-                    "/openapi/v3",
-                    "/readyz",
-                    "/version",
-                ]
-                .iter()
-                .map(|p| (*p).to_owned())
-                .collect();
-                for def in state.defs().iter().filter(|d| !d.group.is_empty()) {
-                    paths.push(format!("/apis/{}", def.group));
-                    paths.push(format!("/apis/{}/{}", def.group, def.version));
-                }
-                paths.sort();
-                paths.dedup();
-                Some(Ok(json_response(200, &json!({ "paths": paths }), &[])))
-            }
-
             ["api"] => {
                 let state = self.state.lock().await;
                 if wants_aggregated(headers) {
