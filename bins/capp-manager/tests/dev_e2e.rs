@@ -139,7 +139,7 @@ async fn the_example_cluster_runs_scales_and_deletes_across_a_manager_kill() {
     run.ensure(provider_id.is_none(), || {
         format!("the killed manager cannot have recorded the device: providerID {provider_id:?}")
     });
-    let _manager = start_manager(&run, &sim, &kubeconfig, 2);
+    let manager = start_manager(&run, &sim, &kubeconfig, 2);
 
     // Every Machine Running; the workload cluster lists three Nodes.
     wait_machines_running(&run, &kubectl, &kubeconfig, 3).await;
@@ -217,6 +217,7 @@ async fn the_example_cluster_runs_scales_and_deletes_across_a_manager_kill() {
         format!("five creates (four Machines and the address spacer), got {creates}")
     });
 
+    drop(manager);
     let sim_exit = sim.process.exited();
     run.ensure(sim_exit.is_none(), || {
         format!("capp-sim kept running through the test, but exited: {sim_exit:?}")
@@ -236,6 +237,7 @@ fn start_manager(run: &RunDir, sim: &Sim, kubeconfig: &Path, n: u32) -> Process 
     command
         .env("PACKET_API_KEY", &sim.fields["token"])
         .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
         .env_remove("KUBECONFIG")
         .arg("--kubeconfig")
         .arg(kubeconfig)
@@ -245,9 +247,10 @@ fn start_manager(run: &RunDir, sim: &Sim, kubeconfig: &Path, n: u32) -> Process 
             "--kubeadm-bootstrap",
             "--metrics-bind-address=0",
             "--health-probe-bind-address=0",
-            // Requeues and polls on the simulator's short provisioning time.
+            // Requeues and polls on the simulator's short provisioning time: the first poll
+            // of a provisioning device comes after half the expected 8 minutes, 4.8 s here.
             "--time-scale",
-            "0.1",
+            "0.02",
         ]);
     let process = Process::spawn(
         &format!("capp-manager run {n}"),
@@ -302,12 +305,25 @@ fn skip_shared_addresses(run: &RunDir, sim: &Sim) -> Spacer {
 async fn wait_machines_running(run: &RunDir, kubectl: &Kubectl, kubeconfig: &Path, count: usize) {
     let deadline = Instant::now() + STEP;
     loop {
-        let names = kubectl.ok(
+        let phases = kubectl.ok(
             run,
             kubeconfig,
-            &["get", "machines", "-n", NS, "-o", "name"],
+            &[
+                "get",
+                "machines",
+                "-n",
+                NS,
+                "--no-headers",
+                "-o",
+                "custom-columns=NAME:.metadata.name,PHASE:.status.phase",
+            ],
         );
-        if names.lines().count() == count {
+        if phases.lines().count() == count && !phases.contains("Deleting") {
+            // kubectl waits for each Machine in turn with what is left of its timeout.
+            let timeout = deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs()
+                .max(1);
             let out = kubectl.run(
                 kubeconfig,
                 &[
@@ -317,18 +333,16 @@ async fn wait_machines_running(run: &RunDir, kubectl: &Kubectl, kubeconfig: &Pat
                     "machines",
                     "--all",
                     "--for=jsonpath={.status.phase}=Running",
-                    "--timeout=5s",
+                    &format!("--timeout={timeout}s"),
                 ],
             );
-            if out.status.success() {
-                let after = kubectl.ok(
-                    run,
-                    kubeconfig,
-                    &["get", "machines", "-n", NS, "-o", "name"],
-                );
-                if after.lines().count() == count {
-                    return;
-                }
+            let after = kubectl.ok(
+                run,
+                kubeconfig,
+                &["get", "machines", "-n", NS, "-o", "name"],
+            );
+            if out.status.success() && after.lines().count() == count {
+                return;
             }
         }
         if Instant::now() > deadline {

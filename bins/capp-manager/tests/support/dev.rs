@@ -14,8 +14,8 @@ use serde_json::Value;
 /// The bearer token of the simulator's control surface in this test.
 pub(crate) const CONTROL_TOKEN: &str = "dev-e2e-control";
 
-/// The run directory: every process writes its log here. Removed when the test passes, kept
-/// (and named in the panic message) when it fails.
+/// The run directory: every process writes its log here. Removed when the test passes (unless
+/// `DEV_E2E_KEEP_LOGS` is set), kept (and named in the panic message) when it fails.
 pub(crate) struct RunDir {
     /// The directory.
     pub(crate) path: PathBuf,
@@ -60,6 +60,11 @@ impl Drop for RunDir {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("dev_e2e FAILED: logs kept in {}", self.path.display());
+        } else if std::env::var_os("DEV_E2E_KEEP_LOGS").is_some() {
+            eprintln!(
+                "dev_e2e: logs kept in {} (DEV_E2E_KEEP_LOGS)",
+                self.path.display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.path);
         }
@@ -226,7 +231,8 @@ impl Sim {
         command
             .args(["--listen", "127.0.0.1:0", "--control-token", CONTROL_TOKEN])
             .args(args)
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
         let mut process = Process::spawn("capp-sim", command, &log);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -256,14 +262,8 @@ impl Sim {
 
     /// One Metal API request with the simulator's token: (status, JSON body or `Null`).
     pub(crate) fn metal(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        http(
-            &self.fields["base_url"],
-            method,
-            path,
-            body,
-            "",
-            Some(&self.fields["token"]),
-        )
+        let credential = format!("X-Auth-Token: {}", self.fields["token"]);
+        http(&self.fields["base_url"], method, path, body, &credential)
     }
 
     /// `GET /_sim/v1/state`.
@@ -293,38 +293,30 @@ pub(crate) fn control_at(
         method,
         path,
         body,
-        &format!("Bearer {CONTROL_TOKEN}"),
-        None,
+        &format!("Authorization: Bearer {CONTROL_TOKEN}"),
     )
 }
 
-/// A plain HTTP/1.1 request to `base` + `path`, `Connection: close`; status 0 when the
+/// A plain HTTP/1.1 request to `base` + `path` with the `credential` header line,
+/// `Connection: close`; status 0 when the
 /// simulator cannot be reached or does not answer.
 fn http(
     base: &str,
     method: &str,
     path: &str,
     body: Option<&Value>,
-    authorization: &str,
-    metal_token: Option<&str>,
+    credential: &str,
 ) -> (u16, Value) {
     let rest = base.trim_start_matches("http://");
     let (addr, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let body = body.map(Value::to_string).unwrap_or_default();
-    let mut headers = String::new();
-    if !authorization.is_empty() {
-        headers.push_str(&format!("Authorization: {authorization}\r\n"));
-    }
-    if let Some(token) = metal_token {
-        headers.push_str(&format!("X-Auth-Token: {token}\r\n"));
-    }
     let Ok(mut stream) = TcpStream::connect(addr) else {
         return (0, Value::Null);
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = write!(
         stream,
-        "{method} /{prefix}{path} HTTP/1.1\r\nHost: {addr}\r\n{headers}\
+        "{method} /{prefix}{path} HTTP/1.1\r\nHost: {addr}\r\n{credential}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
