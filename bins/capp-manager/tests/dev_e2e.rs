@@ -135,9 +135,16 @@ async fn the_example_cluster_runs_scales_and_deletes_across_a_manager_kill() {
          {killed_machine}, at {:.1?}",
         started.elapsed()
     );
-    let provider_id = machine_field(&env, &killed_machine, "/spec/providerID").await;
-    run.ensure(provider_id.is_none(), || {
-        format!("the killed manager cannot have recorded the device: providerID {provider_id:?}")
+    let recorded = env
+        .get_object(
+            &Gvr::new(capp_api::GROUP, capp_api::VERSION, "packetmachines"),
+            Some(NS),
+            &killed_machine,
+        )
+        .await
+        .and_then(|pm| pm.pointer("/spec/providerID").cloned());
+    run.ensure(recorded.is_none(), || {
+        format!("the killed manager cannot have recorded the device: PacketMachine providerID {recorded:?}")
     });
     let manager = start_manager(&run, &sim, &kubeconfig, 2);
 
@@ -479,7 +486,9 @@ fn log_in_process(path: &Path) {
     let file = Mutex::new(std::fs::File::create(path).unwrap());
     let _ = tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "info,capp_testenv=debug",
+            ))
             .with_ansi(false)
             .with_writer(file)
             .finish(),
