@@ -111,7 +111,7 @@ struct Args {
     capacity: Vec<(String, String, u32)>,
 
     /// A one-shot fault, as `FAULT[@OPERATION][*TIMES]`: e.g. `lost@createDevice` (the next
-    /// create takes effect, then the connection is cut). Faults: drop, truncate, lost,
+    /// create takes effect, then the connection is cut). Faults: drop, truncate, lost, hang,
     /// garbage, rate-limited, no-capacity, status:<code>, latency-ms:<n>. Repeatable.
     #[arg(long, value_name = "RULE", value_parser = fault_rule)]
     inject: Vec<FaultRule>,

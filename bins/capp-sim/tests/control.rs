@@ -1,6 +1,8 @@
 //! The `capp-sim` executable steered from outside its process, as a kill test harness does:
 //! an ambiguous create (applied, then the connection cut) armed over the control surface,
-//! sent with the real capp-packet client, and found in the state snapshot; plus the
+//! sent with the real capp-packet client, and found in the state snapshot; a hung create seen
+//! through the operation counters while its client still waits (the moment a kill test
+//! kills the client); plus the
 //! start-up flags that preset the same controls.
 
 // The helpers below are test code even though they are not `#[test]` functions.
@@ -140,6 +142,52 @@ async fn an_ambiguous_create_armed_from_outside_the_process_shows_in_the_snapsho
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, devices[0]["id"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn a_hung_create_shows_in_the_counters_while_the_client_still_waits() {
+    let (_child, fields) = spawn(&["--provision-seconds", "0", "--ssh-key", KEY]);
+    let project = fields["project_id"].clone();
+    let (status, counts) = control(&fields, "GET", "/operations", None);
+    assert_eq!(status, 200);
+    assert_eq!(counts["counts"].get("createDevice"), None, "{counts}");
+
+    let (status, body) = control(
+        &fields,
+        "POST",
+        "/faults",
+        Some(json!({"fault": "hang", "operation": "createDevice"})),
+    );
+    assert_eq!(status, 204, "{body}");
+    let metal = client(&fields);
+    let create = tokio::spawn(async move { metal.create_device(&project, &request("cp-0")).await });
+
+    // The counter moves once the device exists; the client has no answer yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, counts) = control(&fields, "GET", "/operations", None);
+        if counts["counts"]["createDevice"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no create counted: {counts}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, state) = control(&fields, "GET", "/state", None);
+    assert_eq!(state["devices"].as_array().unwrap().len(), 1, "{state}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !create.is_finished(),
+        "the client is still waiting for its answer"
+    );
+    create.abort();
+
+    let (status, body) = control(&fields, "GET", "/clock", None);
+    assert_eq!(status, 200, "the simulator still serves: {body}");
+    let (status, _) = control(&fields, "POST", "/operations", None);
+    assert_eq!(status, 405);
 }
 
 #[tokio::test]

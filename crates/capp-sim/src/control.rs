@@ -9,6 +9,7 @@
 //! | method and path | body | answer |
 //! |---|---|---|
 //! | `GET /_sim/v1/state` | | 200 [`StateSnapshot`]: devices, vanished devices, IP reservations, BGP sessions |
+//! | `GET /_sim/v1/operations` | | 200 `{"counts": {"createDevice": 3, ...}}`: Metal API requests per operationId, faults included |
 //! | `POST /_sim/v1/devices/{id}/fail` | | 204; 404 unknown device; 409 no longer provisioning |
 //! | `POST /_sim/v1/devices/{id}/stick` | | 204; 404; 409 (as above) |
 //! | `PUT /_sim/v1/capacity` | `{"metro":"da","plan":"c3.small.x86","servers":2}` | 200 `{metro, plan, servers, left}` |
@@ -184,6 +185,10 @@ fn route(
             Method::GET => Ok(Some(
                 serde_json::to_value(shared.snapshot()).unwrap_or(Value::Null),
             )),
+            _ => Err(allow("GET")),
+        },
+        ["operations"] => match *method {
+            Method::GET => Ok(Some(json!({"counts": shared.observer.counts()}))),
             _ => Err(allow("GET")),
         },
         ["devices", id, action @ ("fail" | "stick")] => {

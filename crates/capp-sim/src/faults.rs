@@ -73,6 +73,9 @@ impl FaultConfig {
     }
 }
 
+/// The longest a [`Fault::Hang`] holds its connection before closing it.
+pub const HANG_LIMIT: Duration = Duration::from_secs(120);
+
 /// One fault to inject into a single request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,6 +93,11 @@ pub enum Fault {
     /// created device, say) happened but the client only sees the connection end. This is
     /// the "unexpected EOF on create" case that forces a client to adopt by tags.
     Lost,
+    /// Handle the request, then answer nothing and keep the connection open (for at most
+    /// [`HANG_LIMIT`], then close it): the effect happened while the client still waits. A
+    /// test that kills the client at that moment (seen through the operation counters) knows
+    /// the client cannot have recorded the result.
+    Hang,
     /// Handle the request, then answer `200` with a body that is not JSON.
     Garbage,
     /// Answer 429 with `X-RateLimit-*` headers (and `Retry-After` when
@@ -112,6 +120,7 @@ impl std::fmt::Display for Fault {
             Self::Drop => f.write_str("drop"),
             Self::Truncate => f.write_str("truncate"),
             Self::Lost => f.write_str("lost"),
+            Self::Hang => f.write_str("hang"),
             Self::Garbage => f.write_str("garbage"),
             Self::RateLimited => f.write_str("rate-limited"),
             Self::NoCapacity => f.write_str("no-capacity"),
@@ -122,13 +131,14 @@ impl std::fmt::Display for Fault {
 
 /// The fault names, for error messages.
 const FAULT_NAMES: &str =
-    "drop, truncate, lost, garbage, rate-limited, no-capacity, status:<code>, latency-ms:<n>";
+    "drop, truncate, lost, hang, garbage, rate-limited, no-capacity, status:<code>, latency-ms:<n>";
 
 impl FromStr for Fault {
     type Err = String;
 
     /// Reads a fault as the command line and the control surface spell it: `drop`,
-    /// `truncate`, `lost` (the request takes effect, then the connection is cut), `garbage`,
+    /// `truncate`, `lost` (the request takes effect, then the connection is cut), `hang` (the
+    /// request takes effect, then no answer while the connection stays open), `garbage`,
     /// `rate-limited`, `no-capacity`, `status:<100..=599>` or `latency-ms:<n>`.
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         let raw = raw.trim();
@@ -150,6 +160,7 @@ impl FromStr for Fault {
                 "drop" => Self::Drop,
                 "truncate" => Self::Truncate,
                 "lost" => Self::Lost,
+                "hang" => Self::Hang,
                 "garbage" => Self::Garbage,
                 "rate-limited" => Self::RateLimited,
                 "no-capacity" => Self::NoCapacity,
@@ -252,6 +263,7 @@ pub(crate) enum Action {
     Drop,
     Truncate,
     Lost,
+    Hang,
     Garbage,
     RateLimited,
     NoCapacity,
@@ -414,6 +426,7 @@ impl Faults {
                 Fault::Drop => Action::Drop,
                 Fault::Truncate => Action::Truncate,
                 Fault::Lost => Action::Lost,
+                Fault::Hang => Action::Hang,
                 Fault::Garbage => Action::Garbage,
                 Fault::NoCapacity => Action::NoCapacity,
                 Fault::Latency(extra) => {
@@ -565,6 +578,7 @@ mod tests {
             Fault::Drop,
             Fault::Truncate,
             Fault::Lost,
+            Fault::Hang,
             Fault::Garbage,
             Fault::RateLimited,
             Fault::NoCapacity,

@@ -131,7 +131,7 @@ pub use crate::config::{
 };
 pub use crate::error::{Error, Result};
 pub use crate::events::{ActiveDevice, DeviceAddress, DeviceEvent};
-pub use crate::faults::{Fault, FaultConfig, FaultRule, Faults};
+pub use crate::faults::{Fault, FaultConfig, FaultRule, Faults, HANG_LIMIT};
 pub use crate::ids::is_uuid;
 pub use crate::observe::RequestRecord;
 pub use crate::state::{

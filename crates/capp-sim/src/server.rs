@@ -303,6 +303,16 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Resp, Dropped
         shared.observer.record(record);
         return Err(Dropped);
     }
+    if post_fault == Some(Action::Hang) {
+        // Recorded (and counted) before the wait: the counters tell a test the effect happened
+        // while the client still waits for an answer.
+        record.status = response.status().as_u16();
+        record.fault = Some("hang".to_owned());
+        shared.observer.record(record);
+        drop(response);
+        tokio::time::sleep(crate::faults::HANG_LIMIT).await;
+        return Err(Dropped);
+    }
     Ok(finish(shared, record, response, post_fault))
 }
 
@@ -426,7 +436,9 @@ fn early_fault(action: Action, operation: Option<&str>, send_retry_after: bool) 
     };
     match action {
         Action::Handle => proceed(false, None),
-        Action::Truncate | Action::Garbage | Action::Lost => proceed(false, Some(action)),
+        Action::Truncate | Action::Garbage | Action::Lost | Action::Hang => {
+            proceed(false, Some(action))
+        }
         Action::NoCapacity if operation == Some("createDevice") => proceed(true, None),
         Action::Drop => Early::Drop,
         Action::RateLimited => {
