@@ -8,8 +8,8 @@
     reason = "test helpers: a panic is a test failure with its message"
 )]
 
-#[path = "support/golden.rs"]
-mod golden;
+#[path = "support/crd_checks.rs"]
+mod crd_checks;
 
 use capp_api::bootstrap::crds;
 use capp_testenv::schema::structural;
@@ -24,25 +24,12 @@ fn crds_json() -> Vec<Value> {
 
 #[test]
 fn the_bootstrap_crds_match_their_golden_yaml_byte_for_byte() {
-    golden::check_crd_goldens(&crds());
+    crd_checks::check_crd_goldens(&crds());
 }
 
 #[test]
 fn the_bootstrap_crds_are_structural_and_pass_the_api_servers_validation() {
-    for crd in crds_json() {
-        if let Err(violations) = structural::check_crd(&crd) {
-            let text: Vec<String> = violations.iter().map(ToString::to_string).collect();
-            panic!(
-                "{} is not structural:\n{}",
-                crd["metadata"]["name"],
-                text.join("\n")
-            );
-        }
-        if let Err(causes) = capp_testenv::schema::validate_crd(&crd) {
-            let text: Vec<String> = causes.iter().map(ToString::to_string).collect();
-            panic!("{} rejected: {text:#?}", crd["metadata"]["name"]);
-        }
-    }
+    crd_checks::assert_structural_and_valid(&crds_json());
 }
 
 #[test]

@@ -7,8 +7,8 @@
     reason = "test helpers: a panic is a test failure with its message"
 )]
 
-#[path = "support/golden.rs"]
-mod golden;
+#[path = "support/crd_checks.rs"]
+mod crd_checks;
 
 use capp_api::crds;
 use capp_testenv::schema::structural;
@@ -34,7 +34,7 @@ fn root_schema(crd: &Value) -> &Value {
 
 #[test]
 fn every_generated_crd_matches_its_golden_yaml_byte_for_byte() {
-    golden::check_crd_goldens(&crds());
+    crd_checks::check_crd_goldens(&crds());
 }
 
 #[test]

@@ -8,6 +8,9 @@
     reason = "test helpers: a panic is a test failure with its message"
 )]
 
+#[path = "support/crd_checks.rs"]
+mod crd_checks;
+
 use capp_api::v1beta2::crds_multiversion;
 use capp_testenv::schema::structural;
 use k8s_openapi::ByteString;
@@ -175,20 +178,7 @@ fn the_v1beta2_spec_is_the_v1beta1_spec_but_for_a_plain_provider_id() {
 
 #[test]
 fn the_multiversion_crds_are_structural_and_pass_apiextensions_validation() {
-    for crd in multi() {
-        if let Err(violations) = structural::check_crd(&crd) {
-            let text: Vec<String> = violations.iter().map(ToString::to_string).collect();
-            panic!(
-                "{} is not structural:\n{}",
-                crd["metadata"]["name"],
-                text.join("\n")
-            );
-        }
-        if let Err(causes) = capp_testenv::schema::validate_crd(&crd) {
-            let text: Vec<String> = causes.iter().map(ToString::to_string).collect();
-            panic!("{} rejected: {text:#?}", crd["metadata"]["name"]);
-        }
-    }
+    crd_checks::assert_structural_and_valid(&multi());
 }
 
 #[test]
