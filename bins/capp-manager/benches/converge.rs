@@ -44,13 +44,12 @@ const NS: &str = "default";
 fn scale() -> f64 {
     std::env::var("CAPP_BENCH_TIME_SCALE")
         .ok()
-        .map(|v| {
+        .map_or(DEFAULT_SCALE, |v| {
             v.parse::<f64>()
                 .ok()
                 .filter(|s| *s > 0.0 && *s <= 1.0)
                 .expect("CAPP_BENCH_TIME_SCALE is a number in (0, 1]")
         })
-        .unwrap_or(DEFAULT_SCALE)
 }
 
 fn scaled(secs: u64) -> Duration {
