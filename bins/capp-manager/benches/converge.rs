@@ -8,8 +8,14 @@
 //!
 //! ```text
 //! cargo bench -p capp-manager --bench converge                 # 200 machines
-//! CAPP_BENCH_MACHINES=1000 cargo bench -p capp-manager --bench converge
+//! CAPP_BENCH_MACHINES=1000 CAPP_BENCH_STEADY=0 CAPP_BENCH_TIME_SCALE=0.01 \
+//!     cargo bench -p capp-manager --bench converge
 //! ```
+//!
+//! `CAPP_BENCH_DEADLINE_SECS` (default 1200) bounds each wait; `CAPP_BENCH_TIME_SCALE`
+//! (default 0.05) changes the compression: with 6 devices
+//! provisioning at once per project, 1,000 machines need 1,000 / 6 x 8 minutes = 22 hours
+//! of device time (67 minutes at 20x), so the memory run compresses 100x.
 
 #![allow(
     clippy::unwrap_used,
@@ -30,12 +36,25 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use serde_json::{Value, json};
 
-const SCALE: f64 = 0.05;
+/// The default compression of the timeline (20x).
+const DEFAULT_SCALE: f64 = 0.05;
 const PER_CLUSTER: usize = 20;
 const NS: &str = "default";
 
+/// The timeline's compression: `CAPP_BENCH_TIME_SCALE`, else [`DEFAULT_SCALE`].
+fn scale() -> f64 {
+    std::env::var("CAPP_BENCH_TIME_SCALE")
+        .ok()
+        .map_or(DEFAULT_SCALE, |v| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|s| *s > 0.0 && *s <= 1.0)
+                .expect("CAPP_BENCH_TIME_SCALE is a number in (0, 1]")
+        })
+}
+
 fn scaled(secs: u64) -> Duration {
-    Duration::from_secs(secs).mul_f64(SCALE)
+    Duration::from_secs(secs).mul_f64(scale())
 }
 
 /// A `kB` figure of `/proc/<pid>/status` (`VmHWM`: peak RSS; `RssAnon`: heap and stacks;
@@ -210,9 +229,9 @@ async fn main() {
             "--metrics-bind-address=0",
             "--health-probe-bind-address=0",
             "--time-scale",
-            &SCALE.to_string(),
+            &scale().to_string(),
             // The 10 minute default on the compressed timeline.
-            "--sync-period=30s",
+            &format!("--sync-period={}ms", scaled(600).as_millis()),
         ])
         .env("PACKET_API_KEY", sim.token())
         .env("RUST_LOG", "warn")
@@ -252,7 +271,12 @@ async fn main() {
     }
     let created = started.elapsed();
 
-    let deadline = Instant::now() + Duration::from_secs(1200);
+    // 20 minutes of wall time, `CAPP_BENCH_DEADLINE_SECS` to change it (a loaded machine).
+    let deadline = Instant::now()
+        + Duration::from_secs(std::env::var("CAPP_BENCH_DEADLINE_SECS").map_or(1200, |v| {
+            v.parse()
+                .expect("CAPP_BENCH_DEADLINE_SECS is a number of seconds")
+        }));
     until(deadline, pid, "Ready PacketMachines", machines, || async {
         let list = pm_api.list(&ListParams::default()).await.unwrap();
         list.items
@@ -270,7 +294,7 @@ async fn main() {
     let steady_run = std::env::var("CAPP_BENCH_STEADY").map_or(true, |v| v != "0");
     let before = sim.operation_counts();
     if steady_run {
-        tokio::time::sleep(Duration::from_secs(1800).mul_f64(SCALE)).await;
+        tokio::time::sleep(scaled(1800)).await;
     }
     let after = sim.operation_counts();
     let steady: u64 = 2 * (after.values().sum::<u64>() - before.values().sum::<u64>());
@@ -329,7 +353,7 @@ async fn main() {
         .sum();
     println!(
         "machines: {machines} in {clusters} clusters ({PER_CLUSTER} per cluster), timeline compressed {:.0}x, {}",
-        1.0 / SCALE,
+        1.0 / scale(),
         create_limit.map_or_else(
             || "no create limit".to_owned(),
             |n| format!("at most {n} devices provisioning at once in the project")

@@ -281,6 +281,14 @@ impl Error {
         self.is_conflict() || self.api().is_some_and(|e| e.signals.already_exists)
     }
 
+    /// The address of a `createIPAssignment` is assigned to a device already (422). Which
+    /// device holds it, the one in the request or another, the answer does not say: look at
+    /// the devices' addresses.
+    #[must_use]
+    pub fn is_already_assigned(&self) -> bool {
+        self.api().is_some_and(|e| e.signals.already_assigned)
+    }
+
     /// Whether sending the same request again later may succeed: 408, 429, 500, 502, 503, 504
     /// (except capacity shortages, see [`is_capacity_unavailable`](Self::is_capacity_unavailable)),
     /// timeouts and transport failures other than a rejected server certificate
@@ -347,6 +355,8 @@ pub(crate) struct Signals {
     pub(crate) capacity: bool,
     /// The resource being created already exists.
     pub(crate) already_exists: bool,
+    /// The address being assigned is assigned already.
+    pub(crate) already_assigned: bool,
 }
 
 /// Whether a transport error's cause chain holds a rustls certificate rejection. rustls errors
@@ -376,7 +386,8 @@ fn is_certificate_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
 ///
 /// The real API gave no structured code for these cases, only a status and text, so the text
 /// is matched here (case-insensitively) and nowhere else; everything downstream uses
-/// [`Error::is_capacity_unavailable`] and [`Error::is_already_exists`]. Evidence for each
+/// [`Error::is_capacity_unavailable`], [`Error::is_already_exists`] and
+/// [`Error::is_already_assigned`]. Evidence for each
 /// phrase (see `shared/reference/metal-api.md` §5):
 ///
 /// - capacity, metro create: `{"errors":["There aren't available servers in that metro"]}`
@@ -389,7 +400,10 @@ fn is_certificate_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
 ///   plan and facility" (CAPP #191, terraform-provider-packet#124);
 /// - capacity, reservation still deprovisioning: "Server is not provisionable"
 ///   (terraform-provider-metal#87/#188);
-/// - already exists, BGP: 422 "... already has session" (CAPP `EnsureNodeBGPEnabled`, CPEM).
+/// - already exists, BGP: 422 "... already has session" (CAPP `EnsureNodeBGPEnabled`, CPEM);
+/// - already assigned, `createIPAssignment`: 422 "<address> is already assigned" (capp-sim's
+///   answer, and the phrase of the bug report of two control planes racing for the Elastic
+///   IP; the real API's full text was not recorded).
 ///
 /// Only 4xx/5xx answers other than 401/403/404/429 are classified, so a 404 whose text happens
 /// to mention capacity stays a plain 404.
@@ -402,6 +416,7 @@ pub(crate) fn classify_messages(status: StatusCode, messages: &[String]) -> Sign
         "not provisionable",
     ];
     const ALREADY_EXISTS: [&str; 2] = ["already has session", "already exists"];
+    const ALREADY_ASSIGNED: [&str; 1] = ["already assigned"];
     let classified = (status.is_client_error() || status.is_server_error())
         && !matches!(
             status,
@@ -418,6 +433,7 @@ pub(crate) fn classify_messages(status: StatusCode, messages: &[String]) -> Sign
     Signals {
         capacity: any(&CAPACITY),
         already_exists: status == StatusCode::UNPROCESSABLE_ENTITY && any(&ALREADY_EXISTS),
+        already_assigned: status == StatusCode::UNPROCESSABLE_ENTITY && any(&ALREADY_ASSIGNED),
     }
 }
 
@@ -490,6 +506,18 @@ mod tests {
         );
         assert!(e.is_already_exists());
         assert!(!api(422, "Cannot delete a device while it is provisioning").is_already_exists());
+    }
+
+    #[test]
+    fn an_address_assigned_twice_is_already_assigned() {
+        let e = api(422, "147.75.1.2 is already assigned");
+        assert!(e.is_already_assigned());
+        assert!(
+            !e.is_already_exists(),
+            "the assignment asked for may not exist"
+        );
+        assert!(!api(422, "147.75.1.2 is not within an IP reservation").is_already_assigned());
+        assert!(!api(404, "already assigned").is_already_assigned());
     }
 
     #[test]

@@ -93,6 +93,17 @@ pub enum Error {
         /// The limit.
         after: Duration,
     },
+    /// The cluster's Elastic IP is assigned to a device that does not belong to the cluster,
+    /// so the control-plane endpoint would not reach it.
+    #[error(
+        "Elastic IP {address} (the control-plane endpoint) is assigned to a device outside \
+         this cluster: unassign it in Equinix Metal, or set \
+         PacketCluster spec.controlPlaneEndpoint to an address of this cluster"
+    )]
+    ElasticIpInUse {
+        /// The address.
+        address: String,
+    },
     /// An object this controller needs is malformed (e.g. a Cluster without a name).
     #[error("{what} is malformed: {message}")]
     Malformed {
@@ -151,6 +162,7 @@ impl Error {
             Error::Credentials { .. } => reasons::CREDENTIALS_NOT_FOUND_REASON,
             Error::ProvisioningFailed { .. } => reasons::INSTANCE_PROVISION_FAILED_REASON,
             Error::Malformed { .. } => "MalformedObject",
+            Error::ElasticIpInUse { .. } => "ElasticIPInUse",
             Error::Timeout { .. } => "ReconcileTimeout",
         }
     }
@@ -165,6 +177,7 @@ impl Error {
             | Error::Template { .. }
             | Error::ApiKeyRefused { .. }
             | Error::ProvisioningFailed { .. }
+            | Error::ElasticIpInUse { .. }
             | Error::BootstrapData { .. } => true,
             // A 4xx that is none of the transient classes (422 validation of a create, 400)
             // means the request itself is wrong: the spec, not the moment.

@@ -138,9 +138,16 @@ async fn paused(ctx: &Context, pm: &PacketMachine, by_cluster: bool) -> Result<A
 /// The apply phases, then the one status write.
 async fn apply(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
     let uid = scope.uid();
-    let fresh = ctx
-        .poll_due(&uid)
-        .then(|| since(ctx.config.scaled(VIEW_FRESHNESS)));
+    // A Ready machine's due poll is its resync: any refresh of its cluster's view within one
+    // sync period answers it (another machine's poll, or a resync), so a cluster of N Ready
+    // machines lists about once per period, not N times. Machines still on their way poll
+    // within `VIEW_FRESHNESS`.
+    let window = if scope.packet_machine.is_provisioned() {
+        ctx.config.sync_period
+    } else {
+        ctx.config.scaled(VIEW_FRESHNESS)
+    };
+    let fresh = ctx.poll_due(&uid).then(|| since(window));
     let outcome = phases(ctx, &mut scope, fresh).await;
     finish(ctx, &mut scope, outcome.as_ref().err()).await?;
     let after = outcome?;

@@ -289,25 +289,52 @@ async fn control_plane_endpoint(scope: &mut MachineScope, device: &Device) -> Re
                 )
                 .await
                 .map_err(Error::metal("findProjectDevices"))?;
-            let assigned = devices.iter().chain(std::iter::once(device)).any(|d| {
-                d.ip_addresses
-                    .iter()
-                    .any(|a| a.address.as_deref() == Some(eip.as_str()))
-            });
-            if !assigned {
-                tracing::info!(device = %device.id, address = %eip, "Assigning the Elastic IP");
-                scope
-                    .metal()
-                    .assign_ip(&device.id, &AssignIp::new(eip))
-                    .await
-                    .map_err(Error::metal("createIPAssignment"))?;
-                scope.view.invalidate().await;
+            if devices
+                .iter()
+                .chain(std::iter::once(device))
+                .any(|d| holds(d, &eip))
+            {
+                return Ok(());
             }
-            Ok(())
+            tracing::info!(device = %device.id, address = %eip, "Assigning the Elastic IP");
+            let assigned = scope
+                .metal()
+                .assign_ip(&device.id, &AssignIp::new(eip.clone()))
+                .await;
+            scope.view.invalidate().await;
+            match assigned {
+                Ok(_) => Ok(()),
+                // Two control planes became active together and the other one got it (or an
+                // earlier attempt of ours took effect unseen): fine if a device of the
+                // cluster holds it, which a fresh list tells.
+                Err(e) if e.is_already_assigned() => {
+                    let devices = scope
+                        .view
+                        .devices(scope.metal(), None)
+                        .await
+                        .map_err(Error::metal("findProjectDevices"))?;
+                    match devices.iter().find(|d| holds(d, &eip)) {
+                        Some(holder) => {
+                            tracing::info!(device = %device.id, holder = %holder.id, address = %eip, "The Elastic IP is assigned to a control plane of the cluster already");
+                            Ok(())
+                        }
+                        None => Err(Error::ElasticIpInUse { address: eip }),
+                    }
+                }
+                Err(e) => Err(Error::metal("createIPAssignment")(e)),
+            }
         }
         VipManager::KubeVip => bgp_session(scope, device).await,
         VipManager::Emlb => Ok(()),
     }
+}
+
+/// Whether `device` has `address` assigned.
+fn holds(device: &Device, address: &str) -> bool {
+    device
+        .ip_addresses
+        .iter()
+        .any(|a| a.address.as_deref() == Some(address))
 }
 
 async fn bgp_session(scope: &mut MachineScope, device: &Device) -> Result<()> {
