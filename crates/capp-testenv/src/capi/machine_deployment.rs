@@ -445,9 +445,15 @@ fn desired_machine_set(
 fn new_machine_set(md: &MachineDeployment, old: &[MachineSet]) -> Result<MachineSet, Error> {
     let base: String = format!("{}-", md.name_any()).chars().take(58).collect();
     let suffix = crate::util::random_suffix(5);
-    let mut ms = MachineSet::new(
-        &format!("{base}{suffix}"),
-        MachineSetSpec {
+    // Not `MachineSet::new`: it copies the CRD's labels (the contract label
+    // `cluster.x-k8s.io/v1beta1`) onto the object, which CAPI's MachineSets do not carry.
+    let mut ms = MachineSet {
+        metadata: kube::api::ObjectMeta {
+            name: Some(format!("{base}{suffix}")),
+            namespace: md.namespace(),
+            ..kube::api::ObjectMeta::default()
+        },
+        spec: MachineSetSpec {
             replicas: Some(new_ms_new_replicas(md, old.iter(), 0)?),
             template: Some(MachineTemplateSpec {
                 metadata: None,
@@ -455,8 +461,8 @@ fn new_machine_set(md: &MachineDeployment, old: &[MachineSet]) -> Result<Machine
             }),
             ..MachineSetSpec::default()
         },
-    );
-    ms.metadata.namespace = md.namespace();
+        status: None,
+    };
     ms.labels_mut().insert(
         MACHINE_TEMPLATE_HASH_LABEL.to_owned(),
         format!("{}-{suffix}", template_hash(&md.spec.template)),
