@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use capi_types::common::ObjectMeta as TemplateMeta;
-use capi_types::labels::{CLUSTER_NAME_LABEL, MACHINE_DEPLOYMENT_NAME_LABEL};
+use capi_types::labels::{
+    CLUSTER_NAME_LABEL, DISABLE_MACHINE_CREATE_ANNOTATION, MACHINE_DEPLOYMENT_NAME_LABEL,
+};
 use capi_types::machine::MachineTemplateSpec;
 use capi_types::machine_deployment::{
     MachineDeployment, MachineDeploymentStrategy, MachineRollingUpdateDeployment,
@@ -402,6 +404,12 @@ fn desired_machine_set(
     annotations.insert(
         MAX_REPLICAS_ANNOTATION.to_owned(),
         (desired_replicas + surge).to_string(),
+    );
+    // Machine creation stays allowed on the MachineSets of a RollingUpdate deployment (the
+    // only strategy emulated; CAPI writes "true" for OnDelete's old MachineSets only).
+    annotations.insert(
+        DISABLE_MACHINE_CREATE_ANNOTATION.to_owned(),
+        "false".to_owned(),
     );
     ms.annotations_mut().extend(annotations);
     let template = ms
