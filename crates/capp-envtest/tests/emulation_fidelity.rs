@@ -217,10 +217,8 @@ async fn the_emulated_core_agrees_with_the_real_cluster_api_core() {
     let mut emulated = DevStack::start(&dir, "emulated", "sv", None);
     emulated.running().await;
     real.running().await;
-    let (emulated_fields, real_fields) = (
-        emulated.settled_fields().await,
-        real.settled_fields().await,
-    );
+    let (emulated_fields, real_fields) =
+        (emulated.settled_fields().await, real.settled_fields().await);
     dir.write(
         "fields.json",
         &json!({"emulated": emulated_fields, "real": real_fields}).to_string(),
@@ -232,15 +230,17 @@ async fn the_emulated_core_agrees_with_the_real_cluster_api_core() {
     println!("emulation agreement: {identical}/{total} fields identical");
     let mut unexplained = Vec::new();
     for d in &differences {
-        match allowed.iter().find(|a| a.covers(d)) {
-            Some(a) => println!("  {d}  [allowed: {}]", a.reason),
-            None => {
-                println!("  {d}  [NOT ALLOWED]");
-                unexplained.push(d.to_string());
-            }
+        if let Some(a) = allowed.iter().find(|a| a.covers(d)) {
+            println!("  {d}  [allowed: {}]", a.reason);
+        } else {
+            println!("  {d}  [NOT ALLOWED]");
+            unexplained.push(d.to_string());
         }
     }
-    println!("flow 4 (emulation fidelity): wall time {:?}", started.elapsed());
+    println!(
+        "flow 4 (emulation fidelity): wall time {:?}",
+        started.elapsed()
+    );
     assert!(
         total > 50 && identical * 2 > total,
         "too few fields compared or agreeing ({identical}/{total}): the snapshot is incomplete"

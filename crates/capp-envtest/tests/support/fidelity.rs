@@ -155,7 +155,10 @@ pub(crate) fn fields(objects: &[Value]) -> Fields {
         }
         for (conditions, path) in [
             (&o["status"]["conditions"], "status.conditions"),
-            (&o["status"]["v1beta2"]["conditions"], "status.v1beta2.conditions"),
+            (
+                &o["status"]["v1beta2"]["conditions"],
+                "status.v1beta2.conditions",
+            ),
         ] {
             for c in conditions.as_array().into_iter().flatten() {
                 f.insert(
