@@ -26,8 +26,9 @@ use kube::{Resource, ResourceExt};
 use super::external::{External, set_mirror};
 use super::machine::list_cluster_machines;
 use super::object::{
-    controller_ref, ensure_finalizer, group_of, has_exact_owner_ref, is_not_found, key, kube_err,
-    now, owner_ref, persist, remove_finalizer, set_controller_reference,
+    controller_ref, ensure_finalizer, ensure_owner_ref, group_of, has_exact_owner_ref,
+    is_not_found, key, kube_err, now, owner_ref, persist, remove_finalizer,
+    set_controller_reference,
 };
 use super::{Context, Error, run_controller, watch_config};
 
@@ -144,7 +145,14 @@ async fn reconcile_external(
     let Some(mut ext) = super::external::get(ctx, reference, &namespace, field).await? else {
         return Ok(None);
     };
-    let desired = controller_ref(&*c);
+    // `ensureOwnerRefAndLabel`: a controller reference only for a Cluster with a topology,
+    // else a plain ownerReference (so other tools may control the object).
+    let topology = c.spec.topology.is_some();
+    let desired = if topology {
+        controller_ref(&*c)
+    } else {
+        owner_ref(&*c)
+    };
     let mut refs = ext
         .obj
         .metadata
@@ -154,7 +162,11 @@ async fn reconcile_external(
     let mut labels = ext.obj.metadata.labels.clone().unwrap_or_default();
     let name = c.name_any();
     if !has_exact_owner_ref(&refs, &desired) || labels.get(CLUSTER_NAME_LABEL) != Some(&name) {
-        set_controller_reference(&mut refs, desired, &ext.describe())?;
+        if topology {
+            set_controller_reference(&mut refs, desired, &ext.describe())?;
+        } else {
+            ensure_owner_ref(&mut refs, desired);
+        }
         labels.insert(CLUSTER_NAME_LABEL.to_owned(), name);
         ext.patch_metadata(&refs, &labels).await?;
     }

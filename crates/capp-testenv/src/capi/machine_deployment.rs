@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use capi_types::common::ObjectMeta as TemplateMeta;
-use capi_types::labels::{CLUSTER_NAME_LABEL, MACHINE_DEPLOYMENT_NAME_LABEL};
+use capi_types::labels::{
+    CLUSTER_NAME_LABEL, DISABLE_MACHINE_CREATE_ANNOTATION, MACHINE_DEPLOYMENT_NAME_LABEL,
+};
 use capi_types::machine::MachineTemplateSpec;
 use capi_types::machine_deployment::{
     MachineDeployment, MachineDeploymentStrategy, MachineRollingUpdateDeployment,
@@ -403,6 +405,12 @@ fn desired_machine_set(
         MAX_REPLICAS_ANNOTATION.to_owned(),
         (desired_replicas + surge).to_string(),
     );
+    // Machine creation stays allowed on the MachineSets of a RollingUpdate deployment (the
+    // only strategy emulated; CAPI writes "true" for OnDelete's old MachineSets only).
+    annotations.insert(
+        DISABLE_MACHINE_CREATE_ANNOTATION.to_owned(),
+        "false".to_owned(),
+    );
     ms.annotations_mut().extend(annotations);
     let template = ms
         .spec
@@ -445,9 +453,15 @@ fn desired_machine_set(
 fn new_machine_set(md: &MachineDeployment, old: &[MachineSet]) -> Result<MachineSet, Error> {
     let base: String = format!("{}-", md.name_any()).chars().take(58).collect();
     let suffix = crate::util::random_suffix(5);
-    let mut ms = MachineSet::new(
-        &format!("{base}{suffix}"),
-        MachineSetSpec {
+    // Not `MachineSet::new`: it copies the CRD's labels (the contract label
+    // `cluster.x-k8s.io/v1beta1`) onto the object, which CAPI's MachineSets do not carry.
+    let mut ms = MachineSet {
+        metadata: kube::api::ObjectMeta {
+            name: Some(format!("{base}{suffix}")),
+            namespace: md.namespace(),
+            ..kube::api::ObjectMeta::default()
+        },
+        spec: MachineSetSpec {
             replicas: Some(new_ms_new_replicas(md, old.iter(), 0)?),
             template: Some(MachineTemplateSpec {
                 metadata: None,
@@ -455,8 +469,8 @@ fn new_machine_set(md: &MachineDeployment, old: &[MachineSet]) -> Result<Machine
             }),
             ..MachineSetSpec::default()
         },
-    );
-    ms.metadata.namespace = md.namespace();
+        status: None,
+    };
     ms.labels_mut().insert(
         MACHINE_TEMPLATE_HASH_LABEL.to_owned(),
         format!("{}-{suffix}", template_hash(&md.spec.template)),

@@ -359,9 +359,11 @@ async fn sync_replicas(
     let desired = usize::try_from(ms.spec.replicas.unwrap_or(1)).unwrap_or(0);
     let now = now();
     if machines.len() < desired {
+        // Only the value "true" disables creation (the MachineDeployment writes "false").
         if ms
             .annotations()
-            .contains_key(capi_types::labels::DISABLE_MACHINE_CREATE_ANNOTATION)
+            .get(capi_types::labels::DISABLE_MACHINE_CREATE_ANNOTATION)
+            .is_some_and(|v| v == "true")
         {
             return Ok(());
         }

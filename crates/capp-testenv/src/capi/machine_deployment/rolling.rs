@@ -8,7 +8,9 @@ use kube::ResourceExt as _;
 use kube::api::{Api, PostParams};
 
 use super::super::object::{key, kube_err, now, selector};
-use super::super::{Context, DESIRED_REPLICAS_ANNOTATION, Error, MAX_REPLICAS_ANNOTATION};
+use super::super::{
+    Context, DESIRED_REPLICAS_ANNOTATION, Error, MAX_REPLICAS_ANNOTATION, REVISION_ANNOTATION,
+};
 use super::{
     delete_machine_set, desired_machine_set, fenceposts, new_ms_new_replicas, replicas,
     rollout_fields, status_of,
@@ -91,6 +93,12 @@ pub(super) async fn rollout_rolling(
             .await
             .map_err(kube_err(format!("create MachineSet {}", key(&desired))))?
     };
+    // Surface the new MachineSet's revision annotation on the MachineDeployment (written by
+    // the deferred patch of `reconcile`).
+    if let Some(revision) = new_ms.annotations().get(REVISION_ANNOTATION).cloned() {
+        md.annotations_mut()
+            .insert(REVISION_ANNOTATION.to_owned(), revision);
+    }
     // reconcileNewMachineSet.
     let desired = md.spec.replicas.unwrap_or(1);
     if replicas(&new_ms) > desired {
