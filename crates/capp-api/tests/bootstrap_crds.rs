@@ -12,7 +12,6 @@
 mod crd_checks;
 
 use capp_api::bootstrap::crds;
-use capp_testenv::schema::structural;
 use serde_json::Value;
 
 fn crds_json() -> Vec<Value> {

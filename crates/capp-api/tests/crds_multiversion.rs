@@ -12,7 +12,6 @@
 mod crd_checks;
 
 use capp_api::v1beta2::crds_multiversion;
-use capp_testenv::schema::structural;
 use k8s_openapi::ByteString;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookClientConfig;
 use serde_json::{Value, json};
