@@ -118,8 +118,9 @@ impl ServingCerts {
         Ok(())
     }
 
-    /// The current certificate and key PEM.
-    fn pair(&self) -> (String, String) {
+    /// The current serving certificate and its key, as PEM (`tls.crt`, `tls.key`).
+    #[must_use]
+    pub fn pair(&self) -> (String, String) {
         (
             self.leaf.cert_pem().to_owned(),
             self.leaf.key_pem().expose_secret().to_owned(),

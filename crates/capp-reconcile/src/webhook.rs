@@ -277,12 +277,17 @@ fn succeeded(answer: &[u8]) -> bool {
     }
     #[derive(serde::Deserialize)]
     struct ReviewResult {
-        status: Option<String>,
+        status: Option<Summary>,
+    }
+    #[derive(serde::Deserialize, PartialEq)]
+    enum Summary {
+        Success,
+        Failure,
     }
     serde_json::from_slice::<Review>(answer)
         .ok()
         .and_then(|r| r.response?.result?.status)
-        .is_some_and(|s| s == "Success")
+        == Some(Summary::Success)
 }
 
 fn plain(status: StatusCode, message: &'static str) -> Response<Full<Bytes>> {

@@ -362,6 +362,8 @@ pub(crate) fn start_manager(
         "--leader-elect".to_owned(),
         "--metrics-bind-address=0".to_owned(),
         format!("--health-probe-bind-address=127.0.0.1:{}", free_port()),
+        // The components still ship v1beta1-only CRDs: no conversion webhook needed yet.
+        "--webhook-port=0".to_owned(),
         "--sync-period=10m".to_owned(),
         "--packetcluster-concurrency=10".to_owned(),
         "--packetmachine-concurrency=10".to_owned(),
