@@ -118,9 +118,7 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
             "waiting for the Cluster controller to set the owner reference",
             now,
         );
-        if pc.status.as_ref() != Some(&status) {
-            apply_status(ctx, pc.as_ref(), &status).await?;
-        }
+        apply_status(ctx, pc.as_ref(), &status).await?;
         return Ok(ctx.requeue(WAIT_FOR_OWNER));
     };
     if cluster.paused {
@@ -130,9 +128,8 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
         } else {
             "Cluster spec.paused is set to true"
         };
-        if set_paused(&mut status, Some(message), Timestamp::now()) {
-            apply_status(ctx, pc.as_ref(), &status).await?;
-        }
+        set_paused(&mut status, Some(message), Timestamp::now());
+        apply_status(ctx, pc.as_ref(), &status).await?;
         tracing::info!(reason = message, "Reconciliation is paused");
         return Ok(ctx.requeue(STALLED));
     }
@@ -181,9 +178,7 @@ async fn apply(ctx: &Context, pc: &PacketCluster, cluster: &Target) -> Result<Ac
         .await;
     }
     status.set_summary_of(&[CREDENTIALS_AVAILABLE, NETWORK_INFRASTRUCTURE_READY], now);
-    if pc.status.as_ref() != Some(&status) {
-        apply_status(ctx, pc, &status).await?;
-    }
+    apply_status(ctx, pc, &status).await?;
     match outcome {
         Err(Error::Credentials { .. }) => Ok(ctx.requeue(WAIT_FOR_CREDENTIALS)),
         other => other,
