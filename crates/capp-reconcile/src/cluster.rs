@@ -192,6 +192,7 @@ async fn phases(
     status: &mut PacketClusterStatus,
     now: Timestamp,
 ) -> Result<Action> {
+    check_failure_domains(pc)?;
     let account = credentials::account(ctx, pc).await?;
     status.mark_true(CREDENTIALS_AVAILABLE, now);
     if pc.spec.vip_manager == VipManager::Emlb && pc.control_plane_endpoint().is_none() {
@@ -234,6 +235,21 @@ async fn phases(
     status.failure_domains = (!domains.is_empty()).then_some(domains);
     status.set_provisioned(true);
     Ok(Action::requeue(ctx.config.sync_period))
+}
+
+/// Every `spec.failureDomains` entry needs a name: the v1beta2 failure domain list (and
+/// Cluster API) refuse an empty one, and no device can be placed in it.
+fn check_failure_domains(pc: &PacketCluster) -> Result<()> {
+    let domains = pc.spec.failure_domains.as_deref().unwrap_or_default();
+    match domains.iter().position(|d| d.name.trim().is_empty()) {
+        Some(index) => Err(Error::InvalidSpec {
+            field: "spec.failureDomains",
+            message: format!(
+                "entry {index} has an empty name; set it to a metro code (e.g. da) or remove the entry"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 async fn cleanup(ctx: &Context, pc: &PacketCluster, cluster: &Target) -> Result<()> {
