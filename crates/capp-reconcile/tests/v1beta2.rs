@@ -261,6 +261,36 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
     }
     assert_eq!(world.sim.devices().len(), 2, "exactly two devices");
 
+    // Paused, as CAPI v1beta2: True/Paused while the Cluster is paused, False/NotPaused after.
+    world.pause("prod", true).await;
+    let paused = machine_until(&world, "prod-md-0", "paused", |pm| {
+        pm.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Paused" && c.status == "True")
+        })
+    })
+    .await;
+    let condition_paused = condition(&paused.status.as_ref().unwrap().conditions, "Paused");
+    assert_eq!(condition_paused.reason, "Paused");
+    assert!(
+        condition_paused.message.contains("spec.paused"),
+        "{condition_paused:?}"
+    );
+    world.pause("prod", false).await;
+    let resumed = machine_until(&world, "prod-md-0", "resumed", |pm| {
+        pm.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Paused" && c.status == "False")
+        })
+    })
+    .await;
+    assert_eq!(
+        condition(&resumed.status.as_ref().unwrap().conditions, "Paused").reason,
+        "NotPaused"
+    );
+
     for name in ["prod-md-1", "prod-md-0", "prod-cp-0"] {
         world.delete_packet_machine(name).await;
     }
