@@ -74,6 +74,7 @@ async fn kill_after_first_create(
         "capp-manager-restarted",
         &stack.manager_kubeconfig,
         &stack.sim,
+        &stack.webhook,
         extra,
     )
 }
@@ -134,6 +135,7 @@ async fn flow_1_the_default_template_on_the_real_cluster_api_managers() {
         "capp-manager",
         &stack.manager_kubeconfig,
         &stack.sim,
+        &stack.webhook,
         &[],
     );
 
@@ -207,6 +209,7 @@ async fn flow_2_the_dev_example_with_the_built_in_bootstrap_provider() {
         "capp-manager",
         &stack.manager_kubeconfig,
         &stack.sim,
+        &stack.webhook,
         &args,
     );
 

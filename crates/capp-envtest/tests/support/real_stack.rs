@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use capp_envtest::webhook::LocalConversion;
 use capp_envtest::{Binaries, CapiManagers, ControlPlane, ControlPlaneOptions, kubectl};
 use serde_json::{Value, json};
 
@@ -347,13 +348,15 @@ pub(crate) const PROVISION_SECONDS: u32 = 4;
 pub(crate) const TIME_SCALE: f64 = 0.01;
 
 /// `capp-manager` as the Deployment of the components runs it: the Deployment's arguments
-/// (variables at their defaults, text logs), `POD_NAMESPACE`/`POD_NAME`, the API token, and a
-/// kubeconfig for the ServiceAccount.
+/// (variables at their defaults, text logs), `POD_NAMESPACE`/`POD_NAME`, the API token, a
+/// kubeconfig for the ServiceAccount, and the conversion webhook on `webhook`'s port with its
+/// certificates (cert-manager's Secret in a pod).
 pub(crate) fn start_manager(
     dir: &RunDir,
     name: &str,
     kubeconfig: &Path,
     sim: &Sim,
+    webhook: &LocalConversion,
     extra: &[&str],
 ) -> Child {
     let mut args: Vec<String> = vec![
@@ -362,8 +365,6 @@ pub(crate) fn start_manager(
         "--leader-elect".to_owned(),
         "--metrics-bind-address=0".to_owned(),
         format!("--health-probe-bind-address=127.0.0.1:{}", free_port()),
-        // The components still ship v1beta1-only CRDs: no conversion webhook needed yet.
-        "--webhook-port=0".to_owned(),
         "--sync-period=10m".to_owned(),
         "--packetcluster-concurrency=10".to_owned(),
         "--packetmachine-concurrency=10".to_owned(),
@@ -374,6 +375,7 @@ pub(crate) fn start_manager(
         // Debug: the kept logs of a failed flow show every reconcile.
         "-v".to_owned(),
     ];
+    args.extend(webhook.manager_args());
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     Child::spawn(
         dir,
@@ -404,6 +406,9 @@ pub(crate) struct Stack {
     pub(crate) cp: ControlPlane,
     /// The ServiceAccount's kubeconfig (a TokenRequest token).
     pub(crate) manager_kubeconfig: PathBuf,
+    /// The manager's conversion webhook: the API server calls it for v1beta1 reads and writes
+    /// (the CRDs store v1beta2), on a local port in place of the components' Service.
+    pub(crate) webhook: LocalConversion,
     /// Last: its Drop keeps the logs when a flow fails.
     pub(crate) dir: RunDir,
 }
@@ -432,10 +437,13 @@ pub(crate) async fn stack(flow: &str) -> Option<Stack> {
         .expect("the CAPI managers start");
     let admin = cp.kubeconfig_path();
 
-    // The components, with their variables substituted as `clusterctl init` would.
-    let components = capp_components::to_yaml(
-        &capp_components::components::components(&capp_components::Release::default()).unwrap(),
-    )
+    // The components, with their variables substituted as `clusterctl init` would, and the
+    // CRDs' conversion webhook pointed at the manager's local port with a test CA in place of
+    // cert-manager and cluster DNS (envtest's way).
+    let webhook = LocalConversion::new().expect("the webhook serving certificates are issued");
+    let components = capp_components::to_yaml(&webhook.wire(
+        capp_components::components::components(&capp_components::Release::default()).unwrap(),
+    ))
     .unwrap();
     let values = BTreeMap::from([("PACKET_API_KEY".to_owned(), METAL_TOKEN.to_owned())]);
     let components = capp_components::variables::substitute(&components, &values).unwrap();
@@ -477,6 +485,7 @@ pub(crate) async fn stack(flow: &str) -> Option<Stack> {
         capi,
         cp,
         manager_kubeconfig,
+        webhook,
         dir,
     })
 }
