@@ -57,6 +57,8 @@ pub fn manager_args() -> Vec<String> {
         "--leader-elect".to_owned(),
         format!("--metrics-bind-address=:{METRICS_PORT}"),
         format!("--health-probe-bind-address=:{HEALTH_PORT}"),
+        format!("--webhook-port={}", webhook::WEBHOOK_PORT),
+        format!("--webhook-cert-dir={}", webhook::CERT_DIR),
         "--sync-period=${CAPP_SYNC_PERIOD:=10m}".to_owned(),
         "--packetcluster-concurrency=${CAPP_PACKETCLUSTER_CONCURRENCY:=10}".to_owned(),
         "--packetmachine-concurrency=${CAPP_PACKETMACHINE_CONCURRENCY:=10}".to_owned(),

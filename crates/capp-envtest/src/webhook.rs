@@ -12,7 +12,10 @@
 //!   --webhook-port/--webhook-cert-dir`, and [`LocalConversion::wire`], which rewrites the
 //!   components for a cluster without cert-manager: every CRD's conversion `clientConfig`
 //!   becomes `url: https://127.0.0.1:<port>/convert` with the CA in `caBundle`, and the
-//!   cert-manager `Issuer` and `Certificate` are left out.
+//!   cert-manager `Issuer` and `Certificate` are left out;
+//! - [`cert_manager_stand_in_crds`]: CRDs for cert-manager's `Issuer` and `Certificate` that
+//!   accept any content, to apply the components unchanged to an API server without
+//!   cert-manager (they validate nothing; the components' tests check those objects).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -212,6 +215,35 @@ impl LocalConversion {
             "caBundle": STANDARD.encode(self.certs.ca_pem()),
         })
     }
+}
+
+/// Stand-ins for cert-manager's `Issuer` and `Certificate` CRDs (`cert-manager.io/v1`,
+/// namespaced, names and short names as cert-manager's), whose `spec` and `status` accept any
+/// content: no cert-manager controller runs, and nothing about the objects is validated.
+#[must_use]
+pub fn cert_manager_stand_in_crds() -> Vec<Value> {
+    [("Issuer", "issuers"), ("Certificate", "certificates")]
+        .into_iter()
+        .map(|(kind, plural)| {
+            let open = json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+            json!({
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": format!("{plural}.{CERT_MANAGER_GROUP}")},
+                "spec": {
+                    "group": CERT_MANAGER_GROUP,
+                    "scope": "Namespaced",
+                    "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase(),
+                              "listKind": format!("{kind}List")},
+                    "versions": [{
+                        "name": "v1", "served": true, "storage": true,
+                        "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                            "spec": open, "status": open}}},
+                    }],
+                },
+            })
+        })
+        .collect()
 }
 
 fn wire_crd(crd: &mut Value, port: u16, ca_bundle: &str) {

@@ -43,7 +43,7 @@ use common::{eventually, kubectl_ok};
 use real_stack::{
     MANAGER_SA, SYSTEM_NS, Stack, WAIT, apply_in_new_namespace, default_template,
     delete_cluster_leaves_the_simulator_empty, machines_running, nodes_ready,
-    one_device_per_machine, stack, workload_kubeconfig,
+    one_device_per_machine, stack, start_manager, workload_kubeconfig,
 };
 use serde_json::{Value, json};
 
@@ -69,7 +69,14 @@ async fn kill_after_first_create(
     manager.sigkill();
     let at_kill = stack.sim.state()["devices"].as_array().unwrap().len();
     eprintln!("SIGKILLed capp-manager right after a device create ({at_kill} device(s))");
-    stack.start_manager("capp-manager-restarted", extra)
+    start_manager(
+        &stack.dir,
+        "capp-manager-restarted",
+        &stack.manager_kubeconfig,
+        &stack.sim,
+        &stack.webhook,
+        extra,
+    )
 }
 
 /// The common part of both flows once the cluster is applied: the SIGKILL, 3 Running Machines
@@ -123,7 +130,14 @@ async fn flow_1_the_default_template_on_the_real_cluster_api_managers() {
     let Some(mut stack) = stack("flow-1").await else {
         return;
     };
-    let manager = stack.start_manager("capp-manager", &[]);
+    let manager = start_manager(
+        &stack.dir,
+        "capp-manager",
+        &stack.manager_kubeconfig,
+        &stack.sim,
+        &stack.webhook,
+        &[],
+    );
 
     let (ns, cluster) = ("e2e", "e2e");
     // Metro `am`: flow 2 uses `fr` (the twins' loopback addresses are per metro).
@@ -190,7 +204,14 @@ async fn flow_2_the_dev_example_with_the_built_in_bootstrap_provider() {
     kubectl_ok(&admin, &["apply", "-f", file.to_str().unwrap()], None).await;
 
     let args = ["--kubeadm-bootstrap"];
-    let manager = stack.start_manager("capp-manager", &args);
+    let manager = start_manager(
+        &stack.dir,
+        "capp-manager",
+        &stack.manager_kubeconfig,
+        &stack.sim,
+        &stack.webhook,
+        &args,
+    );
 
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cluster.yaml");
     let mut docs = capp_envtest::load_yaml_documents(&example).expect("the example parses");

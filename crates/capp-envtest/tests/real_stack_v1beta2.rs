@@ -53,7 +53,7 @@ use capp_api::conversion::DATA_ANNOTATION;
 use common::{eventually, go_template, kubectl_ok, kubectl_resource, missing_leaves};
 use real_stack::{
     Stack, apply_in_new_namespace, default_template, delete_cluster_leaves_the_simulator_empty,
-    free_port, http, machines, machines_running, one_device_per_machine, stack,
+    free_port, http, machines, machines_running, one_device_per_machine, stack, start_manager,
 };
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -84,7 +84,14 @@ async fn flow_3_cluster_api_reads_the_v1beta2_contract_and_v1beta1_clients_conve
     };
     let metrics_addr = format!("127.0.0.1:{}", free_port());
     let metrics_flag = format!("--metrics-bind-address={metrics_addr}");
-    let mut manager = stack.start_manager("capp-manager", &[&metrics_flag]);
+    let mut manager = start_manager(
+        &stack.dir,
+        "capp-manager",
+        &stack.manager_kubeconfig,
+        &stack.sim,
+        &stack.webhook,
+        &[&metrics_flag],
+    );
     the_crds_serve_both_versions_and_store_v1beta2(&stack).await;
 
     let (ns, cluster) = ("e2e-v1beta2", "fd");
@@ -236,7 +243,7 @@ async fn the_crds_serve_both_versions_and_store_v1beta2(stack: &Stack) {
         assert_eq!(crd["spec"]["conversion"]["strategy"], "Webhook", "{name}");
         assert_eq!(
             crd["spec"]["conversion"]["webhook"]["clientConfig"],
-            stack.conversion.client_config(),
+            stack.webhook.client_config(),
             "{name}: the stand-in points the API server at the manager"
         );
     }
@@ -499,24 +506,24 @@ async fn renewed_certificate_keeps_conversion_working(
     stack: &mut Stack,
     metrics_addr: &str,
 ) -> Duration {
-    let port = stack.conversion.port;
+    let port = stack.webhook.port;
     stack
-        .conversion
+        .webhook
         .certs
         .renew()
         .expect("the certificate is renewed");
     let swapped = Instant::now();
-    let new_ca = stack.conversion.certs.ca_pem().to_owned();
+    let new_ca = stack.webhook.certs.ca_pem().to_owned();
     let served = eventually(30, "the manager serves the renewed certificate", || {
         let new_ca = new_ca.clone();
         async move { handshake(port, &new_ca).await }
     })
     .await;
     let renewal = swapped.elapsed();
-    assert_eq!(served, stack.conversion.certs.leaf_der());
+    assert_eq!(served, stack.webhook.certs.leaf_der());
 
     let patch = json!({"spec": {"conversion": {"webhook": {
-        "clientConfig": stack.conversion.client_config()}}}})
+        "clientConfig": stack.webhook.client_config()}}}})
     .to_string();
     for name in CRDS {
         kubectl_ok(

@@ -50,6 +50,10 @@ pub const DEFAULT_CERT_DIR: &str = "/tmp/k8s-webhook-server/serving-certs";
 pub const CONVERT_PATH: &str = "/convert";
 /// Largest request body accepted: the API server's own limit on a request (3 MiB).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+/// Longest TLS handshake: a client that connects and says nothing does not hold a task.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed `accept` (for example out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// How often the certificate files are checked for a renewal by default.
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -187,13 +191,21 @@ impl WebhookServer {
         let acceptor = TlsAcceptor::from(self.tls.clone());
         let accept = async {
             loop {
-                let Ok((stream, _)) = self.listener.accept().await else {
-                    continue;
+                let stream = match self.listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "Webhook accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
                 };
                 let acceptor = acceptor.clone();
                 let metrics = self.metrics.clone();
                 tokio::spawn(async move {
-                    let Ok(stream) = acceptor.accept(stream).await else {
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    let Ok(Ok(stream)) = handshake.await else {
                         return;
                     };
                     let service = service_fn(move |request: Request<Incoming>| {

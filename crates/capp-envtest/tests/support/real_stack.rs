@@ -348,14 +348,16 @@ pub(crate) const PROVISION_SECONDS: u32 = 4;
 pub(crate) const TIME_SCALE: f64 = 0.01;
 
 /// `capp-manager` as the Deployment of the components runs it: the Deployment's arguments
-/// (variables at their defaults, text logs), `POD_NAMESPACE`/`POD_NAME`, the API token, and a
-/// kubeconfig for the ServiceAccount. `extra` adds arguments (`--flag=value` replaces the
-/// default of `--flag`).
+/// (variables at their defaults, text logs), `POD_NAMESPACE`/`POD_NAME`, the API token, a
+/// kubeconfig for the ServiceAccount, and the conversion webhook on `webhook`'s port with its
+/// certificates (cert-manager's Secret in a pod). `extra` adds arguments; `--flag=value` there
+/// replaces the default of `--flag`.
 pub(crate) fn start_manager(
     dir: &RunDir,
     name: &str,
     kubeconfig: &Path,
     sim: &Sim,
+    webhook: &LocalConversion,
     extra: &[&str],
 ) -> Child {
     let mut args: Vec<String> = vec![
@@ -364,9 +366,6 @@ pub(crate) fn start_manager(
         "--leader-elect".to_owned(),
         "--metrics-bind-address=0".to_owned(),
         format!("--health-probe-bind-address=127.0.0.1:{}", free_port()),
-        // No conversion webhook unless `extra` names a port (`Stack::start_manager` does:
-        // the components' CRDs convert through it).
-        "--webhook-port=0".to_owned(),
         "--sync-period=10m".to_owned(),
         "--packetcluster-concurrency=10".to_owned(),
         "--packetmachine-concurrency=10".to_owned(),
@@ -377,13 +376,14 @@ pub(crate) fn start_manager(
         // Debug: the kept logs of a failed flow show every reconcile.
         "-v".to_owned(),
     ];
+    args.extend(webhook.manager_args());
     // An argument of `extra` replaces the default of the same flag (clap refuses a flag
-    // given twice).
+    // given twice), e.g. `--metrics-bind-address=127.0.0.1:<port>`.
     args.retain(|default| {
         let flag = default.split('=').next().unwrap_or_default();
         !extra
             .iter()
-            .any(|e| e.split('=').next() == Some(flag) && flag.starts_with("--"))
+            .any(|e| flag.starts_with("--") && e.split('=').next() == Some(flag))
     });
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     Child::spawn(
@@ -415,29 +415,16 @@ pub(crate) struct Stack {
     pub(crate) cp: ControlPlane,
     /// The ServiceAccount's kubeconfig (a TokenRequest token).
     pub(crate) manager_kubeconfig: PathBuf,
-    /// The stand-in for cert-manager and cluster DNS in front of the manager's conversion
-    /// webhook: its serving certificates and port, which the CRDs' `clientConfig` names.
-    pub(crate) conversion: LocalConversion,
+    /// The manager's conversion webhook: the API server calls it for v1beta1 reads and writes
+    /// (the CRDs store v1beta2), on a local port in place of the components' Service.
+    pub(crate) webhook: LocalConversion,
     /// Last: its Drop keeps the logs when a flow fails.
     pub(crate) dir: RunDir,
 }
 
 impl Stack {
-    /// The admin kubeconfig of the management cluster.
     pub(crate) fn admin(&self) -> &Path {
         self.cp.kubeconfig_path()
-    }
-
-    /// [`start_manager`] with the ServiceAccount's identity and the conversion webhook on
-    /// the port and certificates the CRDs point at.
-    pub(crate) fn start_manager(&self, name: &str, extra: &[&str]) -> Child {
-        let webhook = self.conversion.manager_args();
-        let args: Vec<&str> = webhook
-            .iter()
-            .map(String::as_str)
-            .chain(extra.iter().copied())
-            .collect();
-        start_manager(&self.dir, name, &self.manager_kubeconfig, &self.sim, &args)
     }
 }
 
@@ -460,22 +447,16 @@ pub(crate) async fn stack(flow: &str) -> Option<Stack> {
     let admin = cp.kubeconfig_path();
 
     // The components, with their variables substituted as `clusterctl init` would, and the
-    // conversion webhook wired as cert-manager and cluster DNS would (`url:` and `caBundle`,
-    // the cert-manager objects left out: there is no cert-manager here).
-    let components = capp_components::to_yaml(
-        &capp_components::components::components(&capp_components::Release::default()).unwrap(),
-    )
+    // CRDs' conversion webhook pointed at the manager's local port with a test CA in place of
+    // cert-manager and cluster DNS (envtest's way).
+    let webhook = LocalConversion::new().expect("the webhook serving certificates are issued");
+    let components = capp_components::to_yaml(&webhook.wire(
+        capp_components::components::components(&capp_components::Release::default()).unwrap(),
+    ))
     .unwrap();
     let values = BTreeMap::from([("PACKET_API_KEY".to_owned(), METAL_TOKEN.to_owned())]);
     let components = capp_components::variables::substitute(&components, &values).unwrap();
     let file = dir.write("infrastructure-components.yaml", &components);
-    let conversion = LocalConversion::new().expect("the webhook's serving certificates");
-    let objects =
-        conversion.wire(capp_envtest::load_yaml_documents(&file).expect("the components parse"));
-    let file = dir.write(
-        "infrastructure-components-wired.json",
-        &json!({"apiVersion": "v1", "kind": "List", "items": objects}).to_string(),
-    );
     kubectl_ok(admin, &["apply", "-f", file.to_str().unwrap()], None).await;
     kubectl_ok(
         admin,
@@ -513,7 +494,7 @@ pub(crate) async fn stack(flow: &str) -> Option<Stack> {
         capi,
         cp,
         manager_kubeconfig,
-        conversion,
+        webhook,
         dir,
     })
 }
