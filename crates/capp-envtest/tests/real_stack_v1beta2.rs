@@ -76,8 +76,7 @@ const WORKER_METRO: &str = "sv";
 const REVIEWS: &str = "capp_conversion_reviews_total";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flow_3_cluster_api_reads_the_v1beta2_contract_and_v1beta1_clients_convert_through_the_manager()
- {
+async fn flow_3_the_v1beta2_contract_and_the_conversion_webhook() {
     let started = Instant::now();
     let Some(mut stack) = stack("flow-3").await else {
         return;
@@ -164,7 +163,7 @@ async fn flow_3_cluster_api_reads_the_v1beta2_contract_and_v1beta1_clients_conve
         .expect("the CAPI managers still run");
     println!(
         "flow 3 (v1beta2 contract on CAPI v1.14, conversion webhook): 3 Machines Running after \
-         {running_after:?}; the v1beta1 reads took {} conversion reviews; renewed certificate \
+         {running_after:?}; {} conversion reviews during the v1beta1 reads; renewed certificate \
          served after {renewal:?}; {total_reviews} conversion reviews in all; wall time {:?}",
         reviews_after - reviews_before,
         started.elapsed()
@@ -209,8 +208,8 @@ fn nobody_reads_our_kinds_as_v1beta1(apiserver: &str) {
     }
 }
 
-/// Both versions served, v1beta2 stored (and the only stored version once objects exist),
-/// both contract labels, conversion by our webhook.
+/// Both versions served, v1beta2 stored (`status.storedVersions` holds only v1beta2), both
+/// contract labels, conversion by our webhook at the stand-in's address.
 async fn the_crds_serve_both_versions_and_store_v1beta2(stack: &Stack) {
     for name in CRDS {
         let crd: Value = serde_json::from_str(
@@ -239,6 +238,11 @@ async fn the_crds_serve_both_versions_and_store_v1beta2(stack: &Stack) {
                 ("v1beta2".to_owned(), true, true)
             ],
             "{name}"
+        );
+        assert_eq!(
+            crd["status"]["storedVersions"],
+            json!(["v1beta2"]),
+            "{name}: objects are stored as v1beta2 only"
         );
         assert_eq!(crd["spec"]["conversion"]["strategy"], "Webhook", "{name}");
         assert_eq!(
