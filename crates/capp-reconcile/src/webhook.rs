@@ -87,28 +87,27 @@ impl WebhookOptions {
 pub enum WebhookError {
     /// The serving certificate cannot be loaded.
     #[error(
-        "no usable webhook serving certificate in --webhook-cert-dir {dir}: {source}; mount the \
-         capp-webhook-service-cert Secret there (tls.crt, tls.key), or pass --webhook-port 0 to \
-         disable the conversion webhook"
+        "no usable webhook serving certificate in --webhook-cert-dir {}: {error}; mount the \
+         webhook's serving certificate Secret there (tls.crt, tls.key), or pass \
+         --webhook-port 0 to disable the conversion webhook",
+        dir.display()
     )]
     Certificate {
         /// The certificate directory.
         dir: PathBuf,
-        /// The file that failed, and why.
-        #[source]
-        source: CertError,
+        /// The file that failed, and why (in the message, so not a `source`).
+        error: CertError,
     },
     /// The TLS configuration cannot be built.
     #[error("cannot build the webhook's TLS configuration: {0}")]
-    Tls(#[source] rustls::Error),
+    Tls(rustls::Error),
     /// The port cannot be bound.
-    #[error("cannot listen on --webhook-port {address}: {source}")]
+    #[error("cannot listen on --webhook-port {address}: {error}")]
     Bind {
         /// The address.
         address: SocketAddr,
         /// The socket error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -130,10 +129,10 @@ impl WebhookServer {
     ) -> Result<Self, WebhookError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let certs = Arc::new(
-            CertStore::load(&options.cert_dir, provider.clone()).map_err(|source| {
+            CertStore::load(&options.cert_dir, provider.clone()).map_err(|error| {
                 WebhookError::Certificate {
                     dir: options.cert_dir.clone(),
-                    source,
+                    error,
                 }
             })?,
         );
@@ -146,9 +145,9 @@ impl WebhookServer {
         let listener =
             TcpListener::bind(options.address)
                 .await
-                .map_err(|source| WebhookError::Bind {
+                .map_err(|error| WebhookError::Bind {
                     address: options.address,
-                    source,
+                    error,
                 })?;
         Ok(Self {
             listener,

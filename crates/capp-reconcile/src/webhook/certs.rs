@@ -28,16 +28,15 @@ pub const KEY_FILE: &str = "tls.key";
 #[non_exhaustive]
 pub enum CertError {
     /// A file cannot be read (missing, unreadable).
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        /// The operating system's error (in the message, so not a `source`).
+        error: std::io::Error,
     },
     /// A file holds no usable PEM certificate or key.
-    #[error("{path}: {reason}")]
+    #[error("{}: {reason}", path.display())]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -169,7 +168,7 @@ fn digest(crt: &[u8], key: &[u8]) -> [u8; 32] {
 fn read_pair(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), CertError> {
     let read = |name: &str| {
         let path = dir.join(name);
-        std::fs::read(&path).map_err(|source| CertError::Read { path, source })
+        std::fs::read(&path).map_err(|error| CertError::Read { path, error })
     };
     Ok((read(CERT_FILE)?, read(KEY_FILE)?))
 }
