@@ -431,9 +431,13 @@ async fn the_bootstrap_controller_reads_the_os_of_a_v1beta2_packet_machine() {
         ),
     )
     .await;
-    let config =
-        bootstrap_support::config_until(&world, "beta-cp-0", "ready", |s| s.data_secret_created())
-            .await;
+    let config = bootstrap_support::config_until(
+        &world,
+        "beta-cp-0",
+        "ready",
+        capp_api::bootstrap::PacketKubeadmConfigStatus::data_secret_created,
+    )
+    .await;
     assert_eq!(
         config.status.unwrap().data_secret_name.as_deref(),
         Some("beta-cp-0")
