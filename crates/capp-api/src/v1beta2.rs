@@ -48,7 +48,7 @@ pub const CONTRACT_LABEL: (&str, &str) = ("cluster.x-k8s.io/v1beta2", "v1beta2")
 /// The version the API server stores objects in, when both versions are served:
 /// **v1beta2**.
 ///
-/// - It is the version the v1beta2 contract reads: Cluster API v1.11+ and (from stage 2) our
+/// - It is the version the v1beta2 contract reads: Cluster API v1.11+ and our
 ///   own controllers read and write v1beta2, so the busy paths need no conversion call.
 /// - Cluster API stops serving v1beta1 in April 2027 (v1.16). A version can only be removed
 ///   from a CRD once no object is stored in it (`status.storedVersions`); storing v1beta2 now

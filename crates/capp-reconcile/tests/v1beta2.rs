@@ -12,6 +12,9 @@
 #[path = "support/support.rs"]
 mod support;
 
+#[path = "support/bootstrap.rs"]
+mod bootstrap_support;
+
 use std::time::Duration;
 
 use capi_types::common::V1Beta2Condition;
@@ -38,6 +41,18 @@ fn deprecated<'a>(
         .and_then(|d| d.v1beta1.as_ref())
         .and_then(|v| v.conditions.iter().find(|c| c.type_ == type_))
         .unwrap_or_else(|| panic!("no deprecated.v1beta1 {type_} condition in {deprecated:#?}"))
+}
+
+/// Whether `Ready` was set for the object's current generation (a spec patch of the
+/// controllers, e.g. the endpoint or providerID, bumps it; the next status write follows).
+fn ready_observed(
+    conditions: Option<&[V1Beta2Condition]>,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> bool {
+    conditions
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.observed_generation == meta.generation)
 }
 
 async fn packet_cluster(world: &World, name: &str) -> PacketCluster {
@@ -121,6 +136,10 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
                     .control_plane_endpoint
                     .as_ref()
                     .is_some_and(capp_api::common::ApiEndpoint::is_valid)
+                && ready_observed(
+                    pc.status.as_ref().map(|s| s.conditions.as_slice()),
+                    &pc.metadata,
+                )
         },
     )
     .await;
@@ -205,7 +224,14 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
     assert!(!waiting.is_provisioned());
 
     for (name, metro) in [("prod-cp-0", "da"), ("prod-md-0", "sv")] {
-        let pm = machine_until(&world, name, "provisioned", PacketMachine::is_provisioned).await;
+        let pm = machine_until(&world, name, "provisioned", |pm| {
+            pm.is_provisioned()
+                && ready_observed(
+                    pm.status.as_ref().map(|s| s.conditions.as_slice()),
+                    &pm.metadata,
+                )
+        })
+        .await;
         let status = pm.status.as_ref().unwrap();
         assert_eq!(
             status.initialization.as_ref().unwrap().provisioned,
@@ -318,7 +344,13 @@ async fn with_the_v1beta1_crds_the_controllers_keep_v1beta1_and_fill_status_v1be
     let controllers = world.controllers().await;
     world.cluster("prod", json!({})).await;
     eventually("the PacketCluster to be provisioned", || async {
-        world.packet_cluster("prod").await.is_provisioned()
+        let pc = world.packet_cluster("prod").await;
+        let mirrored = pc
+            .status
+            .as_ref()
+            .and_then(|s| s.v1beta2.as_ref())
+            .map(|v| v.conditions.as_slice());
+        pc.is_provisioned() && ready_observed(mirrored, &pc.metadata)
     })
     .await;
     let pc = world.packet_cluster("prod").await;
@@ -373,5 +405,43 @@ async fn a_failure_domain_without_a_name_is_an_invalid_spec_not_a_refused_status
     assert!(!pc.is_provisioned());
     assert!(pc.status.unwrap().failure_domains.is_empty());
     controllers.stop().await;
+    world.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_controller_reads_the_os_of_a_v1beta2_packet_machine() {
+    let world = World::start_v1beta2(CoreVersion::V1Beta2).await;
+    bootstrap_support::install_crds(&world).await;
+    let bootstrap = bootstrap_support::start(
+        &world,
+        capp_reconcile::bootstrap::BootstrapSettings::default(),
+    );
+    let uid = bootstrap_support::bare_cluster(&world, "beta", "127.254.0.80").await;
+    // No spec.os on the config: the OS comes from the PacketMachine, read as v1beta2.
+    bootstrap_support::machine(
+        &world,
+        "beta",
+        &uid,
+        "beta-cp-0",
+        true,
+        "v1.33.1",
+        json!({}),
+        Some(
+            json!({"os": "ubuntu_24_04", "machineType": "c3.small.x86", "billingCycle": "hourly"}),
+        ),
+    )
+    .await;
+    let config = bootstrap_support::config_until(
+        &world,
+        "beta-cp-0",
+        "ready",
+        capp_api::bootstrap::PacketKubeadmConfigStatus::data_secret_created,
+    )
+    .await;
+    assert_eq!(
+        config.status.unwrap().data_secret_name.as_deref(),
+        Some("beta-cp-0")
+    );
+    bootstrap.stop().await;
     world.shutdown().await;
 }

@@ -255,7 +255,7 @@ impl World {
 
     /// Creates `obj` (a PacketCluster or PacketMachine as JSON, without `apiVersion`) in the
     /// installed version.
-    async fn create_infra(&self, mut obj: Value) {
+    pub(crate) async fn create_infra(&self, mut obj: Value) {
         obj["apiVersion"] = json!(self.infra.api_version());
         let kind = obj["kind"].as_str().unwrap().to_owned();
         match self.infra {
