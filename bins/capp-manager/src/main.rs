@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use capp_packet::{ClientConfig, Metal, MetalClient};
 use capp_reconcile::core::CoreApi;
+use capp_reconcile::infra::InfraApi;
 use capp_reconcile::manager::ManagerOptions;
 use capp_reconcile::metrics::Metrics;
 use capp_reconcile::{Accounts, Config, Context, MetalFactory};
@@ -205,6 +206,7 @@ async fn kube_client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
 fn controllers_context(
     client: kube::Client,
     core: CoreApi,
+    infra: InfraApi,
     token: String,
     metal_api_url: String,
     config: Config,
@@ -220,14 +222,17 @@ fn controllers_context(
             ClientConfig::new(token).with_base_url(metal_api_url.clone()),
         )?) as Arc<dyn Metal>)
     });
-    Ok(Arc::new(Context::new(
-        client,
-        Accounts::new(Arc::new(metal), factory),
-        Some(token),
-        core,
-        config,
-        metrics,
-    )))
+    Ok(Arc::new(
+        Context::new(
+            client,
+            Accounts::new(Arc::new(metal), factory),
+            Some(token),
+            core,
+            config,
+            metrics,
+        )
+        .with_infra(infra),
+    ))
 }
 
 impl Args {
@@ -270,6 +275,13 @@ impl Args {
             )
         })?;
         tracing::info!(version = %core.version, "Reading Cluster API core objects");
+        let infra = InfraApi::discover(&client).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot discover the served versions of PacketCluster and PacketMachine: {}",
+                capp_reconcile::status::message_chain(&e)
+            )
+        })?;
+        tracing::info!(version = %infra.version, "Using PacketCluster and PacketMachine");
 
         let config = Config {
             namespace,
@@ -281,7 +293,7 @@ impl Args {
             time_scale,
             ..Config::default()
         };
-        let ctx = controllers_context(client, core, token, metal_api_url, config)?;
+        let ctx = controllers_context(client, core, infra, token, metal_api_url, config)?;
         let options = ManagerOptions {
             metrics_bind_address,
             health_probe_bind_address,

@@ -48,7 +48,7 @@ pub const CONTRACT_LABEL: (&str, &str) = ("cluster.x-k8s.io/v1beta2", "v1beta2")
 /// The version the API server stores objects in, when both versions are served:
 /// **v1beta2**.
 ///
-/// - It is the version the v1beta2 contract reads: Cluster API v1.11+ and (from stage 2) our
+/// - It is the version the v1beta2 contract reads: Cluster API v1.11+ and our
 ///   own controllers read and write v1beta2, so the busy paths need no conversion call.
 /// - Cluster API stops serving v1beta1 in April 2027 (v1.16). A version can only be removed
 ///   from a CRD once no object is stored in it (`status.storedVersions`); storing v1beta2 now
@@ -113,6 +113,35 @@ pub fn crds_multiversion(conversion: &WebhookClientConfig) -> Vec<CustomResource
                     conversion_review_versions: vec!["v1".to_owned()],
                 }),
             });
+            crd
+        })
+        .collect()
+}
+
+/// The four CRDs serving **only** `v1beta2` (stored), with both contract labels and no
+/// conversion: [`crds_multiversion`] with the `v1beta1` version and the webhook dropped.
+///
+/// For tests and installations that have no conversion webhook: an API server (such as
+/// capp-testenv, which calls no conversion webhook) serves them without converting anything,
+/// and the controllers then read and write v1beta2 (they discover the served version at
+/// start-up). v1beta1 clients (the Go provider's manifests, Cluster API v1.10) cannot use
+/// them; install [`crate::crds`] or [`crds_multiversion`] for those.
+///
+/// ```
+/// for crd in capp_api::v1beta2::crds_v1beta2_only() {
+///     let versions: Vec<(&str, bool)> =
+///         crd.spec.versions.iter().map(|v| (v.name.as_str(), v.storage)).collect();
+///     assert_eq!(versions, [("v1beta2", true)]);
+///     assert!(crd.spec.conversion.is_none());
+/// }
+/// ```
+#[must_use]
+pub fn crds_v1beta2_only() -> Vec<CustomResourceDefinition> {
+    crds_multiversion(&WebhookClientConfig::default())
+        .into_iter()
+        .map(|mut crd| {
+            crd.spec.versions.retain(|v| v.name == VERSION);
+            crd.spec.conversion = None;
             crd
         })
         .collect()

@@ -222,3 +222,27 @@ fn every_v1beta2_printer_column_points_at_a_field_that_exists() {
         }
     }
 }
+
+#[test]
+fn the_v1beta2_only_crds_are_the_v1beta2_version_without_conversion() {
+    let only: Vec<Value> = capp_api::v1beta2::crds_v1beta2_only()
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap())
+        .collect();
+    let multi = multi();
+    assert_eq!(only.len(), multi.len());
+    for (one, both) in only.iter().zip(&multi) {
+        assert_eq!(
+            one["metadata"], both["metadata"],
+            "same name and both labels"
+        );
+        assert_eq!(
+            one["spec"]["versions"],
+            json!([version(both, "v1beta2")]),
+            "{}: only v1beta2, exactly as in the two-version CRD",
+            one["metadata"]["name"]
+        );
+        assert!(one["spec"].get("conversion").is_none());
+    }
+    crd_checks::assert_structural_and_valid(&only);
+}

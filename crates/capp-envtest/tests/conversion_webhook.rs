@@ -165,6 +165,14 @@ async fn the_real_apiserver_converts_through_our_webhook_both_ways() {
     cp.install_crds(&crds)
         .await
         .expect("the two-version CRDs are accepted and established");
+    assert_eq!(
+        capp_reconcile::infra::InfraApi::discover(&cp.client())
+            .await
+            .unwrap()
+            .version,
+        capp_reconcile::infra::InfraVersion::V1Beta2,
+        "with both versions served the controllers use v1beta2"
+    );
     Api::<Namespace>::all(cp.client())
         .create(
             &PostParams::default(),

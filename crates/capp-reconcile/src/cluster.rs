@@ -118,9 +118,7 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
             "waiting for the Cluster controller to set the owner reference",
             now,
         );
-        if pc.status.as_ref() != Some(&status) {
-            apply_status(ctx, pc.as_ref(), &status).await?;
-        }
+        apply_status(ctx, pc.as_ref(), &status).await?;
         return Ok(ctx.requeue(WAIT_FOR_OWNER));
     };
     if cluster.paused {
@@ -130,9 +128,8 @@ async fn reconcile_inner(pc: Arc<PacketCluster>, ctx: &Context) -> Result<Action
         } else {
             "Cluster spec.paused is set to true"
         };
-        if set_paused(&mut status, Some(message), Timestamp::now()) {
-            apply_status(ctx, pc.as_ref(), &status).await?;
-        }
+        set_paused(&mut status, Some(message), Timestamp::now());
+        apply_status(ctx, pc.as_ref(), &status).await?;
         tracing::info!(reason = message, "Reconciliation is paused");
         return Ok(ctx.requeue(STALLED));
     }
@@ -181,9 +178,7 @@ async fn apply(ctx: &Context, pc: &PacketCluster, cluster: &Target) -> Result<Ac
         .await;
     }
     status.set_summary_of(&[CREDENTIALS_AVAILABLE, NETWORK_INFRASTRUCTURE_READY], now);
-    if pc.status.as_ref() != Some(&status) {
-        apply_status(ctx, pc, &status).await?;
-    }
+    apply_status(ctx, pc, &status).await?;
     match outcome {
         Err(Error::Credentials { .. }) => Ok(ctx.requeue(WAIT_FOR_CREDENTIALS)),
         other => other,
@@ -197,6 +192,7 @@ async fn phases(
     status: &mut PacketClusterStatus,
     now: Timestamp,
 ) -> Result<Action> {
+    check_failure_domains(pc)?;
     let account = credentials::account(ctx, pc).await?;
     status.mark_true(CREDENTIALS_AVAILABLE, now);
     if pc.spec.vip_manager == VipManager::Emlb && pc.control_plane_endpoint().is_none() {
@@ -239,6 +235,21 @@ async fn phases(
     status.failure_domains = (!domains.is_empty()).then_some(domains);
     status.set_provisioned(true);
     Ok(Action::requeue(ctx.config.sync_period))
+}
+
+/// Every `spec.failureDomains` entry needs a name: the v1beta2 failure domain list (and
+/// Cluster API) refuse an empty one, and no device can be placed in it.
+fn check_failure_domains(pc: &PacketCluster) -> Result<()> {
+    let domains = pc.spec.failure_domains.as_deref().unwrap_or_default();
+    match domains.iter().position(|d| d.name.trim().is_empty()) {
+        Some(index) => Err(Error::InvalidSpec {
+            field: "spec.failureDomains",
+            message: format!(
+                "entry {index} has an empty name; set it to a metro code (e.g. da) or remove the entry"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 async fn cleanup(ctx: &Context, pc: &PacketCluster, cluster: &Target) -> Result<()> {

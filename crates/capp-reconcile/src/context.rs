@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::account::Accounts;
 use crate::backoff::Backoff;
 use crate::core::CoreApi;
+use crate::infra::InfraApi;
 use crate::metrics::Metrics;
 use crate::requeue::{EXPECTED_PROVISIONING, RESYNC};
 
@@ -101,6 +102,9 @@ pub struct Context {
     pub backoff: Backoff,
     /// Which version of Cluster and Machine the API server serves.
     pub core: CoreApi,
+    /// Which version of PacketCluster and PacketMachine the controllers use (v1beta1 unless
+    /// set with [`Context::with_infra`]).
+    pub infra: InfraApi,
     /// When we last asked Metal to delete each device (by device id): deletion polls need a
     /// view refreshed after it.
     pub(crate) deletes: Mutex<HashMap<String, Instant>>,
@@ -116,6 +120,7 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context")
             .field("config", &self.config)
             .field("core", &self.core)
+            .field("infra", &self.infra.version)
             .finish_non_exhaustive()
     }
 }
@@ -153,10 +158,19 @@ impl Context {
             config,
             backoff: Backoff::default(),
             core,
+            infra: InfraApi::default(),
             deletes: Mutex::new(HashMap::new()),
             polls: Mutex::new(HashMap::new()),
             create_gate: crate::create_gate::CreateGate::default(),
         }
+    }
+
+    /// This context with PacketCluster and PacketMachine in `infra`'s version (see
+    /// [`InfraApi::discover`]).
+    #[must_use]
+    pub fn with_infra(mut self, infra: InfraApi) -> Self {
+        self.infra = infra;
+        self
     }
 
     /// Requeue after `period` (scaled, see [`Config::time_scale`]).

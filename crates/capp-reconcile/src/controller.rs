@@ -11,8 +11,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use capp_api::conversion::Project;
 use capp_api::{PacketCluster, PacketMachine};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -21,6 +22,7 @@ use kube::{Resource, ResourceExt};
 use tokio::sync::oneshot;
 
 use crate::context::Context;
+use crate::infra::{InfraKind, InfraVersion};
 use crate::{cluster, machine};
 
 fn api<K>(ctx: &Context) -> Api<K>
@@ -58,24 +60,30 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// read (managedFields, `kubectl apply`'s copy of the object) dropped before it is stored:
 /// with 1,000 PacketMachines that is most of the store (our status apply alone records
 /// about 1 KB of managedFields per object).
-fn pruned_store<K>(
-    api: Api<K>,
+///
+/// The kind is watched in the served version ([`crate::infra`]); `v1beta2` objects are
+/// mapped to the v1beta1 type the controllers work with before they are stored.
+fn pruned_store<K: InfraKind>(
+    ctx: &Context,
     config: watcher::Config,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
+) {
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, config)
+    let events = match ctx.infra.version {
+        InfraVersion::V1Beta1 => watcher(api::<K>(ctx), config).boxed(),
+        InfraVersion::V1Beta2 => watcher(api::<K::V1Beta2>(ctx), config)
+            .map_ok(|event| match event {
+                watcher::Event::Apply(obj) => watcher::Event::Apply(obj.project()),
+                watcher::Event::Delete(obj) => watcher::Event::Delete(obj.project()),
+                watcher::Event::Init => watcher::Event::Init,
+                watcher::Event::InitApply(obj) => watcher::Event::InitApply(obj.project()),
+                watcher::Event::InitDone => watcher::Event::InitDone,
+            })
+            .boxed(),
+    };
+    let stream = events
         .default_backoff()
         .modify(|obj: &mut K| {
             obj.managed_fields_mut().clear();
@@ -109,8 +117,12 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     ctx.metrics
         .set_device_source(Arc::new(move || accounts_ctx.accounts.device_states()));
     let wc = watch_config(&ctx);
+    tracing::info!(
+        version = %ctx.infra.version,
+        "Watching PacketClusters and PacketMachines"
+    );
 
-    let (cluster_store, cluster_stream) = pruned_store(api::<PacketCluster>(&ctx), wc.clone());
+    let (cluster_store, cluster_stream) = pruned_store::<PacketCluster>(&ctx, wc.clone());
     let clusters = Controller::for_stream(cluster_stream, cluster_store)
         .with_config(
             controller::Config::default().concurrency(ctx.config.packetcluster_concurrency),
@@ -131,7 +143,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(cluster::reconcile, cluster::error_policy, ctx.clone())
         .for_each(|_| async {});
 
-    let (store, machine_stream) = pruned_store(api::<PacketMachine>(&ctx), wc.clone());
+    let (store, machine_stream) = pruned_store::<PacketMachine>(&ctx, wc.clone());
     let machine_controller = Controller::for_stream(machine_stream, store.clone());
     let by_cluster = move |ns: Option<String>, cluster: Option<String>| {
         let (Some(ns), Some(cluster)) = (ns, cluster) else {
@@ -171,9 +183,18 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                     .map(|name| ObjectRef::<PacketMachine>::new(&name).within(&ns))
             },
         )
-        .watches(api::<PacketCluster>(&ctx), wc.clone(), move |pc| {
-            for_packet_cluster(pc.namespace(), pc.cluster_name().map(str::to_owned))
-        })
+        .watches_with(
+            dynamic_api(&ctx, &ctx.infra.packet_cluster),
+            ctx.infra.packet_cluster.clone(),
+            wc.clone(),
+            move |pc| {
+                let cluster = pc
+                    .labels()
+                    .get(capp_api::common::CLUSTER_NAME_LABEL)
+                    .cloned();
+                for_packet_cluster(pc.namespace(), cluster)
+            },
+        )
         .watches_with(
             dynamic_api(&ctx, &ctx.core.cluster),
             ctx.core.cluster.clone(),

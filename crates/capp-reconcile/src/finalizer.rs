@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::error::Result;
-use crate::status::Object;
+use crate::infra::InfraKind;
 
 /// Whether `obj` carries `name`.
 pub(crate) fn has<K: Resource>(obj: &K, name: &str) -> bool {
@@ -26,7 +26,7 @@ async fn write<K>(
     action: &'static str,
 ) -> Result<()>
 where
-    K: Object,
+    K: InfraKind,
 {
     let patch = json!({"metadata": {
         "finalizers": finalizers,
@@ -38,7 +38,7 @@ where
 /// Adds `name` to the object's finalizers.
 pub(crate) async fn add<K>(ctx: &Context, obj: &K, name: &str) -> Result<()>
 where
-    K: Object,
+    K: InfraKind,
 {
     let mut finalizers = obj.finalizers().to_vec();
     finalizers.push(name.to_owned());
@@ -48,7 +48,7 @@ where
 /// Removes `name` from the object's finalizers.
 pub(crate) async fn remove<K>(ctx: &Context, obj: &K, name: &str) -> Result<()>
 where
-    K: Object,
+    K: InfraKind,
 {
     let finalizers: Vec<String> = obj
         .finalizers()

@@ -9,7 +9,9 @@
 //!   per-cluster device views ([`device_view`]), the event recorder, [`metrics`], settings
 //!   and per-object [`backoff`].
 //! - [`requeue`]: every period, with its reason. [`rbac`]: the rules the controllers need.
-//! - [`core`]: `Cluster` and `Machine` read in the newest version the API server serves.
+//! - [`core`]: `Cluster` and `Machine` read in the newest version the API server serves;
+//!   [`infra`]: our own kinds read and written in the version served (v1beta1 or v1beta2),
+//!   with the v1beta2 conditions of [`conditions`].
 //! - [`bootstrap`]: the built-in kubeadm bootstrap provider (PacketKubeadmConfig controller).
 //! - [`manager`]: leader election, `/metrics`, `/healthz`, `/readyz` and graceful shutdown
 //!   around the controllers, for `bins/capp-manager`.
@@ -21,6 +23,7 @@ pub mod account;
 pub mod backoff;
 pub mod bootstrap;
 pub mod cluster;
+pub mod conditions;
 pub mod context;
 pub mod controller;
 pub mod core;
@@ -28,6 +31,7 @@ pub mod create_gate;
 pub mod device_view;
 mod error;
 mod finalizer;
+pub mod infra;
 pub mod machine;
 pub mod manager;
 pub mod metrics;

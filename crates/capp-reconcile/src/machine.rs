@@ -128,9 +128,8 @@ async fn paused(ctx: &Context, pm: &PacketMachine, by_cluster: bool) -> Result<A
     } else {
         "PacketMachine has the cluster.x-k8s.io/paused annotation"
     };
-    if set_paused(&mut status, Some(message), jiff::Timestamp::now()) {
-        apply_status(ctx, pm, &status).await?;
-    }
+    set_paused(&mut status, Some(message), jiff::Timestamp::now());
+    apply_status(ctx, pm, &status).await?;
     tracing::info!(reason = message, "Reconciliation is paused");
     Ok(Action::requeue(ctx.config.scaled(STALLED)))
 }
@@ -235,9 +234,7 @@ async fn finish(ctx: &Context, scope: &mut MachineScope, error: Option<&Error>) 
         )
         .await?;
     }
-    if scope.packet_machine.status.as_ref() != Some(&scope.status) {
-        apply_status(ctx, scope.packet_machine.as_ref(), &scope.status).await?;
-    }
+    apply_status(ctx, scope.packet_machine.as_ref(), &scope.status).await?;
     Ok(())
 }
 

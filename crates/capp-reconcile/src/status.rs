@@ -7,32 +7,14 @@
 //! `resourceVersion`), and is forced so the manager owns every status field it writes.
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::context::{Context, FIELD_MANAGER};
 use crate::error::{Error, Result};
-
-/// A namespaced kind the controllers write (PacketCluster, PacketMachine).
-pub(crate) trait Object:
-    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-    + Clone
-    + DeserializeOwned
-    + std::fmt::Debug
-{
-}
-
-impl<K> Object for K where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-{
-}
+use crate::infra::{InfraKind, InfraVersion};
 
 /// Runs one reconcile of `controller` for the object `uid` within
 /// [`Config::reconcile_timeout`](crate::Config::reconcile_timeout): records its duration and
@@ -62,17 +44,44 @@ where
     result
 }
 
-/// Applies `status` to the status subresource of `obj`.
-pub(crate) async fn apply_status<K, S>(ctx: &Context, obj: &K, status: &S) -> Result<()>
-where
-    K: Object,
-    S: Serialize,
-{
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+/// Applies `status` to the status subresource of `obj`, in the version the API server
+/// serves ([`InfraApi`](crate::infra::InfraApi)): first `status.v1beta2.conditions` is
+/// derived from the v1beta1 conditions ([`crate::conditions::mirror`]); in `v1beta2` the body
+/// is the v1beta2 shape (`initialization`, `conditions`, `deprecated.v1beta1`, failure domain
+/// list). Nothing is sent when the result equals the object's current status.
+pub(crate) async fn apply_status<K: InfraKind>(
+    ctx: &Context,
+    obj: &K,
+    status: &K::Status,
+) -> Result<()> {
+    let mut status = status.clone();
+    let previous = obj
+        .status()
+        .map(|s| {
+            let mut s = s.clone();
+            std::mem::take(K::v1beta2_conditions_mut(&mut s))
+        })
+        .unwrap_or_default();
+    let mirrored = crate::conditions::mirror(
+        K::conditions(&status),
+        &previous,
+        obj.meta().generation,
+        jiff::Timestamp::now(),
+    );
+    *K::v1beta2_conditions_mut(&mut status) = mirrored;
+    let wire = |s: &K::Status| match ctx.infra.version {
+        InfraVersion::V1Beta1 => serde_json::to_value(s).unwrap_or_default(),
+        InfraVersion::V1Beta2 => obj.v1beta2_status(s),
+    };
+    let body = wire(&status);
+    if obj.status().map(wire) == Some(body.clone()) {
+        return Ok(());
+    }
+    let api = infra_api(ctx, obj);
     let body = json!({
-        "apiVersion": K::api_version(&()),
+        "apiVersion": ctx.infra.version.api_version(),
         "kind": K::kind(&()),
-        "status": status,
+        "status": body,
     });
     api.patch_status(
         &obj.name_any(),
@@ -84,35 +93,42 @@ where
     Ok(())
 }
 
+/// The API of `obj`'s kind in its namespace, in the served version.
+fn infra_api<K: InfraKind>(ctx: &Context, obj: &K) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        ctx.client.clone(),
+        &obj.namespace().unwrap_or_default(),
+        K::resource(&ctx.infra),
+    )
+}
+
 /// Merges `spec` (a partial spec, e.g. `{"providerID": ...}`) into the object's spec.
-pub(crate) async fn patch_spec<K>(ctx: &Context, obj: &K, spec: serde_json::Value) -> Result<()>
-where
-    K: Object,
-{
+pub(crate) async fn patch_spec<K: InfraKind>(
+    ctx: &Context,
+    obj: &K,
+    spec: serde_json::Value,
+) -> Result<()> {
     merge_patch(ctx, obj, json!({ "spec": spec }), "patch spec").await
 }
 
-/// Sends a merge patch of `obj` as the manager's field manager.
-pub(crate) async fn merge_patch<K>(
+/// Sends a merge patch of `obj` (in the served version) as the manager's field manager.
+pub(crate) async fn merge_patch<K: InfraKind>(
     ctx: &Context,
     obj: &K,
     body: serde_json::Value,
     action: &'static str,
-) -> Result<()>
-where
-    K: Object,
-{
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    api.patch(
-        &obj.name_any(),
-        &PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        },
-        &Patch::Merge(body),
-    )
-    .await
-    .map_err(Error::kube(action))?;
+) -> Result<()> {
+    infra_api(ctx, obj)
+        .patch(
+            &obj.name_any(),
+            &PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(body),
+        )
+        .await
+        .map_err(Error::kube(action))?;
     Ok(())
 }
 
@@ -128,7 +144,11 @@ pub(crate) async fn publish<K>(
 ) where
     K: Resource<DynamicType = ()>,
 {
-    let reference: ObjectReference = obj.object_ref(&());
+    let mut reference: ObjectReference = obj.object_ref(&());
+    // Our kinds are held as v1beta1 in memory; the event names the version served.
+    if reference.api_version.as_deref() == Some(capp_api::API_VERSION) {
+        reference.api_version = Some(ctx.infra.version.api_version().to_owned());
+    }
     let event = Event {
         type_,
         reason: reason.to_owned(),

@@ -485,11 +485,38 @@ async fn a_multi_version_crd_with_a_conversion_webhook_is_refused_loudly() {
     assert_eq!(code, 422, "{status}");
     let cause = &status["details"]["causes"][0];
     assert_eq!(cause["field"], "spec.conversion.strategy");
+    let message = cause["message"].as_str().unwrap();
     assert!(
-        cause["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not call conversion webhooks")
+        message.contains("does not call conversion webhooks"),
+        "{message}"
+    );
+    assert!(message.contains("install one version"), "{message}");
+    assert!(message.contains("capp-envtest"), "{message}");
+
+    // One version with a webhook has nothing to convert: accepted. Adding a second version
+    // by an update is refused the same way.
+    let mut one = crd.clone();
+    one["spec"]["versions"].as_array_mut().unwrap().truncate(1);
+    let (code, created) = post(
+        &env,
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &one,
+    )
+    .await;
+    assert_eq!(code, 201, "{created}");
+    let mut two = created.clone();
+    two["spec"]["versions"] = crd["spec"]["versions"].clone();
+    let name = created["metadata"]["name"].as_str().unwrap();
+    let (code, status) = put(
+        &env,
+        &format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"),
+        &two,
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["details"]["causes"][0]["field"],
+        "spec.conversion.strategy"
     );
 }
 

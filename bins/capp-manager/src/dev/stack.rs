@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use capp_reconcile::Config;
 use capp_reconcile::bootstrap::BootstrapSettings;
 use capp_reconcile::core::CoreApi;
+use capp_reconcile::infra::InfraApi;
 use capp_reconcile::manager::ManagerOptions;
 use capp_sim::{SimConfig, Simulator, Timings};
 use tokio::sync::oneshot;
@@ -141,9 +142,16 @@ impl Stack {
             time_scale,
             ..Config::default()
         };
+        let infra = InfraApi::discover(&client).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot discover the served versions of PacketCluster and PacketMachine: {}",
+                capp_reconcile::status::message_chain(&e)
+            )
+        })?;
         let ctx = crate::controllers_context(
             client.clone(),
             core,
+            infra,
             sim.token().to_owned(),
             sim.base_url(),
             config,

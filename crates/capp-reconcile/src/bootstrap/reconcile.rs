@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capi_types::conditions::{Conditions, Severity};
-use capp_api::PacketMachine;
 use capp_api::bootstrap::{
     self as api, CERTIFICATES_AVAILABLE, DATA_SECRET_AVAILABLE, PacketKubeadmConfig,
     PacketKubeadmConfigStatus,
@@ -678,13 +677,21 @@ async fn os(scope: &Scope<'_>) -> Result<String> {
             infra.kind
         )));
     }
-    let machines: Api<PacketMachine> = Api::namespaced(scope.client().clone(), &scope.namespace);
+    // Read in the served version (`spec.os` is the same field in v1beta1 and v1beta2).
+    let machines: Api<DynamicObject> = Api::namespaced_with(
+        scope.client().clone(),
+        &scope.namespace,
+        &scope.bctx.ctx.infra.packet_machine,
+    );
     let pm = machines
         .get_opt(&infra.name)
         .await
         .map_err(BootstrapError::kube("read the PacketMachine"))?
         .ok_or_else(|| missing(format!("PacketMachine {} does not exist yet", infra.name)))?;
-    Ok(pm.spec.os)
+    Ok(pm.data["spec"]["os"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 /// The matrix in effect: the built-in one, or the operator's ConfigMap.

@@ -80,11 +80,10 @@ impl Owners {
         let Some(infra) = infra else {
             return Ok(owners);
         };
-        let packet_clusters: Api<PacketCluster> = Api::namespaced(ctx.client.clone(), &ns);
-        owners.packet_cluster = packet_clusters
-            .get_opt(&infra)
-            .await
-            .map_err(Error::kube("get PacketCluster"))?;
+        owners.packet_cluster = ctx
+            .infra
+            .get_packet_cluster(&ctx.client, &ns, &infra)
+            .await?;
         Ok(owners)
     }
 

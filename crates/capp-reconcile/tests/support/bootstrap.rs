@@ -135,16 +135,13 @@ pub(crate) async fn machine(
         "name": name, "uid": machine.uid().unwrap(), "controller": true,
         "blockOwnerDeletion": true}]);
     if let Some(pm_spec) = packet_machine {
-        let pm: capp_api::PacketMachine = serde_json::from_value(json!({
-            "apiVersion": capp_api::API_VERSION, "kind": "PacketMachine",
-            "metadata": {"name": name, "namespace": NS, "labels": labels, "ownerReferences": owner},
-            "spec": pm_spec,
-        }))
-        .unwrap();
-        Api::<capp_api::PacketMachine>::namespaced(world.client.clone(), NS)
-            .create(&PostParams::default(), &pm)
-            .await
-            .unwrap();
+        world
+            .create_infra(json!({
+                "kind": "PacketMachine",
+                "metadata": {"name": name, "namespace": NS, "labels": labels, "ownerReferences": owner},
+                "spec": pm_spec,
+            }))
+            .await;
     }
     let config: PacketKubeadmConfig = serde_json::from_value(json!({
         "apiVersion": capp_api::bootstrap::BOOTSTRAP_API_VERSION, "kind": "PacketKubeadmConfig",

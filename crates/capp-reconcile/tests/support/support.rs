@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capp_api::core::CoreVersion;
-use capp_api::{PacketCluster, PacketMachine};
+use capp_api::{PacketCluster, PacketMachine, v1beta2};
 use capp_packet::{ClientConfig, CreateSshKey, Metal, MetalClient, RetryPolicy};
 use capp_reconcile::context::Config;
 use capp_reconcile::core::CoreApi;
+use capp_reconcile::infra::{InfraApi, InfraVersion};
 use capp_reconcile::metrics::Metrics;
 use capp_reconcile::{Accounts, Context};
 use capp_sim::{ClockMode, SimConfig, Simulator, Timings};
@@ -67,6 +68,8 @@ pub(crate) struct World {
     pub(crate) sim: Simulator,
     pub(crate) client: kube::Client,
     pub(crate) core: CoreApi,
+    /// The version of PacketCluster and PacketMachine installed (and used by the controllers).
+    pub(crate) infra: InfraVersion,
 }
 
 /// The simulator's device timeline on the compressed clock: 4.8 s queued+provisioning and
@@ -97,6 +100,27 @@ impl World {
         sim: SimConfig,
         env: capp_testenv::Config,
     ) -> World {
+        Self::start_full(version, sim, env, InfraVersion::V1Beta1).await
+    }
+
+    /// [`World::start`] with our CRDs serving only v1beta2
+    /// (`capp_api::v1beta2::crds_v1beta2_only`): the controllers use v1beta2.
+    pub(crate) async fn start_v1beta2(version: CoreVersion) -> World {
+        Self::start_full(
+            version,
+            sim_config(),
+            capp_testenv::Config::default(),
+            InfraVersion::V1Beta2,
+        )
+        .await
+    }
+
+    async fn start_full(
+        version: CoreVersion,
+        sim: SimConfig,
+        env: capp_testenv::Config,
+        infra: InfraVersion,
+    ) -> World {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -112,7 +136,13 @@ impl World {
                 .await
                 .unwrap(),
         }
-        env.install_crds(&capp_api::crds()).await.unwrap();
+        match infra {
+            InfraVersion::V1Beta1 => env.install_crds(&capp_api::crds()).await.unwrap(),
+            InfraVersion::V1Beta2 => env
+                .install_crds(&v1beta2::crds_v1beta2_only())
+                .await
+                .unwrap(),
+        }
         let sim = Simulator::start(sim).await.unwrap();
         let client = env.client().unwrap();
         let world = World {
@@ -120,6 +150,7 @@ impl World {
             sim,
             client,
             core: CoreApi::new(version),
+            infra,
         };
         world
             .metal()
@@ -179,14 +210,17 @@ impl World {
             ..Config::default()
         };
         tweak(&mut config);
-        let ctx = Arc::new(Context::new(
-            client,
-            Accounts::new(Arc::new(metal.clone()), factory),
-            Some(self.sim.token().to_owned()),
-            self.core.clone(),
-            config,
-            Arc::new(Metrics::default()),
-        ));
+        let ctx = Arc::new(
+            Context::new(
+                client,
+                Accounts::new(Arc::new(metal.clone()), factory),
+                Some(self.sim.token().to_owned()),
+                self.core.clone(),
+                config,
+                Arc::new(Metrics::default()),
+            )
+            .with_infra(InfraApi::new(self.infra)),
+        );
         (ctx, metal)
     }
 
@@ -206,6 +240,55 @@ impl World {
 
     fn dynamic(&self, resource: &kube::api::ApiResource) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), NS, resource)
+    }
+
+    /// PacketClusters or PacketMachines in the installed version.
+    pub(crate) fn infra_api(&self, kind: &str) -> Api<DynamicObject> {
+        let infra = InfraApi::new(self.infra);
+        let resource = if kind == "PacketCluster" {
+            infra.packet_cluster
+        } else {
+            infra.packet_machine
+        };
+        Api::namespaced_with(self.client.clone(), NS, &resource)
+    }
+
+    /// Creates `obj` (a PacketCluster or PacketMachine as JSON, without `apiVersion`) in the
+    /// installed version.
+    pub(crate) async fn create_infra(&self, mut obj: Value) {
+        obj["apiVersion"] = json!(self.infra.api_version());
+        let kind = obj["kind"].as_str().unwrap().to_owned();
+        match self.infra {
+            // Through the typed v1beta1 kinds: their serde defaults are what users send.
+            InfraVersion::V1Beta1 if kind == "PacketCluster" => {
+                let pc: PacketCluster = serde_json::from_value(obj).unwrap();
+                Api::<PacketCluster>::namespaced(self.client.clone(), NS)
+                    .create(&PostParams::default(), &pc)
+                    .await
+                    .unwrap();
+            }
+            InfraVersion::V1Beta1 => {
+                let pm: PacketMachine = serde_json::from_value(obj).unwrap();
+                Api::<PacketMachine>::namespaced(self.client.clone(), NS)
+                    .create(&PostParams::default(), &pm)
+                    .await
+                    .unwrap();
+            }
+            InfraVersion::V1Beta2 if kind == "PacketCluster" => {
+                let pc: v1beta2::PacketCluster = serde_json::from_value(obj).unwrap();
+                Api::<v1beta2::PacketCluster>::namespaced(self.client.clone(), NS)
+                    .create(&PostParams::default(), &pc)
+                    .await
+                    .unwrap();
+            }
+            InfraVersion::V1Beta2 => {
+                let pm: v1beta2::PacketMachine = serde_json::from_value(obj).unwrap();
+                Api::<v1beta2::PacketMachine>::namespaced(self.client.clone(), NS)
+                    .create(&PostParams::default(), &pm)
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     fn core_api_version(&self) -> String {
@@ -251,19 +334,15 @@ impl World {
         let uid = cluster.uid().unwrap();
         let mut spec = json!({"projectID": self.sim.default_project_id(), "metro": "da"});
         merge(&mut spec, packet_cluster_spec);
-        let pc: PacketCluster = serde_json::from_value(json!({
-            "apiVersion": capp_api::API_VERSION, "kind": "PacketCluster",
+        self.create_infra(json!({
+            "kind": "PacketCluster",
             "metadata": {"name": name, "namespace": NS, "annotations": annotations,
                 "labels": {"cluster.x-k8s.io/cluster-name": name},
                 "ownerReferences": [{"apiVersion": self.core_api_version(), "kind": "Cluster",
                     "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}]},
             "spec": spec,
         }))
-        .unwrap();
-        Api::<PacketCluster>::namespaced(self.client.clone(), NS)
-            .create(&PostParams::default(), &pc)
-            .await
-            .unwrap();
+        .await;
         uid
     }
 
@@ -340,19 +419,15 @@ impl World {
         let mut pm_spec =
             json!({"os": "ubuntu_24_04", "machineType": "c3.small.x86", "billingCycle": "hourly"});
         merge(&mut pm_spec, packet_machine_spec);
-        let pm: PacketMachine = serde_json::from_value(json!({
-            "apiVersion": capp_api::API_VERSION, "kind": "PacketMachine",
+        self.create_infra(json!({
+            "kind": "PacketMachine",
             "metadata": {"name": name, "namespace": NS, "labels": labels,
                 "ownerReferences": [{"apiVersion": self.core_api_version(), "kind": "Machine",
                     "name": name, "uid": machine.uid().unwrap(), "controller": true,
                     "blockOwnerDeletion": true}]},
             "spec": pm_spec,
         }))
-        .unwrap();
-        Api::<PacketMachine>::namespaced(self.client.clone(), NS)
-            .create(&PostParams::default(), &pm)
-            .await
-            .unwrap();
+        .await;
     }
 
     /// The bootstrap data Secret `name` with `value`.
@@ -410,7 +485,7 @@ impl World {
 
     /// Deletes a PacketMachine (as the Machine controller does) and waits until it is gone.
     pub(crate) async fn delete_packet_machine(&self, name: &str) {
-        let api = Api::<PacketMachine>::namespaced(self.client.clone(), NS);
+        let api = self.infra_api("PacketMachine");
         api.delete(name, &DeleteParams::default()).await.unwrap();
         eventually(&format!("PacketMachine {name} to be gone"), || async {
             api.get_opt(name).await.unwrap().is_none()
@@ -420,7 +495,7 @@ impl World {
 
     /// Deletes a PacketCluster and waits until it is gone.
     pub(crate) async fn delete_packet_cluster(&self, name: &str) {
-        let api = Api::<PacketCluster>::namespaced(self.client.clone(), NS);
+        let api = self.infra_api("PacketCluster");
         api.delete(name, &DeleteParams::default()).await.unwrap();
         eventually(&format!("PacketCluster {name} to be gone"), || async {
             api.get_opt(name).await.unwrap().is_none()

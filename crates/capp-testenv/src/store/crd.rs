@@ -38,14 +38,15 @@ impl State {
         let spec = &crd["spec"];
         // Objects are converted between versions by rewriting `apiVersion` only (the `None`
         // strategy). A CRD that asks for a conversion webhook and has versions to convert
-        // between would be served wrongly, so it is refused rather than treated as `None`.
+        // between would be served wrongly, so it is refused (on create and on update) rather
+        // than treated as `None`.
         if spec["conversion"]["strategy"] == "Webhook"
             && spec["versions"].as_array().is_some_and(|v| v.len() > 1)
         {
             return Err(invalid(vec![cause(
                 "FieldValueNotSupported",
                 "spec.conversion.strategy",
-                "Unsupported value: \"Webhook\": capp-testenv does not call conversion webhooks, so it cannot convert between this CRD's versions; use the None strategy (versions that differ only in apiVersion) or test against a real kube-apiserver",
+                "Unsupported value: \"Webhook\": capp-testenv does not call conversion webhooks (it would only rewrite apiVersion, not convert between this CRD's versions); install one version (for capp's kinds: capp_api::crds() or capp_api::v1beta2::crds_v1beta2_only()), use the None strategy for versions that differ only in apiVersion, or test conversion against the real kube-apiserver with capp-envtest",
             )]));
         }
         let group = spec["group"].as_str().unwrap_or_default().to_owned();
