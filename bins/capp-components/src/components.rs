@@ -3,7 +3,8 @@
 //!
 //! - one Namespace, [`NAMESPACE`], holding every namespaced object (clusterctl refuses more
 //!   than one Namespace);
-//! - the CRDs of [`capp_api::crds`];
+//! - the CRDs of [`capp_api::v1beta2::crds_multiversion`] (v1beta1 and v1beta2, v1beta2
+//!   stored) converting through the manager's webhook ([`webhook`]);
 //! - the ValidatingAdmissionPolicy and its binding of [`capp_api::policy`] (cluster-scoped),
 //!   which keep `spec.template.spec` of the template kinds immutable while letting Cluster
 //!   API's topology dry run through;
@@ -12,9 +13,12 @@
 //!   leader-election Role (the Lease lives in the manager's namespace), and their bindings: each
 //!   rule of `rbac.rs` appears exactly once, nothing else is granted;
 //! - the credentials Secret holding `${PACKET_API_KEY}`;
+//! - the webhook Service and the cert-manager Issuer and Certificate of its serving
+//!   certificate ([`webhook`]);
 //! - the manager Deployment: container `manager` (the name clusterctl's image overrides look
 //!   for), flags of `capp-manager` with clusterctl variables for the tunables, probes on the
-//!   health port, a metrics port, non-root with a read-only root filesystem, every capability
+//!   health port, a metrics port, the webhook port with the serving certificate Secret
+//!   mounted read-only at the manager's certificate directory, non-root with a read-only root filesystem, every capability
 //!   dropped, seccomp `RuntimeDefault`, and tolerations for control-plane taints.
 //!
 //! Every object carries `cluster.x-k8s.io/provider: infrastructure-packet`.
@@ -23,6 +27,8 @@ use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{Map, Value, json};
 
 use crate::{Error, NAME_PREFIX, NAMESPACE, PROVIDER_LABEL, PROVIDER_LABEL_KEY, Release, Result};
+
+pub mod webhook;
 
 /// Port of `/healthz` and `/readyz` (`--health-probe-bind-address`).
 pub const HEALTH_PORT: u16 = 9440;
@@ -51,6 +57,8 @@ pub fn manager_args() -> Vec<String> {
         "--leader-elect".to_owned(),
         format!("--metrics-bind-address=:{METRICS_PORT}"),
         format!("--health-probe-bind-address=:{HEALTH_PORT}"),
+        format!("--webhook-port={}", webhook::WEBHOOK_PORT),
+        format!("--webhook-cert-dir={}", webhook::CERT_DIR),
         "--sync-period=${CAPP_SYNC_PERIOD:=10m}".to_owned(),
         "--packetcluster-concurrency=${CAPP_PACKETCLUSTER_CONCURRENCY:=10}".to_owned(),
         "--packetmachine-concurrency=${CAPP_PACKETMACHINE_CONCURRENCY:=10}".to_owned(),
@@ -84,16 +92,10 @@ pub fn split_rules() -> (Vec<PolicyRule>, Vec<PolicyRule>) {
         .partition(|r| r.api_groups.as_deref() != Some(&[LEASE_GROUP.to_owned()][..]))
 }
 
-/// The CRDs of [`capp_api::crds`] as JSON, each with the provider label added.
+/// The CRDs as shipped ([`webhook::crds`]): both versions, converting through the manager's
+/// webhook, each with the provider label.
 pub fn crds() -> Result<Vec<Value>> {
-    capp_api::crds()
-        .iter()
-        .map(|crd| {
-            let mut value = serde_json::to_value(crd).map_err(Error::Serialize)?;
-            add_label(&mut value);
-            Ok(value)
-        })
-        .collect()
+    webhook::crds()
 }
 
 fn add_label(object: &mut Value) {
@@ -159,8 +161,9 @@ pub fn components(release: &Release) -> Result<Vec<Value>> {
             "type": "Opaque",
             "stringData": { TOKEN_VARIABLE: format!("${{{TOKEN_VARIABLE}}}") },
         }),
-        deployment(release),
     ]);
+    objects.extend(webhook::objects());
+    objects.push(deployment(release));
     Ok(objects)
 }
 
@@ -203,7 +206,9 @@ fn deployment(release: &Release) -> Value {
                         "ports": [
                             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
                             {"name": "healthz", "containerPort": HEALTH_PORT, "protocol": "TCP"},
+                            webhook::container_port(),
                         ],
+                        "volumeMounts": [webhook::volume_mount()],
                         "livenessProbe": {
                             "httpGet": {"path": "/healthz", "port": "healthz"},
                             "initialDelaySeconds": 15,
@@ -229,6 +234,7 @@ fn deployment(release: &Release) -> Value {
                             "capabilities": {"drop": ["ALL"]},
                         },
                     }],
+                    "volumes": [webhook::volume()],
                     "tolerations": [
                         {"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"},
                         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},

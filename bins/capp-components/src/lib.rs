@@ -1,10 +1,11 @@
 //! The clusterctl provider artifacts of capp, generated from the same Rust types, flags and
 //! RBAC rules the manager uses, so the manifests cannot drift from the code:
 //!
-//! - [`components::components`]: `infrastructure-components.yaml` (Namespace, the CRDs of
-//!   [`capp_api::crds`], ServiceAccount, a ClusterRole made of exactly
-//!   [`capp_reconcile::rbac::rules`], the leader-election Role, bindings, the credentials
-//!   Secret and the manager Deployment);
+//! - [`components::components`]: `infrastructure-components.yaml` (Namespace, the
+//!   two-version CRDs of [`capp_api::v1beta2::crds_multiversion`] with their conversion
+//!   webhook, ServiceAccount, a ClusterRole made of exactly [`capp_reconcile::rbac::rules`],
+//!   the leader-election Role, bindings, the credentials Secret, the webhook Service with its
+//!   cert-manager Issuer and Certificate, and the manager Deployment);
 //! - [`metadata::metadata`]: `metadata.yaml` (`clusterctl.cluster.x-k8s.io/v1alpha3`
 //!   `Metadata`), mapping the release series to the contract of the CRDs' contract label;
 //! - [`templates`]: the cluster templates (`cluster-template[-FLAVOR].yaml`), with node

@@ -228,6 +228,7 @@ async fn main() {
             &sim.base_url(),
             "--metrics-bind-address=0",
             "--health-probe-bind-address=0",
+            "--webhook-port=0",
             "--time-scale",
             &scale().to_string(),
             // The 10 minute default on the compressed timeline.

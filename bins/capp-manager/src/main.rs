@@ -98,6 +98,13 @@ struct Args {
     /// Lifetime of the bootstrap tokens the bootstrap provider mints (refreshed at half of it).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     bootstrap_token_ttl: Duration,
+    /// Port of the conversion webhook (HTTPS, `POST /convert`); `0` disables it.
+    #[arg(long, default_value_t = capp_reconcile::webhook::DEFAULT_PORT)]
+    webhook_port: u16,
+    /// Directory holding the webhook's serving certificate (`tls.crt`, `tls.key`: the
+    /// mounted cert-manager Secret); re-read when it changes.
+    #[arg(long, default_value = capp_reconcile::webhook::DEFAULT_CERT_DIR)]
+    webhook_cert_dir: PathBuf,
     /// Compresses every requeue period and backoff by this factor (benchmarks against a
     /// simulator whose device timeline is compressed the same way).
     #[arg(long, hide = true, default_value_t = 1.0)]
@@ -210,11 +217,11 @@ fn controllers_context(
     token: String,
     metal_api_url: String,
     config: Config,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<Arc<Context>> {
     let metal =
         MetalClient::new(ClientConfig::new(token.clone()).with_base_url(metal_api_url.clone()))
             .context("invalid --metal-api-url")?;
-    let metrics = Arc::new(Metrics::default());
     let stats = metal.clone();
     metrics.set_stats_source(Arc::new(move || stats.stats()));
     let factory: MetalFactory = Arc::new(move |token: &str| {
@@ -257,6 +264,8 @@ impl Args {
             kubeadm_bootstrap,
             bootstrap_matrix_configmap,
             bootstrap_token_ttl,
+            webhook_port,
+            webhook_cert_dir,
             time_scale,
         } = self;
         if let Some(Command::Dev(dev)) = command {
@@ -267,6 +276,17 @@ impl Args {
         let metrics_bind_address = parse_address("metrics-bind-address", &metrics_bind_address)?;
         let health_probe_bind_address =
             parse_address("health-probe-bind-address", &health_probe_bind_address)?;
+        let metrics = Arc::new(Metrics::default());
+        // The conversion webhook serves before anything else (the API server needs it to
+        // read our objects in the other version) and on every replica, leader or not.
+        if webhook_port != 0 {
+            let options =
+                capp_reconcile::webhook::WebhookOptions::new(webhook_port, webhook_cert_dir);
+            let server =
+                capp_reconcile::webhook::WebhookServer::bind(&options, metrics.clone()).await?;
+            tracing::info!(port = webhook_port, "Serving the conversion webhook");
+            tokio::spawn(server.run(shutdown_signal()));
+        }
         let client = kube_client(kubeconfig.as_ref()).await?;
         let core = CoreApi::discover(&client).await.map_err(|e| {
             anyhow::anyhow!(
@@ -293,7 +313,7 @@ impl Args {
             time_scale,
             ..Config::default()
         };
-        let ctx = controllers_context(client, core, infra, token, metal_api_url, config)?;
+        let ctx = controllers_context(client, core, infra, token, metal_api_url, config, metrics)?;
         let options = ManagerOptions {
             metrics_bind_address,
             health_probe_bind_address,

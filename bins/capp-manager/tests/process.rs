@@ -1,5 +1,6 @@
-//! The real `capp-manager` binary as an operator runs it: a missing token and an unreachable
-//! API server are one line on stderr and a non-zero exit; SIGTERM while running against
+//! The real `capp-manager` binary as an operator runs it: a missing token, a missing webhook
+//! serving certificate and an unreachable API server are one line on stderr and a non-zero
+//! exit; SIGTERM while running against
 //! capp-testenv and capp-sim exits 0 promptly, releases the leader election Lease and says so
 //! in the log.
 
@@ -29,7 +30,11 @@ fn manager() -> Command {
         .env_remove("PACKET_API_KEY")
         .env_remove("KUBECONFIG")
         .env_remove("RUST_LOG")
-        .args(["--metrics-bind-address=0", "--health-probe-bind-address=0"]);
+        .args([
+            "--metrics-bind-address=0",
+            "--health-probe-bind-address=0",
+            "--webhook-port=0",
+        ]);
     command
 }
 
@@ -65,6 +70,56 @@ fn one_line(out: &Output) -> String {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line on stderr, got:\n{stderr}");
     lines[0].to_owned()
+}
+
+#[test]
+fn a_missing_webhook_certificate_is_one_line_naming_the_flag_and_the_file() {
+    let kubeconfig = temp_file(
+        "unused-kubeconfig-webhook",
+        "apiVersion: v1\nkind: Config\n",
+    );
+    let cert_dir =
+        std::env::temp_dir().join(format!("capp-manager-{}-no-certs", std::process::id()));
+    std::fs::create_dir_all(&cert_dir).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_capp-manager"))
+        .env("PACKET_API_KEY", "not-a-real-token")
+        .env_remove("RUST_LOG")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "--metrics-bind-address=0",
+            "--health-probe-bind-address=0",
+            "--webhook-port=0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (disabled, _) = wait_bounded(child, BOUND, "webhook disabled");
+    let child = Command::new(env!("CARGO_BIN_EXE_capp-manager"))
+        .env("PACKET_API_KEY", "not-a-real-token")
+        .env_remove("RUST_LOG")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--webhook-cert-dir")
+        .arg(&cert_dir)
+        .args(["--metrics-bind-address=0", "--health-probe-bind-address=0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (out, _) = wait_bounded(child, BOUND, "missing webhook certificate");
+    assert!(!out.status.success(), "non-zero exit: {:?}", out.status);
+    let line = one_line(&out);
+    assert!(
+        line.contains("--webhook-cert-dir")
+            && line.contains(&cert_dir.join("tls.crt").display().to_string())
+            && line.contains("--webhook-port 0"),
+        "{line}"
+    );
+    // With the webhook disabled the same command gets past it (to the unusable kubeconfig).
+    let other = String::from_utf8_lossy(&disabled.stderr);
+    assert!(!other.contains("--webhook-cert-dir"), "{other}");
 }
 
 #[test]
@@ -200,6 +255,7 @@ async fn sigterm_stops_promptly_releases_the_lease_and_logs_the_shutdown() {
             &sim.base_url(),
             "--metrics-bind-address=0",
             "--health-probe-bind-address=0",
+            "--webhook-port=0",
             "--leader-elect",
             "--leader-election-namespace=default",
         ])

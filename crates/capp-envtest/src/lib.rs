@@ -16,6 +16,9 @@
 //! - [`CapiManagers`] installs the Cluster API CRDs and starts the core, kubeadm bootstrap and
 //!   kubeadm control-plane managers with their webhooks wired as envtest wires them (one CA,
 //!   `url:` client configurations, conversion webhooks on every CAPI CRD).
+//! - [`webhook`]: the same stand-in for capp's own conversion webhook (serving certificates
+//!   in a kubelet-style Secret directory, renewed by a `..data` swap, and the components'
+//!   CRDs pointed at `https://127.0.0.1:<port>/convert`).
 //!
 //! Every process is stopped on [`ControlPlane::shutdown`] or on drop. Their logs stay in a
 //! temporary directory that is removed on success and kept (and its path printed, with the
@@ -42,6 +45,7 @@ mod crds;
 mod http;
 mod kubectl;
 mod process;
+pub mod webhook;
 mod workdir;
 
 use std::path::PathBuf;

@@ -1,14 +1,19 @@
 //! The real kube-apiserver (v1.36, upstream tier) with capp-api's two-version CRDs
-//! (`crds_multiversion`, v1beta2 stored) and a conversion webhook served over HTTPS by this
-//! test with `capp_api::conversion::review`, a capp-pki serving certificate and its CA in
-//! `caBundle`:
+//! (`crds_multiversion`, v1beta2 stored) calling capp's conversion webhook server
+//! (`capp_reconcile::webhook::WebhookServer`, what `capp-manager --webhook-port` runs) on a
+//! local port, with a capp-pki serving certificate in a kubelet-style Secret directory and its
+//! CA in `caBundle`:
 //!
 //! - the API server accepts the CRDs and establishes them;
 //! - a PacketMachine written as v1beta1 reads as v1beta2 in the v1beta2 contract's shape;
 //! - a PacketCluster written as v1beta2 reads as v1beta1, and a v1beta1 client's status
 //!   write keeps what v1beta1 cannot hold (the failure domain order) through the annotation;
 //! - the Go provider's Packet objects (v1beta1) apply unchanged and read back with every
-//!   field they were written with.
+//!   field they were written with;
+//! - the server's `capp_conversion_reviews_total{result="success"}` counts the API server's
+//!   calls, none failed;
+//! - after a renewal (new CA, `..data` swapped, the CRDs' `caBundle` updated as cert-manager's
+//!   cainjector does), the same server, never restarted, converts for the API server again.
 //!
 //! Skips loudly without the upstream binaries; fails instead under `CI=true`.
 
@@ -21,118 +26,79 @@
 #[path = "support/common.rs"]
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use base64::Engine as _;
 use capp_api::conversion::DATA_ANNOTATION;
 use capp_api::v1beta2;
+use capp_envtest::webhook::ServingCerts;
 use capp_envtest::{Binaries, ControlPlane, ControlPlaneOptions};
-use capp_pki::{CaOptions, CertificateAuthority, LeafSpec, jiff::Timestamp};
-use http_body_util::{BodyExt as _, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use capp_reconcile::metrics::Metrics;
+use capp_reconcile::webhook::{WebhookOptions, WebhookServer};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookClientConfig;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, WebhookClientConfig,
+};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rustls::ServerConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 const NS: &str = "conversion";
 
-/// A conversion webhook on `https://127.0.0.1:<port>/convert`; counts the reviews it answers.
+/// capp's conversion webhook server (`capp_reconcile::webhook::WebhookServer`, as
+/// `capp-manager --webhook-port` runs it) on `https://127.0.0.1:<port>/convert`, with its
+/// certificates in a kubelet-style Secret directory re-read every 100 ms.
 struct Webhook {
-    config: WebhookClientConfig,
-    calls: Arc<AtomicUsize>,
+    port: u16,
+    certs: ServingCerts,
+    metrics: Arc<Metrics>,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn serve_webhook() -> Webhook {
-    let mut rng = StdRng::seed_from_u64(14);
-    let now = Timestamp::now();
-    let ca = CertificateAuthority::generate(&CaOptions::new("capp-webhook-ca"), now, &mut rng)
-        .expect("CA");
-    let leaf = ca
-        .issue(
-            &LeafSpec::server("capp-webhook").with_ip_address(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            now,
-            &mut rng,
-        )
-        .expect("serving certificate");
-    let key = PrivateKeyDer::from_pem_slice(
-        capp_pki::secrecy::ExposeSecret::expose_secret(&leaf.key_pem()).as_bytes(),
-    )
-    .expect("key PEM");
-    let tls =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![CertificateDer::from(leaf.certificate.der().to_vec())],
-                key,
-            )
-            .expect("TLS config");
-    let acceptor = TlsAcceptor::from(Arc::new(tls));
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let acceptor = acceptor.clone();
-            let counter = Arc::clone(&counter);
-            tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let service = service_fn(move |request: Request<Incoming>| {
-                    let counter = Arc::clone(&counter);
-                    async move {
-                        let path = request.uri().path().to_owned();
-                        let body = request.into_body().collect().await?.to_bytes();
-                        let response = if path == "/convert" {
-                            counter.fetch_add(1, Ordering::SeqCst);
-                            Response::builder()
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from(
-                                    capp_api::conversion::review::review(&body),
-                                )))
-                        } else {
-                            Response::builder()
-                                .status(404)
-                                .body(Full::new(Bytes::new()))
-                        };
-                        Ok::<_, hyper::Error>(response.expect("response"))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+impl Webhook {
+    async fn serve() -> Self {
+        let certs = ServingCerts::issue().expect("serving certificates");
+        let metrics = Arc::new(Metrics::default());
+        let options = WebhookOptions {
+            address: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            cert_dir: certs.dir().to_owned(),
+            reload_interval: Duration::from_millis(100),
+        };
+        let server = WebhookServer::bind(&options, metrics.clone())
+            .await
+            .expect("the webhook server starts");
+        let port = server.local_addr().expect("address").port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            port,
+            certs,
+            metrics,
+            _stop: stop,
         }
-    });
-    Webhook {
-        config: WebhookClientConfig {
-            url: Some(format!("https://127.0.0.1:{port}/convert")),
-            ca_bundle: Some(ByteString(ca.cert_pem().as_bytes().to_vec())),
+    }
+
+    /// The CRDs' client configuration: the URL and the current CA.
+    fn config(&self) -> WebhookClientConfig {
+        WebhookClientConfig {
+            url: Some(format!("https://127.0.0.1:{}/convert", self.port)),
+            ca_bundle: Some(ByteString(self.certs.ca_pem().as_bytes().to_vec())),
             service: None,
-        },
-        calls,
+        }
+    }
+
+    /// `capp_conversion_reviews_total{result}` as the server's metrics show it.
+    fn reviews(&self, result: &str) -> u64 {
+        let text = self.metrics.render();
+        let prefix = format!("capp_conversion_reviews_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map_or(0, |n| n.parse().unwrap())
     }
 }
 
@@ -151,14 +117,14 @@ async fn the_real_apiserver_converts_through_our_webhook_both_ways() {
     let Some(bins) = Binaries::require() else {
         return;
     };
-    let webhook = serve_webhook().await;
+    let mut webhook = Webhook::serve().await;
     let cp = ControlPlane::start(
         &bins,
         ControlPlaneOptions::default().with_controller_manager(false),
     )
     .await
     .expect("the control plane starts");
-    let crds: Vec<Value> = v1beta2::crds_multiversion(&webhook.config)
+    let crds: Vec<Value> = v1beta2::crds_multiversion(&webhook.config())
         .iter()
         .map(|c| serde_json::to_value(c).unwrap())
         .collect();
@@ -185,15 +151,54 @@ async fn the_real_apiserver_converts_through_our_webhook_both_ways() {
     cluster_written_as_v1beta2_reads_as_v1beta1_and_keeps_its_order(&cp).await;
     go_provider_objects_read_back_unchanged(&cp).await;
 
-    eprintln!(
-        "conversion webhook calls: {}",
-        webhook.calls.load(Ordering::SeqCst)
-    );
+    let calls = webhook.reviews("success");
+    eprintln!("conversion webhook calls: {calls}");
     assert!(
-        webhook.calls.load(Ordering::SeqCst) > 0,
+        calls > 0,
         "the API server never called the conversion webhook"
     );
+    assert_eq!(webhook.reviews("failure"), 0);
+
+    a_renewed_certificate_serves_without_a_restart(&cp, &mut webhook).await;
     cp.shutdown();
+}
+
+/// cert-manager renews the Secret (a new CA: the self-signed Issuer re-issues), kubelet swaps
+/// the volume's `..data`, cainjector writes the new CA into the CRDs: the same server, never
+/// restarted, serves the new certificate and the API server converts through it.
+async fn a_renewed_certificate_serves_without_a_restart(cp: &ControlPlane, webhook: &mut Webhook) {
+    webhook.certs.renew().expect("renewal");
+    let ca_bundle = base64::engine::general_purpose::STANDARD.encode(webhook.certs.ca_pem());
+    let crds: Api<CustomResourceDefinition> = Api::all(cp.client());
+    for crd in v1beta2::crds_multiversion(&webhook.config()) {
+        let name = crd.metadata.name.unwrap();
+        let patch =
+            json!({"spec": {"conversion": {"webhook": {"clientConfig": {"caBundle": ca_bundle}}}}});
+        crds.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("the CA is injected");
+    }
+    let before = webhook.reviews("success");
+    let machines_v2: Api<v1beta2::PacketMachine> = Api::namespaced(cp.client(), NS);
+    let started = std::time::Instant::now();
+    loop {
+        match machines_v2.get("m0").await {
+            Ok(m) if webhook.reviews("success") > before => {
+                assert_eq!(m.spec.os, "ubuntu_24_04");
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no conversion with the renewed certificate within 30 s: {e}"
+            ),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the API server did not call the webhook again within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// v1beta1 in, v1beta2 out (and v1beta1 again).

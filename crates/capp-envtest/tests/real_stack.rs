@@ -36,108 +36,16 @@ mod common;
 #[path = "support/real_stack.rs"]
 mod real_stack;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use capp_envtest::{Binaries, CapiManagers, ControlPlane, ControlPlaneOptions, kubectl};
-use common::{eventually, kubectl_ok, require_kubectl};
-use real_stack::{METAL_TOKEN, PROVISION_SECONDS, RunDir, SSH_KEY, Sim, start_manager};
+use common::{eventually, kubectl_ok};
+use real_stack::{
+    MANAGER_SA, SYSTEM_NS, Stack, WAIT, apply_in_new_namespace, default_template,
+    delete_cluster_leaves_the_simulator_empty, machines_running, nodes_ready,
+    one_device_per_machine, stack, start_manager, workload_kubeconfig,
+};
 use serde_json::{Value, json};
-
-/// How long one step (machines running, nodes joined, deletion) may take on a loaded machine.
-const WAIT: u64 = 240;
-/// The namespace and ServiceAccount the components create for the manager.
-const SYSTEM_NS: &str = "cluster-api-provider-packet-system";
-const MANAGER_SA: &str = "cluster-api-provider-packet-manager";
-/// A Kubernetes version the templates' machine-config matrix and the twin accept.
-const KUBERNETES_VERSION: &str = "v1.33.2";
-
-/// Everything a flow runs: the real management cluster, the simulator and the manager's
-/// kubeconfig. Dropped in reverse order of start.
-struct Stack {
-    sim: Sim,
-    capi: CapiManagers,
-    cp: ControlPlane,
-    /// The ServiceAccount's kubeconfig (a TokenRequest token).
-    manager_kubeconfig: PathBuf,
-    /// Last: its Drop keeps the logs when a flow fails.
-    dir: RunDir,
-}
-
-impl Stack {
-    fn admin(&self) -> &Path {
-        self.cp.kubeconfig_path()
-    }
-}
-
-/// Starts the stack, applies the components and mints the ServiceAccount's token. `None`
-/// after a loud skip message without the upstream binaries or kubectl.
-async fn stack(flow: &str) -> Option<Stack> {
-    let bins = Binaries::require()?;
-    if !require_kubectl() {
-        return None;
-    }
-    let dir = RunDir::create(flow);
-    let sim = Sim::start(&dir, PROVISION_SECONDS);
-    let cp = ControlPlane::start(&bins, ControlPlaneOptions::default())
-        .await
-        .expect("etcd, kube-apiserver and kube-controller-manager start");
-    eprintln!("{flow}: control plane logs in {}", cp.dir().display());
-    let capi = CapiManagers::start(&cp, &bins)
-        .await
-        .expect("the CAPI managers start");
-    let admin = cp.kubeconfig_path();
-
-    // The components, with their variables substituted as `clusterctl init` would.
-    let components = capp_components::to_yaml(
-        &capp_components::components::components(&capp_components::Release::default()).unwrap(),
-    )
-    .unwrap();
-    let values = BTreeMap::from([("PACKET_API_KEY".to_owned(), METAL_TOKEN.to_owned())]);
-    let components = capp_components::variables::substitute(&components, &values).unwrap();
-    let file = dir.write("infrastructure-components.yaml", &components);
-    kubectl_ok(admin, &["apply", "-f", file.to_str().unwrap()], None).await;
-    kubectl_ok(
-        admin,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/packetclusters.infrastructure.cluster.x-k8s.io",
-            "crd/packetmachines.infrastructure.cluster.x-k8s.io",
-            "crd/packetmachinetemplates.infrastructure.cluster.x-k8s.io",
-            "crd/packetclustertemplates.infrastructure.cluster.x-k8s.io",
-        ],
-        None,
-    )
-    .await;
-
-    let token = kubectl_ok(
-        admin,
-        &[
-            "create",
-            "token",
-            MANAGER_SA,
-            "-n",
-            SYSTEM_NS,
-            "--duration=2h",
-        ],
-        None,
-    )
-    .await;
-    let manager_kubeconfig = cp
-        .kubeconfig_with_token("capp-manager", token.trim())
-        .expect("the ServiceAccount kubeconfig is written");
-    Some(Stack {
-        sim,
-        capi,
-        cp,
-        manager_kubeconfig,
-        dir,
-    })
-}
 
 /// SIGKILLs the manager as soon as the simulator holds a device (the first create went
 /// through), then starts a new manager process with the same identity.
@@ -166,172 +74,9 @@ async fn kill_after_first_create(
         "capp-manager-restarted",
         &stack.manager_kubeconfig,
         &stack.sim,
+        &stack.webhook,
         extra,
     )
-}
-
-/// Waits until the namespace holds exactly `n` Machines, then `kubectl wait`s until every one
-/// is Running; returns them.
-async fn machines_running(stack: &Stack, ns: &str, n: usize) -> Vec<Value> {
-    let admin = stack.admin();
-    eventually(WAIT, &format!("{n} Running Machines"), || async {
-        let list = machines(admin, ns).await;
-        if list.len() == n && list.iter().all(|m| m["status"]["phase"] == "Running") {
-            Ok(())
-        } else {
-            Err(summary(&list))
-        }
-    })
-    .await;
-    // What a user runs; the poll above keeps it within kubectl's own time limit.
-    let timeout = "--timeout=60s";
-    let out = kubectl(
-        admin,
-        &[
-            "wait",
-            "--for=jsonpath={.status.phase}=Running",
-            "machines.cluster.x-k8s.io",
-            "--all",
-            "-n",
-            ns,
-            timeout,
-        ],
-        None,
-    )
-    .await
-    .unwrap();
-    let list = machines(admin, ns).await;
-    assert!(
-        out.success,
-        "kubectl wait for Running Machines failed: {}\nMachines: {}",
-        out.stderr,
-        summary(&list)
-    );
-    list
-}
-
-async fn machines(admin: &Path, ns: &str) -> Vec<Value> {
-    let out = kubectl_ok(
-        admin,
-        &["get", "machines.cluster.x-k8s.io", "-n", ns, "-o", "json"],
-        None,
-    )
-    .await;
-    let list: Value = serde_json::from_str(&out).unwrap();
-    list["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn summary(machines: &[Value]) -> String {
-    machines
-        .iter()
-        .map(|m| {
-            format!(
-                "{} phase={} providerID={}",
-                m["metadata"]["name"], m["status"]["phase"], m["spec"]["providerID"]
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The workload cluster's kubeconfig, from the `<cluster>-kubeconfig` Secret.
-async fn workload_kubeconfig(stack: &Stack, ns: &str, cluster: &str) -> PathBuf {
-    let secret = format!("secret/{cluster}-kubeconfig");
-    let value = eventually(WAIT, &format!("{secret} exists"), || async {
-        let out = kubectl(
-            stack.admin(),
-            &["get", &secret, "-n", ns, "-o", "jsonpath={.data.value}"],
-            None,
-        )
-        .await
-        .unwrap();
-        if out.success && !out.stdout.is_empty() {
-            Ok(out.stdout)
-        } else {
-            Err(out.stderr)
-        }
-    })
-    .await;
-    let yaml = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .expect("the kubeconfig is base64");
-    stack.dir.write(
-        &format!("{cluster}-workload.kubeconfig"),
-        &String::from_utf8(yaml).unwrap(),
-    )
-}
-
-/// Waits until the workload cluster has exactly `n` Nodes, all Ready.
-async fn nodes_ready(workload: &Path, n: usize) {
-    eventually(
-        WAIT,
-        &format!("{n} Ready Nodes in the workload cluster"),
-        || async {
-            let out = kubectl(workload, &["get", "nodes", "-o", "json"], None)
-                .await
-                .unwrap();
-            if !out.success {
-                return Err(out.stderr);
-            }
-            let list: Value = serde_json::from_str(&out.stdout).unwrap();
-            let items = list["items"].as_array().cloned().unwrap_or_default();
-            let ready = items
-                .iter()
-                .filter(|node| {
-                    node["status"]["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
-                .count();
-            if items.len() == n && ready == n {
-                Ok(())
-            } else {
-                Err(format!("{} Nodes, {ready} Ready", items.len()))
-            }
-        },
-    )
-    .await;
-}
-
-/// Nothing duplicated or lost: the simulator holds exactly one live device per Machine, and
-/// each Machine's providerID names a distinct one of them.
-fn one_device_per_machine(sim: &Sim, machines: &[Value]) {
-    let devices = sim.live_devices();
-    let device_ids: BTreeSet<String> = devices
-        .iter()
-        .map(|d| d["id"].as_str().unwrap().to_owned())
-        .collect();
-    let hostnames: BTreeSet<&str> = devices
-        .iter()
-        .map(|d| d["hostname"].as_str().unwrap())
-        .collect();
-    let provider_ids: BTreeSet<String> = machines
-        .iter()
-        .map(|m| {
-            m["spec"]["providerID"]
-                .as_str()
-                .unwrap_or_default()
-                .trim_start_matches("equinixmetal://")
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(
-        devices.len(),
-        machines.len(),
-        "one device per Machine; devices: {devices:?}; machines: {}",
-        summary(machines)
-    );
-    assert_eq!(
-        hostnames.len(),
-        devices.len(),
-        "distinct hostnames: {devices:?}"
-    );
-    assert_eq!(
-        provider_ids, device_ids,
-        "every Machine's providerID names its own device"
-    );
 }
 
 /// The common part of both flows once the cluster is applied: the SIGKILL, 3 Running Machines
@@ -375,45 +120,7 @@ async fn exercise(
         one_device_per_machine(&stack.sim, &list);
     }
 
-    let timeout = format!("--timeout={WAIT}s");
-    kubectl_ok(
-        stack.admin(),
-        &[
-            "delete",
-            &format!("cluster.cluster.x-k8s.io/{cluster}"),
-            "-n",
-            ns,
-            &timeout,
-        ],
-        None,
-    )
-    .await;
-    eventually(WAIT, "the simulator holds no devices", || async {
-        let state = stack.sim.state();
-        let devices = state["devices"].as_array().cloned().unwrap_or_default();
-        if devices.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{devices:?}"))
-        }
-    })
-    .await;
-    let state = stack.sim.state();
-    assert_eq!(
-        state["ip_reservations"], reservations_before,
-        "deleting the cluster releases every IP reservation it made"
-    );
-    assert!(
-        state["ip_reservations"]
-            .as_array()
-            .is_none_or(Vec::is_empty),
-        "the simulator holds no IP reservations: {}",
-        state["ip_reservations"]
-    );
-    assert!(
-        machines(stack.admin(), ns).await.is_empty(),
-        "no Machine is left"
-    );
+    delete_cluster_leaves_the_simulator_empty(stack, ns, cluster, &reservations_before).await;
     manager.assert_running();
 }
 
@@ -428,47 +135,14 @@ async fn flow_1_the_default_template_on_the_real_cluster_api_managers() {
         "capp-manager",
         &stack.manager_kubeconfig,
         &stack.sim,
+        &stack.webhook,
         &[],
     );
 
     let (ns, cluster) = ("e2e", "e2e");
-    let values: BTreeMap<String, String> = [
-        ("CLUSTER_NAME", cluster),
-        ("NAMESPACE", ns),
-        ("KUBERNETES_VERSION", KUBERNETES_VERSION),
-        // Metro `am`: flow 2 uses `fr`, so the twins' loopback addresses cannot collide
-        // when the flows run in parallel.
-        ("METRO", "am"),
-        ("PROJECT_ID", &stack.sim.project),
-        ("CONTROLPLANE_NODE_TYPE", "c3.small.x86"),
-        ("WORKER_NODE_TYPE", "c3.small.x86"),
-        ("CONTROL_PLANE_MACHINE_COUNT", "1"),
-        ("WORKER_MACHINE_COUNT", "2"),
-        ("SSH_KEY", SSH_KEY),
-        ("PACKET_API_KEY", METAL_TOKEN),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let template =
-        capp_components::templates::render(capp_components::templates::Flavor::Default).unwrap();
-    let template = capp_components::variables::substitute(&template, &values).unwrap();
-    let file = stack.dir.write("cluster-template.yaml", &template);
-    // The template keeps the control-plane Elastic IP when the cluster goes (`Retain`, the
-    // Go provider's behaviour); the flow releases it, as `examples/cluster.yaml` does.
-    let mut docs = capp_envtest::load_yaml_documents(&file).expect("the template parses");
-    for doc in &mut docs {
-        if doc["kind"] == "PacketCluster" {
-            doc["spec"]["elasticIPReclaimPolicy"] = json!("Delete");
-        }
-    }
-    let file = stack.dir.write(
-        "cluster.json",
-        &json!({"apiVersion": "v1", "kind": "List", "items": docs}).to_string(),
-    );
-    let admin = stack.admin().to_owned();
-    kubectl_ok(&admin, &["create", "namespace", ns], None).await;
-    kubectl_ok(&admin, &["apply", "-f", file.to_str().unwrap()], None).await;
+    // Metro `am`: flow 2 uses `fr` (the twins' loopback addresses are per metro).
+    let docs = default_template(&stack, ns, cluster, "am");
+    apply_in_new_namespace(&stack, ns, docs).await;
 
     exercise(
         &stack,
@@ -535,6 +209,7 @@ async fn flow_2_the_dev_example_with_the_built_in_bootstrap_provider() {
         "capp-manager",
         &stack.manager_kubeconfig,
         &stack.sim,
+        &stack.webhook,
         &args,
     );
 

@@ -5,6 +5,13 @@
 //! API's topology controller make them. Both servers must give the same verdicts and the same
 //! messages.
 //!
+//! The real server gets the components as shipped, with the CRDs' conversion webhook pointed
+//! at capp's webhook server (`capp_reconcile::webhook`, in this process) on a local port
+//! (`capp_envtest::webhook::LocalConversion`, standing in for cert-manager and cluster DNS).
+//! capp-testenv does not call conversion webhooks: it gets the v1beta1-only CRDs of
+//! `capp_api::crds()` (whose v1beta1 schema is the shipped CRDs' v1beta1 version) and no
+//! cert-manager objects.
+//!
 //! Skips loudly without kubectl (or, for the real server, without the upstream binaries);
 //! fails instead under `CI=true`.
 
@@ -137,11 +144,8 @@ fn templates() -> Value {
 
 /// Applies the components, creates the templates, waits for the policy to be enforced, runs
 /// every step and returns what the server answered, plus the stored machine template.
-async fn run_scenario(kubeconfig: &Path) -> (Vec<Outcome>, Value) {
-    let components = capp_components::to_yaml(
-        &capp_components::components::components(&capp_components::Release::default()).unwrap(),
-    )
-    .unwrap();
+async fn run_scenario(kubeconfig: &Path, components: Vec<Value>) -> (Vec<Outcome>, Value) {
+    let components = capp_components::to_yaml(&components).unwrap();
     let values = BTreeMap::from([("PACKET_API_KEY".to_owned(), "not-a-real-token".to_owned())]);
     let components = capp_components::variables::substitute(&components, &values).unwrap();
     let file = scratch(kubeconfig, "infrastructure-components.yaml");
@@ -291,9 +295,60 @@ async fn testenv_outcomes() -> Option<(Vec<Outcome>, Value)> {
     let env = capp_testenv::TestEnv::start(capp_testenv::Config::default())
         .await
         .expect("capp-testenv starts");
-    let result = run_scenario(env.kubeconfig_path()).await;
+    let result = run_scenario(env.kubeconfig_path(), testenv_components()).await;
     env.shutdown().await;
     Some(result)
+}
+
+/// The shipped components for capp-testenv, which calls no conversion webhook: the
+/// v1beta1-only CRDs (labelled as shipped) in place of the two-version ones, and no
+/// cert-manager objects.
+fn testenv_components() -> Vec<Value> {
+    let shipped =
+        capp_components::components::components(&capp_components::Release::default()).unwrap();
+    let mut out = Vec::new();
+    for object in shipped {
+        if object["kind"] == "CustomResourceDefinition" {
+            let name = &object["metadata"]["name"];
+            let mut crd = capp_api::crds()
+                .into_iter()
+                .map(|c| serde_json::to_value(c).unwrap())
+                .find(|c| &c["metadata"]["name"] == name)
+                .unwrap();
+            crd["metadata"]["labels"] = object["metadata"]["labels"].clone();
+            out.push(crd);
+        } else if !object["apiVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("cert-manager.io/")
+        {
+            out.push(object);
+        }
+    }
+    out
+}
+
+/// The shipped components wired to capp's conversion webhook, served by this process on
+/// `local`'s port; the server stops when the returned sender is dropped.
+async fn serve_conversion(
+    local: &capp_envtest::webhook::LocalConversion,
+) -> tokio::sync::oneshot::Sender<()> {
+    let options = capp_reconcile::webhook::WebhookOptions {
+        address: std::net::SocketAddr::from(([127, 0, 0, 1], local.port)),
+        cert_dir: local.certs.dir().to_owned(),
+        reload_interval: capp_reconcile::webhook::DEFAULT_RELOAD_INTERVAL,
+    };
+    let server = capp_reconcile::webhook::WebhookServer::bind(
+        &options,
+        std::sync::Arc::new(capp_reconcile::metrics::Metrics::default()),
+    )
+    .await
+    .expect("the conversion webhook serves");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    stop
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +373,11 @@ async fn the_real_apiserver_enforces_the_template_policy_as_capp_testenv_does() 
     )
     .await
     .expect("the control plane starts");
-    let (real, stored) = run_scenario(cp.kubeconfig_path()).await;
+    let local = capp_envtest::webhook::LocalConversion::new().unwrap();
+    let _webhook = serve_conversion(&local).await;
+    let shipped =
+        capp_components::components::components(&capp_components::Release::default()).unwrap();
+    let (real, stored) = run_scenario(cp.kubeconfig_path(), local.wire(shipped)).await;
     cp.shutdown();
     assert_expected(&real, &stored, "kube-apiserver");
     assert_eq!(

@@ -15,6 +15,8 @@
 //! - [`bootstrap`]: the built-in kubeadm bootstrap provider (PacketKubeadmConfig controller).
 //! - [`manager`]: leader election, `/metrics`, `/healthz`, `/readyz` and graceful shutdown
 //!   around the controllers, for `bins/capp-manager`.
+//! - [`webhook`]: the conversion webhook (`POST /convert` over HTTPS) with its serving
+//!   certificate reloaded on renewal.
 //!
 //! `docs/reconcile.md` has the phase and requeue tables, the conditions and reasons, and the
 //! Metal API call budget.
@@ -39,6 +41,7 @@ pub mod rbac;
 pub mod requeue;
 pub mod status;
 pub mod tags;
+pub mod webhook;
 
 pub use account::{Account, Accounts, MetalFactory};
 pub use context::{Config, Context};

@@ -31,6 +31,36 @@ pub struct ErrorLabels {
     pub reason: &'static str,
 }
 
+/// How a conversion webhook request ended (`capp_conversion_reviews_total{result}`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConversionResult {
+    /// Every object was converted (`success`).
+    Success,
+    /// The review was answered with a `Failure` result: bad input, unknown version
+    /// (`failure`).
+    Failure,
+    /// The request was refused before review: body too large or unreadable (`rejected`).
+    Rejected,
+}
+
+impl ConversionResult {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConversionLabels {
+    result: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     operation: &'static str,
@@ -54,6 +84,7 @@ pub struct Metrics {
     reconciles: Family<ControllerLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     durations: Family<ControllerLabels, Histogram>,
+    conversions: Family<ConversionLabels, Counter>,
     stats: Mutex<Option<StatsSource>>,
     devices: Mutex<Option<DeviceSource>>,
 }
@@ -83,11 +114,18 @@ impl Default for Metrics {
             "Time spent in one reconcile",
             durations.clone(),
         );
+        let conversions = Family::<ConversionLabels, Counter>::default();
+        registry.register(
+            "conversion_reviews",
+            "ConversionReview requests the conversion webhook answered, by result",
+            conversions.clone(),
+        );
         Self {
             registry,
             reconciles,
             errors,
             durations,
+            conversions,
             stats: Mutex::new(None),
             devices: Mutex::new(None),
         }
@@ -106,6 +144,15 @@ impl Metrics {
     pub fn failed(&self, controller: &'static str, reason: &'static str) {
         self.errors
             .get_or_create(&ErrorLabels { controller, reason })
+            .inc();
+    }
+
+    /// Records one request to the conversion webhook.
+    pub fn conversion_review(&self, result: ConversionResult) {
+        self.conversions
+            .get_or_create(&ConversionLabels {
+                result: result.as_str(),
+            })
             .inc();
     }
 

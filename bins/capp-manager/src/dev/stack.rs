@@ -155,6 +155,7 @@ impl Stack {
             sim.token().to_owned(),
             sim.base_url(),
             config,
+            Arc::default(),
         )?;
         let options = ManagerOptions {
             metrics_bind_address: None,

@@ -1,14 +1,22 @@
-//! Support for `real_stack.rs`: our own binaries (`capp-sim`, `capp-manager`) as processes next
-//! to the upstream tier, a run directory for their logs, and the simulator's control surface.
+//! Support for `real_stack.rs` and `real_stack_v1beta2.rs`: our own binaries (`capp-sim`,
+//! `capp-manager`) as processes next to the upstream tier, a run directory for their logs, the
+//! simulator's control surface, and the steps the flows share (the stack with the components
+//! applied, the default template, waiting for Machines and Nodes, deleting a cluster).
 
 #![allow(dead_code, reason = "each flow uses a different subset")]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use base64::Engine as _;
+use capp_envtest::webhook::LocalConversion;
+use capp_envtest::{Binaries, CapiManagers, ControlPlane, ControlPlaneOptions, kubectl};
+use serde_json::{Value, json};
+
+use crate::common::{eventually, kubectl_ok, require_kubectl};
 
 /// Overrides the folder holding `capp-sim` and `capp-manager` (default: the Cargo profile
 /// folder of this test binary, `target/<profile>/`).
@@ -340,13 +348,15 @@ pub(crate) const PROVISION_SECONDS: u32 = 4;
 pub(crate) const TIME_SCALE: f64 = 0.01;
 
 /// `capp-manager` as the Deployment of the components runs it: the Deployment's arguments
-/// (variables at their defaults, text logs), `POD_NAMESPACE`/`POD_NAME`, the API token, and a
-/// kubeconfig for the ServiceAccount.
+/// (variables at their defaults, text logs), `POD_NAMESPACE`/`POD_NAME`, the API token, a
+/// kubeconfig for the ServiceAccount, and the conversion webhook on `webhook`'s port with its
+/// certificates (cert-manager's Secret in a pod).
 pub(crate) fn start_manager(
     dir: &RunDir,
     name: &str,
     kubeconfig: &Path,
     sim: &Sim,
+    webhook: &LocalConversion,
     extra: &[&str],
 ) -> Child {
     let mut args: Vec<String> = vec![
@@ -365,6 +375,7 @@ pub(crate) fn start_manager(
         // Debug: the kept logs of a failed flow show every reconcile.
         "-v".to_owned(),
     ];
+    args.extend(webhook.manager_args());
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     Child::spawn(
         dir,
@@ -377,4 +388,368 @@ pub(crate) fn start_manager(
             ("POD_NAME", "capp-controller-manager-e2e"),
         ],
     )
+}
+
+/// How long one step (machines running, nodes joined, deletion) may take on a loaded machine.
+pub(crate) const WAIT: u64 = 240;
+/// The namespace and ServiceAccount the components create for the manager.
+pub(crate) const SYSTEM_NS: &str = "cluster-api-provider-packet-system";
+pub(crate) const MANAGER_SA: &str = "cluster-api-provider-packet-manager";
+/// A Kubernetes version the templates' machine-config matrix and the twin accept.
+pub(crate) const KUBERNETES_VERSION: &str = "v1.33.2";
+
+/// Everything a flow runs: the real management cluster, the simulator and the manager's
+/// kubeconfig. Dropped in reverse order of start.
+pub(crate) struct Stack {
+    pub(crate) sim: Sim,
+    pub(crate) capi: CapiManagers,
+    pub(crate) cp: ControlPlane,
+    /// The ServiceAccount's kubeconfig (a TokenRequest token).
+    pub(crate) manager_kubeconfig: PathBuf,
+    /// The manager's conversion webhook: the API server calls it for v1beta1 reads and writes
+    /// (the CRDs store v1beta2), on a local port in place of the components' Service.
+    pub(crate) webhook: LocalConversion,
+    /// Last: its Drop keeps the logs when a flow fails.
+    pub(crate) dir: RunDir,
+}
+
+impl Stack {
+    pub(crate) fn admin(&self) -> &Path {
+        self.cp.kubeconfig_path()
+    }
+}
+
+/// Starts the stack, applies the components and mints the ServiceAccount's token. `None`
+/// after a loud skip message without the upstream binaries or kubectl.
+pub(crate) async fn stack(flow: &str) -> Option<Stack> {
+    let bins = Binaries::require()?;
+    if !require_kubectl() {
+        return None;
+    }
+    let dir = RunDir::create(flow);
+    let sim = Sim::start(&dir, PROVISION_SECONDS);
+    let cp = ControlPlane::start(&bins, ControlPlaneOptions::default())
+        .await
+        .expect("etcd, kube-apiserver and kube-controller-manager start");
+    eprintln!("{flow}: control plane logs in {}", cp.dir().display());
+    let capi = CapiManagers::start(&cp, &bins)
+        .await
+        .expect("the CAPI managers start");
+    let admin = cp.kubeconfig_path();
+
+    // The components, with their variables substituted as `clusterctl init` would, and the
+    // CRDs' conversion webhook pointed at the manager's local port with a test CA in place of
+    // cert-manager and cluster DNS (envtest's way).
+    let webhook = LocalConversion::new().expect("the webhook serving certificates are issued");
+    let components = capp_components::to_yaml(&webhook.wire(
+        capp_components::components::components(&capp_components::Release::default()).unwrap(),
+    ))
+    .unwrap();
+    let values = BTreeMap::from([("PACKET_API_KEY".to_owned(), METAL_TOKEN.to_owned())]);
+    let components = capp_components::variables::substitute(&components, &values).unwrap();
+    let file = dir.write("infrastructure-components.yaml", &components);
+    kubectl_ok(admin, &["apply", "-f", file.to_str().unwrap()], None).await;
+    kubectl_ok(
+        admin,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/packetclusters.infrastructure.cluster.x-k8s.io",
+            "crd/packetmachines.infrastructure.cluster.x-k8s.io",
+            "crd/packetmachinetemplates.infrastructure.cluster.x-k8s.io",
+            "crd/packetclustertemplates.infrastructure.cluster.x-k8s.io",
+        ],
+        None,
+    )
+    .await;
+
+    let token = kubectl_ok(
+        admin,
+        &[
+            "create",
+            "token",
+            MANAGER_SA,
+            "-n",
+            SYSTEM_NS,
+            "--duration=2h",
+        ],
+        None,
+    )
+    .await;
+    let manager_kubeconfig = cp
+        .kubeconfig_with_token("capp-manager", token.trim())
+        .expect("the ServiceAccount kubeconfig is written");
+    Some(Stack {
+        sim,
+        capi,
+        cp,
+        manager_kubeconfig,
+        webhook,
+        dir,
+    })
+}
+
+/// Waits until the namespace holds exactly `n` Machines, then `kubectl wait`s until every one
+/// is Running; returns them.
+pub(crate) async fn machines_running(stack: &Stack, ns: &str, n: usize) -> Vec<Value> {
+    let admin = stack.admin();
+    eventually(WAIT, &format!("{n} Running Machines"), || async {
+        let list = machines(admin, ns).await;
+        if list.len() == n && list.iter().all(|m| m["status"]["phase"] == "Running") {
+            Ok(())
+        } else {
+            Err(summary(&list))
+        }
+    })
+    .await;
+    // What a user runs; the poll above keeps it within kubectl's own time limit.
+    let timeout = "--timeout=60s";
+    let out = kubectl(
+        admin,
+        &[
+            "wait",
+            "--for=jsonpath={.status.phase}=Running",
+            "machines.cluster.x-k8s.io",
+            "--all",
+            "-n",
+            ns,
+            timeout,
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    let list = machines(admin, ns).await;
+    assert!(
+        out.success,
+        "kubectl wait for Running Machines failed: {}\nMachines: {}",
+        out.stderr,
+        summary(&list)
+    );
+    list
+}
+
+pub(crate) async fn machines(admin: &Path, ns: &str) -> Vec<Value> {
+    let out = kubectl_ok(
+        admin,
+        &["get", "machines.cluster.x-k8s.io", "-n", ns, "-o", "json"],
+        None,
+    )
+    .await;
+    let list: Value = serde_json::from_str(&out).unwrap();
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+pub(crate) fn summary(machines: &[Value]) -> String {
+    machines
+        .iter()
+        .map(|m| {
+            format!(
+                "{} phase={} providerID={}",
+                m["metadata"]["name"], m["status"]["phase"], m["spec"]["providerID"]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The workload cluster's kubeconfig, from the `<cluster>-kubeconfig` Secret.
+pub(crate) async fn workload_kubeconfig(stack: &Stack, ns: &str, cluster: &str) -> PathBuf {
+    let secret = format!("secret/{cluster}-kubeconfig");
+    let value = eventually(WAIT, &format!("{secret} exists"), || async {
+        let out = kubectl(
+            stack.admin(),
+            &["get", &secret, "-n", ns, "-o", "jsonpath={.data.value}"],
+            None,
+        )
+        .await
+        .unwrap();
+        if out.success && !out.stdout.is_empty() {
+            Ok(out.stdout)
+        } else {
+            Err(out.stderr)
+        }
+    })
+    .await;
+    let yaml = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .expect("the kubeconfig is base64");
+    stack.dir.write(
+        &format!("{cluster}-workload.kubeconfig"),
+        &String::from_utf8(yaml).unwrap(),
+    )
+}
+
+/// Waits until the workload cluster has exactly `n` Nodes, all Ready.
+pub(crate) async fn nodes_ready(workload: &Path, n: usize) {
+    eventually(
+        WAIT,
+        &format!("{n} Ready Nodes in the workload cluster"),
+        || async {
+            let out = kubectl(workload, &["get", "nodes", "-o", "json"], None)
+                .await
+                .unwrap();
+            if !out.success {
+                return Err(out.stderr);
+            }
+            let list: Value = serde_json::from_str(&out.stdout).unwrap();
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            let ready = items
+                .iter()
+                .filter(|node| {
+                    node["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+                .count();
+            if items.len() == n && ready == n {
+                Ok(())
+            } else {
+                Err(format!("{} Nodes, {ready} Ready", items.len()))
+            }
+        },
+    )
+    .await;
+}
+
+/// Nothing duplicated or lost: the simulator holds exactly one live device per Machine, and
+/// each Machine's providerID names a distinct one of them.
+pub(crate) fn one_device_per_machine(sim: &Sim, machines: &[Value]) {
+    let devices = sim.live_devices();
+    let device_ids: BTreeSet<String> = devices
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    let hostnames: BTreeSet<&str> = devices
+        .iter()
+        .map(|d| d["hostname"].as_str().unwrap())
+        .collect();
+    let provider_ids: BTreeSet<String> = machines
+        .iter()
+        .map(|m| {
+            m["spec"]["providerID"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("equinixmetal://")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        devices.len(),
+        machines.len(),
+        "one device per Machine; devices: {devices:?}; machines: {}",
+        summary(machines)
+    );
+    assert_eq!(
+        hostnames.len(),
+        devices.len(),
+        "distinct hostnames: {devices:?}"
+    );
+    assert_eq!(
+        provider_ids, device_ids,
+        "every Machine's providerID names its own device"
+    );
+}
+
+/// Our default cluster template (`capp-components template`: KubeadmControlPlane, CPEM
+/// flavor) rendered with clusterctl's variables for `cluster` in `ns` and `metro` (1 control
+/// plane Machine, 2 workers, the simulator's project), as documents. The PacketCluster
+/// releases its Elastic IP on deletion (`elasticIPReclaimPolicy: Delete`): the template keeps
+/// it (`Retain`, the Go provider's behaviour), a flow must leave the simulator empty.
+pub(crate) fn default_template(stack: &Stack, ns: &str, cluster: &str, metro: &str) -> Vec<Value> {
+    let values: BTreeMap<String, String> = [
+        ("CLUSTER_NAME", cluster),
+        ("NAMESPACE", ns),
+        ("KUBERNETES_VERSION", KUBERNETES_VERSION),
+        ("METRO", metro),
+        ("PROJECT_ID", &stack.sim.project),
+        ("CONTROLPLANE_NODE_TYPE", "c3.small.x86"),
+        ("WORKER_NODE_TYPE", "c3.small.x86"),
+        ("CONTROL_PLANE_MACHINE_COUNT", "1"),
+        ("WORKER_MACHINE_COUNT", "2"),
+        ("SSH_KEY", SSH_KEY),
+        ("PACKET_API_KEY", METAL_TOKEN),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let template =
+        capp_components::templates::render(capp_components::templates::Flavor::Default).unwrap();
+    let template = capp_components::variables::substitute(&template, &values).unwrap();
+    let file = stack.dir.write("cluster-template.yaml", &template);
+    let mut docs = capp_envtest::load_yaml_documents(&file).expect("the template parses");
+    for doc in &mut docs {
+        if doc["kind"] == "PacketCluster" {
+            doc["spec"]["elasticIPReclaimPolicy"] = json!("Delete");
+        }
+    }
+    docs
+}
+
+/// Creates namespace `ns` and applies `docs` there with `kubectl apply` (as one List).
+pub(crate) async fn apply_in_new_namespace(stack: &Stack, ns: &str, docs: Vec<Value>) {
+    let file = stack.dir.write(
+        &format!("{ns}-cluster.json"),
+        &json!({"apiVersion": "v1", "kind": "List", "items": docs}).to_string(),
+    );
+    kubectl_ok(stack.admin(), &["create", "namespace", ns], None).await;
+    kubectl_ok(
+        stack.admin(),
+        &["apply", "-f", file.to_str().unwrap()],
+        None,
+    )
+    .await;
+}
+
+/// `kubectl delete cluster`, then checks that the simulator holds no device, that every IP
+/// reservation the cluster made is released (`reservations_before`: the simulator's
+/// reservations before the cluster was applied) and that no Machine is left.
+pub(crate) async fn delete_cluster_leaves_the_simulator_empty(
+    stack: &Stack,
+    ns: &str,
+    cluster: &str,
+    reservations_before: &Value,
+) {
+    let timeout = format!("--timeout={WAIT}s");
+    kubectl_ok(
+        stack.admin(),
+        &[
+            "delete",
+            &format!("cluster.cluster.x-k8s.io/{cluster}"),
+            "-n",
+            ns,
+            &timeout,
+        ],
+        None,
+    )
+    .await;
+    eventually(WAIT, "the simulator holds no devices", || async {
+        let state = stack.sim.state();
+        let devices = state["devices"].as_array().cloned().unwrap_or_default();
+        if devices.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{devices:?}"))
+        }
+    })
+    .await;
+    let state = stack.sim.state();
+    assert_eq!(
+        &state["ip_reservations"], reservations_before,
+        "deleting the cluster releases every IP reservation it made"
+    );
+    assert!(
+        state["ip_reservations"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "the simulator holds no IP reservations: {}",
+        state["ip_reservations"]
+    );
+    assert!(
+        machines(stack.admin(), ns).await.is_empty(),
+        "no Machine is left"
+    );
 }
