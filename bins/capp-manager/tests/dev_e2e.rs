@@ -255,6 +255,8 @@ fn start_manager(run: &RunDir, sim: &Sim, kubeconfig: &Path, n: u32) -> Process 
             "--kubeadm-bootstrap",
             "--metrics-bind-address=0",
             "--health-probe-bind-address=0",
+            // capp-testenv serves the v1beta1-only CRDs and calls no conversion webhook.
+            "--webhook-port=0",
             // Requeues and polls on the simulator's short provisioning time: the first poll
             // of a provisioning device comes after half the expected 8 minutes, 4.8 s here.
             "--time-scale",
