@@ -1,5 +1,5 @@
-//! Many machines behind the create gate, few reconcile slots: every machine still gets
-//! reconciled and the rollout converges.
+//! A hundred machines waiting for a create slot and one reconcile slot: every machine is
+//! still reconciled, and machines added meanwhile within seconds.
 //!
 //! The 1,000-machine bench stopped at about 120 Ready: kube-runtime's runner, once at its
 //! concurrency limit, parks every due object in a hash set and takes the next one in hash
@@ -7,7 +7,8 @@
 //! serve, the same part of the set is served over and over and the rest never is (machines
 //! never reconciled, machines whose provisioning poll never ran, so no view refresh, so no
 //! create slot freed). Machines waiting for a create slot must therefore not come due on a
-//! short timer: they are woken by the gate.
+//! short timer: they are woken by the gate. With the old 2-minute safety net (0.24 s here)
+//! this test failed: 5 machines never reconciled in 60 s.
 
 #![allow(
     clippy::unwrap_used,
@@ -119,7 +120,7 @@ async fn machines_waiting_for_a_create_slot_do_not_starve_new_machines() {
             )
             .await;
     }
-    let reconciled = within(PROMPTLY, || async {
+    let late_done = within(PROMPTLY, || async {
         let items = api.list(&ListParams::default()).await.unwrap().items;
         let late: Vec<_> = items
             .iter()
@@ -137,11 +138,11 @@ async fn machines_waiting_for_a_create_slot_do_not_starve_new_machines() {
         .collect();
     eprintln!(
         "late machines reconciled: {}; {reconciles} PacketMachine reconciles in {:?}",
-        reconciled.is_some(),
+        late_done.is_some(),
         started.elapsed()
     );
     assert!(
-        reconciled.is_some(),
+        late_done.is_some(),
         "{never:?} never reconciled within {PROMPTLY:?} while {WAITING} machines waited for a \
          create slot ({reconciles} reconciles in that time): the waiting machines starve the \
          controller"
