@@ -364,6 +364,15 @@ async fn main() {
         "objects created in {created:.1?}; all Ready after {converged:.1?} (wall); deleted in {deleted:.1?}"
     );
     println!("Metal calls per machine lifecycle (create to deleted): {total:.2}");
+    // Where they went: up to all Ready (the rollout, with the resyncs of machines Ready
+    // early), the steady half hour, the deletion (cluster-level calls included).
+    let sum = |c: &BTreeMap<String, u64>| c.values().sum::<u64>() as f64 / machines as f64;
+    println!(
+        "  by phase (all calls): until all Ready {:.2}, steady {:.2}, deletion {:.2}",
+        sum(&before),
+        sum(&after) - sum(&before),
+        sum(&counts) - sum(&after)
+    );
     for (op, n) in &per_machine {
         println!("  {op}: {n:.2}");
     }

@@ -150,9 +150,10 @@ async fn apply(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
     let outcome = phases(ctx, &mut scope, fresh).await;
     finish(ctx, &mut scope, outcome.as_ref().err()).await?;
     let after = outcome?;
-    // A machine waiting for a create slot is woken (or requeued) without a due poll.
+    // A machine waiting for a create slot is woken (or requeued) without a due poll: each
+    // requeue pushes the poll past the next one, so its wait reads the cached view.
     let poll_in = if scope.waiting_for_slot {
-        ctx.config.scaled(STALLED)
+        after.saturating_mul(2)
     } else {
         after
     };
@@ -168,6 +169,9 @@ async fn cleanup(ctx: &Context, mut scope: MachineScope) -> Result<Action> {
     );
     let due = ctx.poll_due(&uid);
     let outcome = delete::delete(ctx, &mut scope, due).await;
+    // The view may have just shown a device of the project gone: a create slot may be free.
+    ctx.create_gate
+        .wake(&ctx.accounts, &scope.packet_cluster.spec.project_id);
     match outcome {
         Ok(None) => {
             tracing::info!("Device deleted, releasing the PacketMachine");
@@ -343,12 +347,15 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
     let slot = match ctx.create_gate.enter(&ctx.accounts, &project, me.clone()) {
         Ok(slot) => slot,
         Err(busy) => {
+            // Woken by the gate when a view refresh shows a slot; the requeue is only the
+            // resync (see `wait_for_create_slot`).
+            let resync = ctx.config.sync_period;
             return Ok(Some(wait_for_create_slot(
-                ctx,
                 scope,
                 &format!(
                     "{busy} devices of project {project} are being created (at most {CREATES_IN_FLIGHT} at once); waiting for one to become active"
                 ),
+                resync,
             )));
         }
     };
@@ -364,10 +371,12 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
                 .metal_source()
                 .and_then(capp_packet::Error::api)
                 .map_or_else(|| e.to_string(), ToString::to_string);
+            // Devices we do not see may hold the slots, and no refresh of ours may ever show
+            // them go: come back after the safety net.
             return Ok(Some(wait_for_create_slot(
-                ctx,
                 scope,
                 &format!("Metal refused the create for now: {message}"),
+                ctx.config.scaled(CREATE_SLOT_SAFETY_NET),
             )));
         }
         Err(e) => {
@@ -403,9 +412,17 @@ async fn ensure_created(ctx: &Context, scope: &mut MachineScope) -> Result<Optio
     ))))
 }
 
-/// Marks the machine as waiting for a create slot; the gate wakes it when a view shows one
-/// free, the requeue returned is only the safety net.
-fn wait_for_create_slot(ctx: &Context, scope: &mut MachineScope, message: &str) -> Duration {
+/// Marks the machine as waiting for a create slot and returns `requeue`; the gate wakes it
+/// when a view shows one free.
+///
+/// A machine held back by our own gate does not come due on a short timer: every slot the
+/// gate counts is a device of ours in `queued`/`provisioning`, whose machine polls it and
+/// wakes the waiters on the refresh that shows it done (a deletion wakes them too), so its
+/// requeue is the resync. Hundreds of waiters on a short timer kept kube-runtime's runner
+/// at its concurrency limit, and the runner then serves due objects in hash order, not in
+/// the order they came due: some machines were never reconciled and the polls that free
+/// slots never ran (the 1,000-machine bench stopped at about 120 Ready; `tests/starvation.rs`).
+fn wait_for_create_slot(scope: &mut MachineScope, message: &str, requeue: Duration) -> Duration {
     scope.waiting_for_slot = true;
     scope.mark_false(
         INSTANCE_READY,
@@ -413,11 +430,11 @@ fn wait_for_create_slot(ctx: &Context, scope: &mut MachineScope, message: &str) 
         Severity::Info,
         message,
     );
-    ctx.config.scaled(CREATE_SLOT_SAFETY_NET)
+    requeue
 }
 
-/// How long a machine waiting for a create slot sleeps when no wake-up comes (every view
-/// refresh that frees a slot wakes waiters; this only covers a refresh nobody triggers).
+/// How long a machine whose create Metal refused with 429 waits before trying again when no
+/// wake-up comes (the devices holding the slots may be ones we do not see).
 const CREATE_SLOT_SAFETY_NET: Duration = Duration::from_secs(120);
 
 /// Metal's 429 on a create: the project's create limit (or the account's rate limit).

@@ -1,6 +1,6 @@
 //! A machine waiting for a create slot costs no Metal call while it waits, however long:
-//! its device is known absent and nothing else creates it, so its reconciles (the safety-net
-//! requeues, wake-ups) read the cached device view. At 200 machines under the project's
+//! its device is known absent and nothing else creates it, so its reconciles (its resyncs,
+//! wake-ups, its own status writes) read the cached device view. At 200 machines under the project's
 //! create limit the waits last minutes: a regression here multiplies the list calls.
 
 #![allow(
@@ -61,8 +61,8 @@ async fn machines_waiting_for_a_create_slot_send_no_list_while_they_wait() {
             })
             .await;
     }
-    // Two and a half resync periods (10 minutes each on the compressed timeline), a dozen
-    // safety-net requeues (2 minutes each).
+    // Two and a half resync periods (10 minutes each on the compressed timeline): a
+    // waiting machine comes back on each.
     let resync = Duration::from_secs(600).mul_f64(TIME_SCALE);
     tokio::time::sleep(resync.mul_f64(2.5)).await;
 
