@@ -350,7 +350,8 @@ pub(crate) const TIME_SCALE: f64 = 0.01;
 /// `capp-manager` as the Deployment of the components runs it: the Deployment's arguments
 /// (variables at their defaults, text logs), `POD_NAMESPACE`/`POD_NAME`, the API token, a
 /// kubeconfig for the ServiceAccount, and the conversion webhook on `webhook`'s port with its
-/// certificates (cert-manager's Secret in a pod).
+/// certificates (cert-manager's Secret in a pod). `extra` adds arguments; `--flag=value` there
+/// replaces the default of `--flag`.
 pub(crate) fn start_manager(
     dir: &RunDir,
     name: &str,
@@ -376,6 +377,14 @@ pub(crate) fn start_manager(
         "-v".to_owned(),
     ];
     args.extend(webhook.manager_args());
+    // An argument of `extra` replaces the default of the same flag (clap refuses a flag
+    // given twice), e.g. `--metrics-bind-address=127.0.0.1:<port>`.
+    args.retain(|default| {
+        let flag = default.split('=').next().unwrap_or_default();
+        !extra
+            .iter()
+            .any(|e| flag.starts_with("--") && e.split('=').next() == Some(flag))
+    });
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     Child::spawn(
         dir,
