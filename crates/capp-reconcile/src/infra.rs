@@ -200,66 +200,53 @@ pub(crate) trait InfraKind:
     fn v1beta2_status(&self, status: &Self::Status) -> serde_json::Value;
 }
 
-impl InfraKind for PacketCluster {
-    type Status = PacketClusterStatus;
-    type V1Beta2 = v1beta2::PacketCluster;
-    const GET_ACTION: &'static str = "get PacketCluster";
+/// The two kinds' `InfraKind` impls: the same fields under the same names, only the types
+/// and the resource differ.
+macro_rules! infra_kind {
+    ($kind:ident, $status:ty, $action:literal, $resource:ident) => {
+        impl InfraKind for $kind {
+            type Status = $status;
+            type V1Beta2 = v1beta2::$kind;
+            const GET_ACTION: &'static str = $action;
 
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
+            fn status(&self) -> Option<&Self::Status> {
+                self.status.as_ref()
+            }
 
-    fn conditions(status: &Self::Status) -> &[capi_types::conditions::Condition] {
-        &status.conditions
-    }
+            fn conditions(status: &Self::Status) -> &[capi_types::conditions::Condition] {
+                &status.conditions
+            }
 
-    fn v1beta2_conditions_mut(status: &mut Self::Status) -> &mut Vec<V1Beta2Condition> {
-        &mut status
-            .v1beta2
-            .get_or_insert_with(Default::default)
-            .conditions
-    }
+            fn v1beta2_conditions_mut(status: &mut Self::Status) -> &mut Vec<V1Beta2Condition> {
+                &mut status
+                    .v1beta2
+                    .get_or_insert_with(Default::default)
+                    .conditions
+            }
 
-    fn resource(infra: &InfraApi) -> &ApiResource {
-        &infra.packet_cluster
-    }
+            fn resource(infra: &InfraApi) -> &ApiResource {
+                &infra.$resource
+            }
 
-    fn v1beta2_status(&self, status: &Self::Status) -> serde_json::Value {
-        let mut obj = self.clone();
-        obj.status = Some(status.clone());
-        let newer: v1beta2::PacketCluster = obj.project();
-        serde_json::to_value(newer.status.unwrap_or_default()).unwrap_or_default()
-    }
+            fn v1beta2_status(&self, status: &Self::Status) -> serde_json::Value {
+                let mut obj = self.clone();
+                obj.status = Some(status.clone());
+                let newer: v1beta2::$kind = obj.project();
+                serde_json::to_value(newer.status.unwrap_or_default()).unwrap_or_default()
+            }
+        }
+    };
 }
 
-impl InfraKind for PacketMachine {
-    type Status = PacketMachineStatus;
-    type V1Beta2 = v1beta2::PacketMachine;
-    const GET_ACTION: &'static str = "get PacketMachine";
-
-    fn status(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-
-    fn conditions(status: &Self::Status) -> &[capi_types::conditions::Condition] {
-        &status.conditions
-    }
-
-    fn v1beta2_conditions_mut(status: &mut Self::Status) -> &mut Vec<V1Beta2Condition> {
-        &mut status
-            .v1beta2
-            .get_or_insert_with(Default::default)
-            .conditions
-    }
-
-    fn resource(infra: &InfraApi) -> &ApiResource {
-        &infra.packet_machine
-    }
-
-    fn v1beta2_status(&self, status: &Self::Status) -> serde_json::Value {
-        let mut obj = self.clone();
-        obj.status = Some(status.clone());
-        let newer: v1beta2::PacketMachine = obj.project();
-        serde_json::to_value(newer.status.unwrap_or_default()).unwrap_or_default()
-    }
-}
+infra_kind!(
+    PacketCluster,
+    PacketClusterStatus,
+    "get PacketCluster",
+    packet_cluster
+);
+infra_kind!(
+    PacketMachine,
+    PacketMachineStatus,
+    "get PacketMachine",
+    packet_machine
+);
