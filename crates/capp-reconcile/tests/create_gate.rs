@@ -16,9 +16,7 @@ use capp_api::core::CoreVersion;
 use capp_reconcile::create_gate::{CREATES_IN_FLIGHT, WAITING_FOR_CREATE_SLOT_REASON};
 use kube::api::Api;
 use serde_json::json;
-use support::{NS, World, eventually, reason, sim_config};
-
-const BOOT: &str = "#cloud-config\nruncmd: [kubeadm join]\n";
+use support::{BOOT, NS, World, eventually, reason, sim_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_machines_in_one_project_wait_for_create_slots_instead_of_a_429_storm() {

@@ -17,9 +17,7 @@ use capp_api::conditions::INSTANCE_READY;
 use capp_api::core::CoreVersion;
 use capp_packet::Metal;
 use serde_json::{Value, json};
-use support::{World, reason};
-
-const BOOT: &str = "#cloud-config\nruncmd: [kubeadm join]\n";
+use support::{BOOT, World, reason};
 
 /// The bodies of the `createDevice` requests Metal received for `hostname`, oldest first.
 fn create_bodies(world: &World, hostname: &str) -> Vec<Value> {

@@ -18,9 +18,7 @@ use capp_api::conditions::INSTANCE_READY;
 use capp_api::core::CoreVersion;
 use capp_reconcile::create_gate::{CREATES_IN_FLIGHT, WAITING_FOR_CREATE_SLOT_REASON};
 use serde_json::json;
-use support::{TIME_SCALE, World, reason, sim_config};
-
-const BOOT: &str = "#cloud-config\nruncmd: [kubeadm join]\n";
+use support::{BOOT, TIME_SCALE, World, reason, sim_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn machines_waiting_for_a_create_slot_send_no_list_while_they_wait() {

@@ -16,9 +16,7 @@ use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::json;
-use support::{NS, PATIENCE, World};
-
-const BOOT: &str = "#cloud-config\nruncmd: [kubeadm join]\n";
+use support::{BOOT, NS, PATIENCE, World};
 
 /// Waits for an event of `reason` on the object `kind`/`name` and returns it.
 async fn event(world: &World, kind: &str, name: &str, reason: &str) -> Event {

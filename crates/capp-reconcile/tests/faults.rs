@@ -16,9 +16,7 @@ use capp_api::conditions::INSTANCE_READY;
 use capp_api::core::CoreVersion;
 use capp_sim::FaultConfig;
 use serde_json::json;
-use support::{World, reason, sim_config};
-
-const BOOT: &str = "#cloud-config\nruncmd: [kubeadm join]\n";
+use support::{BOOT, World, reason, sim_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_machine_waits_for_bootstrap_data_then_is_created() {

@@ -30,9 +30,8 @@ use capp_sim::{ClockMode, SimConfig, Timings};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::json;
-use support::{NS, PATIENCE, World, reason};
+use support::{BOOT, NS, PATIENCE, World, reason};
 
-const BOOT: &str = "#cloud-config\nruncmd: [kubeadm join]\n";
 /// The controllers' timeline compression.
 const SCALE: f64 = 0.002;
 /// Machines beyond the project's create slots, waiting for one.

@@ -15,15 +15,12 @@ mod support;
 #[path = "support/bootstrap.rs"]
 mod bootstrap_support;
 
-use std::time::Duration;
-
 use capi_types::common::V1Beta2Condition;
 use capp_api::core::CoreVersion;
 use capp_api::v1beta2::{PacketCluster, PacketMachine};
 use capp_reconcile::infra::{InfraApi, InfraVersion};
-use kube::api::Api;
 use serde_json::{Value, json};
-use support::{NS, PATIENCE, World, eventually};
+use support::{World, eventually};
 
 fn condition<'a>(conditions: &'a [V1Beta2Condition], type_: &str) -> &'a V1Beta2Condition {
     conditions
@@ -53,37 +50,6 @@ fn ready_observed(
         .unwrap_or_default()
         .iter()
         .any(|c| c.type_ == "Ready" && c.observed_generation == meta.generation)
-}
-
-async fn packet_cluster(world: &World, name: &str) -> PacketCluster {
-    Api::<PacketCluster>::namespaced(world.client.clone(), NS)
-        .get(name)
-        .await
-        .unwrap()
-}
-
-/// The PacketMachine `name` once `ok` holds.
-async fn machine_until(
-    world: &World,
-    name: &str,
-    what: &str,
-    ok: impl Fn(&PacketMachine) -> bool,
-) -> PacketMachine {
-    let api = Api::<PacketMachine>::namespaced(world.client.clone(), NS);
-    let mut last = None;
-    let found = tokio::time::timeout(PATIENCE, async {
-        loop {
-            if let Some(pm) = api.get_opt(name).await.unwrap() {
-                if ok(&pm) {
-                    return pm;
-                }
-                last = Some(pm);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("timed out waiting for {name} to be {what}; last: {last:#?}"))
 }
 
 /// The raw status of an object, as the API server stores it.
@@ -129,7 +95,7 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
     eventually(
         "the PacketCluster to be provisioned with an endpoint",
         || async {
-            let pc = packet_cluster(&world, "prod").await;
+            let pc = world.get::<PacketCluster>("prod").await;
             pc.is_provisioned()
                 && pc
                     .spec
@@ -143,7 +109,7 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
         },
     )
     .await;
-    let pc = packet_cluster(&world, "prod").await;
+    let pc = world.get::<PacketCluster>("prod").await;
     let status = pc.status.as_ref().unwrap();
     let ready = condition(&status.conditions, "Ready");
     assert_eq!(
@@ -206,12 +172,13 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
         .machine("prod", &uid, "prod-md-1", false, None, json!({}))
         .await;
 
-    let waiting = machine_until(&world, "prod-md-1", "waiting for bootstrap data", |pm| {
-        pm.status
-            .as_ref()
-            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready"))
-    })
-    .await;
+    let waiting = world
+        .until::<PacketMachine>("prod-md-1", "waiting for bootstrap data", |pm| {
+            pm.status
+                .as_ref()
+                .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready"))
+        })
+        .await;
     let status = waiting.status.as_ref().unwrap();
     let ready = condition(&status.conditions, "Ready");
     assert_eq!(ready.status, "False");
@@ -224,14 +191,15 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
     assert!(!waiting.is_provisioned());
 
     for (name, metro) in [("prod-cp-0", "da"), ("prod-md-0", "sv")] {
-        let pm = machine_until(&world, name, "provisioned", |pm| {
-            pm.is_provisioned()
-                && ready_observed(
-                    pm.status.as_ref().map(|s| s.conditions.as_slice()),
-                    &pm.metadata,
-                )
-        })
-        .await;
+        let pm = world
+            .until::<PacketMachine>(name, "provisioned", |pm| {
+                pm.is_provisioned()
+                    && ready_observed(
+                        pm.status.as_ref().map(|s| s.conditions.as_slice()),
+                        &pm.metadata,
+                    )
+            })
+            .await;
         let status = pm.status.as_ref().unwrap();
         assert_eq!(
             status.initialization.as_ref().unwrap().provisioned,
@@ -289,14 +257,15 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
 
     // Paused, as CAPI v1beta2: True/Paused while the Cluster is paused, False/NotPaused after.
     world.pause("prod", true).await;
-    let paused = machine_until(&world, "prod-md-0", "paused", |pm| {
-        pm.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Paused" && c.status == "True")
+    let paused = world
+        .until::<PacketMachine>("prod-md-0", "paused", |pm| {
+            pm.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Paused" && c.status == "True")
+            })
         })
-    })
-    .await;
+        .await;
     let condition_paused = condition(&paused.status.as_ref().unwrap().conditions, "Paused");
     assert_eq!(condition_paused.reason, "Paused");
     assert!(
@@ -304,14 +273,15 @@ async fn on_v1beta2_only_crds_a_cluster_and_its_machines_get_the_v1beta2_status(
         "{condition_paused:?}"
     );
     world.pause("prod", false).await;
-    let resumed = machine_until(&world, "prod-md-0", "resumed", |pm| {
-        pm.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Paused" && c.status == "False")
+    let resumed = world
+        .until::<PacketMachine>("prod-md-0", "resumed", |pm| {
+            pm.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Paused" && c.status == "False")
+            })
         })
-    })
-    .await;
+        .await;
     assert_eq!(
         condition(&resumed.status.as_ref().unwrap().conditions, "Paused").reason,
         "NotPaused"
@@ -388,7 +358,8 @@ async fn a_failure_domain_without_a_name_is_an_invalid_spec_not_a_refused_status
         )
         .await;
     eventually("the PacketCluster to report the empty name", || async {
-        packet_cluster(&world, "prod")
+        world
+            .get::<PacketCluster>("prod")
             .await
             .status
             .is_some_and(|s| {
@@ -401,7 +372,7 @@ async fn a_failure_domain_without_a_name_is_an_invalid_spec_not_a_refused_status
             })
     })
     .await;
-    let pc = packet_cluster(&world, "prod").await;
+    let pc = world.get::<PacketCluster>("prod").await;
     assert!(!pc.is_provisioned());
     assert!(pc.status.unwrap().failure_domains.is_empty());
     controllers.stop().await;

@@ -21,12 +21,18 @@ use capp_reconcile::metrics::Metrics;
 use capp_reconcile::{Accounts, Context};
 use capp_sim::{ClockMode, SimConfig, Simulator, Timings};
 use capp_testenv::TestEnv;
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
+use kube::api::Resource;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// Bootstrap data of a worker: a cloud-config that joins with kubeadm.
+pub(crate) const BOOT: &str = "#cloud-config\nruncmd: [kubeadm join]\n";
 
 /// How long any wait in a test may take.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
@@ -469,18 +475,26 @@ impl World {
             .unwrap();
     }
 
-    pub(crate) async fn packet_machine(&self, name: &str) -> PacketMachine {
-        Api::<PacketMachine>::namespaced(self.client.clone(), NS)
+    /// The object `name` of kind `K` in the test namespace, in `K`'s version.
+    pub(crate) async fn get<K>(&self, name: &str) -> K
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::<K>::namespaced(self.client.clone(), NS)
             .get(name)
             .await
             .unwrap()
     }
 
+    pub(crate) async fn packet_machine(&self, name: &str) -> PacketMachine {
+        self.get(name).await
+    }
+
     pub(crate) async fn packet_cluster(&self, name: &str) -> PacketCluster {
-        Api::<PacketCluster>::namespaced(self.client.clone(), NS)
-            .get(name)
-            .await
-            .unwrap()
+        self.get(name).await
     }
 
     /// Deletes a PacketMachine (as the Machine controller does) and waits until it is gone.
@@ -503,6 +517,33 @@ impl World {
         .await;
     }
 
+    /// Waits until the object `name` of kind `K` (in `K`'s version) satisfies `ok`.
+    pub(crate) async fn until<K>(&self, name: &str, what: &str, ok: impl Fn(&K) -> bool) -> K
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api = Api::<K>::namespaced(self.client.clone(), NS);
+        let mut last = None;
+        let found = tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Some(obj) = api.get_opt(name).await.unwrap() {
+                    if ok(&obj) {
+                        return obj;
+                    }
+                    last = Some(obj);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| {
+            panic!("timed out waiting for {name} to be {what}; last: {last:#?}")
+        })
+    }
+
     /// Waits until the PacketMachine satisfies `ok`.
     pub(crate) async fn machine_until(
         &self,
@@ -510,26 +551,7 @@ impl World {
         what: &str,
         ok: impl Fn(&PacketMachine) -> bool,
     ) -> PacketMachine {
-        let api = Api::<PacketMachine>::namespaced(self.client.clone(), NS);
-        let mut last = None;
-        let found = tokio::time::timeout(PATIENCE, async {
-            loop {
-                if let Some(pm) = api.get_opt(name).await.unwrap() {
-                    if ok(&pm) {
-                        return pm;
-                    }
-                    last = Some(pm);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| {
-            panic!(
-                "timed out waiting for {name} to be {what}; last: {:#?}",
-                last.map(|p| p.status)
-            )
-        })
+        self.until(name, what, ok).await
     }
 
     pub(crate) async fn shutdown(self) {
