@@ -74,7 +74,7 @@ pub(crate) async fn apply_status<K: InfraKind>(
         InfraVersion::V1Beta2 => obj.v1beta2_status(s),
     };
     let body = wire(&status);
-    if obj.status().map(wire) == Some(body.clone()) {
+    if obj.status().map(wire).as_ref() == Some(&body) {
         return Ok(());
     }
     let api = infra_api(ctx, obj);
